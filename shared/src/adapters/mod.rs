@@ -1,0 +1,4 @@
+//! Both sets of adapters behind the ports.
+
+pub mod aws;
+pub mod embedded;

@@ -1,0 +1,430 @@
+//! Credentials and sessions: opaque tokens stored only as their SHA-256 (global `TOKEN#<hash>` record plus
+//! the user's index item), login, logout, the session check behind every tenant endpoint, setting a
+//! password with a one-time link, and changing one's own password.
+
+use secrecy::SecretString;
+use time::OffsetDateTime;
+
+use crate::app::audit::{self, Actor, Entry};
+use crate::app::layout::{self, attr};
+use crate::app::tenants;
+use crate::app::tx::Tx;
+use crate::app::users::{self, UserRecord};
+use crate::app::{AppError, Scope, Services};
+use crate::crypto;
+use crate::domain::ids::{TenantId, UserId};
+use crate::domain::permissions::Grants;
+use crate::domain::values::{Login, Password};
+use crate::ports::{BatchWrite, Change, Cond, Item, Query, Table, Value, Write};
+
+pub const SESSION: &str = "session";
+pub const INVITATION: &str = "invitation";
+pub const RESET: &str = "reset";
+
+/// The two items of a token: the global record found by hash, and the user's index item (so every token
+/// of a user is one query). The TTL attribute lets DynamoDB drop them a day after expiry.
+pub(crate) fn token_writes(
+    scope: &Scope,
+    user: &UserId,
+    hash: &str,
+    kind: &str,
+    expires: OffsetDateTime,
+) -> [Write; 2] {
+    let exp = expires.unix_timestamp();
+    let ttl = exp + 86_400;
+    [
+        Write::put_new(
+            Table::Data,
+            Item::new(layout::token_pk(hash), layout::TOKEN_SK)
+                .with(attr::KIND, Value::S(kind.into()))
+                .with(attr::TENANT, Value::S(scope.tenant.to_string()))
+                .with(attr::USER, Value::S(user.to_string()))
+                .with(attr::EXPIRES, Value::N(exp))
+                .with(attr::TTL, Value::N(ttl)),
+        ),
+        Write::put_new(
+            Table::Data,
+            Item::new(scope.pk(), layout::user_token_sk(user, hash))
+                .with(attr::KIND, Value::S(kind.into()))
+                .with(attr::EXPIRES, Value::N(exp))
+                .with(attr::TTL, Value::N(ttl)),
+        ),
+    ]
+}
+
+/// The caller of a tenant endpoint, established from the session alone.
+pub struct Principal {
+    pub scope: Scope,
+    pub user: UserRecord,
+    pub grants: Grants,
+    pub session_hash: String,
+}
+
+impl Principal {
+    pub fn actor(&self) -> Actor {
+        Actor::User {
+            id: self.user.id.to_string(),
+            name: self.user.name.clone(),
+        }
+    }
+}
+
+/// Resolves a bearer token to its principal. Any failure is the same 401.
+pub async fn authenticate(
+    svc: &Services,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<Principal, AppError> {
+    let hash = crypto::token_hash(token);
+    let rec = svc
+        .store
+        .get(Table::Data, &layout::token_pk(&hash), layout::TOKEN_SK)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    if rec.s(attr::KIND) != Some(SESSION)
+        || rec.n(attr::EXPIRES).unwrap_or(0) <= now.unix_timestamp()
+    {
+        return Err(AppError::Unauthenticated);
+    }
+    let tenant = TenantId::from_stored(rec.s(attr::TENANT).unwrap_or_default());
+    let user_id = UserId::from_stored(rec.s(attr::USER).unwrap_or_default());
+    let scope = svc.scope(&tenant).await?;
+    // A deleted user's sessions die with the profile, even before their token items are swept.
+    let user = match users::load(svc, &scope, &user_id).await {
+        Ok(u) => u,
+        Err(AppError::NotFound(_)) => return Err(AppError::Unauthenticated),
+        Err(e) => return Err(e),
+    };
+    let grants = users::role_grants(svc, &scope, &user.role_id)
+        .await?
+        .unwrap_or_default();
+    Ok(Principal {
+        scope,
+        user,
+        grants,
+        session_hash: hash,
+    })
+}
+
+pub struct LoginRequest {
+    pub tenant: String,
+    pub login: String,
+    pub password: SecretString,
+}
+
+pub struct Session {
+    pub token: SecretString,
+    pub expires: OffsetDateTime,
+    pub user: UserRecord,
+}
+
+/// Unknown tenant, unknown user, a user without a password and a wrong password all answer the same
+/// `InvalidCredentials` after one argon2 verification (against a dummy hash when there is no user).
+pub async fn login(
+    svc: &Services,
+    req: LoginRequest,
+    now: OffsetDateTime,
+) -> Result<Session, AppError> {
+    let found = find_login(svc, &req.tenant, &req.login).await?;
+    let (tenant, scope, user) = match found {
+        Some((t, s, u)) => (Some(t), Some(s), Some(u)),
+        None => (None, None, None),
+    };
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let verified = crypto::verify_password(stored, req.password.clone()).await;
+    let (Some(tenant), Some(scope), Some(mut user), true) = (tenant, scope, user, verified.ok)
+    else {
+        return Err(AppError::InvalidCredentials);
+    };
+    if tenant.contract_ended(now) {
+        return Err(AppError::ContractEnded);
+    }
+    let (token, hash) = crypto::new_token();
+    let expires = now + svc.settings.session_ttl;
+    let mut tx = Tx::new();
+    // The user must still exist when the session is made.
+    tx.guard(
+        Write::Check {
+            table: Table::Data,
+            pk: scope.pk(),
+            sk: layout::user_sk(&user.id),
+            cond: Cond::Exists,
+        },
+        || AppError::InvalidCredentials,
+    );
+    for w in token_writes(&scope, &user.id, &hash, SESSION, expires) {
+        tx.push(w);
+    }
+    tx.commit(svc.store.as_ref()).await?;
+    if verified.needs_rehash {
+        // Parameters were raised since this hash was made: store a fresh one (best effort).
+        if let Ok(h) = crypto::hash_password(req.password).await {
+            let w = Write::Update {
+                table: Table::Data,
+                pk: scope.pk(),
+                sk: layout::user_sk(&user.id),
+                changes: vec![Change::Set(attr::PASSWORD, Value::S(h.clone()))],
+                cond: Some(Cond::Exists),
+            };
+            if svc.store.transact(vec![w]).await.is_ok() {
+                user.password_hash = Some(h);
+            }
+        }
+    }
+    Ok(Session {
+        token,
+        expires,
+        user,
+    })
+}
+
+async fn find_login(
+    svc: &Services,
+    slug: &str,
+    login: &str,
+) -> Result<Option<(tenants::TenantRecord, Scope, UserRecord)>, AppError> {
+    let Some(tid) = tenants::by_slug(svc, slug).await? else {
+        return Ok(None);
+    };
+    let Some(login) = Login::parse(login) else {
+        return Ok(None);
+    };
+    let scope = svc.scope(&tid).await?;
+    let sk = match &login {
+        Login::Email(e) => layout::email_guard_sk(&users::email_index(&scope.key, e)),
+        Login::LoginId(l) => layout::login_guard_sk(&users::login_index(&scope.key, l)),
+    };
+    let Some(guard) = svc.store.get(Table::Data, &scope.pk(), &sk).await? else {
+        return Ok(None);
+    };
+    let uid = UserId::from_stored(guard.s(attr::USER).unwrap_or_default());
+    let user = match users::load(svc, &scope, &uid).await {
+        Ok(u) => u,
+        Err(AppError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let tenant = tenants::load(svc, &tid).await?;
+    Ok(Some((tenant, scope, user)))
+}
+
+/// Deletes the session's two items.
+pub async fn logout(svc: &Services, p: &Principal) -> Result<(), AppError> {
+    svc.store
+        .transact(vec![
+            Write::delete(
+                Table::Data,
+                layout::token_pk(&p.session_hash),
+                layout::TOKEN_SK,
+            ),
+            Write::delete(
+                Table::Data,
+                p.scope.pk(),
+                layout::user_token_sk(&p.user.id, &p.session_hash),
+            ),
+        ])
+        .await?;
+    Ok(())
+}
+
+/// Revokes every token of a user (sessions, invitations, resets) except `keep`, in batches.
+pub async fn revoke_tokens(
+    svc: &Services,
+    scope: &Scope,
+    user: &UserId,
+    kinds: &[&str],
+    keep: Option<&str>,
+) -> Result<usize, AppError> {
+    let prefix = layout::user_tokens_prefix(user);
+    let mut after = None;
+    let mut writes = Vec::new();
+    loop {
+        let page = svc
+            .store
+            .query(
+                &Query::prefix(Table::Data, scope.pk(), prefix.clone())
+                    .after(after)
+                    .limit(500),
+            )
+            .await?;
+        for item in &page.items {
+            let hash = item.sk.strip_prefix(&prefix).unwrap_or_default();
+            if Some(hash) == keep || !kinds.iter().any(|k| item.s(attr::KIND) == Some(k)) {
+                continue;
+            }
+            writes.push((layout::token_pk(hash), item.sk.clone()));
+        }
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    let n = writes.len();
+    // The global records first: once they are gone the tokens no longer work.
+    let globals = writes
+        .iter()
+        .map(|(pk, _)| BatchWrite::Delete {
+            pk: pk.clone(),
+            sk: layout::TOKEN_SK.into(),
+        })
+        .collect();
+    svc.store.batch_write(Table::Data, globals).await?;
+    let index = writes
+        .into_iter()
+        .map(|(_, sk)| BatchWrite::Delete { pk: scope.pk(), sk })
+        .collect();
+    svc.store.batch_write(Table::Data, index).await?;
+    Ok(n)
+}
+
+/// Consumes an invitation or reset token: sets the password, activates the user, revokes every other
+/// token of the user. A bad, used or expired token is `InvalidToken`; of two concurrent uses one wins.
+pub async fn set_password(
+    svc: &Services,
+    token: &str,
+    password: SecretString,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    let hash = crypto::token_hash(token);
+    let rec = svc
+        .store
+        .get(Table::Data, &layout::token_pk(&hash), layout::TOKEN_SK)
+        .await?
+        .ok_or(AppError::InvalidToken)?;
+    let kind = rec.s(attr::KIND).unwrap_or_default().to_owned();
+    if !(kind == INVITATION || kind == RESET)
+        || rec.n(attr::EXPIRES).unwrap_or(0) <= now.unix_timestamp()
+    {
+        return Err(AppError::InvalidToken);
+    }
+    let tenant = TenantId::from_stored(rec.s(attr::TENANT).unwrap_or_default());
+    let uid = UserId::from_stored(rec.s(attr::USER).unwrap_or_default());
+    let scope = svc.scope(&tenant).await?;
+    let user = match users::load(svc, &scope, &uid).await {
+        Ok(u) => u,
+        Err(AppError::NotFound(_)) => return Err(AppError::InvalidToken),
+        Err(e) => return Err(e),
+    };
+    let password = Password::parse(password, &user.identities())?;
+    let pwd_hash = crypto::hash_password(SecretString::from(password.expose().to_owned())).await?;
+    let log_key = svc.log_key(&tenant).await?;
+    let mut tx = Tx::new();
+    // Single use: the conditional delete lets exactly one of two concurrent requests through.
+    tx.guard(
+        Write::Delete {
+            table: Table::Data,
+            pk: layout::token_pk(&hash),
+            sk: layout::TOKEN_SK.into(),
+            cond: Some(Cond::And(vec![
+                Cond::Exists,
+                Cond::Gt(attr::EXPIRES, now.unix_timestamp()),
+            ])),
+        },
+        || AppError::InvalidToken,
+    );
+    tx.push(Write::delete(
+        Table::Data,
+        scope.pk(),
+        layout::user_token_sk(&uid, &hash),
+    ));
+    tx.guard(
+        Write::Update {
+            table: Table::Data,
+            pk: scope.pk(),
+            sk: layout::user_sk(&uid),
+            changes: vec![
+                Change::Set(attr::PASSWORD, Value::S(pwd_hash)),
+                Change::Set(attr::STATUS, Value::S("active".into())),
+                Change::Set(attr::MUST_CHANGE, Value::Bool(false)),
+                Change::Set(
+                    attr::UPDATED,
+                    Value::N(now.unix_timestamp().max(user.updated + 1)),
+                ),
+            ],
+            cond: Some(Cond::Exists),
+        },
+        || AppError::InvalidToken,
+    );
+    let action = if kind == INVITATION {
+        "user.accept_invitation"
+    } else {
+        "user.reset_password"
+    };
+    tx.push(audit::entry(
+        &tenant,
+        &log_key,
+        &Actor::LinkHolder {
+            id: uid.to_string(),
+        },
+        Entry {
+            action,
+            target_type: "user",
+            target_id: uid.as_str(),
+        },
+        now,
+    ));
+    tx.commit(svc.store.as_ref()).await?;
+    revoke_tokens(svc, &scope, &uid, &[SESSION, INVITATION, RESET], None).await?;
+    Ok(())
+}
+
+/// The signed-in user changes their password: the current one must verify; other sessions are revoked.
+pub async fn change_password(
+    svc: &Services,
+    p: &Principal,
+    current: SecretString,
+    new: SecretString,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    if !crypto::verify_password(p.user.password_hash.clone(), current)
+        .await
+        .ok
+    {
+        return Err(AppError::invalid(
+            "current_password",
+            "the current password is wrong",
+        ));
+    }
+    let password = Password::parse(new, &p.user.identities())?;
+    let pwd_hash = crypto::hash_password(SecretString::from(password.expose().to_owned())).await?;
+    let log_key = svc.log_key(&p.scope.tenant).await?;
+    let mut tx = Tx::new();
+    tx.guard(
+        Write::Update {
+            table: Table::Data,
+            pk: p.scope.pk(),
+            sk: layout::user_sk(&p.user.id),
+            changes: vec![
+                Change::Set(attr::PASSWORD, Value::S(pwd_hash)),
+                Change::Set(attr::MUST_CHANGE, Value::Bool(false)),
+                Change::Set(attr::STATUS, Value::S("active".into())),
+                Change::Set(
+                    attr::UPDATED,
+                    Value::N(now.unix_timestamp().max(p.user.updated + 1)),
+                ),
+            ],
+            cond: Some(Cond::Exists),
+        },
+        || AppError::NotFound("user"),
+    );
+    tx.push(audit::entry(
+        &p.scope.tenant,
+        &log_key,
+        &p.actor(),
+        Entry {
+            action: "user.change_password",
+            target_type: "user",
+            target_id: p.user.id.as_str(),
+        },
+        now,
+    ));
+    tx.commit(svc.store.as_ref()).await?;
+    revoke_tokens(
+        svc,
+        &p.scope,
+        &p.user.id,
+        &[SESSION, RESET],
+        Some(&p.session_hash),
+    )
+    .await?;
+    Ok(())
+}

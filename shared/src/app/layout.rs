@@ -1,0 +1,98 @@
+//! The key layout and attribute names, written once. Tenant data lives under `T#<tenant>`, so isolation is
+//! structural; global look-ups (slug, token) have their own partitions. See DESIGN.md "Data".
+
+use crate::domain::ids::{TenantId, UserId};
+
+pub fn tenant_pk(t: &TenantId) -> String {
+    format!("T#{t}")
+}
+pub const META: &str = "META";
+
+pub const USER_PREFIX: &str = "USER#";
+pub fn user_sk(u: &UserId) -> String {
+    format!("USER#{u}")
+}
+pub fn email_guard_sk(index: &str) -> String {
+    format!("EMAIL#{index}")
+}
+pub fn login_guard_sk(index: &str) -> String {
+    format!("LOGIN#{index}")
+}
+/// The user's side of a token (session, invitation, reset), so all of a user's tokens are one query.
+pub fn user_token_sk(u: &UserId, hash: &str) -> String {
+    format!("UTOK#{u}#{hash}")
+}
+pub fn user_tokens_prefix(u: &UserId) -> String {
+    format!("UTOK#{u}#")
+}
+pub fn role_sk(id: &str) -> String {
+    format!("ROLE#{id}")
+}
+
+/// Global: slug → tenant.
+pub fn slug_pk(slug: &str) -> String {
+    format!("SLUG#{slug}")
+}
+pub const SLUG_SK: &str = "SLUG";
+/// Global: token hash → token record.
+pub fn token_pk(hash: &str) -> String {
+    format!("TOKEN#{hash}")
+}
+pub const TOKEN_SK: &str = "TOKEN";
+
+// Log table.
+pub fn audit_pk(t: &TenantId) -> String {
+    format!("AUDIT#{t}")
+}
+pub fn mail_pk(t: &TenantId) -> String {
+    format!("MAIL#{t}")
+}
+/// Time-ordered sort key for log entries: milliseconds, then a unique id.
+pub fn log_sk(at_ms: i64, id: &str) -> String {
+    format!("{at_ms:013}#{id}")
+}
+/// The tenant's log key, which the purge keeps so the logs stay readable to the operator.
+pub fn log_key_pk(t: &TenantId) -> String {
+    format!("TLOG#{t}")
+}
+pub const LOG_KEY_SK: &str = "KEY";
+
+/// Attribute names.
+pub mod attr {
+    pub const TENANT: &str = "tenant";
+    pub const USER: &str = "user";
+    pub const SLUG: &str = "slug";
+    pub const NAME: &str = "name";
+    pub const SEAT_LIMIT: &str = "seat_limit";
+    pub const SEATS_USED: &str = "seats_used";
+    pub const DEFAULT_ROLE: &str = "default_role";
+    pub const CONTRACT_END: &str = "contract_end";
+    pub const DATA_KEY: &str = "dek";
+    pub const LOG_KEY: &str = "lk";
+    pub const CREATED: &str = "created";
+    pub const UPDATED: &str = "updated";
+    pub const EMAIL: &str = "email";
+    pub const EMAIL_INDEX: &str = "email_bi";
+    pub const LOGIN_ID: &str = "login_id";
+    pub const LOGIN_INDEX: &str = "login_bi";
+    pub const ROLE: &str = "role";
+    pub const ORG_ADMIN: &str = "org_admin";
+    pub const STATUS: &str = "status";
+    pub const MUST_CHANGE: &str = "must_change";
+    pub const PASSWORD: &str = "pwd";
+    pub const GROUPS: &str = "groups";
+    pub const KIND: &str = "kind";
+    pub const EXPIRES: &str = "expires";
+    /// DynamoDB TTL attribute (epoch seconds): the backstop that removes expired tokens.
+    pub const TTL: &str = "ttl";
+    pub const GRANTS: &str = "grants";
+    pub const ACTOR: &str = "actor";
+    pub const ACTOR_NAME: &str = "actor_name";
+    pub const ACTION: &str = "action";
+    pub const TARGET_TYPE: &str = "target_type";
+    pub const TARGET_ID: &str = "target_id";
+    pub const RESULT: &str = "result";
+    pub const AT: &str = "at";
+    pub const TO: &str = "to";
+    pub const MESSAGE_ID: &str = "message_id";
+}

@@ -1,0 +1,145 @@
+//! Mail texts (Japanese then English, plain text) and their RFC 5322 form. The one-time link is the only
+//! secret a mail carries. Sending records a mail-log entry either way.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use time::OffsetDateTime;
+
+use crate::app::{Services, audit};
+use crate::domain::ids::{TenantId, new_id};
+use crate::ports::{OutgoingMail, Table};
+
+pub const FROM_DEFAULT: &str = "no-reply@kanri.example.com";
+
+pub struct Message {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+pub fn invitation(to: &str, name: &str, tenant_name: &str, link: &str) -> Message {
+    Message {
+        to: to.to_owned(),
+        subject: "【Kanri】アカウントのご案内 / Your Kanri account".into(),
+        body: format!(
+            "{name} 様\n\n\
+             {tenant_name} の Kanri アカウントが作成されました。\n\
+             次のリンクを開いて、パスワードを設定してください（有効期限 7 日、1 回限り）。\n\n\
+             {link}\n\n\
+             お心当たりのない場合は、このメールを破棄してください。\n\n\
+             ----\n\n\
+             Dear {name},\n\n\
+             An account on Kanri has been created for you by {tenant_name}.\n\
+             Open the link below to set your password (valid for 7 days, usable once).\n\n\
+             {link}\n\n\
+             If you did not expect this mail, you can ignore it.\n"
+        ),
+    }
+}
+
+/// RFC 2047 encoded-word for a UTF-8 header.
+fn encode_header(s: &str) -> String {
+    if s.is_ascii() {
+        s.to_owned()
+    } else {
+        format!("=?UTF-8?B?{}?=", STANDARD.encode(s.as_bytes()))
+    }
+}
+
+/// The finished RFC 5322 message: UTF-8 text, base64 transfer encoding in 76-character lines.
+pub fn render(from: &str, m: &Message, now: OffsetDateTime) -> Vec<u8> {
+    let date = now
+        .format(&time::format_description::well_known::Rfc2822)
+        .unwrap_or_default();
+    let domain = from
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or("kanri.local");
+    let body = STANDARD.encode(m.body.as_bytes());
+    let mut out = String::new();
+    out.push_str(&format!("From: Kanri <{from}>\r\n"));
+    out.push_str(&format!("To: {}\r\n", m.to));
+    out.push_str(&format!("Subject: {}\r\n", encode_header(&m.subject)));
+    out.push_str(&format!("Date: {date}\r\n"));
+    out.push_str(&format!("Message-ID: <{}@{domain}>\r\n", new_id()));
+    out.push_str("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+    for chunk in body.as_bytes().chunks(76) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push_str("\r\n");
+    }
+    out.into_bytes()
+}
+
+impl Services {
+    /// Sends one mail and records it in the mail log. A failed send is logged and recorded as `failed`;
+    /// it does not undo the change that caused it (the admin can re-issue the credential).
+    pub async fn send_mail(
+        &self,
+        tenant: &TenantId,
+        kind: &str,
+        m: Message,
+        now: OffsetDateTime,
+    ) -> Option<String> {
+        let raw = render(&self.settings.mail_from, &m, now);
+        let sent = self
+            .mailer
+            .send(&OutgoingMail {
+                to: m.to.clone(),
+                raw,
+            })
+            .await;
+        let message_id = match sent {
+            Ok(id) => Some(id),
+            Err(e) => {
+                tracing::error!(error = %e, kind, "mail not sent");
+                None
+            }
+        };
+        match self.log_key(tenant).await {
+            Ok(key) => {
+                let record =
+                    audit::mail_record(tenant, &key, &m.to, kind, message_id.as_deref(), now);
+                if let Err(e) = self
+                    .store
+                    .transact(vec![crate::ports::Write::put(Table::Log, record)])
+                    .await
+                {
+                    tracing::error!(error = %e, "mail log record not written");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "mail log key unavailable"),
+        }
+        message_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rendered_mail_is_rfc5322_with_encoded_japanese_subject() {
+        let m = invitation(
+            "a@example.jp",
+            "山田",
+            "Acme",
+            "http://x/set-password?token=abc",
+        );
+        let raw = String::from_utf8(render(
+            "no-reply@kanri.example.com",
+            &m,
+            OffsetDateTime::UNIX_EPOCH,
+        ))
+        .unwrap();
+        assert!(raw.contains("Subject: =?UTF-8?B?"));
+        assert!(raw.contains("To: a@example.jp\r\n"));
+        let body: String = raw
+            .split("\r\n\r\n")
+            .nth(1)
+            .unwrap()
+            .split("\r\n")
+            .collect();
+        let text = String::from_utf8(STANDARD.decode(body).unwrap()).unwrap();
+        assert!(text.contains("http://x/set-password?token=abc") && text.contains("山田 様"));
+    }
+}

@@ -1,0 +1,214 @@
+//! Use cases. Each takes the ports it needs (through [`Services`]) and `now`, and returns domain results or
+//! an [`AppError`]. The rules live here: seats, uniqueness, last org admin, audit entries.
+
+pub mod audit;
+pub mod auth;
+pub mod layout;
+pub mod mail;
+pub mod tenants;
+pub mod tx;
+pub mod users;
+
+use std::sync::Arc;
+
+use time::Duration;
+
+use crate::crypto::{Keyring, TenantKey};
+use crate::domain::ids::TenantId;
+use crate::ports::{ItemStore, KeyError, KeyService, Mailer, StoreError, Table, WrappedKey};
+
+/// Settings the use cases need (read once from the environment by `config`).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Base of the links in mails, e.g. `http://127.0.0.1:3000`.
+    pub public_url: String,
+    pub session_ttl: Duration,
+    pub invitation_ttl: Duration,
+    pub reset_ttl: Duration,
+    /// Sender address of every mail.
+    pub mail_from: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            public_url: "http://127.0.0.1:3000".into(),
+            session_ttl: Duration::hours(12),
+            invitation_ttl: Duration::days(7),
+            reset_ttl: Duration::hours(1),
+            mail_from: mail::FROM_DEFAULT.into(),
+        }
+    }
+}
+
+/// The ports and settings, wired once at start (Lambda init or local server start).
+pub struct Services {
+    pub store: Arc<dyn ItemStore>,
+    pub keys: Arc<dyn KeyService>,
+    pub mailer: Arc<dyn Mailer>,
+    pub keyring: Keyring,
+    pub settings: Settings,
+}
+
+/// A handle on one tenant's data: every key it builds lies in that tenant's partition, and it carries the
+/// tenant's data key. Tenant use cases receive one from the session, never from the request.
+#[derive(Clone)]
+pub struct Scope {
+    pub tenant: TenantId,
+    pub key: Arc<TenantKey>,
+}
+
+impl Scope {
+    pub fn pk(&self) -> String {
+        layout::tenant_pk(&self.tenant)
+    }
+    /// Associated data binding a ciphertext to its tenant, item and field.
+    pub fn context(&self, item: &str, field: &str) -> String {
+        format!("{}/{item}/{field}", self.tenant)
+    }
+}
+
+fn data_key_context(t: &TenantId) -> String {
+    format!("tenant:{t}")
+}
+fn log_key_context(t: &TenantId) -> String {
+    format!("tenant-log:{t}")
+}
+
+impl Services {
+    /// The tenant's data key, unwrapped by the key service once and then served from memory.
+    pub async fn scope(&self, tenant: &TenantId) -> Result<Scope, AppError> {
+        let cache_id = format!("data:{tenant}");
+        if let Some(key) = self.keyring.get(&cache_id) {
+            return Ok(Scope {
+                tenant: tenant.clone(),
+                key,
+            });
+        }
+        let meta = self
+            .store
+            .get(Table::Data, &layout::tenant_pk(tenant), layout::META)
+            .await?;
+        let wrapped = meta
+            .as_ref()
+            .and_then(|m| m.b(layout::attr::DATA_KEY))
+            .ok_or(AppError::NotFound("tenant"))?;
+        let key = self
+            .keys
+            .unwrap(&WrappedKey(wrapped.to_vec()), &data_key_context(tenant))
+            .await?;
+        let key = Arc::new(TenantKey::new(&key));
+        self.keyring.insert(&cache_id, key.clone());
+        Ok(Scope {
+            tenant: tenant.clone(),
+            key,
+        })
+    }
+
+    /// The tenant's log key (kept after the purge, so the logs stay readable to the operator).
+    pub async fn log_key(&self, tenant: &TenantId) -> Result<Arc<TenantKey>, AppError> {
+        let cache_id = format!("log:{tenant}");
+        if let Some(key) = self.keyring.get(&cache_id) {
+            return Ok(key);
+        }
+        let item = self
+            .store
+            .get(Table::Log, &layout::log_key_pk(tenant), layout::LOG_KEY_SK)
+            .await?;
+        let wrapped = item
+            .as_ref()
+            .and_then(|m| m.b(layout::attr::LOG_KEY))
+            .ok_or(AppError::NotFound("tenant"))?;
+        let key = self
+            .keys
+            .unwrap(&WrappedKey(wrapped.to_vec()), &log_key_context(tenant))
+            .await?;
+        let key = Arc::new(TenantKey::new(&key));
+        self.keyring.insert(&cache_id, key.clone());
+        Ok(key)
+    }
+}
+
+/// Everything a use case can answer besides success. HTTP status and code are mapped in `http::error`.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{message}")]
+    Invalid {
+        field: Option<&'static str>,
+        message: String,
+    },
+    #[error("{0}")]
+    WeakPassword(String),
+    #[error("the link is invalid, already used or expired")]
+    InvalidToken,
+    #[error(
+        "delivery invite_link needs an e-mail address; use delivery generated for users without one"
+    )]
+    DeliveryRequiresEmail,
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("the tenant, login or password is wrong")]
+    InvalidCredentials,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("you must change your password before doing anything else")]
+    PasswordChangeRequired,
+    #[error("the contract of this tenant has ended")]
+    ContractEnded,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("too many attempts; try again in {retry_after} seconds")]
+    RateLimited { retry_after: u64 },
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl AppError {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        AppError::Invalid {
+            field: Some(field),
+            message: message.into(),
+        }
+    }
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        AppError::Internal(Box::new(e))
+    }
+}
+impl From<KeyError> for AppError {
+    fn from(e: KeyError) -> Self {
+        AppError::Internal(Box::new(e))
+    }
+}
+impl From<crate::crypto::CryptoError> for AppError {
+    fn from(e: crate::crypto::CryptoError) -> Self {
+        AppError::Internal(Box::new(e))
+    }
+}
+impl From<crate::domain::values::Invalid> for AppError {
+    fn from(e: crate::domain::values::Invalid) -> Self {
+        AppError::Invalid {
+            field: Some(e.field),
+            message: e.message,
+        }
+    }
+}
+impl From<crate::domain::values::WeakPassword> for AppError {
+    fn from(e: crate::domain::values::WeakPassword) -> Self {
+        AppError::WeakPassword(e.0)
+    }
+}
+
+pub(crate) fn key_contexts(t: &TenantId) -> (String, String) {
+    (data_key_context(t), log_key_context(t))
+}

@@ -1,0 +1,268 @@
+//! Tenants: created by the operator together with their first org admin (invited by link), read and
+//! changed by the operator, read by their users.
+
+use serde::Serialize;
+use time::{Date, OffsetDateTime};
+
+use crate::app::audit::{self, Actor, Entry};
+use crate::app::layout::{self, attr};
+use crate::app::tx::Tx;
+use crate::app::users::{self, Delivery, NewUser, UserRecord};
+use crate::app::{AppError, Scope, Services, key_contexts, mail};
+use crate::crypto::TenantKey;
+use crate::domain::ids::TenantId;
+use crate::domain::permissions;
+use crate::domain::time::jst_from_unix;
+use crate::domain::values::{Email, Name, Slug};
+use crate::ports::{Change, Cond, Item, Table, Value, Write};
+
+#[derive(Clone, Debug)]
+pub struct TenantRecord {
+    pub id: TenantId,
+    pub slug: String,
+    pub name: String,
+    pub seat_limit: i64,
+    pub seats_used: i64,
+    pub default_role_id: String,
+    pub contract_end: Option<Date>,
+    pub created: i64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TenantView {
+    pub id: TenantId,
+    pub slug: String,
+    pub name: String,
+    pub seat_limit: i64,
+    pub seats_used: i64,
+    pub default_role_id: String,
+    pub contract_end: Option<String>,
+    pub created_at: String,
+}
+
+const DATE: &[time::format_description::FormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+impl TenantRecord {
+    pub fn view(&self) -> TenantView {
+        TenantView {
+            id: self.id.clone(),
+            slug: self.slug.clone(),
+            name: self.name.clone(),
+            seat_limit: self.seat_limit,
+            seats_used: self.seats_used,
+            default_role_id: self.default_role_id.clone(),
+            contract_end: self.contract_end.and_then(|d| d.format(DATE).ok()),
+            created_at: jst_from_unix(self.created),
+        }
+    }
+
+    fn from_item(id: &TenantId, item: &Item) -> Self {
+        TenantRecord {
+            id: id.clone(),
+            slug: item.s(attr::SLUG).unwrap_or_default().to_owned(),
+            name: item.s(attr::NAME).unwrap_or_default().to_owned(),
+            seat_limit: item.n(attr::SEAT_LIMIT).unwrap_or(0),
+            seats_used: item.n(attr::SEATS_USED).unwrap_or(0),
+            default_role_id: item
+                .s(attr::DEFAULT_ROLE)
+                .unwrap_or(permissions::DEFAULT_ROLE)
+                .to_owned(),
+            contract_end: item
+                .s(attr::CONTRACT_END)
+                .and_then(|s| Date::parse(s, DATE).ok()),
+            created: item.n(attr::CREATED).unwrap_or(0),
+        }
+    }
+
+    /// Logins stop after the contract's last day (JST).
+    pub fn contract_ended(&self, now: OffsetDateTime) -> bool {
+        self.contract_end
+            .is_some_and(|end| now.to_offset(crate::domain::time::JST).date() > end)
+    }
+}
+
+pub async fn load(svc: &Services, id: &TenantId) -> Result<TenantRecord, AppError> {
+    let item = svc
+        .store
+        .get(Table::Data, &layout::tenant_pk(id), layout::META)
+        .await?
+        .ok_or(AppError::NotFound("tenant"))?;
+    Ok(TenantRecord::from_item(id, &item))
+}
+
+/// The tenant a slug names, if any.
+pub async fn by_slug(svc: &Services, slug: &str) -> Result<Option<TenantId>, AppError> {
+    let Ok(slug) = Slug::parse(slug) else {
+        return Ok(None);
+    };
+    let item = svc
+        .store
+        .get(
+            Table::Data,
+            &layout::slug_pk(slug.as_str()),
+            layout::SLUG_SK,
+        )
+        .await?;
+    Ok(item.and_then(|i| i.s(attr::TENANT).map(TenantId::from_stored)))
+}
+
+pub struct NewTenant {
+    pub slug: Slug,
+    pub name: Name,
+    pub seat_limit: i64,
+    pub admin_name: Name,
+    pub admin_email: Email,
+}
+
+pub struct CreatedTenant {
+    pub tenant: TenantRecord,
+    pub admin: UserRecord,
+}
+
+/// Creates the tenant, its data and log keys, and its first org admin (invited by link), all in one
+/// transaction; then mails the invitation.
+pub async fn create(
+    svc: &Services,
+    new: NewTenant,
+    now: OffsetDateTime,
+) -> Result<CreatedTenant, AppError> {
+    let id = TenantId::generate();
+    let (data_ctx, log_ctx) = key_contexts(&id);
+    let (data_key, wrapped_data) = svc.keys.generate(&data_ctx).await?;
+    let (log_key, wrapped_log) = svc.keys.generate(&log_ctx).await?;
+    let scope = Scope {
+        tenant: id.clone(),
+        key: std::sync::Arc::new(TenantKey::new(&data_key)),
+    };
+    let log_key = TenantKey::new(&log_key);
+    let ts = now.unix_timestamp();
+    let tenant = TenantRecord {
+        id: id.clone(),
+        slug: new.slug.as_str().to_owned(),
+        name: new.name.as_str().to_owned(),
+        seat_limit: new.seat_limit,
+        seats_used: 1,
+        default_role_id: permissions::DEFAULT_ROLE.to_owned(),
+        contract_end: None,
+        created: ts,
+    };
+    let admin = NewUser {
+        name: new.admin_name,
+        email: Some(new.admin_email),
+        login_id: None,
+        delivery: Delivery::InviteLink,
+        role_id: None,
+        org_admin: true,
+    };
+    let mut w = users::creation_writes(svc, &scope, admin, "admin".to_owned(), false, now).await?;
+    let mut tx = Tx::new();
+    tx.guard(
+        Write::put_new(
+            Table::Data,
+            Item::new(layout::slug_pk(&tenant.slug), layout::SLUG_SK)
+                .with(attr::TENANT, Value::S(id.to_string())),
+        ),
+        || AppError::conflict("slug_taken", "another tenant already uses this slug"),
+    );
+    tx.push(Write::put_new(
+        Table::Data,
+        Item::new(scope.pk(), layout::META)
+            .with(attr::SLUG, Value::S(tenant.slug.clone()))
+            .with(attr::NAME, Value::S(tenant.name.clone()))
+            .with(attr::SEAT_LIMIT, Value::N(tenant.seat_limit))
+            .with(attr::SEATS_USED, Value::N(1))
+            .with(attr::DEFAULT_ROLE, Value::S(tenant.default_role_id.clone()))
+            .with(attr::DATA_KEY, Value::B(wrapped_data.0))
+            .with(attr::CREATED, Value::N(ts)),
+    ));
+    tx.push(Write::put_new(
+        Table::Log,
+        Item::new(layout::log_key_pk(&id), layout::LOG_KEY_SK)
+            .with(attr::LOG_KEY, Value::B(wrapped_log.0)),
+    ));
+    tx.append(std::mem::take(&mut w.tx));
+    tx.push(audit::entry(
+        &id,
+        &log_key,
+        &Actor::Operator,
+        Entry {
+            action: "tenant.create",
+            target_type: "tenant",
+            target_id: id.as_str(),
+        },
+        now,
+    ));
+    tx.commit(svc.store.as_ref()).await?;
+    if let (Some(token), Some(email)) = (&w.invitation, &w.record.email) {
+        let link = users::set_password_link(svc, token);
+        let m = mail::invitation(email, &w.record.name, &tenant.name, &link);
+        svc.send_mail(&id, "invitation", m, now).await;
+    }
+    Ok(CreatedTenant {
+        tenant,
+        admin: w.record,
+    })
+}
+
+pub struct TenantChanges {
+    pub name: Option<Name>,
+    pub seat_limit: Option<i64>,
+}
+
+/// The operator changes name or seat limit. Lowering the limit below the seats in use is refused.
+pub async fn update(
+    svc: &Services,
+    id: &TenantId,
+    changes: TenantChanges,
+    now: OffsetDateTime,
+) -> Result<TenantRecord, AppError> {
+    let mut set = vec![];
+    let mut conds = vec![Cond::Exists];
+    if let Some(n) = &changes.name {
+        set.push(Change::Set(attr::NAME, Value::S(n.as_str().to_owned())));
+    }
+    if let Some(limit) = changes.seat_limit {
+        set.push(Change::Set(attr::SEAT_LIMIT, Value::N(limit)));
+        // seats_used <= limit, checked against the live counter in the same write.
+        conds.push(Cond::Lt(attr::SEATS_USED, limit + 1));
+    }
+    let current = load(svc, id).await?;
+    if set.is_empty() {
+        return Ok(current);
+    }
+    let log_key = svc.log_key(id).await?;
+    let mut tx = Tx::new();
+    let tid = id.clone();
+    tx.guard(
+        Write::Update {
+            table: Table::Data,
+            pk: layout::tenant_pk(id),
+            sk: layout::META.into(),
+            changes: set,
+            cond: Some(Cond::And(conds)),
+        },
+        move || match changes.seat_limit {
+            Some(l) => AppError::conflict(
+                "seat_limit_below_usage",
+                format!(
+                    "seat_limit {l} is below the seats in use of tenant {tid}; delete users first"
+                ),
+            ),
+            None => AppError::NotFound("tenant"),
+        },
+    );
+    tx.push(audit::entry(
+        id,
+        &log_key,
+        &Actor::Operator,
+        Entry {
+            action: "tenant.update",
+            target_type: "tenant",
+            target_id: id.as_str(),
+        },
+        now,
+    ));
+    tx.commit(svc.store.as_ref()).await?;
+    load(svc, id).await
+}

@@ -1,0 +1,630 @@
+//! Users: creation with seat and uniqueness guards in one transaction, look-up, listing with search over
+//! encrypted fields, and updates that keep the guards consistent.
+
+use secrecy::SecretString;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::app::audit::{self, Actor, Entry};
+use crate::app::layout::{self, attr};
+use crate::app::tx::Tx;
+use crate::app::{AppError, Scope, Services, mail};
+use crate::crypto::{self, TenantKey};
+use crate::domain::ids::UserId;
+use crate::domain::permissions::{self, Grants};
+use crate::domain::time::jst_from_unix;
+use crate::domain::values::{Email, LoginId, Name, comparison_form};
+use crate::ports::{Change, Cond, Item, Query, Table, Value, Write};
+
+pub const EMAIL_KIND: &str = "email";
+pub const LOGIN_KIND: &str = "login";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Invited,
+    Active,
+}
+
+/// A user as the use cases see it: decrypted.
+#[derive(Clone, Debug)]
+pub struct UserRecord {
+    pub id: UserId,
+    pub name: String,
+    pub email: Option<String>,
+    pub login_id: Option<String>,
+    pub email_index: Option<String>,
+    pub login_index: Option<String>,
+    pub role_id: String,
+    pub org_admin: bool,
+    pub group_ids: Vec<String>,
+    pub status: Status,
+    pub must_change_password: bool,
+    pub password_hash: Option<String>,
+    pub created: i64,
+    pub updated: i64,
+}
+
+/// The user object of the API.
+#[derive(Clone, Debug, Serialize)]
+pub struct UserView {
+    pub id: UserId,
+    pub name: String,
+    pub email: Option<String>,
+    pub login_id: Option<String>,
+    pub role_id: String,
+    pub org_admin: bool,
+    pub group_ids: Vec<String>,
+    pub status: Status,
+    pub must_change_password: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl UserRecord {
+    pub fn view(&self) -> UserView {
+        UserView {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            email: self.email.clone(),
+            login_id: self.login_id.clone(),
+            role_id: self.role_id.clone(),
+            org_admin: self.org_admin,
+            group_ids: self.group_ids.clone(),
+            status: self.status,
+            must_change_password: self.must_change_password,
+            created_at: jst_from_unix(self.created),
+            updated_at: jst_from_unix(self.updated),
+        }
+    }
+
+    /// The identities a password must not equal.
+    pub fn identities(&self) -> Vec<&str> {
+        self.email
+            .iter()
+            .chain(self.login_id.iter())
+            .map(String::as_str)
+            .collect()
+    }
+
+    pub fn to_item(&self, scope: &Scope) -> Item {
+        let id = self.id.as_str();
+        let seal = |field: &str, v: &str| Value::B(scope.key.seal(&scope.context(id, field), v));
+        let mut item = Item::new(scope.pk(), layout::user_sk(&self.id))
+            .with(attr::NAME, seal(attr::NAME, &self.name))
+            .with(attr::ROLE, Value::S(self.role_id.clone()))
+            .with(attr::ORG_ADMIN, Value::Bool(self.org_admin))
+            .with(
+                attr::STATUS,
+                Value::S(match self.status {
+                    Status::Invited => "invited".into(),
+                    Status::Active => "active".into(),
+                }),
+            )
+            .with(attr::MUST_CHANGE, Value::Bool(self.must_change_password))
+            .with(attr::CREATED, Value::N(self.created))
+            .with(attr::UPDATED, Value::N(self.updated));
+        if let (Some(e), Some(i)) = (&self.email, &self.email_index) {
+            item = item
+                .with(attr::EMAIL, seal(attr::EMAIL, e))
+                .with(attr::EMAIL_INDEX, Value::S(i.clone()));
+        }
+        if let (Some(l), Some(i)) = (&self.login_id, &self.login_index) {
+            item = item
+                .with(attr::LOGIN_ID, seal(attr::LOGIN_ID, l))
+                .with(attr::LOGIN_INDEX, Value::S(i.clone()));
+        }
+        if let Some(h) = &self.password_hash {
+            item = item.with(attr::PASSWORD, Value::S(h.clone()));
+        }
+        if !self.group_ids.is_empty() {
+            item = item.with(
+                attr::GROUPS,
+                Value::Ss(self.group_ids.iter().cloned().collect()),
+            );
+        }
+        item
+    }
+
+    pub fn from_item(scope: &Scope, item: &Item) -> Result<Self, AppError> {
+        let id = item
+            .sk
+            .strip_prefix(layout::USER_PREFIX)
+            .unwrap_or_default()
+            .to_owned();
+        let open = |field: &str| -> Result<Option<String>, AppError> {
+            match item.b(field) {
+                Some(b) => Ok(Some(scope.key.open(&scope.context(&id, field), b)?)),
+                None => Ok(None),
+            }
+        };
+        Ok(UserRecord {
+            name: open(attr::NAME)?.unwrap_or_default(),
+            email: open(attr::EMAIL)?,
+            login_id: open(attr::LOGIN_ID)?,
+            email_index: item.s(attr::EMAIL_INDEX).map(str::to_owned),
+            login_index: item.s(attr::LOGIN_INDEX).map(str::to_owned),
+            role_id: item
+                .s(attr::ROLE)
+                .unwrap_or(permissions::DEFAULT_ROLE)
+                .to_owned(),
+            org_admin: item.bool(attr::ORG_ADMIN).unwrap_or(false),
+            group_ids: item.ss(attr::GROUPS),
+            status: if item.s(attr::STATUS) == Some("active") {
+                Status::Active
+            } else {
+                Status::Invited
+            },
+            must_change_password: item.bool(attr::MUST_CHANGE).unwrap_or(false),
+            password_hash: item.s(attr::PASSWORD).map(str::to_owned),
+            created: item.n(attr::CREATED).unwrap_or(0),
+            updated: item.n(attr::UPDATED).unwrap_or(0),
+            id: UserId::from_stored(id),
+        })
+    }
+}
+
+pub fn email_index(key: &TenantKey, e: &Email) -> String {
+    key.blind_index(EMAIL_KIND, &e.comparison())
+}
+pub fn login_index(key: &TenantKey, l: &LoginId) -> String {
+    key.blind_index(LOGIN_KIND, &l.comparison())
+}
+
+fn guard_item(scope: &Scope, sk: String, user: &UserId) -> Item {
+    Item::new(scope.pk(), sk).with(attr::USER, Value::S(user.to_string()))
+}
+
+fn email_taken() -> AppError {
+    AppError::conflict(
+        "email_taken",
+        "this e-mail address is already used by another user of this tenant",
+    )
+}
+fn login_taken() -> AppError {
+    AppError::conflict(
+        "login_id_taken",
+        "this login id is already used by another user of this tenant",
+    )
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    InviteLink,
+    Generated,
+}
+
+pub struct NewUser {
+    pub name: Name,
+    pub email: Option<Email>,
+    pub login_id: Option<LoginId>,
+    pub delivery: Delivery,
+    pub role_id: Option<String>,
+    pub org_admin: bool,
+}
+
+pub struct Created {
+    pub user: UserRecord,
+    pub initial_password: Option<SecretString>,
+}
+
+/// The writes that create a user: the profile, its guards, one seat, and the invitation token when mailed.
+/// Returned with the record and the invitation token, so tenant creation can add its own items to the
+/// same transaction.
+pub(crate) struct UserWrites {
+    pub tx: Tx,
+    pub record: UserRecord,
+    pub invitation: Option<SecretString>,
+    pub initial_password: Option<SecretString>,
+}
+
+pub(crate) async fn creation_writes(
+    svc: &Services,
+    scope: &Scope,
+    new: NewUser,
+    role_id: String,
+    take_seat: bool,
+    now: OffsetDateTime,
+) -> Result<UserWrites, AppError> {
+    if new.email.is_none() && new.login_id.is_none() {
+        return Err(AppError::Invalid {
+            field: None,
+            message: "a user needs an email or a login_id (or both)".into(),
+        });
+    }
+    if new.delivery == Delivery::InviteLink && new.email.is_none() {
+        return Err(AppError::DeliveryRequiresEmail);
+    }
+    let id = UserId::generate();
+    let (password_hash, initial_password) = match new.delivery {
+        Delivery::Generated => {
+            let p = crypto::generate_password();
+            (Some(crypto::hash_password(p.clone()).await?), Some(p))
+        }
+        Delivery::InviteLink => (None, None),
+    };
+    let ts = now.unix_timestamp();
+    let record = UserRecord {
+        id: id.clone(),
+        name: new.name.as_str().to_owned(),
+        email_index: new.email.as_ref().map(|e| email_index(&scope.key, e)),
+        login_index: new.login_id.as_ref().map(|l| login_index(&scope.key, l)),
+        email: new.email.map(|e| e.as_str().to_owned()),
+        login_id: new.login_id.map(|l| l.as_str().to_owned()),
+        role_id,
+        org_admin: new.org_admin,
+        group_ids: vec![],
+        status: if password_hash.is_some() {
+            Status::Active
+        } else {
+            Status::Invited
+        },
+        must_change_password: password_hash.is_some(),
+        password_hash,
+        created: ts,
+        updated: ts,
+    };
+    let mut tx = Tx::new();
+    if take_seat {
+        tx.guard(
+            Write::Update {
+                table: Table::Data,
+                pk: scope.pk(),
+                sk: layout::META.into(),
+                changes: vec![Change::Add(attr::SEATS_USED, 1)],
+                cond: Some(Cond::LtAttr(attr::SEATS_USED, attr::SEAT_LIMIT)),
+            },
+            || AppError::conflict("seat_limit_reached", "every seat of the contract is taken"),
+        );
+    }
+    tx.push(Write::put_new(Table::Data, record.to_item(scope)));
+    if let Some(i) = &record.email_index {
+        tx.guard(
+            Write::put_new(
+                Table::Data,
+                guard_item(scope, layout::email_guard_sk(i), &id),
+            ),
+            email_taken,
+        );
+    }
+    if let Some(i) = &record.login_index {
+        tx.guard(
+            Write::put_new(
+                Table::Data,
+                guard_item(scope, layout::login_guard_sk(i), &id),
+            ),
+            login_taken,
+        );
+    }
+    let invitation = if new.delivery == Delivery::InviteLink {
+        let (token, hash) = crypto::new_token();
+        for w in crate::app::auth::token_writes(
+            scope,
+            &id,
+            &hash,
+            "invitation",
+            now + svc.settings.invitation_ttl,
+        ) {
+            tx.push(w);
+        }
+        Some(token)
+    } else {
+        None
+    };
+    Ok(UserWrites {
+        tx,
+        record,
+        invitation,
+        initial_password,
+    })
+}
+
+/// Resolves a role id: a built-in one, or a custom role stored for this tenant.
+pub async fn role_grants(
+    svc: &Services,
+    scope: &Scope,
+    role_id: &str,
+) -> Result<Option<Grants>, AppError> {
+    if let Some(b) = permissions::builtin(role_id) {
+        return Ok(Some((b.grants)()));
+    }
+    let Some(item) = svc
+        .store
+        .get(Table::Data, &scope.pk(), &layout::role_sk(role_id))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut grants = Grants::new();
+    for pair in item
+        .s(attr::GRANTS)
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+    {
+        if let Some((f, l)) = pair.split_once('=')
+            && let (Some(f), Some(l)) =
+                (permissions::Feature::parse(f), permissions::Level::parse(l))
+        {
+            grants.insert(f, l);
+        }
+    }
+    Ok(Some(grants))
+}
+
+pub async fn create(
+    svc: &Services,
+    scope: &Scope,
+    actor: &Actor,
+    new: NewUser,
+    now: OffsetDateTime,
+) -> Result<Created, AppError> {
+    let tenant = crate::app::tenants::load(svc, &scope.tenant).await?;
+    let role_id = match &new.role_id {
+        Some(r) => r.clone(),
+        None => tenant.default_role_id.clone(),
+    };
+    if role_grants(svc, scope, &role_id).await?.is_none() {
+        return Err(AppError::invalid(
+            "role_id",
+            format!("no role with id {role_id:?}"),
+        ));
+    }
+    let log_key = svc.log_key(&scope.tenant).await?;
+    let mut w = creation_writes(svc, scope, new, role_id, true, now).await?;
+    let target = w.record.id.to_string();
+    w.tx.push(audit::entry(
+        &scope.tenant,
+        &log_key,
+        actor,
+        Entry {
+            action: "user.create",
+            target_type: "user",
+            target_id: &target,
+        },
+        now,
+    ));
+    w.tx.commit(svc.store.as_ref()).await?;
+    if let (Some(token), Some(email)) = (&w.invitation, &w.record.email) {
+        let link = set_password_link(svc, token);
+        let m = mail::invitation(email, &w.record.name, &tenant.name, &link);
+        svc.send_mail(&scope.tenant, "invitation", m, now).await;
+    }
+    Ok(Created {
+        user: w.record,
+        initial_password: w.initial_password,
+    })
+}
+
+pub fn set_password_link(svc: &Services, token: &SecretString) -> String {
+    use secrecy::ExposeSecret;
+    format!(
+        "{}/set-password?token={}",
+        svc.settings.public_url.trim_end_matches('/'),
+        token.expose_secret()
+    )
+}
+
+pub async fn load(svc: &Services, scope: &Scope, id: &UserId) -> Result<UserRecord, AppError> {
+    let item = svc
+        .store
+        .get(Table::Data, &scope.pk(), &layout::user_sk(id))
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
+    UserRecord::from_item(scope, &item)
+}
+
+/// How many stored users one search request may decrypt before it answers with what it found so far
+/// (and a cursor to go on from). Bounds the cost of `q` on encrypted fields.
+pub const SEARCH_SCAN_BUDGET: usize = 2000;
+
+pub struct ListPage {
+    pub items: Vec<UserRecord>,
+    pub next: Option<String>,
+}
+
+/// A page of users in creation order. With `q`, a decrypt-and-filter over at most
+/// [`SEARCH_SCAN_BUDGET`] users per request: prefix match on name, e-mail or login id, compared in
+/// NFKC lower-case; the cursor says where the scan stopped, so no user is lost or repeated.
+pub async fn list(
+    svc: &Services,
+    scope: &Scope,
+    limit: usize,
+    after: Option<String>,
+    q: Option<&str>,
+) -> Result<ListPage, AppError> {
+    let needle = q.map(comparison_form).filter(|s| !s.is_empty());
+    let Some(needle) = needle else {
+        let page = svc
+            .store
+            .query(
+                &Query::prefix(Table::Data, scope.pk(), layout::USER_PREFIX)
+                    .after(after)
+                    .limit(limit),
+            )
+            .await?;
+        let items = page
+            .items
+            .iter()
+            .map(|i| UserRecord::from_item(scope, i))
+            .collect::<Result<_, _>>()?;
+        return Ok(ListPage {
+            items,
+            next: page.next,
+        });
+    };
+    let mut items = Vec::new();
+    let mut cursor = after;
+    let mut scanned = 0;
+    loop {
+        let chunk = 200.min(SEARCH_SCAN_BUDGET - scanned).max(1);
+        let page = svc
+            .store
+            .query(
+                &Query::prefix(Table::Data, scope.pk(), layout::USER_PREFIX)
+                    .after(cursor.clone())
+                    .limit(chunk),
+            )
+            .await?;
+        for item in &page.items {
+            scanned += 1;
+            cursor = Some(item.sk.clone());
+            let u = UserRecord::from_item(scope, item)?;
+            let hit = [Some(&u.name), u.email.as_ref(), u.login_id.as_ref()]
+                .into_iter()
+                .flatten()
+                .any(|v| {
+                    comparison_form(v).starts_with(&needle)
+                        || comparison_form(v)
+                            .split_whitespace()
+                            .any(|w| w.starts_with(&needle))
+                });
+            if hit {
+                items.push(u);
+                if items.len() == limit {
+                    let more = page.next.is_some()
+                        || item.sk != page.items.last().map(|l| l.sk.clone()).unwrap_or_default();
+                    return Ok(ListPage {
+                        items,
+                        next: more.then(|| cursor.clone()).flatten(),
+                    });
+                }
+            }
+        }
+        if page.next.is_none() {
+            return Ok(ListPage { items, next: None });
+        }
+        if scanned >= SEARCH_SCAN_BUDGET {
+            return Ok(ListPage {
+                items,
+                next: cursor,
+            });
+        }
+    }
+}
+
+/// A field of a PATCH: absent (keep), null (clear), or a new value.
+#[derive(Debug, Default)]
+pub enum Patch<T> {
+    #[default]
+    Keep,
+    Clear,
+    Set(T),
+}
+
+pub struct UserChanges {
+    pub name: Option<Name>,
+    pub email: Patch<Email>,
+    pub login_id: Patch<LoginId>,
+}
+
+pub async fn update(
+    svc: &Services,
+    scope: &Scope,
+    actor: &Actor,
+    id: &UserId,
+    changes: UserChanges,
+    now: OffsetDateTime,
+) -> Result<UserRecord, AppError> {
+    let old = load(svc, scope, id).await?;
+    let mut new = old.clone();
+    let mut tx = Tx::new();
+    if let Some(n) = changes.name {
+        new.name = n.as_str().to_owned();
+    }
+    match changes.email {
+        Patch::Keep => {}
+        Patch::Clear => {
+            new.email = None;
+            new.email_index = None;
+        }
+        Patch::Set(e) => {
+            new.email_index = Some(email_index(&scope.key, &e));
+            new.email = Some(e.as_str().to_owned());
+        }
+    }
+    match changes.login_id {
+        Patch::Keep => {}
+        Patch::Clear => {
+            new.login_id = None;
+            new.login_index = None;
+        }
+        Patch::Set(l) => {
+            new.login_index = Some(login_index(&scope.key, &l));
+            new.login_id = Some(l.as_str().to_owned());
+        }
+    }
+    if new.email.is_none() && new.login_id.is_none() {
+        return Err(AppError::Invalid {
+            field: None,
+            message: "a user needs an email or a login_id (or both)".into(),
+        });
+    }
+    if new.email.is_none() && new.status == Status::Invited && new.password_hash.is_none() {
+        return Err(AppError::invalid(
+            "email",
+            "an invited user without a password cannot lose the e-mail the invitation went to",
+        ));
+    }
+    new.updated = now.unix_timestamp().max(old.updated + 1);
+    // The profile is replaced only if nobody changed it since we read it.
+    tx.guard(
+        Write::Put {
+            table: Table::Data,
+            item: new.to_item(scope),
+            cond: Some(Cond::Eq(attr::UPDATED, Value::N(old.updated))),
+        },
+        || {
+            AppError::conflict(
+                "conflict",
+                "the user changed while this request ran; read it again and retry",
+            )
+        },
+    );
+    for (old_i, new_i, sk, taken) in [
+        (
+            &old.email_index,
+            &new.email_index,
+            layout::email_guard_sk as fn(&str) -> String,
+            email_taken as fn() -> AppError,
+        ),
+        (
+            &old.login_index,
+            &new.login_index,
+            layout::login_guard_sk,
+            login_taken,
+        ),
+    ] {
+        if old_i != new_i {
+            if let Some(o) = old_i {
+                tx.push(Write::Delete {
+                    table: Table::Data,
+                    pk: scope.pk(),
+                    sk: sk(o),
+                    cond: Some(Cond::Eq(attr::USER, Value::S(id.to_string()))),
+                });
+            }
+            if let Some(n) = new_i {
+                tx.guard(
+                    Write::put_new(Table::Data, guard_item(scope, sk(n), id)),
+                    taken,
+                );
+            }
+        }
+    }
+    let log_key = svc.log_key(&scope.tenant).await?;
+    tx.push(audit::entry(
+        &scope.tenant,
+        &log_key,
+        actor,
+        Entry {
+            action: "user.update",
+            target_type: "user",
+            target_id: id.as_str(),
+        },
+        now,
+    ));
+    tx.commit(svc.store.as_ref()).await?;
+    Ok(new)
+}

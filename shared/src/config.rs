@@ -1,0 +1,145 @@
+//! Typed configuration, read once from the environment (see API.md "Local server" and template.yaml).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::adapters::{aws, embedded};
+use crate::app::{Services, Settings};
+use crate::crypto::Keyring;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Embedded,
+    Aws,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub backend: Backend,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub operator_token: Option<String>,
+    pub settings: Settings,
+    pub table: String,
+    pub log_table: String,
+    pub kms_key_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is invalid: {message}")]
+    Invalid { name: &'static str, message: String },
+    #[error("could not prepare {what}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not open the embedded store")]
+    Store(#[source] crate::ports::StoreError),
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let backend = match var("KANRI_BACKEND").as_deref() {
+            None | Some("embedded") => Backend::Embedded,
+            Some("aws") => Backend::Aws,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "KANRI_BACKEND",
+                    message: format!("{other:?}: use embedded or aws"),
+                });
+            }
+        };
+        let addr = var("KANRI_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into());
+        let addr = addr.parse().map_err(|e| ConfigError::Invalid {
+            name: "KANRI_ADDR",
+            message: format!("{addr:?}: {e}"),
+        })?;
+        let mut settings = Settings::default();
+        if let Some(u) = var("KANRI_PUBLIC_URL") {
+            settings.public_url = u;
+        } else {
+            settings.public_url = format!("http://{addr}");
+        }
+        if let Some(h) = var("KANRI_SESSION_HOURS") {
+            let hours: i64 = h
+                .parse()
+                .ok()
+                .filter(|h| (1..=720).contains(h))
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "KANRI_SESSION_HOURS",
+                    message: format!("{h:?}: a whole number of hours from 1 to 720"),
+                })?;
+            settings.session_ttl = time::Duration::hours(hours);
+        }
+        if let Some(f) = var("KANRI_MAIL_FROM") {
+            settings.mail_from = f;
+        }
+        Ok(Config {
+            backend,
+            addr,
+            data_dir: var("KANRI_DATA_DIR")
+                .unwrap_or_else(|| ".kanri".into())
+                .into(),
+            operator_token: var("KANRI_OPERATOR_TOKEN"),
+            settings,
+            table: var("KANRI_TABLE").unwrap_or_else(|| "kanri-data".into()),
+            log_table: var("KANRI_LOG_TABLE").unwrap_or_else(|| "kanri-log".into()),
+            kms_key_id: var("KANRI_KMS_KEY_ID").unwrap_or_else(|| "alias/kanri-data".into()),
+        })
+    }
+
+    /// Wires the ports for the chosen backend. Nothing here calls AWS: clients connect on first use.
+    pub async fn services(&self) -> Result<Services, ConfigError> {
+        let (store, keys, mailer): (
+            Arc<dyn crate::ports::ItemStore>,
+            Arc<dyn crate::ports::KeyService>,
+            Arc<dyn crate::ports::Mailer>,
+        ) = match self.backend {
+            Backend::Embedded => {
+                let io = |what: &str| {
+                    let what = what.to_owned();
+                    move |source| ConfigError::Io { what, source }
+                };
+                std::fs::create_dir_all(&self.data_dir).map_err(io("the data dir"))?;
+                let store = embedded::EmbeddedStore::open(&self.data_dir.join("kanri.redb"))
+                    .map_err(ConfigError::Store)?;
+                let keys = embedded::LocalKeyService::open(&self.data_dir)
+                    .map_err(io("the local master key"))?;
+                let outbox = embedded::Outbox::new(self.data_dir.join("outbox"))
+                    .map_err(io("the outbox"))?;
+                (Arc::new(store), Arc::new(keys), Arc::new(outbox))
+            }
+            Backend::Aws => {
+                let sdk = aws::sdk_config().await;
+                let store = aws::DynamoStore::new(
+                    aws_sdk_dynamodb::Client::new(&sdk),
+                    self.table.clone(),
+                    self.log_table.clone(),
+                );
+                let keys = aws::KmsKeyService::new(
+                    aws_sdk_kms::Client::new(&sdk),
+                    self.kms_key_id.clone(),
+                );
+                let mailer = aws::SesMailer::new(
+                    aws_sdk_sesv2::Client::new(&sdk),
+                    self.settings.mail_from.clone(),
+                );
+                (Arc::new(store), Arc::new(keys), Arc::new(mailer))
+            }
+        };
+        Ok(Services {
+            store,
+            keys,
+            mailer,
+            keyring: Keyring::default(),
+            settings: self.settings.clone(),
+        })
+    }
+}

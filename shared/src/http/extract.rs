@@ -1,0 +1,159 @@
+//! Extractors that turn every malformed request into the API's JSON error: bodies (media type, size,
+//! syntax, unknown fields, wrong types), query strings, ids in paths, and the caller.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
+
+use crate::app::auth::Principal;
+use crate::http::error::ApiError;
+
+/// Request bodies above this are refused with 413 (API.md: 1 MiB unless an endpoint says otherwise).
+pub const BODY_LIMIT: usize = 1 << 20;
+
+/// A JSON body: `application/json`, at most [`BODY_LIMIT`], strictly typed (`deny_unknown_fields` on T).
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if mime != "application/json" {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json",
+            ));
+        }
+        let bytes = read_body(req, BODY_LIMIT).await?;
+        serde_json::from_slice(&bytes).map(Json).map_err(|e| {
+            let what = match e.classify() {
+                serde_json::error::Category::Eof if bytes.is_empty() => {
+                    "the request body is empty".to_owned()
+                }
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                    format!("malformed JSON: {e}")
+                }
+                _ => format!("invalid request body: {e}"),
+            };
+            ApiError::invalid(what)
+        })
+    }
+}
+
+pub async fn read_body(req: Request, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the request body is larger than {limit} bytes"),
+            )
+        })
+}
+
+/// A strictly typed query string.
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| Params(q.0))
+            .map_err(|e| ApiError::invalid(format!("invalid query string: {}", e.body_text())))
+    }
+}
+
+/// The `{id}` of a path. An id that cannot be one of ours cannot exist: 404.
+pub struct PathId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(id) = axum::extract::Path::<String>::from_request_parts(parts, s)
+            .await
+            .map_err(|_| ApiError::not_found("resource"))?;
+        Ok(PathId(id))
+    }
+}
+
+/// The authenticated caller, put in place by the route's authorisation layer.
+pub struct Caller(pub Arc<Principal>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Arc<Principal>>()
+            .cloned()
+            .map(Caller)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "authentication required",
+                )
+            })
+    }
+}
+
+/// List paging: `limit` 1..=200 (default 50) and an opaque cursor.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Paging {
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+pub fn limit(raw: Option<&str>) -> Result<usize, ApiError> {
+    match raw {
+        None => Ok(50),
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=200).contains(&n) => Ok(n),
+            _ => Err(ApiError {
+                field: Some("limit"),
+                ..ApiError::invalid("limit must be a whole number from 1 to 200")
+            }),
+        },
+    }
+}
+
+/// Cursors are the base64url of the last sort key, checked against the list's prefix.
+pub fn encode_cursor(sk: Option<String>) -> Option<String> {
+    sk.map(|s| URL_SAFE_NO_PAD.encode(s.as_bytes()))
+}
+
+pub fn decode_cursor(raw: Option<&str>, prefix: &str) -> Result<Option<String>, ApiError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let bad = || ApiError {
+        field: Some("cursor"),
+        ..ApiError::invalid("cursor is not one this list gave out")
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
+    let sk = String::from_utf8(bytes).map_err(|_| bad())?;
+    if !sk.starts_with(prefix) || sk.contains('\0') {
+        return Err(bad());
+    }
+    Ok(Some(sk))
+}

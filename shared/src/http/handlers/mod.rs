@@ -1,0 +1,9 @@
+//! Handlers: parse, call one use case, render. Grouped as the API groups its endpoints.
+
+pub mod me;
+pub mod ops;
+pub mod roles;
+pub mod session;
+pub mod system;
+pub mod tenant;
+pub mod users;

@@ -1,0 +1,60 @@
+//! Login, logout and setting a password with a one-time link.
+
+use axum::Json as Out;
+use axum::extract::State;
+use axum::http::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::app::auth::{self, LoginRequest};
+use crate::domain::time;
+use crate::http::AppState;
+use crate::http::error::ApiResult;
+use crate::http::extract::{Caller, Json};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    tenant: String,
+    login: String,
+    password: SecretString,
+}
+
+pub async fn login(State(s): State<AppState>, Json(b): Json<LoginBody>) -> ApiResult<Out<Value>> {
+    let session = auth::login(
+        &s.svc,
+        LoginRequest {
+            tenant: b.tenant,
+            login: b.login,
+            password: b.password,
+        },
+        time::now(),
+    )
+    .await?;
+    Ok(Out(json!({
+        "token": session.token.expose_secret(),
+        "expires_at": time::jst(session.expires),
+        "user": session.user.view(),
+    })))
+}
+
+pub async fn logout(State(s): State<AppState>, Caller(p): Caller) -> ApiResult<StatusCode> {
+    auth::logout(&s.svc, &p).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetPasswordBody {
+    token: String,
+    password: SecretString,
+}
+
+pub async fn set_password(
+    State(s): State<AppState>,
+    Json(b): Json<SetPasswordBody>,
+) -> ApiResult<StatusCode> {
+    auth::set_password(&s.svc, &b.token, b.password, time::now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

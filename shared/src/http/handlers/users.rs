@@ -1,0 +1,135 @@
+//! Users of the caller's tenant.
+
+use axum::Json as Out;
+use axum::extract::State;
+use axum::http::StatusCode;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Deserializer};
+use serde_json::{Value, json};
+
+use crate::app::layout;
+use crate::app::users::{self, Delivery, NewUser, Patch, UserChanges};
+use crate::domain::ids::UserId;
+use crate::domain::time;
+use crate::domain::values::{Email, LoginId, Name};
+use crate::http::AppState;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Caller, Json, Params, PathId, decode_cursor, encode_cursor, limit};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserBody {
+    name: String,
+    email: Option<String>,
+    login_id: Option<String>,
+    delivery: Delivery,
+    role_id: Option<String>,
+    #[serde(default)]
+    group_ids: Vec<String>,
+}
+
+pub async fn create(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Json(b): Json<NewUserBody>,
+) -> ApiResult<(StatusCode, Out<Value>)> {
+    if !b.group_ids.is_empty() {
+        // Groups are not part of this build yet, so no group id can exist.
+        return Err(ApiError {
+            field: Some("group_ids"),
+            ..ApiError::invalid("unknown group id")
+        });
+    }
+    let new = NewUser {
+        name: Name::parse("name", &b.name)?,
+        email: b.email.as_deref().map(Email::parse).transpose()?,
+        login_id: b.login_id.as_deref().map(LoginId::parse).transpose()?,
+        delivery: b.delivery,
+        role_id: b.role_id,
+        org_admin: false,
+    };
+    let c = users::create(&s.svc, &p.scope, &p.actor(), new, time::now()).await?;
+    let mut body = json!({"user": c.user.view()});
+    if let Some(pw) = c.initial_password {
+        body["initial_password"] = json!(pw.expose_secret());
+    }
+    Ok((StatusCode::CREATED, Out(body)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    q: Option<String>,
+}
+
+pub async fn list(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Params(q): Params<ListQuery>,
+) -> ApiResult<Out<Value>> {
+    let n = limit(q.limit.as_deref())?;
+    let after = decode_cursor(q.cursor.as_deref(), layout::USER_PREFIX)?;
+    let page = users::list(&s.svc, &p.scope, n, after, q.q.as_deref()).await?;
+    let items: Vec<_> = page.items.iter().map(|u| u.view()).collect();
+    Ok(Out(
+        json!({"items": items, "next_cursor": encode_cursor(page.next)}),
+    ))
+}
+
+fn user_id(id: &str) -> ApiResult<UserId> {
+    UserId::parse(id).ok_or_else(|| ApiError::not_found("user"))
+}
+
+pub async fn get(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    PathId(id): PathId,
+) -> ApiResult<Out<Value>> {
+    let u = users::load(&s.svc, &p.scope, &user_id(&id)?).await?;
+    Ok(Out(json!(u.view())))
+}
+
+/// Absent → keep, `null` → clear, value → set.
+fn patch_field<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserChangesBody {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "patch_field")]
+    email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "patch_field")]
+    login_id: Option<Option<String>>,
+}
+
+pub async fn update(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    PathId(id): PathId,
+    Json(b): Json<UserChangesBody>,
+) -> ApiResult<Out<Value>> {
+    let id = user_id(&id)?;
+    let changes = UserChanges {
+        name: b
+            .name
+            .as_deref()
+            .map(|n| Name::parse("name", n))
+            .transpose()?,
+        email: match b.email {
+            None => Patch::Keep,
+            Some(None) => Patch::Clear,
+            Some(Some(e)) => Patch::Set(Email::parse(&e)?),
+        },
+        login_id: match b.login_id {
+            None => Patch::Keep,
+            Some(None) => Patch::Clear,
+            Some(Some(l)) => Patch::Set(LoginId::parse(&l)?),
+        },
+    };
+    let u = users::update(&s.svc, &p.scope, &p.actor(), &id, changes, time::now()).await?;
+    Ok(Out(json!(u.view())))
+}

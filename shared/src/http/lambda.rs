@@ -1,0 +1,34 @@
+//! The Lambda side: each binary serves its one row of the route table under the Lambda Runtime API.
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use lambda_http::request::RequestContext;
+
+use crate::config::{Backend, Config};
+use crate::http::{AppState, OperatorAuth, router};
+
+/// Whether API Gateway authenticated the caller with IAM (the operator routes' authorizer).
+pub fn has_iam_identity(req: &Request) -> bool {
+    match req.extensions().get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            ctx.authorizer.as_ref().is_some_and(|a| a.iam.is_some())
+        }
+        _ => false,
+    }
+}
+
+/// Init (config, clients, router) once, then hand the handler to the runtime.
+pub async fn run(route_id: &str) -> Result<(), lambda_http::Error> {
+    crate::telemetry::init(true);
+    let mut config = Config::from_env()?;
+    config.backend = Backend::Aws;
+    let svc = Arc::new(config.services().await?);
+    let state = AppState {
+        svc,
+        operator: Arc::new(OperatorAuth::Iam),
+    };
+    let app = router(state, |r| r.id == route_id);
+    lambda_http::run(app).await
+}
+pub use lambda_http::Error;

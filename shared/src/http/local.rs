@@ -1,0 +1,90 @@
+//! The local server: every route on one port, on the embedded store (or AWS with `KANRI_BACKEND=aws`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
+use crate::config::{Backend, Config, ConfigError};
+use crate::http::{AppState, OperatorAuth, router};
+
+/// The operator token: `KANRI_OPERATOR_TOKEN`, or the one kept in the data dir (made at first start).
+pub fn operator_token(config: &Config) -> Result<String, ConfigError> {
+    if let Some(t) = &config.operator_token {
+        return Ok(t.clone());
+    }
+    let io = |source| ConfigError::Io {
+        what: "the operator token".into(),
+        source,
+    };
+    std::fs::create_dir_all(&config.data_dir).map_err(io)?;
+    let path = config.data_dir.join("operator-token");
+    match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => Ok(t.trim().to_owned()),
+        _ => {
+            let (token, _) = crate::crypto::new_token();
+            use secrecy::ExposeSecret;
+            let t = format!("op_{}", token.expose_secret());
+            let _ = std::fs::remove_file(&path);
+            crate::util::write_private(&path, t.as_bytes()).map_err(io)?;
+            Ok(t)
+        }
+    }
+}
+
+pub async fn app(config: &Config) -> Result<(axum::Router, String), ConfigError> {
+    let token = operator_token(config)?;
+    let svc = Arc::new(config.services().await?);
+    let state = AppState {
+        svc,
+        operator: Arc::new(OperatorAuth::Token(SecretString::from(token.clone()))),
+    };
+    Ok((router(state, |_| true), token))
+}
+
+fn banner(config: &Config, addr: std::net::SocketAddr, token: &str) -> String {
+    let backend = match config.backend {
+        Backend::Embedded => format!("embedded store in {}", config.data_dir.display()),
+        Backend::Aws => format!("AWS ({} / {})", config.table, config.log_table),
+    };
+    let outbox = config.data_dir.join("outbox");
+    let mail = match config.backend {
+        Backend::Embedded => format!("mail outbox: {}", Path::new(&outbox).display()),
+        Backend::Aws => "mail: SES".into(),
+    };
+    format!(
+        "Kanri listening on http://{addr} ({backend})\n\
+         operator token: {token}\n\
+         {mail}\n\
+         log in: create a tenant with POST /v1/ops/tenants (Authorization: Bearer <operator token>), open the\n\
+         set-password link mailed to its admin, then POST /v1/auth/login. README.md walks through it with curl."
+    )
+}
+
+/// Runs until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let (app, token) = app(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.addr).await?;
+    let addr = listener.local_addr()?;
+    println!("{}", banner(&config, addr, &token));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,130 @@
+//! The HTTP layer: one route table, one authorisation layer driven by it, one error mapping. Handlers
+//! parse, call one use case, render.
+
+pub mod error;
+pub mod extract;
+pub mod handlers;
+pub mod lambda;
+pub mod local;
+pub mod openapi;
+pub mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+
+use crate::app::{AppError, Services, auth};
+use crate::crypto::same_secret;
+use crate::domain::permissions::allows;
+use crate::domain::time;
+use crate::http::error::ApiError;
+use crate::http::routes::{Access, Route};
+
+/// How operator endpoints are authenticated.
+pub enum OperatorAuth {
+    /// Locally: `Authorization: Bearer <operator token>`.
+    Token(secrecy::SecretString),
+    /// In AWS: API Gateway has already checked IAM (SigV4); the request context proves it.
+    Iam,
+}
+
+impl OperatorAuth {
+    fn allows(&self, req: &Request) -> bool {
+        match self {
+            OperatorAuth::Token(secret) => {
+                use secrecy::ExposeSecret;
+                bearer(req).is_some_and(|t| same_secret(t, secret.expose_secret()))
+            }
+            OperatorAuth::Iam => lambda::has_iam_identity(req),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub svc: Arc<Services>,
+    pub operator: Arc<OperatorAuth>,
+}
+
+fn bearer(req: &Request) -> Option<&str> {
+    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// The authorisation every route gets from its row of the table: authenticate, check the access rule,
+/// hand the principal to the handler.
+async fn authorize(
+    State((state, access)): State<(AppState, Access)>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    match check(&state, access, &mut req).await {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn check(state: &AppState, access: Access, req: &mut Request) -> Result<(), ApiError> {
+    let session = match access {
+        Access::Public => return Ok(()),
+        Access::Operator if state.operator.allows(req) => return Ok(()),
+        Access::Operator => return Err(AppError::Unauthenticated.into()),
+        Access::SelfService | Access::AnyUser | Access::Feature(..) | Access::OrgAdmin => {
+            let token = bearer(req).ok_or(AppError::Unauthenticated)?;
+            auth::authenticate(&state.svc, token, time::now()).await?
+        }
+    };
+    if session.user.must_change_password && access != Access::SelfService {
+        return Err(AppError::PasswordChangeRequired.into());
+    }
+    let allowed = match access {
+        Access::Feature(f, l) => allows(&session.grants, session.user.org_admin, f, l),
+        Access::OrgAdmin => session.user.org_admin,
+        _ => true,
+    };
+    if !allowed {
+        return Err(AppError::Forbidden("your role does not allow this".into()).into());
+    }
+    req.extensions_mut().insert(Arc::new(session));
+    Ok(())
+}
+
+/// A router with the routes `keep` selects (all of them locally, one per Lambda binary).
+pub fn router(state: AppState, keep: impl Fn(&Route) -> bool) -> Router {
+    let mut r = Router::new();
+    for route in routes::table().into_iter().filter(|r| keep(r)) {
+        let mr = (route.handler)().route_layer(middleware::from_fn_with_state(
+            (state.clone(), route.access),
+            authorize,
+        ));
+        r = r.route(route.path, mr);
+    }
+    r.fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint; see /v1/openapi.json",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
+}

@@ -1,0 +1,216 @@
+//! The OpenAPI 3.1 document, generated from the route table (paths, methods, access, parameters) and the
+//! component schemas below. A test checks every route's schemas exist, and schemathesis checks the server
+//! against the document.
+
+use serde_json::{Map, Value, json};
+
+use crate::http::routes::{self, Access};
+
+fn nullable(t: &str) -> Value {
+    json!({"type": [t, "null"]})
+}
+
+fn obj(required: &[&str], props: Value) -> Value {
+    json!({"type": "object", "additionalProperties": false, "required": required, "properties": props})
+}
+
+fn page_of(item: &str) -> Value {
+    obj(
+        &["items", "next_cursor"],
+        json!({
+            "items": {"type": "array", "items": {"$ref": format!("#/components/schemas/{item}")}},
+            "next_cursor": nullable("string"),
+        }),
+    )
+}
+
+fn components() -> Map<String, Value> {
+    let ts =
+        json!({"type": "string", "format": "date-time", "description": "RFC 3339 in JST (+09:00)"});
+    let grants = json!({"type": "object", "additionalProperties": {"enum": ["view", "edit"]}});
+    let user_props = json!({
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "email": nullable("string"),
+        "login_id": nullable("string"),
+        "role_id": {"type": "string"},
+        "org_admin": {"type": "boolean"},
+        "group_ids": {"type": "array", "items": {"type": "string"}},
+        "status": {"enum": ["invited", "active"]},
+        "must_change_password": {"type": "boolean"},
+        "created_at": ts,
+        "updated_at": ts,
+    });
+    let user_required = [
+        "id",
+        "name",
+        "email",
+        "login_id",
+        "role_id",
+        "org_admin",
+        "group_ids",
+        "status",
+        "must_change_password",
+        "created_at",
+        "updated_at",
+    ];
+    let mut me_props = user_props.clone();
+    me_props["grants"] = grants.clone();
+    let mut me_required = user_required.to_vec();
+    me_required.push("grants");
+    let schemas = json!({
+        "Error": obj(&["error"], json!({"error": {
+            "type": "object", "required": ["code", "message"], "additionalProperties": false,
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}}})),
+        "Health": obj(&["status", "version"], json!({"status": {"const": "ok"}, "version": {"type": "string"}})),
+        "OpenApi": {"type": "object"},
+        "Tenant": obj(&["id", "slug", "name", "seat_limit", "seats_used", "default_role_id", "contract_end", "created_at"], json!({
+            "id": {"type": "string"}, "slug": {"type": "string"}, "name": {"type": "string"},
+            "seat_limit": {"type": "integer"}, "seats_used": {"type": "integer"},
+            "default_role_id": {"type": "string"},
+            "contract_end": {"type": ["string", "null"], "format": "date"},
+            "created_at": ts,
+        })),
+        "NewTenant": obj(&["slug", "name", "seat_limit", "admin"], json!({
+            "slug": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{2,39}$"},
+            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "seat_limit": {"type": "integer", "minimum": 1, "maximum": crate::domain::values::MAX_SEAT_LIMIT},
+            "admin": obj(&["name", "email"], json!({
+                "name": {"type": "string", "minLength": 1, "maxLength": 100},
+                "email": {"type": "string", "format": "email"}})),
+        })),
+        "CreatedTenant": obj(&["tenant", "admin"], json!({
+            "tenant": {"$ref": "#/components/schemas/Tenant"}, "admin": {"$ref": "#/components/schemas/User"}})),
+        "TenantChanges": obj(&[], json!({
+            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "seat_limit": {"type": "integer", "minimum": 1, "maximum": crate::domain::values::MAX_SEAT_LIMIT}})),
+        "LoginRequest": obj(&["tenant", "login", "password"], json!({
+            "tenant": {"type": "string"}, "login": {"type": "string"}, "password": {"type": "string"}})),
+        "Session": obj(&["token", "expires_at", "user"], json!({
+            "token": {"type": "string"}, "expires_at": ts, "user": {"$ref": "#/components/schemas/User"}})),
+        "SetPassword": obj(&["token", "password"], json!({
+            "token": {"type": "string"}, "password": {"type": "string", "minLength": 8, "maxLength": 128}})),
+        "ChangePassword": obj(&["current_password", "new_password"], json!({
+            "current_password": {"type": "string"}, "new_password": {"type": "string", "minLength": 8, "maxLength": 128}})),
+        "User": {"type": "object", "additionalProperties": false, "required": user_required, "properties": user_props},
+        "Me": {"type": "object", "additionalProperties": false, "required": me_required, "properties": me_props},
+        "NewUser": obj(&["name", "delivery"], json!({
+            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "email": {"type": "string", "format": "email"},
+            "login_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+            "delivery": {"enum": ["invite_link", "generated"]},
+            "role_id": {"type": "string"},
+            "group_ids": {"type": "array", "maxItems": 0, "items": {"type": "string"}},
+        })),
+        "CreatedUser": obj(&["user"], json!({
+            "user": {"$ref": "#/components/schemas/User"},
+            "initial_password": {"type": "string", "description": "shown once, with delivery generated"}})),
+        "UserPage": page_of("User"),
+        "UserChanges": obj(&[], json!({
+            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "email": {"type": ["string", "null"], "format": "email"},
+            "login_id": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9._-]{1,64}$"}})),
+        "Role": obj(&["id", "name", "builtin", "grants"], json!({
+            "id": {"type": "string"}, "name": {"type": "string"}, "builtin": {"type": "boolean"}, "grants": grants})),
+        "RoleList": obj(&["items"], json!({"items": {"type": "array", "items": {"$ref": "#/components/schemas/Role"}}})),
+        "PermissionList": obj(&["items"], json!({"items": {"type": "array", "items": obj(&["feature", "description", "view", "edit"], json!({
+            "feature": {"type": "string"}, "description": {"type": "string"},
+            "view": {"type": "array", "items": {"type": "string"}},
+            "edit": {"type": "array", "items": {"type": "string"}}}))}})),
+    });
+    match schemas {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// A query parameter by name.
+pub fn param(name: &str) -> Value {
+    let (schema, desc) = match name {
+        "limit" => (
+            json!({"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
+            "page size",
+        ),
+        "cursor" => (
+            json!({"type": "string"}),
+            "next_cursor of the previous page",
+        ),
+        "q" => (
+            json!({"type": "string", "maxLength": 100}),
+            "prefix of name, e-mail or login id",
+        ),
+        _ => (json!({"type": "string"}), ""),
+    };
+    json!({"name": name, "in": "query", "required": false, "schema": schema, "description": desc})
+}
+
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for r in routes::table() {
+        let mut op = json!({
+            "operationId": r.id,
+            "summary": r.doc.summary,
+            "responses": {"default": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+        });
+        let mut params: Vec<Value> = r.doc.query.iter().map(|q| param(q)).collect();
+        if r.path.contains("{id}") {
+            params.push(
+                json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}),
+            );
+        }
+        if !params.is_empty() {
+            op["parameters"] = json!(params);
+        }
+        if let Some(req) = r.doc.request {
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{req}")}}}});
+        }
+        let ok = match r.doc.response {
+            Some(s) => {
+                json!({"description": "success", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{s}")}}}})
+            }
+            None => json!({"description": "success, no content"}),
+        };
+        op["responses"][r.doc.status.to_string()] = ok;
+        op["security"] = match r.access {
+            Access::Public => json!([]),
+            Access::Operator => json!([{"operator": []}]),
+            _ => json!([{"session": []}]),
+        };
+        if let Access::Feature(f, l) = r.access {
+            op["x-kanri-permission"] = json!({"feature": f, "level": l});
+        }
+        let entry = paths.entry(r.path.to_owned()).or_insert_with(|| json!({}));
+        entry[r.method.as_str().to_ascii_lowercase()] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Kanri API", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "Accounts and data lifecycle of a multi-tenant security-management SaaS. Times are JST."},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": components(),
+            "securitySchemes": {
+                "session": {"type": "http", "scheme": "bearer", "description": "session token from POST /v1/auth/login"},
+                "operator": {"type": "http", "scheme": "bearer", "description": "operator token locally; IAM (SigV4) in AWS"},
+            },
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_schema_a_route_names_exists() {
+        let doc = super::document();
+        for r in super::routes::table() {
+            for s in [r.doc.request, r.doc.response].into_iter().flatten() {
+                assert!(
+                    doc["components"]["schemas"].get(s).is_some(),
+                    "{} names missing schema {s}",
+                    r.id
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! The route table: method, path, the access each route needs, its handler and its documentation. The
+//! local server, every Lambda binary, `GET /v1/openapi.json`, `GET /v1/permissions` and the check against
+//! template.yaml all read this one table.
+
+use axum::http::Method;
+use axum::routing::{MethodRouter, get, patch, post};
+
+use crate::domain::permissions::{Feature, Level};
+use crate::http::AppState;
+use crate::http::handlers::{me, ops, roles, session, system, tenant, users};
+
+/// Who may call a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// No authentication.
+    Public,
+    /// The service operator (IAM authorization in AWS, the operator token locally).
+    Operator,
+    /// Any signed-in user, also one who must still change their password.
+    SelfService,
+    /// Any signed-in user.
+    AnyUser,
+    /// A user whose role (or org-admin flag) grants this feature at this level.
+    Feature(Feature, Level),
+    /// Organisation admins only.
+    OrgAdmin,
+}
+
+/// What the OpenAPI document says of a route beyond method and path.
+#[derive(Clone, Copy, Debug)]
+pub struct Doc {
+    pub summary: &'static str,
+    /// Component schema of the JSON body, if any.
+    pub request: Option<&'static str>,
+    pub status: u16,
+    /// Component schema of the success body; `None` for an empty body.
+    pub response: Option<&'static str>,
+    /// Query parameters, by name (see `openapi::param`).
+    pub query: &'static [&'static str],
+}
+
+pub struct Route {
+    /// Also the name of the route's Lambda binary and the key of its function in template.yaml.
+    pub id: &'static str,
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    pub handler: fn() -> MethodRouter<AppState>,
+    pub doc: Doc,
+}
+
+const fn doc(
+    summary: &'static str,
+    request: Option<&'static str>,
+    status: u16,
+    response: Option<&'static str>,
+) -> Doc {
+    Doc {
+        summary,
+        request,
+        status,
+        response,
+        query: &[],
+    }
+}
+
+const SETTINGS_EDIT: Access = Access::Feature(Feature::Settings, Level::Edit);
+
+pub fn table() -> Vec<Route> {
+    use Access::*;
+    vec![
+        Route {
+            id: "health",
+            method: Method::GET,
+            path: "/v1/health",
+            access: Public,
+            handler: || get(system::health),
+            doc: doc("Liveness and version", None, 200, Some("Health")),
+        },
+        Route {
+            id: "openapi",
+            method: Method::GET,
+            path: "/v1/openapi.json",
+            access: Public,
+            handler: || get(system::openapi),
+            doc: doc("This OpenAPI document", None, 200, Some("OpenApi")),
+        },
+        Route {
+            id: "ops-tenants-create",
+            method: Method::POST,
+            path: "/v1/ops/tenants",
+            access: Operator,
+            handler: || post(ops::create_tenant),
+            doc: doc(
+                "Create a tenant and invite its first org admin",
+                Some("NewTenant"),
+                201,
+                Some("CreatedTenant"),
+            ),
+        },
+        Route {
+            id: "ops-tenants-get",
+            method: Method::GET,
+            path: "/v1/ops/tenants/{id}",
+            access: Operator,
+            handler: || get(ops::get_tenant),
+            doc: doc("Read a tenant", None, 200, Some("Tenant")),
+        },
+        Route {
+            id: "ops-tenants-update",
+            method: Method::PATCH,
+            path: "/v1/ops/tenants/{id}",
+            access: Operator,
+            handler: || patch(ops::update_tenant),
+            doc: doc(
+                "Change a tenant's name or seat limit",
+                Some("TenantChanges"),
+                200,
+                Some("Tenant"),
+            ),
+        },
+        Route {
+            id: "auth-login",
+            method: Method::POST,
+            path: "/v1/auth/login",
+            access: Public,
+            handler: || post(session::login),
+            doc: doc(
+                "Log in with tenant slug, e-mail or login id, and password",
+                Some("LoginRequest"),
+                200,
+                Some("Session"),
+            ),
+        },
+        Route {
+            id: "auth-logout",
+            method: Method::POST,
+            path: "/v1/auth/logout",
+            access: SelfService,
+            handler: || post(session::logout),
+            doc: doc("Revoke the current session", None, 204, None),
+        },
+        Route {
+            id: "auth-set-password",
+            method: Method::POST,
+            path: "/v1/auth/set-password",
+            access: Public,
+            handler: || post(session::set_password),
+            doc: doc(
+                "Set a password with an invitation or reset token",
+                Some("SetPassword"),
+                204,
+                None,
+            ),
+        },
+        Route {
+            id: "me-get",
+            method: Method::GET,
+            path: "/v1/me",
+            access: SelfService,
+            handler: || get(me::get),
+            doc: doc(
+                "The signed-in user with effective grants",
+                None,
+                200,
+                Some("Me"),
+            ),
+        },
+        Route {
+            id: "me-password",
+            method: Method::POST,
+            path: "/v1/me/password",
+            access: SelfService,
+            handler: || post(me::change_password),
+            doc: doc(
+                "Change one's own password",
+                Some("ChangePassword"),
+                204,
+                None,
+            ),
+        },
+        Route {
+            id: "tenant-get",
+            method: Method::GET,
+            path: "/v1/tenant",
+            access: AnyUser,
+            handler: || get(tenant::get),
+            doc: doc("The caller's tenant", None, 200, Some("Tenant")),
+        },
+        Route {
+            id: "users-create",
+            method: Method::POST,
+            path: "/v1/users",
+            access: SETTINGS_EDIT,
+            handler: || post(users::create),
+            doc: doc(
+                "Register a user (invitation link or generated password)",
+                Some("NewUser"),
+                201,
+                Some("CreatedUser"),
+            ),
+        },
+        Route {
+            id: "users-list",
+            method: Method::GET,
+            path: "/v1/users",
+            access: SETTINGS_EDIT,
+            handler: || get(users::list),
+            doc: Doc {
+                query: &["limit", "cursor", "q"],
+                ..doc(
+                    "List users, optionally searching name, e-mail and login id by prefix",
+                    None,
+                    200,
+                    Some("UserPage"),
+                )
+            },
+        },
+        Route {
+            id: "users-get",
+            method: Method::GET,
+            path: "/v1/users/{id}",
+            access: SETTINGS_EDIT,
+            handler: || get(users::get),
+            doc: doc("Read a user", None, 200, Some("User")),
+        },
+        Route {
+            id: "users-update",
+            method: Method::PATCH,
+            path: "/v1/users/{id}",
+            access: SETTINGS_EDIT,
+            handler: || patch(users::update),
+            doc: doc(
+                "Change a user's name, e-mail or login id",
+                Some("UserChanges"),
+                200,
+                Some("User"),
+            ),
+        },
+        Route {
+            id: "roles-list",
+            method: Method::GET,
+            path: "/v1/roles",
+            access: AnyUser,
+            handler: || get(roles::list),
+            doc: doc("The tenant's roles", None, 200, Some("RoleList")),
+        },
+        Route {
+            id: "permissions",
+            method: Method::GET,
+            path: "/v1/permissions",
+            access: AnyUser,
+            handler: || get(roles::permissions),
+            doc: doc(
+                "The permission catalogue, generated from the route table",
+                None,
+                200,
+                Some("PermissionList"),
+            ),
+        },
+    ]
+}

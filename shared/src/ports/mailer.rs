@@ -1,0 +1,33 @@
+//! The mailer port: sends one finished RFC 5322 message (SES in AWS, `.eml` files in the local outbox).
+
+use async_trait::async_trait;
+
+/// A message ready to send: the raw RFC 5322 bytes plus the envelope recipient.
+#[derive(Clone)]
+pub struct OutgoingMail {
+    pub to: String,
+    pub raw: Vec<u8>,
+}
+
+impl std::fmt::Debug for OutgoingMail {
+    // The body carries a one-time link; never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutgoingMail")
+            .field("bytes", &self.raw.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("mail could not be sent: {message}")]
+pub struct MailError {
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Sends the message and returns the provider's message id.
+    async fn send(&self, mail: &OutgoingMail) -> Result<String, MailError>;
+}

@@ -1,0 +1,12 @@
+//! Small traits for the outside world, in domain terms. Adapters live in `crate::adapters`.
+
+pub mod keys;
+pub mod mailer;
+pub mod store;
+
+pub use keys::{KeyError, KeyService, WrappedKey};
+pub use mailer::{MailError, Mailer, OutgoingMail};
+pub use store::{
+    BatchWrite, Change, Cond, Item, ItemStore, Page, Query, StoreError, StoreResult, Table, Value,
+    Write,
+};
