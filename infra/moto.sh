@@ -13,7 +13,7 @@ pid_file="$url_file.pid"
 log_file="$url_file.log"
 python="${PYTHON:-python3}"
 
-if ! command -v moto_server >/dev/null 2>&1; then
+if ! "$python" -c "import moto.server, flask, flask_cors" >/dev/null 2>&1; then
     echo "moto_server not found; installing moto[server] with pip" >&2
     "$python" -m pip install --quiet --disable-pip-version-check 'moto[server]' >&2
     hash -r
@@ -25,7 +25,7 @@ port="$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0
 url="http://127.0.0.1:$port"
 
 mkdir -p "$(dirname "$url_file")"
-nohup moto_server -H 127.0.0.1 -p "$port" >"$log_file" 2>&1 </dev/null &
+nohup "$python" "$(dirname "$0")/moto_server.py" -H 127.0.0.1 -p "$port" >"$log_file" 2>&1 </dev/null &
 pid=$!
 
 # Wait up to 30 s for the server to answer (moto serves /moto-api/ for its own dashboard and reset calls).

@@ -24,6 +24,8 @@ pub struct Config {
     pub table: String,
     pub log_table: String,
     pub kms_key_id: String,
+    /// An AWS emulator (moto) to use with dummy credentials instead of the standard AWS settings.
+    pub aws_emulator: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +94,7 @@ impl Config {
             table: var("KANRI_TABLE").unwrap_or_else(|| "kanri-data".into()),
             log_table: var("KANRI_LOG_TABLE").unwrap_or_else(|| "kanri-log".into()),
             kms_key_id: var("KANRI_KMS_KEY_ID").unwrap_or_else(|| "alias/kanri-data".into()),
+            aws_emulator: None,
         })
     }
 
@@ -117,7 +120,7 @@ impl Config {
                 (Arc::new(store), Arc::new(keys), Arc::new(outbox))
             }
             Backend::Aws => {
-                let sdk = aws::sdk_config().await;
+                let sdk = aws::sdk_config(self.aws_emulator.as_deref()).await;
                 let store = aws::DynamoStore::new(
                     aws_sdk_dynamodb::Client::new(&sdk),
                     self.table.clone(),

@@ -1,1 +1,351 @@
+//! Test support: start the app on either backend (moto for AWS, started once per test binary), drive it
+//! over HTTP like a client, read the mail it sent.
 
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use base64::Engine as _;
+use kanri::config::{Backend, Config};
+use serde_json::{Value, json};
+
+pub use reqwest::StatusCode;
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", &kanri::domain::ids::new_id()[14..]).to_lowercase()
+}
+
+/// The AWS emulator for this test binary: `KANRI_TEST_AWS_ENDPOINT` when set (the Makefile starts one),
+/// otherwise moto (infra/moto_server.py, one request at a time like DynamoDB's atomic transactions) started
+/// here, which dies with this process.
+pub struct AwsEmulator {
+    pub endpoint: String,
+    pub table: String,
+    pub log_table: String,
+    pub kms_key_id: String,
+    _child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+pub fn aws() -> &'static AwsEmulator {
+    static AWS: OnceLock<AwsEmulator> = OnceLock::new();
+    AWS.get_or_init(|| {
+        let (endpoint, child) = match std::env::var("KANRI_TEST_AWS_ENDPOINT") {
+            Ok(e) if !e.is_empty() => (e, None),
+            _ => {
+                let port = free_port();
+                // moto_server runs until our stdin pipe closes, i.e. until this test process exits.
+                let child = Command::new("sh")
+                    .arg("-c")
+                    .arg(format!(
+                        "python3 {} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; read _; kill $pid",
+                        repo_root().join("infra/moto_server.py").display()
+                    ))
+                    .stdin(Stdio::piped())
+                    .spawn()
+                    .expect("moto starts (pip install 'moto[server]')");
+                let endpoint = format!("http://127.0.0.1:{port}");
+                for _ in 0..100 {
+                    if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                (endpoint, Some(child))
+            }
+        };
+        let table = unique("kanri-data-");
+        let log_table = unique("kanri-log-");
+        let out = Command::new("python3")
+            .arg(repo_root().join("infra/provision.py"))
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("KANRI_TABLE", &table)
+            .env("KANRI_LOG_TABLE", &log_table)
+            .output()
+            .expect("infra/provision.py runs");
+        assert!(out.status.success(), "provisioning failed: {}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let kms_key_id = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("KANRI_KMS_KEY_ID="))
+            .unwrap_or("alias/kanri-data")
+            .to_owned();
+        AwsEmulator { endpoint, table, log_table, kms_key_id, _child: child }
+    })
+}
+
+/// A running app on a free port, with its own data dir (embedded) and the operator token.
+pub struct App {
+    pub base: String,
+    pub backend: Backend,
+    pub operator_token: String,
+    pub data_dir: PathBuf,
+    pub http: reqwest::Client,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+pub fn config(backend: Backend, data_dir: PathBuf) -> Config {
+    let mut c = Config {
+        backend,
+        addr: "127.0.0.1:0".parse().expect("addr"),
+        data_dir,
+        operator_token: Some(unique("op-test-")),
+        settings: kanri::app::Settings {
+            public_url: "http://kanri.test".into(),
+            ..Default::default()
+        },
+        table: String::new(),
+        log_table: String::new(),
+        kms_key_id: String::new(),
+        aws_emulator: None,
+    };
+    if backend == Backend::Aws {
+        let aws = aws();
+        c.table = aws.table.clone();
+        c.log_table = aws.log_table.clone();
+        c.kms_key_id = aws.kms_key_id.clone();
+        c.aws_emulator = Some(aws.endpoint.clone());
+    }
+    c
+}
+
+pub async fn spawn_app(backend: Backend) -> App {
+    let data_dir = std::env::temp_dir().join(unique("kanri-test-"));
+    let config = config(backend, data_dir.clone());
+    let (router, operator_token) = kanri::http::local::app(&config).await.expect("app starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(kanri::http::local::serve_listener(
+        listener,
+        router,
+        std::future::pending(),
+    ));
+    App {
+        base: format!("http://{addr}"),
+        backend,
+        operator_token,
+        data_dir,
+        http: reqwest::Client::new(),
+    }
+}
+
+/// A response as a client sees it.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Resp {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl App {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(m, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Resp {
+            status,
+            body,
+            headers,
+        }
+    }
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.call("GET", path, Some(token), None).await
+    }
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.call("POST", path, token, Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call("PATCH", path, Some(token), Some(body)).await
+    }
+    pub async fn delete(&self, path: &str, token: &str) -> Resp {
+        self.call("DELETE", path, Some(token), None).await
+    }
+
+    /// Every mail sent to `to`, oldest first, as decoded text bodies.
+    pub async fn mails_to(&self, to: &str) -> Vec<String> {
+        let raws: Vec<String> = match self.backend {
+            Backend::Embedded => {
+                let mut files: Vec<_> = std::fs::read_dir(self.data_dir.join("outbox"))
+                    .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+                    .unwrap_or_default();
+                files.sort();
+                files
+                    .iter()
+                    .filter_map(|f| std::fs::read_to_string(f).ok())
+                    .collect()
+            }
+            Backend::Aws => {
+                let data: Value = self
+                    .http
+                    .get(format!("{}/moto-api/data.json", aws().endpoint))
+                    .send()
+                    .await
+                    .expect("moto data")
+                    .json()
+                    .await
+                    .expect("moto json");
+                data["ses"]["RawMessage"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|m| m["raw_data"].as_str().map(str::to_owned))
+                    .collect()
+            }
+        };
+        raws.iter()
+            .filter(|raw| raw.contains(&format!("To: {to}\r\n")))
+            .map(|raw| decode_body(raw))
+            .collect()
+    }
+
+    /// The token of the newest set-password link mailed to `to`.
+    pub async fn link_token(&self, to: &str) -> String {
+        let mails = self.mails_to(to).await;
+        let body = mails.last().unwrap_or_else(|| panic!("no mail to {to}"));
+        let start = body.find("token=").expect("link in mail") + "token=".len();
+        body[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
+
+    /// Creates a tenant with `seats` seats, completes its admin's invitation and logs the admin in.
+    pub async fn onboard(&self, seats: i64) -> Tenant {
+        let slug = unique("t-");
+        let email = format!("{}@example.co.jp", unique("admin-"));
+        let r = self
+            .post(
+                "/v1/ops/tenants",
+                Some(&self.operator_token),
+                json!({"slug": slug, "name": "株式会社テスト", "seat_limit": seats, "admin": {"name": "管理 太郎", "email": email}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        let token = self.link_token(&email).await;
+        let password = "Kanri-test-passw0rd!";
+        let r = self
+            .post(
+                "/v1/auth/set-password",
+                None,
+                json!({"token": token, "password": password}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+        let session = self.login(&slug, &email, password).await;
+        Tenant {
+            id: r_str(&self.get("/v1/tenant", &session).await.body["id"]),
+            slug,
+            admin_email: email,
+            admin_id: String::new(),
+            admin_token: session,
+        }
+        .with_admin_id(self)
+        .await
+    }
+
+    pub async fn login(&self, slug: &str, login: &str, password: &str) -> String {
+        let r = self
+            .post(
+                "/v1/auth/login",
+                None,
+                json!({"tenant": slug, "login": login, "password": password}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        r_str(&r.body["token"])
+    }
+}
+
+pub fn r_str(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+fn decode_body(raw: &str) -> String {
+    let body = raw.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let b64: String = body.split("\r\n").collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_default()
+}
+
+pub struct Tenant {
+    pub id: String,
+    pub slug: String,
+    pub admin_email: String,
+    pub admin_id: String,
+    pub admin_token: String,
+}
+
+impl Tenant {
+    async fn with_admin_id(mut self, app: &App) -> Self {
+        self.admin_id = r_str(&app.get("/v1/me", &self.admin_token).await.body["id"]);
+        self
+    }
+}
+
+/// Runs a test body once per backend: `both_backends!(name, |app| async move { ... })`.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn embedded() {
+                let app = $crate::spawn_app(kanri::config::Backend::Embedded).await;
+                ($body)(app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn dynamodb() {
+                let app = $crate::spawn_app(kanri::config::Backend::Aws).await;
+                ($body)(app).await;
+            }
+        }
+    };
+}

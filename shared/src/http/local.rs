@@ -67,10 +67,19 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error + Sen
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     println!("{}", banner(&config, addr, &token));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    serve_listener(listener, app, shutdown()).await?;
     Ok(())
+}
+
+/// Serves the app on a bound listener until `stop` completes (tests bind port 0 and never stop).
+pub async fn serve_listener(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await
 }
 
 async fn shutdown() {

@@ -9,7 +9,21 @@ pub use kms::KmsKeyService;
 pub use ses::SesMailer;
 
 /// The SDK configuration from the standard AWS settings (`AWS_ENDPOINT_URL` points every client at a local
-/// emulator). Loading is cheap: credentials are resolved on first use, not here.
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+/// emulator), or for an explicit emulator endpoint with dummy credentials (tests). Credentials are resolved
+/// on first use, not here.
+pub async fn sdk_config(emulator: Option<&str>) -> aws_config::SdkConfig {
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    match emulator {
+        None => loader.load().await,
+        Some(url) => {
+            loader
+                .endpoint_url(url)
+                .region(aws_config::Region::new("ap-northeast-1"))
+                .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                    "testing", "testing", None, None, "emulator",
+                ))
+                .load()
+                .await
+        }
+    }
 }

@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""moto's server with one request handled at a time.
+
+DynamoDB checks a transaction's conditions and applies its writes atomically. moto's stock server handles
+requests on many threads without a lock, so two concurrent conditional transactions can both pass their
+checks (seen here: 11 users created against 10 free seats). Serialising requests restores the atomicity the
+real service guarantees; connections are still accepted concurrently.
+
+    python3 infra/moto_server.py -H 127.0.0.1 -p PORT
+"""
+import argparse
+import threading
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import run_simple
+
+
+class Serialised:
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            # Materialise the body inside the lock so the whole request runs under it.
+            return list(self.app(environ, start_response))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, default=5000)
+    args = parser.parse_args()
+    import os
+
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple(args.host, args.port, Serialised(app), threaded=True)
+
+
+if __name__ == "__main__":
+    main()
