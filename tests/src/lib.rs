@@ -349,3 +349,53 @@ macro_rules! both_backends {
         }
     };
 }
+
+/// Every stored item of both tables, as text (for checks that no plaintext PII is stored).
+pub async fn dump_store(app: &App) -> String {
+    use kanri::ports::Table;
+    match app.backend {
+        Backend::Embedded => {
+            // The app holds the database open; read a copy of the file.
+            let copy = app.data_dir.join("copy.redb");
+            std::fs::copy(app.data_dir.join("kanri.redb"), &copy).expect("copy");
+            let store = kanri::adapters::embedded::EmbeddedStore::open(&copy).expect("open copy");
+            let mut out = String::new();
+            for t in [Table::Data, Table::Log] {
+                for item in store.scan_all(t).await.expect("scan") {
+                    out.push_str(&format!("{item:?}\n"));
+                    for v in item.attrs.values() {
+                        if let kanri::ports::Value::B(b) = v {
+                            out.push_str(&String::from_utf8_lossy(b));
+                        }
+                    }
+                }
+            }
+            out
+        }
+        Backend::Aws => {
+            let a = aws();
+            let sdk = kanri::adapters::aws::sdk_config(Some(&a.endpoint)).await;
+            let client = aws_sdk_dynamodb::Client::new(&sdk);
+            let mut out = String::new();
+            for table in [&a.table, &a.log_table] {
+                let pages = client
+                    .scan()
+                    .table_name(table)
+                    .into_paginator()
+                    .items()
+                    .send();
+                let items: Vec<_> = pages.collect::<Vec<_>>().await;
+                for item in items {
+                    let item = item.expect("scan");
+                    out.push_str(&format!("{item:?}\n"));
+                    for v in item.values() {
+                        if let Ok(b) = v.as_b() {
+                            out.push_str(&String::from_utf8_lossy(b.as_ref()));
+                        }
+                    }
+                }
+            }
+            out
+        }
+    }
+}

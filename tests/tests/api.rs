@@ -665,3 +665,105 @@ both_backends!(
         }
     }
 );
+
+both_backends!(
+    no_plaintext_personal_data_is_stored,
+    |app: App| async move {
+        let t = app.onboard(5).await;
+        app.post("/v1/users", Some(&t.admin_token), json!({"name": "暗号 化子", "email": "secret.person@example.jp", "login_id": "hidden-login", "delivery": "invite_link"})).await;
+        let dump = kanri_tests::dump_store(&app).await;
+        assert!(dump.len() > 1000, "the dump has the items");
+        for needle in [
+            "暗号",
+            "secret.person",
+            "hidden-login",
+            "管理 太郎",
+            &t.admin_email,
+        ] {
+            assert!(!dump.contains(needle), "{needle} found in plain text");
+        }
+    }
+);
+
+both_backends!(
+    deleting_a_user_is_immediate_frees_the_seat_and_ends_their_sessions,
+    |app: App| async move {
+        let t = app.onboard(2).await;
+        let u = app.post("/v1/users", Some(&t.admin_token), json!({"name": "Del", "email": "del@example.jp", "login_id": "del1", "delivery": "generated", "role_id": "admin"})).await;
+        let id = r_str(&u.body["user"]["id"]);
+        let s = app
+            .login(&t.slug, "del1", &r_str(&u.body["initial_password"]))
+            .await;
+        let full = app
+            .post(
+                "/v1/users",
+                Some(&t.admin_token),
+                json!({"name": "X", "login_id": "x1", "delivery": "generated"}),
+            )
+            .await;
+        assert_eq!(full.code(), "seat_limit_reached");
+        assert!(
+            full.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains('2')),
+            "names the limit: {:?}",
+            full.body
+        );
+        assert_eq!(
+            app.delete(&format!("/v1/users/{id}"), &t.admin_token)
+                .await
+                .status,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            app.get(&format!("/v1/users/{id}"), &t.admin_token)
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(app.get("/v1/me", &s).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            app.get("/v1/tenant", &t.admin_token).await.body["seats_used"],
+            1
+        );
+        let again = app
+            .post(
+                "/v1/users",
+                Some(&t.admin_token),
+                json!({"name": "Del2", "email": "DEL@example.jp", "delivery": "invite_link"}),
+            )
+            .await;
+        assert_eq!(
+            again.status,
+            StatusCode::CREATED,
+            "the e-mail and the seat are free again"
+        );
+        let me = app
+            .delete(&format!("/v1/users/{}", t.admin_id), &t.admin_token)
+            .await;
+        assert_eq!(
+            (me.status, me.code()),
+            (StatusCode::CONFLICT, "cannot_delete_self")
+        );
+        let bulk = app
+            .post(
+                "/v1/users/bulk-delete",
+                Some(&t.admin_token),
+                json!({"ids": [r_str(&again.body["user"]["id"]), "nope", t.admin_id]}),
+            )
+            .await;
+        assert_eq!(
+            bulk.body["deleted"].as_array().map(Vec::len),
+            Some(1),
+            "{:?}",
+            bulk.body
+        );
+        let codes: Vec<_> = bulk.body["failed"]
+            .as_array()
+            .expect("failed")
+            .iter()
+            .map(|f| r_str(&f["code"]))
+            .collect();
+        assert_eq!(codes, ["not_found", "cannot_delete_self"]);
+    }
+);

@@ -65,6 +65,8 @@ pub mod attr {
     pub const NAME: &str = "name";
     pub const SEAT_LIMIT: &str = "seat_limit";
     pub const SEATS_USED: &str = "seats_used";
+    /// How many org admins the tenant has; never below 1.
+    pub const ORG_ADMINS: &str = "org_admins";
     pub const DEFAULT_ROLE: &str = "default_role";
     pub const CONTRACT_END: &str = "contract_end";
     pub const DATA_KEY: &str = "dek";

@@ -155,7 +155,7 @@ pub async fn create(
         role_id: None,
         org_admin: true,
     };
-    let mut w = users::creation_writes(svc, &scope, admin, "admin".to_owned(), false, now).await?;
+    let mut w = users::creation_writes(svc, &scope, admin, "admin".to_owned(), None, now).await?;
     let mut tx = Tx::new();
     tx.guard(
         Write::put_new(
@@ -172,6 +172,7 @@ pub async fn create(
             .with(attr::NAME, Value::S(tenant.name.clone()))
             .with(attr::SEAT_LIMIT, Value::N(tenant.seat_limit))
             .with(attr::SEATS_USED, Value::N(1))
+            .with(attr::ORG_ADMINS, Value::N(1))
             .with(attr::DEFAULT_ROLE, Value::S(tenant.default_role_id.clone()))
             .with(attr::DATA_KEY, Value::B(wrapped_data.0))
             .with(attr::CREATED, Value::N(ts)),

@@ -224,7 +224,7 @@ pub(crate) async fn creation_writes(
     scope: &Scope,
     new: NewUser,
     role_id: String,
-    take_seat: bool,
+    seat_limit: Option<i64>,
     now: OffsetDateTime,
 ) -> Result<UserWrites, AppError> {
     if new.email.is_none() && new.login_id.is_none() {
@@ -266,7 +266,7 @@ pub(crate) async fn creation_writes(
         updated: ts,
     };
     let mut tx = Tx::new();
-    if take_seat {
+    if let Some(limit) = seat_limit {
         tx.guard(
             Write::Update {
                 table: Table::Data,
@@ -275,7 +275,7 @@ pub(crate) async fn creation_writes(
                 changes: vec![Change::Add(attr::SEATS_USED, 1)],
                 cond: Some(Cond::LtAttr(attr::SEATS_USED, attr::SEAT_LIMIT)),
             },
-            || AppError::conflict("seat_limit_reached", "every seat of the contract is taken"),
+            move || AppError::conflict("seat_limit_reached", format!("all {limit} seats of the contract are taken; delete a user or ask for more seats")),
         );
     }
     tx.push(Write::put_new(Table::Data, record.to_item(scope)));
@@ -372,7 +372,7 @@ pub async fn create(
         ));
     }
     let log_key = svc.log_key(&scope.tenant).await?;
-    let mut w = creation_writes(svc, scope, new, role_id, true, now).await?;
+    let mut w = creation_writes(svc, scope, new, role_id, Some(tenant.seat_limit), now).await?;
     let target = w.record.id.to_string();
     w.tx.push(audit::entry(
         &scope.tenant,
@@ -627,4 +627,106 @@ pub async fn update(
     ));
     tx.commit(svc.store.as_ref()).await?;
     Ok(new)
+}
+
+/// Deletes a user at once and for good: profile, guards and seat in one transaction (so no half-deleted
+/// user is ever visible), then every token of the user. Not oneself; not the last org admin.
+pub async fn delete(
+    svc: &Services,
+    scope: &Scope,
+    actor: &Actor,
+    id: &UserId,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    if let Actor::User { id: me, .. } = actor
+        && me == id.as_str()
+    {
+        return Err(AppError::conflict(
+            "cannot_delete_self",
+            "you cannot delete your own account",
+        ));
+    }
+    let user = load(svc, scope, id).await?;
+    let mut tx = Tx::new();
+    tx.guard(
+        Write::Delete {
+            table: Table::Data,
+            pk: scope.pk(),
+            sk: layout::user_sk(id),
+            cond: Some(Cond::Eq(attr::UPDATED, Value::N(user.updated))),
+        },
+        || {
+            AppError::conflict(
+                "conflict",
+                "the user changed while this request ran; read it again and retry",
+            )
+        },
+    );
+    for sk in user
+        .email_index
+        .iter()
+        .map(|i| layout::email_guard_sk(i))
+        .chain(user.login_index.iter().map(|i| layout::login_guard_sk(i)))
+    {
+        tx.push(Write::delete(Table::Data, scope.pk(), sk));
+    }
+    let (changes, cond) = if user.org_admin {
+        (
+            vec![
+                Change::Add(attr::SEATS_USED, -1),
+                Change::Add(attr::ORG_ADMINS, -1),
+            ],
+            Cond::And(vec![
+                Cond::Ge(attr::SEATS_USED, 1),
+                Cond::Ge(attr::ORG_ADMINS, 2),
+            ]),
+        )
+    } else {
+        (
+            vec![Change::Add(attr::SEATS_USED, -1)],
+            Cond::Ge(attr::SEATS_USED, 1),
+        )
+    };
+    tx.guard(
+        Write::Update {
+            table: Table::Data,
+            pk: scope.pk(),
+            sk: layout::META.into(),
+            changes,
+            cond: Some(cond),
+        },
+        || {
+            AppError::conflict(
+                "last_org_admin",
+                "the last organisation admin of a tenant cannot be deleted",
+            )
+        },
+    );
+    let log_key = svc.log_key(&scope.tenant).await?;
+    tx.push(audit::entry(
+        &scope.tenant,
+        &log_key,
+        actor,
+        Entry {
+            action: "user.delete",
+            target_type: "user",
+            target_id: id.as_str(),
+        },
+        now,
+    ));
+    tx.commit(svc.store.as_ref()).await?;
+    // The profile is gone, so the tokens no longer authenticate; now remove them too.
+    crate::app::auth::revoke_tokens(
+        svc,
+        scope,
+        id,
+        &[
+            crate::app::auth::SESSION,
+            crate::app::auth::INVITATION,
+            crate::app::auth::RESET,
+        ],
+        None,
+    )
+    .await?;
+    Ok(())
 }

@@ -187,6 +187,12 @@ pub fn seat_limit(n: i64) -> Result<i64, Invalid> {
 /// e-mail (nor its local part), not a commonly used password.
 pub struct Password(SecretString);
 
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password([REDACTED])")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct WeakPassword(pub String);

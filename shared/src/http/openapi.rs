@@ -106,6 +106,11 @@ fn components() -> Map<String, Value> {
             "user": {"$ref": "#/components/schemas/User"},
             "initial_password": {"type": "string", "description": "shown once, with delivery generated"}})),
         "UserPage": page_of("User"),
+        "Ids": obj(&["ids"], json!({"ids": {"type": "array", "maxItems": 1000, "items": {"type": "string"}}})),
+        "BulkDeleted": obj(&["deleted", "failed"], json!({
+            "deleted": {"type": "array", "items": {"type": "string"}},
+            "failed": {"type": "array", "items": obj(&["id", "code", "message"], json!({
+                "id": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}}))}})),
         "UserChanges": obj(&[], json!({
             "name": {"type": "string", "minLength": 1, "maxLength": 100},
             "email": {"type": ["string", "null"], "format": "email"},

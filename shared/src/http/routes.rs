@@ -3,7 +3,7 @@
 //! template.yaml all read this one table.
 
 use axum::http::Method;
-use axum::routing::{MethodRouter, get, patch, post};
+use axum::routing::{MethodRouter, delete, get, patch, post};
 
 use crate::domain::permissions::{Feature, Level};
 use crate::http::AppState;
@@ -235,6 +235,32 @@ pub fn table() -> Vec<Route> {
                 Some("UserChanges"),
                 200,
                 Some("User"),
+            ),
+        },
+        Route {
+            id: "users-delete",
+            method: Method::DELETE,
+            path: "/v1/users/{id}",
+            access: SETTINGS_EDIT,
+            handler: || delete(users::delete),
+            doc: doc(
+                "Delete a user immediately and for good (not yourself, not the last org admin)",
+                None,
+                204,
+                None,
+            ),
+        },
+        Route {
+            id: "users-bulk-delete",
+            method: Method::POST,
+            path: "/v1/users/bulk-delete",
+            access: SETTINGS_EDIT,
+            handler: || post(users::bulk_delete),
+            doc: doc(
+                "Delete up to 1000 users, reporting each failure",
+                Some("Ids"),
+                200,
+                Some("BulkDeleted"),
             ),
         },
         Route {

@@ -655,3 +655,151 @@ impl DynamoStore {
         }
     }
 }
+
+/// What moto never produces (unprocessed batch items, transaction conflicts, persistent throttling),
+/// replayed through the real client with `aws-smithy-mocks`.
+#[cfg(test)]
+mod faults {
+    use aws_sdk_dynamodb::config::{Credentials, Region};
+    use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput;
+    use aws_sdk_dynamodb::operation::transact_write_items::{
+        TransactWriteItemsError, TransactWriteItemsOutput,
+    };
+    use aws_sdk_dynamodb::types::CancellationReason;
+    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+    use aws_smithy_mocks::{
+        MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock,
+    };
+
+    use super::*;
+
+    fn store(rules: &[&Rule]) -> DynamoStore {
+        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::Sequential);
+        for r in rules {
+            interceptor = interceptor.with_rule(r);
+        }
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version_latest()
+            .region(Region::new("ap-northeast-1"))
+            .credentials_provider(Credentials::new("k", "s", None, None, "test"))
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        DynamoStore::new(Client::from_conf(conf), "data".into(), "log".into())
+    }
+
+    fn unprocessed(n: usize) -> BatchWriteItemOutput {
+        let reqs = (0..n)
+            .map(|i| {
+                WriteRequest::builder()
+                    .delete_request(
+                        DeleteRequest::builder()
+                            .set_key(Some(key_map("P", &format!("S{i}"))))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+            })
+            .collect();
+        BatchWriteItemOutput::builder()
+            .unprocessed_items("data", reqs)
+            .build()
+    }
+
+    fn cancelled(code: &str) -> TransactWriteItemsError {
+        TransactWriteItemsError::TransactionCanceledException(
+            TransactionCanceledException::builder()
+                .message("Transaction cancelled")
+                .cancellation_reasons(CancellationReason::builder().code("None").build())
+                .cancellation_reasons(CancellationReason::builder().code(code).build())
+                .build(),
+        )
+    }
+
+    fn two_writes() -> Vec<Write> {
+        vec![
+            Write::put_new(Table::Data, Item::new("P", "A")),
+            Write::put_new(Table::Data, Item::new("P", "B")),
+        ]
+    }
+
+    fn deletes(n: usize) -> Vec<BatchWrite> {
+        (0..n)
+            .map(|i| BatchWrite::Delete {
+                pk: "P".into(),
+                sk: format!("S{i}"),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn unprocessed_batch_items_are_resent_until_written() {
+        let rule = mock!(Client::batch_write_item)
+            .sequence()
+            .output(|| unprocessed(3))
+            .output(|| unprocessed(1))
+            .output(|| BatchWriteItemOutput::builder().build())
+            .build();
+        let s = store(&[&rule]);
+        s.batch_write(Table::Data, deletes(5)).await.unwrap();
+        assert_eq!(rule.num_calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn batch_items_never_processed_are_reported_not_dropped() {
+        let rule = mock!(Client::batch_write_item)
+            .sequence()
+            .output(|| unprocessed(2))
+            .repeatedly()
+            .build();
+        let s = store(&[&rule]);
+        assert!(matches!(
+            s.batch_write(Table::Data, deletes(2)).await,
+            Err(StoreError::Throttled)
+        ));
+        assert_eq!(rule.num_calls(), MAX_ATTEMPTS as usize);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_conflict_is_retried() {
+        let rule = mock!(Client::transact_write_items)
+            .sequence()
+            .error(|| cancelled("TransactionConflict"))
+            .times(2)
+            .output(|| TransactWriteItemsOutput::builder().build())
+            .build();
+        let s = store(&[&rule]);
+        s.transact(two_writes()).await.unwrap();
+        assert_eq!(rule.num_calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_lasting_conflict_is_a_clear_error() {
+        let rule = mock!(Client::transact_write_items)
+            .sequence()
+            .error(|| cancelled("TransactionConflict"))
+            .repeatedly()
+            .build();
+        let s = store(&[&rule]);
+        assert!(matches!(
+            s.transact(two_writes()).await,
+            Err(StoreError::Conflict)
+        ));
+        assert_eq!(rule.num_calls(), MAX_ATTEMPTS as usize);
+    }
+
+    #[tokio::test]
+    async fn a_failed_condition_names_its_write_and_is_not_retried() {
+        let rule = mock!(Client::transact_write_items)
+            .sequence()
+            .error(|| cancelled("ConditionalCheckFailed"))
+            .repeatedly()
+            .build();
+        let s = store(&[&rule]);
+        assert!(matches!(
+            s.transact(two_writes()).await,
+            Err(StoreError::ConditionFailed { index: 1 })
+        ));
+        assert_eq!(rule.num_calls(), 1);
+    }
+}

@@ -133,3 +133,49 @@ pub async fn update(
     let u = users::update(&s.svc, &p.scope, &p.actor(), &id, changes, time::now()).await?;
     Ok(Out(json!(u.view())))
 }
+
+pub async fn delete(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    PathId(id): PathId,
+) -> ApiResult<StatusCode> {
+    users::delete(&s.svc, &p.scope, &p.actor(), &user_id(&id)?, time::now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub const BULK_LIMIT: usize = 1000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdsBody {
+    ids: Vec<String>,
+}
+
+/// Deletes each id in turn (each one its own transaction, as a single delete), reporting every failure.
+pub async fn bulk_delete(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Json(b): Json<IdsBody>,
+) -> ApiResult<Out<Value>> {
+    if b.ids.len() > BULK_LIMIT {
+        return Err(ApiError {
+            field: Some("ids"),
+            ..ApiError::invalid(format!("at most {BULK_LIMIT} ids per request"))
+        });
+    }
+    let (mut deleted, mut failed) = (vec![], vec![]);
+    let now = time::now();
+    for raw in b.ids {
+        let result = match UserId::parse(&raw) {
+            Some(id) => users::delete(&s.svc, &p.scope, &p.actor(), &id, now)
+                .await
+                .map_err(ApiError::from),
+            None => Err(ApiError::not_found("user")),
+        };
+        match result {
+            Ok(()) => deleted.push(raw),
+            Err(e) => failed.push(json!({"id": raw, "code": e.code, "message": e.message})),
+        }
+    }
+    Ok(Out(json!({"deleted": deleted, "failed": failed})))
+}

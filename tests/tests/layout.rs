@@ -1,0 +1,50 @@
+//! The route table is the one source: every route has its Lambda binary and its function in template.yaml,
+//! and the other way round; the OpenAPI document lists every route.
+
+use std::collections::BTreeSet;
+
+use kanri::http::routes::{Access, table};
+use kanri_tests::repo_root;
+
+#[test]
+fn every_route_has_a_lambda_binary_and_every_binary_a_route() {
+    let routes: BTreeSet<String> = table().iter().map(|r| r.id.to_owned()).collect();
+    let bins: BTreeSet<String> = std::fs::read_dir(repo_root().join("functions/src/bin"))
+        .expect("bin dir")
+        .filter_map(|e| e.ok()?.path().file_stem()?.to_str().map(str::to_owned))
+        .filter(|b| b != "kanri-local")
+        .collect();
+    assert_eq!(routes, bins);
+}
+
+#[test]
+fn template_yaml_routes_each_path_and_method_to_the_right_function() {
+    let routes: Vec<serde_json::Value> = table()
+        .iter()
+        .map(|r| serde_json::json!({"id": r.id, "method": r.method.as_str(), "path": r.path, "operator": r.access == Access::Operator}))
+        .collect();
+    let file = std::env::temp_dir().join(format!("kanri-routes-{}.json", std::process::id()));
+    std::fs::write(&file, serde_json::to_vec(&routes).expect("json")).expect("write");
+    let out = std::process::Command::new("python3")
+        .arg(repo_root().join("tests/template_routes.py"))
+        .arg(&file)
+        .arg(repo_root().join("template.yaml"))
+        .output()
+        .expect("python3 runs");
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_openapi_document_describes_every_route() {
+    let doc = kanri::http::openapi::document();
+    for r in table() {
+        let op = &doc["paths"][r.path][r.method.as_str().to_ascii_lowercase()];
+        assert_eq!(op["operationId"], r.id, "{} {}", r.method, r.path);
+    }
+}
