@@ -1,0 +1,56 @@
+# Kanri: `make run` (local server, embedded store) and `make test` (everything). See README.md.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: help deps run run-aws test test-rust test-lambda test-schemathesis lint build lambda-build fmt
+
+help:
+	@echo "make run        local server on http://127.0.0.1:3000, embedded store in .kanri/"
+	@echo "make run-aws    the same server on DynamoDB/KMS/SES (AWS_ENDPOINT_URL, or a moto it starts)"
+	@echo "make test       every test: unit, store conformance, HTTP on both backends, template, Lambda, schemathesis"
+	@echo "make lint       rustfmt, clippy -D warnings, cfn-lint"
+	@echo "make lambda-build  release arm64 Lambda binaries with cargo-lambda (zig)"
+
+# Installs what a fresh machine lacks: the AWS emulator and the template linter (PyPI).
+deps:
+	@$(PYTHON) -c "import moto.server, flask, flask_cors, boto3" 2>/dev/null \
+		|| $(PYTHON) -m pip install --quiet --disable-pip-version-check 'moto[server]' boto3
+	@command -v cfn-lint >/dev/null 2>&1 \
+		|| $(PYTHON) -m pip install --quiet --disable-pip-version-check cfn-lint
+
+run:
+	$(CARGO) run -p kanri-functions --bin kanri-local
+
+# Uses AWS_ENDPOINT_URL when set; otherwise starts moto on a free loopback port (stopped on exit).
+# Provisions tables, key and mail identity from template.yaml (skipping what exists), then serves.
+run-aws: deps
+	@$(CARGO) build -p kanri-functions --bin kanri-local
+	@set -a; \
+	if [ -z "$${AWS_ENDPOINT_URL:-}" ]; then \
+		eval "$$(infra/moto.sh /tmp/kanri-run-aws.url)"; \
+		trap 'infra/moto-stop.sh /tmp/kanri-run-aws.url' EXIT; \
+	fi; \
+	eval "$$($(PYTHON) infra/provision.py)"; \
+	KANRI_BACKEND=aws ./target/debug/kanri-local
+
+build:
+	$(CARGO) build --workspace --bins
+
+test: deps
+	@bash tests/run.sh
+
+lint: deps
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	cfn-lint template.yaml
+
+fmt:
+	$(CARGO) fmt --all
+
+# Release arm64 binaries for AWS Lambda, as `sam build` does with BuildMethod rust-cargolambda.
+lambda-build:
+	@command -v cargo-lambda >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet cargo-lambda
+	$(CARGO) lambda build --release --arm64 -p kanri-functions

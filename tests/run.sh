@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, as `make test` runs it: one moto for every AWS test, then
+#   1. cargo test: unit tests, the store conformance suite and the HTTP tests on both backends,
+#      the layout checks (route table ↔ binaries ↔ template.yaml ↔ OpenAPI)
+#   2. cfn-lint on template.yaml
+#   3. every Lambda binary under cargo-lambda's Runtime API emulator
+#   4. schemathesis against the local server's OpenAPI document
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+started=$(date +%s)
+state=$(mktemp -d /tmp/kanri-test.XXXXXX)
+cleanup() { infra/moto-stop.sh "$state/moto.url" >/dev/null 2>&1 || true; rm -rf "$state"; }
+trap cleanup EXIT
+
+eval "$(infra/moto.sh "$state/moto.url" | sed 's/^/export /')"
+export KANRI_TEST_AWS_ENDPOINT="$AWS_ENDPOINT_URL"
+
+echo "== cargo test (both backends; moto at $AWS_ENDPOINT_URL)"
+cargo build --workspace --bins
+cargo test --workspace --no-fail-fast
+
+echo "== cfn-lint template.yaml"
+cfn-lint template.yaml
+echo "cfn-lint: 1 passed, 0 failed"
+
+echo "== Lambda binaries under the Runtime API emulator"
+bash tests/scripts/lambda_emulator.sh
+
+echo "== schemathesis"
+bash tests/scripts/schemathesis.sh
+
+echo "make test: everything passed in $(( $(date +%s) - started )) s"
