@@ -301,6 +301,17 @@ both_backends!(
             (unknown.status, unknown.code()),
             (StatusCode::BAD_REQUEST, "invalid_request")
         );
+        let array = app
+            .post(
+                "/v1/users",
+                tok,
+                json!(["X", "x@example.jp", null, "invite_link"]),
+            )
+            .await;
+        assert_eq!(
+            (array.status, array.code()),
+            (StatusCode::BAD_REQUEST, "invalid_request")
+        );
         let wrong_type = app
             .post(
                 "/v1/users",

@@ -42,18 +42,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
             ));
         }
         let bytes = read_body(req, BODY_LIMIT).await?;
-        serde_json::from_slice(&bytes).map(Json).map_err(|e| {
-            let what = match e.classify() {
-                serde_json::error::Category::Eof if bytes.is_empty() => {
-                    "the request body is empty".to_owned()
-                }
-                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                    format!("malformed JSON: {e}")
-                }
-                _ => format!("invalid request body: {e}"),
-            };
-            ApiError::invalid(what)
-        })
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::invalid(if bytes.is_empty() {
+                "the request body is empty".to_owned()
+            } else {
+                format!("malformed JSON: {e}")
+            })
+        })?;
+        // Serde would fill a struct from an array too; the API takes objects only.
+        if !value.is_object() {
+            return Err(ApiError::invalid("the request body must be a JSON object"));
+        }
+        T::deserialize(value)
+            .map(Json)
+            .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))
     }
 }
 
@@ -145,7 +147,9 @@ pub fn encode_cursor(sk: Option<String>) -> Option<String> {
 }
 
 pub fn decode_cursor(raw: Option<&str>, prefix: &str) -> Result<Option<String>, ApiError> {
-    let Some(raw) = raw else { return Ok(None) };
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
     let bad = || ApiError {
         field: Some("cursor"),
         ..ApiError::invalid("cursor is not one this list gave out")
