@@ -95,7 +95,7 @@ pub async fn authenticate(
         Err(AppError::NotFound(_)) => return Err(AppError::Unauthenticated),
         Err(e) => return Err(e),
     };
-    let grants = users::role_grants(svc, &scope, &user.role_id)
+    let grants = crate::app::roles::grants_of(svc, &scope, &user.role_id)
         .await?
         .unwrap_or_default();
     Ok(Principal {

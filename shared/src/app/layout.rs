@@ -25,8 +25,13 @@ pub fn user_token_sk(u: &UserId, hash: &str) -> String {
 pub fn user_tokens_prefix(u: &UserId) -> String {
     format!("UTOK#{u}#")
 }
+pub const ROLE_PREFIX: &str = "ROLE#";
 pub fn role_sk(id: &str) -> String {
     format!("ROLE#{id}")
+}
+/// Role-name guard, keyed by a digest of the comparison form (names are not personal data).
+pub fn role_name_sk(digest: &str) -> String {
+    format!("RNAME#{digest}")
 }
 
 /// Global: slug → tenant.
@@ -88,6 +93,8 @@ pub mod attr {
     /// DynamoDB TTL attribute (epoch seconds): the backstop that removes expired tokens.
     pub const TTL: &str = "ttl";
     pub const GRANTS: &str = "grants";
+    /// How many users hold a custom role; it can be deleted only at 0.
+    pub const HOLDERS: &str = "holders";
     pub const ACTOR: &str = "actor";
     pub const ACTOR_NAME: &str = "actor_name";
     pub const ACTION: &str = "action";

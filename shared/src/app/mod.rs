@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod layout;
 pub mod mail;
+pub mod roles;
 pub mod tenants;
 pub mod tx;
 pub mod users;

@@ -11,7 +11,7 @@ use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services, mail};
 use crate::crypto::{self, TenantKey};
 use crate::domain::ids::UserId;
-use crate::domain::permissions::{self, Grants};
+use crate::domain::permissions;
 use crate::domain::time::jst_from_unix;
 use crate::domain::values::{Email, LoginId, Name, comparison_form};
 use crate::ports::{Change, Cond, Item, Query, Table, Value, Write};
@@ -320,39 +320,6 @@ pub(crate) async fn creation_writes(
     })
 }
 
-/// Resolves a role id: a built-in one, or a custom role stored for this tenant.
-pub async fn role_grants(
-    svc: &Services,
-    scope: &Scope,
-    role_id: &str,
-) -> Result<Option<Grants>, AppError> {
-    if let Some(b) = permissions::builtin(role_id) {
-        return Ok(Some((b.grants)()));
-    }
-    let Some(item) = svc
-        .store
-        .get(Table::Data, &scope.pk(), &layout::role_sk(role_id))
-        .await?
-    else {
-        return Ok(None);
-    };
-    let mut grants = Grants::new();
-    for pair in item
-        .s(attr::GRANTS)
-        .unwrap_or_default()
-        .split(',')
-        .filter(|s| !s.is_empty())
-    {
-        if let Some((f, l)) = pair.split_once('=')
-            && let (Some(f), Some(l)) =
-                (permissions::Feature::parse(f), permissions::Level::parse(l))
-        {
-            grants.insert(f, l);
-        }
-    }
-    Ok(Some(grants))
-}
-
 pub async fn create(
     svc: &Services,
     scope: &Scope,
@@ -365,7 +332,10 @@ pub async fn create(
         Some(r) => r.clone(),
         None => tenant.default_role_id.clone(),
     };
-    if role_grants(svc, scope, &role_id).await?.is_none() {
+    if crate::app::roles::grants_of(svc, scope, &role_id)
+        .await?
+        .is_none()
+    {
         return Err(AppError::invalid(
             "role_id",
             format!("no role with id {role_id:?}"),
@@ -374,6 +344,11 @@ pub async fn create(
     let log_key = svc.log_key(&scope.tenant).await?;
     let mut w = creation_writes(svc, scope, new, role_id, Some(tenant.seat_limit), now).await?;
     let target = w.record.id.to_string();
+    if let Some(h) = crate::app::roles::holder_change(scope, &w.record.role_id, 1) {
+        w.tx.guard(h, || {
+            AppError::invalid("role_id", "the role was deleted meanwhile")
+        });
+    }
     w.tx.push(audit::entry(
         &scope.tenant,
         &log_key,
@@ -702,6 +677,9 @@ pub async fn delete(
             )
         },
     );
+    if let Some(h) = crate::app::roles::holder_change(scope, &user.role_id, -1) {
+        tx.push(h);
+    }
     let log_key = svc.log_key(&scope.tenant).await?;
     tx.push(audit::entry(
         &scope.tenant,

@@ -117,6 +117,9 @@ fn components() -> Map<String, Value> {
             "login_id": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9._-]{1,64}$"}})),
         "Role": obj(&["id", "name", "builtin", "grants"], json!({
             "id": {"type": "string"}, "name": {"type": "string"}, "builtin": {"type": "boolean"}, "grants": grants})),
+        "NewRole": obj(&["name", "grants"], json!({"name": {"type": "string", "minLength": 1, "maxLength": 100}, "grants": grants})),
+        "RoleChanges": obj(&[], json!({"name": {"type": "string", "minLength": 1, "maxLength": 100}, "grants": grants})),
+        "RoleId": obj(&["role_id"], json!({"role_id": {"type": "string"}})),
         "RoleList": obj(&["items"], json!({"items": {"type": "array", "items": {"$ref": "#/components/schemas/Role"}}})),
         "PermissionList": obj(&["items"], json!({"items": {"type": "array", "items": obj(&["feature", "description", "view", "edit"], json!({
             "feature": {"type": "string"}, "description": {"type": "string"},

@@ -3,7 +3,7 @@
 //! template.yaml all read this one table.
 
 use axum::http::Method;
-use axum::routing::{MethodRouter, delete, get, patch, post};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
 use crate::domain::permissions::{Feature, Level};
 use crate::http::AppState;
@@ -269,7 +269,41 @@ pub fn table() -> Vec<Route> {
             path: "/v1/roles",
             access: AnyUser,
             handler: || get(roles::list),
-            doc: doc("The tenant's roles", None, 200, Some("RoleList")),
+            doc: doc(
+                "The tenant's roles, built-in and custom",
+                None,
+                200,
+                Some("RoleList"),
+            ),
+        },
+        Route {
+            id: "roles-create",
+            method: Method::POST,
+            path: "/v1/roles",
+            access: OrgAdmin,
+            handler: || post(roles::create),
+            doc: doc("Create a custom role", Some("NewRole"), 201, Some("Role")),
+        },
+        Route {
+            id: "roles-update",
+            method: Method::PATCH,
+            path: "/v1/roles/{id}",
+            access: OrgAdmin,
+            handler: || patch(roles::update),
+            doc: doc(
+                "Rename a custom role or change its grants",
+                Some("RoleChanges"),
+                200,
+                Some("Role"),
+            ),
+        },
+        Route {
+            id: "roles-delete",
+            method: Method::DELETE,
+            path: "/v1/roles/{id}",
+            access: OrgAdmin,
+            handler: || delete(roles::delete),
+            doc: doc("Delete a custom role nobody holds", None, 204, None),
         },
         Route {
             id: "permissions",
@@ -282,6 +316,53 @@ pub fn table() -> Vec<Route> {
                 None,
                 200,
                 Some("PermissionList"),
+            ),
+        },
+        Route {
+            id: "tenant-default-role",
+            method: Method::PUT,
+            path: "/v1/tenant/default-role",
+            access: OrgAdmin,
+            handler: || put(roles::set_default),
+            doc: doc(
+                "Set the role new users get when none is named",
+                Some("RoleId"),
+                200,
+                Some("Tenant"),
+            ),
+        },
+        Route {
+            id: "users-role",
+            method: Method::PUT,
+            path: "/v1/users/{id}/role",
+            access: SETTINGS_EDIT,
+            handler: || put(roles::assign),
+            doc: doc(
+                "Give a user another role (within your own grants unless you are an org admin)",
+                Some("RoleId"),
+                200,
+                Some("User"),
+            ),
+        },
+        Route {
+            id: "users-org-admin-grant",
+            method: Method::PUT,
+            path: "/v1/users/{id}/org-admin",
+            access: OrgAdmin,
+            handler: || put(roles::grant_org_admin),
+            doc: doc("Make a user an organisation admin", None, 200, Some("User")),
+        },
+        Route {
+            id: "users-org-admin-revoke",
+            method: Method::DELETE,
+            path: "/v1/users/{id}/org-admin",
+            access: OrgAdmin,
+            handler: || delete(roles::revoke_org_admin),
+            doc: doc(
+                "Take the organisation-admin flag away (never from the last one)",
+                None,
+                200,
+                Some("User"),
             ),
         },
     ]

@@ -100,6 +100,7 @@ pub enum Cond {
     /// The numeric attribute exists and is at least the value (`count >= 1` before decrementing).
     Ge(&'static str, i64),
     And(Vec<Cond>),
+    Not(Box<Cond>),
 }
 
 /// One change of an update; an update of a missing item creates it (unless its condition says `Exists`).
@@ -327,6 +328,7 @@ pub fn eval_cond(cond: &Cond, item: Option<&Item>) -> bool {
         Cond::Gt(name, v) => item.and_then(|i| i.n(name)).is_some_and(|x| x > *v),
         Cond::Ge(name, v) => item.and_then(|i| i.n(name)).is_some_and(|x| x >= *v),
         Cond::And(all) => all.iter().all(|c| eval_cond(c, item)),
+        Cond::Not(c) => !eval_cond(c, item),
     }
 }
 

@@ -163,6 +163,7 @@ impl Expr {
                     all.iter().map(|c| format!("({})", self.cond(c))).collect();
                 parts.join(" AND ")
             }
+            Cond::Not(c) => format!("NOT ({})", self.cond(c)),
         }
     }
     fn update(&mut self, changes: &[Change]) -> String {

@@ -2,6 +2,7 @@
 
 pub mod dynamo;
 pub mod kms;
+pub mod metrics;
 pub mod ses;
 
 pub use dynamo::DynamoStore;

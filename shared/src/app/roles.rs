@@ -1,0 +1,532 @@
+//! Roles: the built-in ones (fixed, in code) and a tenant's custom roles (stored, names unique, deletable
+//! only while nobody holds them and they are not the tenant's default); the tenant default role; assigning a
+//! role to a user; the org-admin flag, whose last holder is kept by a counter condition.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::app::audit::{self, Actor, Entry};
+use crate::app::layout::{self, attr};
+use crate::app::tx::Tx;
+use crate::app::users::{self, UserRecord};
+use crate::app::{AppError, Scope, Services};
+use crate::domain::ids::{UserId, new_id};
+use crate::domain::permissions::{self, Feature, Grants, Level, within};
+use crate::domain::values::{Name, comparison_form};
+use crate::ports::{Change, Cond, Item, Query, Table, Value, Write};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RoleView {
+    pub id: String,
+    pub name: String,
+    pub builtin: bool,
+    pub grants: Grants,
+}
+
+/// Grants as stored: `feature=level` pairs joined by commas.
+pub fn encode_grants(g: &Grants) -> String {
+    g.iter()
+        .map(|(f, l)| format!("{}={}", f.as_str(), l.as_str()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub fn decode_grants(s: &str) -> Grants {
+    s.split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .filter_map(|(f, l)| Some((Feature::parse(f)?, Level::parse(l)?)))
+        .collect()
+}
+
+fn custom_view(item: &Item) -> RoleView {
+    RoleView {
+        id: item
+            .sk
+            .strip_prefix(layout::ROLE_PREFIX)
+            .unwrap_or_default()
+            .to_owned(),
+        name: item.s(attr::NAME).unwrap_or_default().to_owned(),
+        builtin: false,
+        grants: decode_grants(item.s(attr::GRANTS).unwrap_or_default()),
+    }
+}
+
+/// A role id's grants: built-in, or a custom role of this tenant; `None` when there is no such role.
+pub async fn grants_of(
+    svc: &Services,
+    scope: &Scope,
+    role_id: &str,
+) -> Result<Option<Grants>, AppError> {
+    if let Some(b) = permissions::builtin(role_id) {
+        return Ok(Some((b.grants)()));
+    }
+    if !crate::domain::ids::looks_like_id(role_id) {
+        return Ok(None);
+    }
+    let item = svc
+        .store
+        .get(Table::Data, &scope.pk(), &layout::role_sk(role_id))
+        .await?;
+    Ok(item.map(|i| decode_grants(i.s(attr::GRANTS).unwrap_or_default())))
+}
+
+/// The write that counts one more (or one fewer) holder of a custom role; built-in roles are not counted.
+/// Taking a holder requires the role to exist, so a role deleted concurrently cannot be handed out.
+pub fn holder_change(scope: &Scope, role_id: &str, delta: i64) -> Option<Write> {
+    if permissions::builtin(role_id).is_some() {
+        return None;
+    }
+    Some(Write::Update {
+        table: Table::Data,
+        pk: scope.pk(),
+        sk: layout::role_sk(role_id),
+        changes: vec![Change::Add(attr::HOLDERS, delta)],
+        cond: Some(if delta > 0 {
+            Cond::Exists
+        } else {
+            Cond::Ge(attr::HOLDERS, -delta)
+        }),
+    })
+}
+
+pub async fn list(svc: &Services, scope: &Scope) -> Result<Vec<RoleView>, AppError> {
+    let mut out: Vec<RoleView> = permissions::BUILTIN_ROLES
+        .iter()
+        .map(|r| RoleView {
+            id: r.id.into(),
+            name: r.name.into(),
+            builtin: true,
+            grants: (r.grants)(),
+        })
+        .collect();
+    let mut after = None;
+    loop {
+        let page = svc
+            .store
+            .query(
+                &Query::prefix(Table::Data, scope.pk(), layout::ROLE_PREFIX)
+                    .after(after)
+                    .limit(200),
+            )
+            .await?;
+        out.extend(page.items.iter().map(custom_view));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => return Ok(out),
+        }
+    }
+}
+
+fn name_digest(name: &Name) -> String {
+    crate::util::hex(&Sha256::digest(comparison_form(name.as_str()).as_bytes())[..16])
+}
+
+fn name_taken() -> AppError {
+    AppError::conflict(
+        "role_name_taken",
+        "another role of this tenant already has this name",
+    )
+}
+
+fn check_not_builtin_name(name: &Name) -> Result<(), AppError> {
+    let c = comparison_form(name.as_str());
+    if permissions::BUILTIN_ROLES
+        .iter()
+        .any(|r| comparison_form(r.name) == c || r.id == c)
+    {
+        return Err(name_taken());
+    }
+    Ok(())
+}
+
+pub async fn create(
+    svc: &Services,
+    scope: &Scope,
+    actor: &Actor,
+    name: Name,
+    grants: Grants,
+    now: OffsetDateTime,
+) -> Result<RoleView, AppError> {
+    check_not_builtin_name(&name)?;
+    let id = new_id();
+    let mut tx = Tx::new();
+    tx.guard(
+        Write::put_new(
+            Table::Data,
+            Item::new(scope.pk(), layout::role_name_sk(&name_digest(&name)))
+                .with(attr::ROLE, Value::S(id.clone())),
+        ),
+        name_taken,
+    );
+    tx.push(Write::put_new(
+        Table::Data,
+        Item::new(scope.pk(), layout::role_sk(&id))
+            .with(attr::NAME, Value::S(name.as_str().to_owned()))
+            .with(attr::GRANTS, Value::S(encode_grants(&grants)))
+            .with(attr::HOLDERS, Value::N(0))
+            .with(attr::UPDATED, Value::N(now.unix_timestamp())),
+    ));
+    let log_key = svc.log_key(&scope.tenant).await?;
+    tx.push(audit::entry(
+        &scope.tenant,
+        &log_key,
+        actor,
+        Entry {
+            action: "role.create",
+            target_type: "role",
+            target_id: &id,
+        },
+        now,
+    ));
+    tx.commit(svc.store.as_ref()).await?;
+    Ok(RoleView {
+        id,
+        name: name.as_str().to_owned(),
+        builtin: false,
+        grants,
+    })
+}
+
+async fn load_custom(svc: &Services, scope: &Scope, id: &str) -> Result<Item, AppError> {
+    if permissions::builtin(id).is_some() {
+        return Err(AppError::Forbidden(
+            "built-in roles cannot be changed or deleted".into(),
+        ));
+    }
+    if !crate::domain::ids::looks_like_id(id) {
+        return Err(AppError::NotFound("role"));
+    }
+    svc.store
+        .get(Table::Data, &scope.pk(), &layout::role_sk(id))
+        .await?
+        .ok_or(AppError::NotFound("role"))
+}
+
+pub async fn update(
+    svc: &Services,
+    scope: &Scope,
+    actor: &Actor,
+    id: &str,
+    name: Option<Name>,
+    grants: Option<Grants>,
+    now: OffsetDateTime,
+) -> Result<RoleView, AppError> {
+    let item = load_custom(svc, scope, id).await?;
+    let old = custom_view(&item);
+    let mut tx = Tx::new();
+    let mut changes = vec![Change::Set(
+        attr::UPDATED,
+        Value::N(
+            now.unix_timestamp()
+                .max(item.n(attr::UPDATED).unwrap_or(0) + 1),
+        ),
+    )];
+    if let Some(n) = &name {
+        check_not_builtin_name(n)?;
+        let old_name = Name::parse("name", &old.name)?;
+        if name_digest(n) != name_digest(&old_name) {
+            tx.push(Write::delete(
+                Table::Data,
+                scope.pk(),
+                layout::role_name_sk(&name_digest(&old_name)),
+            ));
+            tx.guard(
+                Write::put_new(
+                    Table::Data,
+                    Item::new(scope.pk(), layout::role_name_sk(&name_digest(n)))
+                        .with(attr::ROLE, Value::S(id.to_owned())),
+                ),
+                name_taken,
+            );
+        }
+        changes.push(Change::Set(attr::NAME, Value::S(n.as_str().to_owned())));
+    }
+    if let Some(g) = &grants {
+        changes.push(Change::Set(attr::GRANTS, Value::S(encode_grants(g))));
+    }
+    tx.guard(
+        Write::Update {
+            table: Table::Data,
+            pk: scope.pk(),
+            sk: layout::role_sk(id),
+            changes,
+            cond: Some(Cond::Eq(
+                attr::UPDATED,
+                Value::N(item.n(attr::UPDATED).unwrap_or(0)),
+            )),
+        },
+        || {
+            AppError::conflict(
+                "conflict",
+                "the role changed while this request ran; read it again and retry",
+            )
+        },
+    );
+    let log_key = svc.log_key(&scope.tenant).await?;
+    tx.push(audit::entry(
+        &scope.tenant,
+        &log_key,
+        actor,
+        Entry {
+            action: "role.update",
+            target_type: "role",
+            target_id: id,
+        },
+        now,
+    ));
+    tx.commit(svc.store.as_ref()).await?;
+    Ok(RoleView {
+        id: id.to_owned(),
+        name: name.map(|n| n.as_str().to_owned()).unwrap_or(old.name),
+        builtin: false,
+        grants: grants.unwrap_or(old.grants),
+    })
+}
+
+pub async fn delete(
+    svc: &Services,
+    scope: &Scope,
+    actor: &Actor,
+    id: &str,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    let item = load_custom(svc, scope, id).await?;
+    let name = Name::parse("name", item.s(attr::NAME).unwrap_or("?"))?;
+    let mut tx = Tx::new();
+    tx.guard(
+        Write::Delete {
+            table: Table::Data,
+            pk: scope.pk(),
+            sk: layout::role_sk(id),
+            cond: Some(Cond::Eq(attr::HOLDERS, Value::N(0))),
+        },
+        || {
+            AppError::conflict(
+                "role_in_use",
+                "users still hold this role; give them another role first",
+            )
+        },
+    );
+    tx.push(Write::delete(
+        Table::Data,
+        scope.pk(),
+        layout::role_name_sk(&name_digest(&name)),
+    ));
+    tx.guard(
+        Write::Check {
+            table: Table::Data,
+            pk: scope.pk(),
+            sk: layout::META.into(),
+            cond: Cond::Not(Box::new(Cond::Eq(
+                attr::DEFAULT_ROLE,
+                Value::S(id.to_owned()),
+            ))),
+        },
+        || {
+            AppError::conflict(
+                "role_in_use",
+                "this role is the tenant's default role; choose another default first",
+            )
+        },
+    );
+    let log_key = svc.log_key(&scope.tenant).await?;
+    tx.push(audit::entry(
+        &scope.tenant,
+        &log_key,
+        actor,
+        Entry {
+            action: "role.delete",
+            target_type: "role",
+            target_id: id,
+        },
+        now,
+    ));
+    tx.commit(svc.store.as_ref()).await
+}
+
+/// Sets the role new users get when none is named (in the API and in CSV import).
+pub async fn set_default(
+    svc: &Services,
+    scope: &Scope,
+    actor: &Actor,
+    role_id: &str,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    if grants_of(svc, scope, role_id).await?.is_none() {
+        return Err(AppError::invalid(
+            "role_id",
+            format!("no role with id {role_id:?}"),
+        ));
+    }
+    let mut tx = Tx::new();
+    tx.push(Write::Update {
+        table: Table::Data,
+        pk: scope.pk(),
+        sk: layout::META.into(),
+        changes: vec![Change::Set(
+            attr::DEFAULT_ROLE,
+            Value::S(role_id.to_owned()),
+        )],
+        cond: Some(Cond::Exists),
+    });
+    if permissions::builtin(role_id).is_none() {
+        // The role must still exist as the default is set (a concurrent delete checks the default).
+        tx.guard(
+            Write::Check {
+                table: Table::Data,
+                pk: scope.pk(),
+                sk: layout::role_sk(role_id),
+                cond: Cond::Exists,
+            },
+            || AppError::invalid("role_id", "the role was deleted meanwhile"),
+        );
+    }
+    let log_key = svc.log_key(&scope.tenant).await?;
+    tx.push(audit::entry(
+        &scope.tenant,
+        &log_key,
+        actor,
+        Entry {
+            action: "tenant.default_role",
+            target_type: "role",
+            target_id: role_id,
+        },
+        now,
+    ));
+    tx.commit(svc.store.as_ref()).await
+}
+
+/// Gives a user another role. A caller who is not an org admin may only hand out roles whose grants lie
+/// within their own.
+pub async fn assign(
+    svc: &Services,
+    scope: &Scope,
+    caller: &crate::app::auth::Principal,
+    user_id: &UserId,
+    role_id: &str,
+    now: OffsetDateTime,
+) -> Result<UserRecord, AppError> {
+    let grants = grants_of(svc, scope, role_id)
+        .await?
+        .ok_or_else(|| AppError::invalid("role_id", format!("no role with id {role_id:?}")))?;
+    if !caller.user.org_admin && !within(&grants, &caller.grants) {
+        return Err(AppError::Forbidden(
+            "you may only hand out roles whose permissions lie within your own".into(),
+        ));
+    }
+    let mut user = users::load(svc, scope, user_id).await?;
+    if user.role_id == role_id {
+        return Ok(user);
+    }
+    let mut tx = Tx::new();
+    let old_role = std::mem::replace(&mut user.role_id, role_id.to_owned());
+    let old_updated = user.updated;
+    user.updated = now.unix_timestamp().max(old_updated + 1);
+    tx.guard(
+        Write::Put {
+            table: Table::Data,
+            item: user.to_item(scope),
+            cond: Some(Cond::Eq(attr::UPDATED, Value::N(old_updated))),
+        },
+        || {
+            AppError::conflict(
+                "conflict",
+                "the user changed while this request ran; read it again and retry",
+            )
+        },
+    );
+    if let Some(w) = holder_change(scope, role_id, 1) {
+        tx.guard(w, || {
+            AppError::invalid("role_id", "the role was deleted meanwhile")
+        });
+    }
+    if let Some(w) = holder_change(scope, &old_role, -1) {
+        tx.push(w);
+    }
+    let log_key = svc.log_key(&scope.tenant).await?;
+    tx.push(audit::entry(
+        &scope.tenant,
+        &log_key,
+        &caller.actor(),
+        Entry {
+            action: "user.role",
+            target_type: "user",
+            target_id: user_id.as_str(),
+        },
+        now,
+    ));
+    tx.commit(svc.store.as_ref()).await?;
+    Ok(user)
+}
+
+/// Makes a user an org admin (`true`) or takes the flag away (`false`). The tenant's `org_admins` counter
+/// changes in the same transaction; it never drops below 1, also when two admins demote each other at once.
+pub async fn set_org_admin(
+    svc: &Services,
+    scope: &Scope,
+    actor: &Actor,
+    user_id: &UserId,
+    on: bool,
+    now: OffsetDateTime,
+) -> Result<UserRecord, AppError> {
+    let mut user = users::load(svc, scope, user_id).await?;
+    if user.org_admin == on {
+        return Ok(user);
+    }
+    let old_updated = user.updated;
+    user.org_admin = on;
+    user.updated = now.unix_timestamp().max(old_updated + 1);
+    let mut tx = Tx::new();
+    tx.guard(
+        Write::Put {
+            table: Table::Data,
+            item: user.to_item(scope),
+            cond: Some(Cond::Eq(attr::UPDATED, Value::N(old_updated))),
+        },
+        || {
+            AppError::conflict(
+                "conflict",
+                "the user changed while this request ran; read it again and retry",
+            )
+        },
+    );
+    tx.guard(
+        Write::Update {
+            table: Table::Data,
+            pk: scope.pk(),
+            sk: layout::META.into(),
+            changes: vec![Change::Add(attr::ORG_ADMINS, if on { 1 } else { -1 })],
+            cond: Some(if on {
+                Cond::Exists
+            } else {
+                Cond::Ge(attr::ORG_ADMINS, 2)
+            }),
+        },
+        || {
+            AppError::conflict(
+                "last_org_admin",
+                "a tenant keeps at least one organisation admin",
+            )
+        },
+    );
+    let log_key = svc.log_key(&scope.tenant).await?;
+    let action = if on {
+        "user.org_admin.grant"
+    } else {
+        "user.org_admin.revoke"
+    };
+    tx.push(audit::entry(
+        &scope.tenant,
+        &log_key,
+        actor,
+        Entry {
+            action,
+            target_type: "user",
+            target_id: user_id.as_str(),
+        },
+        now,
+    ));
+    tx.commit(svc.store.as_ref()).await?;
+    Ok(user)
+}
