@@ -83,6 +83,7 @@ impl Config {
         if let Some(f) = var("KANRI_MAIL_FROM") {
             settings.mail_from = f;
         }
+        settings.client_ip_header = var("KANRI_CLIENT_IP_HEADER").map(|h| h.to_ascii_lowercase());
         Ok(Config {
             backend,
             addr,

@@ -108,6 +108,9 @@ pub fn config(backend: Backend, data_dir: PathBuf) -> Config {
         operator_token: Some(unique("op-test-")),
         settings: kanri::app::Settings {
             public_url: "http://kanri.test".into(),
+            // Tests stand behind a "proxy": each names its own client address, so per-source limits of one
+            // test never touch another sharing the same DynamoDB tables.
+            client_ip_header: Some("x-forwarded-for".into()),
             ..Default::default()
         },
         table: String::new(),
@@ -126,8 +129,14 @@ pub fn config(backend: Backend, data_dir: PathBuf) -> Config {
 }
 
 pub async fn spawn_app(backend: Backend) -> App {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Starts the app after `adjust` changed its configuration (short token lifetimes, say).
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> App {
     let data_dir = std::env::temp_dir().join(unique("kanri-test-"));
-    let config = config(backend, data_dir.clone());
+    let mut config = config(backend, data_dir.clone());
+    adjust(&mut config);
     let (router, operator_token) = kanri::http::local::app(&config).await.expect("app starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -169,8 +178,24 @@ impl App {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Resp {
+        self.call_from("198.51.100.1", method, path, token, body)
+            .await
+    }
+
+    /// A call from a given client address (sent as X-Forwarded-For, which the test config trusts).
+    pub async fn call_from(
+        &self,
+        ip: &str,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = self.http.request(m, format!("{}{path}", self.base));
+        let mut req = self
+            .http
+            .request(m, format!("{}{path}", self.base))
+            .header("x-forwarded-for", ip);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }

@@ -7,13 +7,14 @@ use time::OffsetDateTime;
 
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
-use crate::app::tenants;
 use crate::app::tx::Tx;
 use crate::app::users::{self, UserRecord};
 use crate::app::{AppError, Scope, Services};
+use crate::app::{mail, tenants, throttle};
 use crate::crypto;
 use crate::domain::ids::{TenantId, UserId};
 use crate::domain::permissions::Grants;
+use crate::domain::values::comparison_form;
 use crate::domain::values::{Login, Password};
 use crate::ports::{BatchWrite, Change, Cond, Item, Query, Table, Value, Write};
 
@@ -110,6 +111,13 @@ pub struct LoginRequest {
     pub tenant: String,
     pub login: String,
     pub password: SecretString,
+    /// The client's address (API Gateway's source IP, or the socket peer locally).
+    pub source: String,
+}
+
+/// The throttling subject of an account: tenant and login as typed, folded, whether or not they exist.
+fn account_subject(tenant: &str, login: &str) -> String {
+    format!("{}|{}", comparison_form(tenant), comparison_form(login))
 }
 
 pub struct Session {
@@ -125,6 +133,9 @@ pub async fn login(
     req: LoginRequest,
     now: OffsetDateTime,
 ) -> Result<Session, AppError> {
+    let account = account_subject(&req.tenant, &req.login);
+    throttle::check(svc, &throttle::LOGIN_PER_SOURCE, &req.source, now).await?;
+    throttle::check(svc, &throttle::LOGIN_PER_ACCOUNT, &account, now).await?;
     let found = find_login(svc, &req.tenant, &req.login).await?;
     let (tenant, scope, user) = match found {
         Some((t, s, u)) => (Some(t), Some(s), Some(u)),
@@ -134,8 +145,14 @@ pub async fn login(
     let verified = crypto::verify_password(stored, req.password.clone()).await;
     let (Some(tenant), Some(scope), Some(mut user), true) = (tenant, scope, user, verified.ok)
     else {
+        let hits = [
+            (&throttle::LOGIN_PER_SOURCE, req.source.as_str()),
+            (&throttle::LOGIN_PER_ACCOUNT, account.as_str()),
+        ];
+        throttle::hit(svc, &hits, now).await?;
         return Err(AppError::InvalidCredentials);
     };
+    throttle::clear(svc, &throttle::LOGIN_PER_ACCOUNT, &account, now).await?;
     if tenant.contract_ended(now) {
         return Err(AppError::ContractEnded);
     }
@@ -427,4 +444,160 @@ pub async fn change_password(
     )
     .await?;
     Ok(())
+}
+
+/// Self-service reset. Answers the same whether or not the account exists; mails a reset link (valid one
+/// hour, replacing earlier ones) only to an existing user with an e-mail, at most
+/// [`throttle::RESET_PER_ACCOUNT`] times an hour. Too many requests from one source are refused.
+pub async fn request_reset(
+    svc: &Services,
+    tenant: &str,
+    login: &str,
+    source: &str,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    throttle::check(svc, &throttle::RESET_PER_SOURCE, source, now).await?;
+    let account = account_subject(tenant, login);
+    let allowed = throttle::check(svc, &throttle::RESET_PER_ACCOUNT, &account, now)
+        .await
+        .is_ok();
+    throttle::hit(
+        svc,
+        &[
+            (&throttle::RESET_PER_SOURCE, source),
+            (&throttle::RESET_PER_ACCOUNT, account.as_str()),
+        ],
+        now,
+    )
+    .await?;
+    if !allowed {
+        return Ok(());
+    }
+    let Some((tenant, scope, user)) = find_login(svc, tenant, login).await? else {
+        return Ok(());
+    };
+    let Some(email) = user.email.clone() else {
+        return Ok(());
+    };
+    if tenant.contract_ended(now) {
+        return Ok(());
+    }
+    revoke_tokens(svc, &scope, &user.id, &[RESET], None).await?;
+    let (token, hash) = crypto::new_token();
+    let mut tx = Tx::new();
+    for w in token_writes(&scope, &user.id, &hash, RESET, now + svc.settings.reset_ttl) {
+        tx.push(w);
+    }
+    tx.commit(svc.store.as_ref()).await?;
+    let link = users::set_password_link(svc, &token);
+    svc.send_mail(
+        &scope.tenant,
+        "password_reset",
+        mail::password_reset(&email, &user.name, &link),
+        now,
+    )
+    .await;
+    Ok(())
+}
+
+/// What re-issuing credentials hands back.
+pub enum Reissued {
+    Mailed,
+    Generated(SecretString),
+}
+
+/// Re-issues a user's first credential: a new invitation link (earlier links stop working) or a new
+/// generated password (the user must change it; their sessions end).
+pub async fn reissue(
+    svc: &Services,
+    scope: &Scope,
+    actor: &Actor,
+    user_id: &UserId,
+    delivery: users::Delivery,
+    now: OffsetDateTime,
+) -> Result<Reissued, AppError> {
+    let user = users::load(svc, scope, user_id).await?;
+    let log_key = svc.log_key(&scope.tenant).await?;
+    let entry = |action| Entry {
+        action,
+        target_type: "user",
+        target_id: user_id.as_str(),
+    };
+    match delivery {
+        users::Delivery::InviteLink => {
+            let email = user.email.clone().ok_or(AppError::DeliveryRequiresEmail)?;
+            revoke_tokens(svc, scope, user_id, &[INVITATION, RESET], None).await?;
+            let (token, hash) = crypto::new_token();
+            let mut tx = Tx::new();
+            tx.guard(
+                Write::Check {
+                    table: Table::Data,
+                    pk: scope.pk(),
+                    sk: layout::user_sk(user_id),
+                    cond: Cond::Exists,
+                },
+                || AppError::NotFound("user"),
+            );
+            for w in token_writes(
+                scope,
+                user_id,
+                &hash,
+                INVITATION,
+                now + svc.settings.invitation_ttl,
+            ) {
+                tx.push(w);
+            }
+            tx.push(audit::entry(
+                &scope.tenant,
+                &log_key,
+                actor,
+                entry("user.reissue_invitation"),
+                now,
+            ));
+            tx.commit(svc.store.as_ref()).await?;
+            let tenant = tenants::load(svc, &scope.tenant).await?;
+            let link = users::set_password_link(svc, &token);
+            svc.send_mail(
+                &scope.tenant,
+                "invitation",
+                mail::invitation(&email, &user.name, &tenant.name, &link),
+                now,
+            )
+            .await;
+            Ok(Reissued::Mailed)
+        }
+        users::Delivery::Generated => {
+            let password = crypto::generate_password();
+            let hash = crypto::hash_password(password.clone()).await?;
+            let mut tx = Tx::new();
+            tx.guard(
+                Write::Update {
+                    table: Table::Data,
+                    pk: scope.pk(),
+                    sk: layout::user_sk(user_id),
+                    changes: vec![
+                        Change::Set(attr::PASSWORD, Value::S(hash)),
+                        Change::Set(attr::MUST_CHANGE, Value::Bool(true)),
+                        Change::Set(attr::STATUS, Value::S("active".into())),
+                        Change::Set(
+                            attr::UPDATED,
+                            Value::N(now.unix_timestamp().max(user.updated + 1)),
+                        ),
+                    ],
+                    cond: Some(Cond::Exists),
+                },
+                || AppError::NotFound("user"),
+            );
+            tx.push(audit::entry(
+                &scope.tenant,
+                &log_key,
+                actor,
+                entry("user.reissue_password"),
+                now,
+            ));
+            tx.commit(svc.store.as_ref()).await?;
+            revoke_tokens(svc, scope, user_id, &[SESSION, INVITATION, RESET], None).await?;
+            Ok(Reissued::Generated(password))
+        }
+    }
 }

@@ -95,6 +95,7 @@ pub mod attr {
     pub const GRANTS: &str = "grants";
     /// How many users hold a custom role; it can be deleted only at 0.
     pub const HOLDERS: &str = "holders";
+    pub const COUNT: &str = "count";
     pub const ACTOR: &str = "actor";
     pub const ACTOR_NAME: &str = "actor_name";
     pub const ACTION: &str = "action";

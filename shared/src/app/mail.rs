@@ -37,6 +37,26 @@ pub fn invitation(to: &str, name: &str, tenant_name: &str, link: &str) -> Messag
     }
 }
 
+pub fn password_reset(to: &str, name: &str, link: &str) -> Message {
+    Message {
+        to: to.to_owned(),
+        subject: "【Kanri】パスワード再設定のご案内 / Reset your Kanri password".into(),
+        body: format!(
+            "{name} 様\n\n\
+             パスワード再設定のご依頼を受け付けました。\n\
+             次のリンクを開いて、新しいパスワードを設定してください（有効期限 1 時間、1 回限り）。\n\n\
+             {link}\n\n\
+             お心当たりのない場合は、このメールを破棄してください。パスワードは変更されません。\n\n\
+             ----\n\n\
+             Dear {name},\n\n\
+             We received a request to reset your Kanri password.\n\
+             Open the link below to choose a new one (valid for 1 hour, usable once).\n\n\
+             {link}\n\n\
+             If you did not ask for this, ignore this mail; your password stays as it is.\n"
+        ),
+    }
+}
+
 /// RFC 2047 encoded-word for a UTF-8 header.
 fn encode_header(s: &str) -> String {
     if s.is_ascii() {

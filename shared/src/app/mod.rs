@@ -7,6 +7,7 @@ pub mod layout;
 pub mod mail;
 pub mod roles;
 pub mod tenants;
+pub mod throttle;
 pub mod tx;
 pub mod users;
 
@@ -28,6 +29,9 @@ pub struct Settings {
     pub reset_ttl: Duration,
     /// Sender address of every mail.
     pub mail_from: String,
+    /// A header carrying the client's address, trusted only when set (the local server behind a reverse
+    /// proxy). In Lambda the address always comes from API Gateway's request context.
+    pub client_ip_header: Option<String>,
 }
 
 impl Default for Settings {
@@ -38,6 +42,7 @@ impl Default for Settings {
             invitation_ttl: Duration::days(7),
             reset_ttl: Duration::hours(1),
             mail_from: mail::FROM_DEFAULT.into(),
+            client_ip_header: None,
         }
     }
 }

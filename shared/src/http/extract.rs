@@ -161,3 +161,31 @@ pub fn decode_cursor(raw: Option<&str>, prefix: &str) -> Result<Option<String>, 
     }
     Ok(Some(sk))
 }
+
+/// The client's address: API Gateway's source IP in Lambda; locally the trusted header when configured
+/// (`KANRI_CLIENT_IP_HEADER`, first entry), else the socket peer. Used for per-source rate limits.
+pub struct ClientIp(pub String);
+
+impl FromRequestParts<crate::http::AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::http::AppState,
+    ) -> Result<Self, ApiError> {
+        if let Some(ip) = crate::http::lambda::source_ip(parts) {
+            return Ok(ClientIp(ip));
+        }
+        if let Some(h) = &state.svc.settings.client_ip_header
+            && let Some(v) = parts.headers.get(h.as_str()).and_then(|v| v.to_str().ok())
+            && let Some(first) = v.split(',').next().map(str::trim).filter(|s| !s.is_empty())
+        {
+            return Ok(ClientIp(first.to_owned()));
+        }
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        Ok(ClientIp(peer.unwrap_or_else(|| "unknown".into())))
+    }
+}

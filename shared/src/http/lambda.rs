@@ -18,6 +18,14 @@ pub fn has_iam_identity(req: &Request) -> bool {
     }
 }
 
+/// The caller's address as API Gateway saw it.
+pub fn source_ip(parts: &axum::http::request::Parts) -> Option<String> {
+    match parts.extensions.get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        _ => None,
+    }
+}
+
 /// Init (config, clients, router) once, then hand the handler to the runtime.
 pub async fn run(route_id: &str) -> Result<(), lambda_http::Error> {
     crate::telemetry::init(true);

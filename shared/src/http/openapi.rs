@@ -105,7 +105,13 @@ fn components() -> Map<String, Value> {
         "CreatedUser": obj(&["user"], json!({
             "user": {"$ref": "#/components/schemas/User"},
             "initial_password": {"type": "string", "description": "shown once, with delivery generated"}})),
+    });
+    let more = json!({
         "UserPage": page_of("User"),
+        "Empty": obj(&[], json!({})),
+        "ResetRequest": obj(&["tenant", "login"], json!({"tenant": {"type": "string"}, "login": {"type": "string"}})),
+        "Credentials": obj(&["delivery"], json!({"delivery": {"enum": ["invite_link", "generated"]}})),
+        "Reissued": obj(&[], json!({"initial_password": {"type": "string"}})),
         "Ids": obj(&["ids"], json!({"ids": {"type": "array", "maxItems": 1000, "items": {"type": "string"}}})),
         "BulkDeleted": obj(&["deleted", "failed"], json!({
             "deleted": {"type": "array", "items": {"type": "string"}},
@@ -126,10 +132,13 @@ fn components() -> Map<String, Value> {
             "view": {"type": "array", "items": {"type": "string"}},
             "edit": {"type": "array", "items": {"type": "string"}}}))}})),
     });
-    match schemas {
-        Value::Object(m) => m,
-        _ => Map::new(),
+    let mut out = Map::new();
+    for part in [schemas, more] {
+        if let Value::Object(m) = part {
+            out.extend(m);
+        }
     }
+    out
 }
 
 /// A query parameter by name.

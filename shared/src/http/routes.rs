@@ -141,6 +141,19 @@ pub fn table() -> Vec<Route> {
             doc: doc("Revoke the current session", None, 204, None),
         },
         Route {
+            id: "auth-password-reset",
+            method: Method::POST,
+            path: "/v1/auth/password-reset",
+            access: Public,
+            handler: || post(session::password_reset),
+            doc: doc(
+                "Mail a password-reset link (same answer whether or not the account exists)",
+                Some("ResetRequest"),
+                202,
+                Some("Empty"),
+            ),
+        },
+        Route {
             id: "auth-set-password",
             method: Method::POST,
             path: "/v1/auth/set-password",
@@ -235,6 +248,19 @@ pub fn table() -> Vec<Route> {
                 Some("UserChanges"),
                 200,
                 Some("User"),
+            ),
+        },
+        Route {
+            id: "users-credentials",
+            method: Method::POST,
+            path: "/v1/users/{id}/credentials",
+            access: SETTINGS_EDIT,
+            handler: || post(users::credentials),
+            doc: doc(
+                "Re-issue an invitation link (202) or a generated password (200)",
+                Some("Credentials"),
+                200,
+                Some("Reissued"),
             ),
         },
         Route {

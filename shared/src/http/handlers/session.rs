@@ -11,7 +11,7 @@ use crate::app::auth::{self, LoginRequest};
 use crate::domain::time;
 use crate::http::AppState;
 use crate::http::error::ApiResult;
-use crate::http::extract::{Caller, Json};
+use crate::http::extract::{Caller, ClientIp, Json};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,13 +21,18 @@ pub struct LoginBody {
     password: SecretString,
 }
 
-pub async fn login(State(s): State<AppState>, Json(b): Json<LoginBody>) -> ApiResult<Out<Value>> {
+pub async fn login(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(b): Json<LoginBody>,
+) -> ApiResult<Out<Value>> {
     let session = auth::login(
         &s.svc,
         LoginRequest {
             tenant: b.tenant,
             login: b.login,
             password: b.password,
+            source: ip,
         },
         time::now(),
     )
@@ -57,4 +62,21 @@ pub async fn set_password(
 ) -> ApiResult<StatusCode> {
     auth::set_password(&s.svc, &b.token, b.password, time::now()).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetBody {
+    tenant: String,
+    login: String,
+}
+
+/// Always 202 with an empty object, whether or not the account exists.
+pub async fn password_reset(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(b): Json<ResetBody>,
+) -> ApiResult<(StatusCode, Out<Value>)> {
+    auth::request_reset(&s.svc, &b.tenant, &b.login, &ip, time::now()).await?;
+    Ok((StatusCode::ACCEPTED, Out(json!({}))))
 }

@@ -179,3 +179,28 @@ pub async fn bulk_delete(
     }
     Ok(Out(json!({"deleted": deleted, "failed": failed})))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsBody {
+    delivery: Delivery,
+}
+
+/// A new invitation link (202) or a new generated password, shown once (200).
+pub async fn credentials(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    PathId(id): PathId,
+    Json(b): Json<CredentialsBody>,
+) -> ApiResult<(StatusCode, Out<Value>)> {
+    let id = user_id(&id)?;
+    match crate::app::auth::reissue(&s.svc, &p.scope, &p.actor(), &id, b.delivery, time::now())
+        .await?
+    {
+        crate::app::auth::Reissued::Mailed => Ok((StatusCode::ACCEPTED, Out(json!({})))),
+        crate::app::auth::Reissued::Generated(pw) => Ok((
+            StatusCode::OK,
+            Out(json!({"initial_password": pw.expose_secret()})),
+        )),
+    }
+}

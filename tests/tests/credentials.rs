@@ -1,0 +1,301 @@
+//! Password reset, re-issued credentials, token expiry and login throttling, on both backends.
+
+use kanri::config::Backend;
+use kanri_tests::{App, StatusCode, both_backends, r_str, spawn_app_with, unique};
+use serde_json::json;
+
+both_backends!(
+    a_reset_link_is_mailed_only_to_real_users_and_the_answer_never_tells,
+    |app: App| async move {
+        let t = app.onboard(5).await;
+        let known = app
+            .post(
+                "/v1/auth/password-reset",
+                None,
+                json!({"tenant": t.slug, "login": t.admin_email.to_uppercase()}),
+            )
+            .await;
+        let unknown = app
+            .post(
+                "/v1/auth/password-reset",
+                None,
+                json!({"tenant": t.slug, "login": "ghost@example.jp"}),
+            )
+            .await;
+        let no_tenant = app
+            .post(
+                "/v1/auth/password-reset",
+                None,
+                json!({"tenant": "no-such-tenant", "login": t.admin_email}),
+            )
+            .await;
+        for r in [&known, &unknown, &no_tenant] {
+            assert_eq!((r.status, &r.body), (StatusCode::ACCEPTED, &json!({})));
+        }
+        assert!(app.mails_to("ghost@example.jp").await.is_empty());
+        let mails = app.mails_to(&t.admin_email).await;
+        assert_eq!(mails.len(), 2, "invitation, then reset");
+        assert!(
+            mails[1].contains("パスワード再設定") && mails[1].contains("reset your Kanri password"),
+            "{}",
+            mails[1]
+        );
+        let token = app.link_token(&t.admin_email).await;
+        let other_session = app
+            .login(&t.slug, &t.admin_email, "Kanri-test-passw0rd!")
+            .await;
+        let r = app
+            .post(
+                "/v1/auth/set-password",
+                None,
+                json!({"token": token, "password": "a brand new passphrase"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT);
+        assert_eq!(
+            app.get("/v1/me", &other_session).await.status,
+            StatusCode::UNAUTHORIZED,
+            "sessions are revoked"
+        );
+        let old = app.post("/v1/auth/login", None, json!({"tenant": t.slug, "login": t.admin_email, "password": "Kanri-test-passw0rd!"})).await;
+        assert_eq!(old.code(), "invalid_credentials");
+        app.login(&t.slug, &t.admin_email, "a brand new passphrase")
+            .await;
+    }
+);
+
+both_backends!(
+    reset_requests_cannot_flood_a_mailbox,
+    |app: App| async move {
+        let t = app.onboard(5).await;
+        let ip = unique("203.0.113.");
+        for _ in 0..5 {
+            let r = app
+                .call_from(
+                    &ip,
+                    "POST",
+                    "/v1/auth/password-reset",
+                    None,
+                    Some(json!({"tenant": t.slug, "login": t.admin_email})),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::ACCEPTED);
+        }
+        assert_eq!(
+            app.mails_to(&t.admin_email).await.len(),
+            1 + 3,
+            "the invitation and three reset mails, no more"
+        );
+        let source = unique("192.0.2.");
+        let mut last = None;
+        for i in 0..21 {
+            let r = app
+                .call_from(
+                    &source,
+                    "POST",
+                    "/v1/auth/password-reset",
+                    None,
+                    Some(json!({"tenant": t.slug, "login": format!("nobody{i}@example.jp")})),
+                )
+                .await;
+            last = Some(r);
+        }
+        let last = last.expect("responses");
+        assert_eq!(
+            (last.status, last.code()),
+            (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+        );
+        assert!(last.headers.get("retry-after").is_some());
+    }
+);
+
+both_backends!(
+    repeated_login_failures_are_throttled_per_account_and_per_source,
+    |app: App| async move {
+        let t = app.onboard(5).await;
+        let login = |ip: String, password: &'static str, who: String| {
+            let app = &app;
+            let slug = t.slug.clone();
+            async move {
+                app.call_from(
+                    &ip,
+                    "POST",
+                    "/v1/auth/login",
+                    None,
+                    Some(json!({"tenant": slug, "login": who, "password": password})),
+                )
+                .await
+            }
+        };
+        // Per account, from many addresses.
+        for i in 0..10 {
+            let r = login(format!("10.1.0.{i}"), "wrong", t.admin_email.clone()).await;
+            assert_eq!(r.code(), "invalid_credentials");
+        }
+        let blocked = login(
+            "10.1.0.99".into(),
+            "Kanri-test-passw0rd!",
+            t.admin_email.clone(),
+        )
+        .await;
+        assert_eq!(
+            (blocked.status, blocked.code()),
+            (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+        );
+        let retry: u64 = blocked
+            .headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("Retry-After");
+        assert!((1..=900).contains(&retry));
+        // Per source, over many accounts (existing or not: they look alike).
+        let src = unique("10.2.");
+        for i in 0..100 {
+            login(src.clone(), "wrong", format!("someone{i}@example.jp")).await;
+        }
+        let r = login(src.clone(), "whatever", "another@example.jp".into()).await;
+        assert_eq!(r.code(), "rate_limited");
+        // Other sources and accounts are unaffected.
+        let u = app
+            .post(
+                "/v1/users",
+                Some(&t.admin_token),
+                json!({"name": "OK", "login_id": "fine1", "delivery": "generated"}),
+            )
+            .await;
+        let pw = r_str(&u.body["initial_password"]);
+        let ok = login("10.3.0.1".into(), "placeholder", "fine1".into()).await;
+        assert_eq!(ok.code(), "invalid_credentials");
+        let ok = app
+            .call_from(
+                "10.3.0.1",
+                "POST",
+                "/v1/auth/login",
+                None,
+                Some(json!({"tenant": t.slug, "login": "fine1", "password": pw})),
+            )
+            .await;
+        assert_eq!(ok.status, StatusCode::OK);
+    }
+);
+
+both_backends!(
+    credentials_can_be_reissued_and_old_ones_stop_working,
+    |app: App| async move {
+        let t = app.onboard(5).await;
+        let u = app
+            .post(
+                "/v1/users",
+                Some(&t.admin_token),
+                json!({"name": "R", "email": "reissue@example.jp", "delivery": "invite_link"}),
+            )
+            .await;
+        let id = r_str(&u.body["user"]["id"]);
+        let first = app.link_token("reissue@example.jp").await;
+        let again = app
+            .post(
+                &format!("/v1/users/{id}/credentials"),
+                Some(&t.admin_token),
+                json!({"delivery": "invite_link"}),
+            )
+            .await;
+        assert_eq!(
+            (again.status, &again.body),
+            (StatusCode::ACCEPTED, &json!({}))
+        );
+        let second = app.link_token("reissue@example.jp").await;
+        assert_ne!(first, second);
+        let old = app
+            .post(
+                "/v1/auth/set-password",
+                None,
+                json!({"token": first, "password": "a fine passphrase"}),
+            )
+            .await;
+        assert_eq!(old.code(), "invalid_token");
+        let generated = app
+            .post(
+                &format!("/v1/users/{id}/credentials"),
+                Some(&t.admin_token),
+                json!({"delivery": "generated"}),
+            )
+            .await;
+        assert_eq!(generated.status, StatusCode::OK);
+        let pw = r_str(&generated.body["initial_password"]);
+        assert_eq!(
+            app.post(
+                "/v1/auth/set-password",
+                None,
+                json!({"token": second, "password": "a fine passphrase"})
+            )
+            .await
+            .code(),
+            "invalid_token"
+        );
+        let s = app.login(&t.slug, "reissue@example.jp", &pw).await;
+        assert_eq!(
+            app.get("/v1/users", &s).await.code(),
+            "password_change_required"
+        );
+        let nomail = app
+            .post(
+                "/v1/users",
+                Some(&t.admin_token),
+                json!({"name": "N", "login_id": "nomail2", "delivery": "generated"}),
+            )
+            .await;
+        let r = app
+            .post(
+                &format!(
+                    "/v1/users/{}/credentials",
+                    r_str(&nomail.body["user"]["id"])
+                ),
+                Some(&t.admin_token),
+                json!({"delivery": "invite_link"}),
+            )
+            .await;
+        assert_eq!(r.code(), "delivery_requires_email");
+    }
+);
+
+mod expired_tokens {
+    use super::*;
+
+    async fn expired_invitation_is_refused(backend: Backend) {
+        let app = spawn_app_with(backend, |c| {
+            c.settings.invitation_ttl = time::Duration::seconds(1)
+        })
+        .await;
+        let t = app.onboard(5).await;
+        app.post(
+            "/v1/users",
+            Some(&t.admin_token),
+            json!({"name": "E", "email": "expire@example.jp", "delivery": "invite_link"}),
+        )
+        .await;
+        let token = app.link_token("expire@example.jp").await;
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        let r = app
+            .post(
+                "/v1/auth/set-password",
+                None,
+                json!({"token": token, "password": "a fine passphrase"}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::BAD_REQUEST, "invalid_token")
+        );
+    }
+
+    #[tokio::test]
+    async fn embedded() {
+        expired_invitation_is_refused(Backend::Embedded).await;
+    }
+
+    #[tokio::test]
+    async fn dynamodb() {
+        expired_invitation_is_refused(Backend::Aws).await;
+    }
+}
