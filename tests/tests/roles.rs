@@ -364,7 +364,7 @@ both_backends!(
                     .as_str()
                     .map(|r| match r.rsplit('/').next() {
                         Some("RoleId") => json!({"role_id": "member"}),
-                Some("Credentials") => json!({"delivery": "generated"}),
+                        Some("Credentials") => json!({"delivery": "generated"}),
                         _ => json!({"name": "hijack"}),
                     });
                 let r = app

@@ -1,7 +1,7 @@
 //! The key layout and attribute names, written once. Tenant data lives under `T#<tenant>`, so isolation is
 //! structural; global look-ups (slug, token) have their own partitions. See DESIGN.md "Data".
 
-use crate::domain::ids::{TenantId, UserId};
+use crate::domain::ids::{GroupId, TenantId, UserId};
 
 pub fn tenant_pk(t: &TenantId) -> String {
     format!("T#{t}")
@@ -29,6 +29,22 @@ pub const ROLE_PREFIX: &str = "ROLE#";
 pub fn role_sk(id: &str) -> String {
     format!("ROLE#{id}")
 }
+pub const GROUP_PREFIX: &str = "GROUP#";
+pub fn group_sk(g: &GroupId) -> String {
+    format!("GROUP#{g}")
+}
+/// Group-name guard, keyed by a digest of the comparison form.
+pub fn group_name_sk(digest: &str) -> String {
+    format!("GNAME#{digest}")
+}
+/// Membership, group side: the members of a group are one query.
+pub fn member_sk(g: &GroupId, u: &UserId) -> String {
+    format!("GMEM#{g}#{u}")
+}
+pub fn members_prefix(g: &GroupId) -> String {
+    format!("GMEM#{g}#")
+}
+
 /// Role-name guard, keyed by a digest of the comparison form (names are not personal data).
 pub fn role_name_sk(digest: &str) -> String {
     format!("RNAME#{digest}")
@@ -96,6 +112,8 @@ pub mod attr {
     /// How many users hold a custom role; it can be deleted only at 0.
     pub const HOLDERS: &str = "holders";
     pub const COUNT: &str = "count";
+    pub const MEMBER_COUNT: &str = "member_count";
+    pub const GROUP: &str = "group";
     pub const ACTOR: &str = "actor";
     pub const ACTOR_NAME: &str = "actor_name";
     pub const ACTION: &str = "action";

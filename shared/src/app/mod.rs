@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod groups;
 pub mod layout;
 pub mod mail;
 pub mod roles;

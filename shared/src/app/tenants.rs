@@ -154,6 +154,7 @@ pub async fn create(
         delivery: Delivery::InviteLink,
         role_id: None,
         org_admin: true,
+        group_ids: vec![],
     };
     let mut w = users::creation_writes(svc, &scope, admin, "admin".to_owned(), None, now).await?;
     let mut tx = Tx::new();

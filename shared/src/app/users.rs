@@ -195,6 +195,11 @@ pub enum Delivery {
     Generated,
 }
 
+/// Memberships removed inside the deleting transaction (two writes each, beside the user's own writes).
+const MAX_GROUPS_IN_DELETE: usize = 40;
+/// Groups a new user may be put in by the creating request (two writes each in its transaction).
+pub const MAX_GROUPS_ON_CREATE: usize = 20;
+
 pub struct NewUser {
     pub name: Name,
     pub email: Option<Email>,
@@ -202,6 +207,7 @@ pub struct NewUser {
     pub delivery: Delivery,
     pub role_id: Option<String>,
     pub org_admin: bool,
+    pub group_ids: Vec<crate::domain::ids::GroupId>,
 }
 
 pub struct Created {
@@ -254,7 +260,7 @@ pub(crate) async fn creation_writes(
         login_id: new.login_id.map(|l| l.as_str().to_owned()),
         role_id,
         org_admin: new.org_admin,
-        group_ids: vec![],
+        group_ids: new.group_ids.iter().map(|g| g.to_string()).collect(),
         status: if password_hash.is_some() {
             Status::Active
         } else {
@@ -279,6 +285,23 @@ pub(crate) async fn creation_writes(
         );
     }
     tx.push(Write::put_new(Table::Data, record.to_item(scope)));
+    for g in &new.group_ids {
+        tx.push(Write::put_new(
+            Table::Data,
+            Item::new(scope.pk(), layout::member_sk(g, &id)).with(attr::CREATED, Value::N(ts)),
+        ));
+        let gid = g.to_string();
+        tx.guard(
+            Write::Update {
+                table: Table::Data,
+                pk: scope.pk(),
+                sk: layout::group_sk(g),
+                changes: vec![Change::Add(attr::MEMBER_COUNT, 1)],
+                cond: Some(Cond::Exists),
+            },
+            move || AppError::invalid("group_ids", format!("no group with id {gid}")),
+        );
+    }
     if let Some(i) = &record.email_index {
         tx.guard(
             Write::put_new(
@@ -622,7 +645,19 @@ pub async fn delete(
         ));
     }
     let user = load(svc, scope, id).await?;
+    // Memberships go in the same transaction; a user in very many groups leaves them first, in batches.
+    if user.group_ids.len() > MAX_GROUPS_IN_DELETE {
+        for g in user.group_ids.clone() {
+            let gid = crate::domain::ids::GroupId::from_stored(g);
+            crate::app::groups::remove_members(svc, scope, actor, &gid, vec![id.to_string()], now)
+                .await?;
+        }
+        return Box::pin(delete(svc, scope, actor, id, now)).await;
+    }
     let mut tx = Tx::new();
+    for w in crate::app::groups::leave_all_writes(svc, scope, &user).await? {
+        tx.push(w);
+    }
     tx.guard(
         Write::Delete {
             table: Table::Data,

@@ -100,7 +100,7 @@ fn components() -> Map<String, Value> {
             "login_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
             "delivery": {"enum": ["invite_link", "generated"]},
             "role_id": {"type": "string"},
-            "group_ids": {"type": "array", "maxItems": 0, "items": {"type": "string"}},
+            "group_ids": {"type": "array", "maxItems": 20, "items": {"type": "string"}},
         })),
         "CreatedUser": obj(&["user"], json!({
             "user": {"$ref": "#/components/schemas/User"},
@@ -109,6 +109,25 @@ fn components() -> Map<String, Value> {
     let more = json!({
         "UserPage": page_of("User"),
         "Empty": obj(&[], json!({})),
+        "Group": obj(&["id", "name", "member_count", "created_at", "updated_at"], json!({
+            "id": {"type": "string"}, "name": {"type": "string"}, "member_count": {"type": "integer", "minimum": 0},
+            "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
+            "failed_members": {"type": "array", "items": {"$ref": "#/components/schemas/Failure"}}})),
+        "GroupPage": page_of("Group"),
+        "NewGroup": obj(&["name"], json!({"name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "member_ids": {"type": "array", "maxItems": 1000, "items": {"type": "string"}}})),
+        "GroupRename": obj(&["name"], json!({"name": {"type": "string", "minLength": 1, "maxLength": 100}})),
+        "GroupNames": obj(&["names"], json!({"names": {"type": "array", "maxItems": 1000, "items": {"type": "string"}}})),
+        "GroupsCreated": obj(&["created", "failed"], json!({
+            "created": {"type": "array", "items": {"$ref": "#/components/schemas/Group"}},
+            "failed": {"type": "array", "items": obj(&["index", "name", "code", "message"], json!({
+                "index": {"type": "integer"}, "name": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}}))}})),
+        "UserIds": obj(&["user_ids"], json!({"user_ids": {"type": "array", "maxItems": 1000, "items": {"type": "string"}}})),
+        "Failure": obj(&["id", "code", "message"], json!({"id": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}})),
+        "MembersAdded": obj(&["added", "failed"], json!({"added": {"type": "array", "items": {"type": "string"}},
+            "failed": {"type": "array", "items": {"$ref": "#/components/schemas/Failure"}}})),
+        "MembersRemoved": obj(&["removed", "failed"], json!({"removed": {"type": "array", "items": {"type": "string"}},
+            "failed": {"type": "array", "items": {"$ref": "#/components/schemas/Failure"}}})),
         "ResetRequest": obj(&["tenant", "login"], json!({"tenant": {"type": "string"}, "login": {"type": "string"}})),
         "Credentials": obj(&["delivery"], json!({"delivery": {"enum": ["invite_link", "generated"]}})),
         "Reissued": obj(&[], json!({"initial_password": {"type": "string"}})),

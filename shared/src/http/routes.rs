@@ -7,7 +7,7 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
 use crate::domain::permissions::{Feature, Level};
 use crate::http::AppState;
-use crate::http::handlers::{me, ops, roles, session, system, tenant, users};
+use crate::http::handlers::{groups, me, ops, roles, session, system, tenant, users};
 
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -288,6 +288,130 @@ pub fn table() -> Vec<Route> {
                 200,
                 Some("BulkDeleted"),
             ),
+        },
+        Route {
+            id: "groups-create",
+            method: Method::POST,
+            path: "/v1/groups",
+            access: SETTINGS_EDIT,
+            handler: || post(groups::create),
+            doc: doc(
+                "Create a group, optionally with members",
+                Some("NewGroup"),
+                201,
+                Some("Group"),
+            ),
+        },
+        Route {
+            id: "groups-bulk-create",
+            method: Method::POST,
+            path: "/v1/groups/bulk",
+            access: SETTINGS_EDIT,
+            handler: || post(groups::bulk_create),
+            doc: doc(
+                "Create up to 1000 groups by name",
+                Some("GroupNames"),
+                200,
+                Some("GroupsCreated"),
+            ),
+        },
+        Route {
+            id: "groups-list",
+            method: Method::GET,
+            path: "/v1/groups",
+            access: SETTINGS_EDIT,
+            handler: || get(groups::list),
+            doc: Doc {
+                query: &["limit", "cursor", "q"],
+                ..doc(
+                    "List groups, optionally by name prefix",
+                    None,
+                    200,
+                    Some("GroupPage"),
+                )
+            },
+        },
+        Route {
+            id: "groups-get",
+            method: Method::GET,
+            path: "/v1/groups/{id}",
+            access: SETTINGS_EDIT,
+            handler: || get(groups::get),
+            doc: doc("Read a group", None, 200, Some("Group")),
+        },
+        Route {
+            id: "groups-rename",
+            method: Method::PATCH,
+            path: "/v1/groups/{id}",
+            access: SETTINGS_EDIT,
+            handler: || patch(groups::rename),
+            doc: doc("Rename a group", Some("GroupRename"), 200, Some("Group")),
+        },
+        Route {
+            id: "groups-delete",
+            method: Method::DELETE,
+            path: "/v1/groups/{id}",
+            access: SETTINGS_EDIT,
+            handler: || delete(groups::delete),
+            doc: doc("Delete a group (its members stay)", None, 204, None),
+        },
+        Route {
+            id: "groups-bulk-delete",
+            method: Method::POST,
+            path: "/v1/groups/bulk-delete",
+            access: SETTINGS_EDIT,
+            handler: || post(groups::bulk_delete),
+            doc: doc(
+                "Delete up to 1000 groups, reporting each failure",
+                Some("Ids"),
+                200,
+                Some("BulkDeleted"),
+            ),
+        },
+        Route {
+            id: "groups-members-list",
+            method: Method::GET,
+            path: "/v1/groups/{id}/members",
+            access: SETTINGS_EDIT,
+            handler: || get(groups::members),
+            doc: Doc {
+                query: &["limit", "cursor"],
+                ..doc("A page of a group's members", None, 200, Some("UserPage"))
+            },
+        },
+        Route {
+            id: "groups-members-add",
+            method: Method::POST,
+            path: "/v1/groups/{id}/members",
+            access: SETTINGS_EDIT,
+            handler: || post(groups::add_members),
+            doc: doc(
+                "Add up to 1000 users to a group",
+                Some("UserIds"),
+                200,
+                Some("MembersAdded"),
+            ),
+        },
+        Route {
+            id: "groups-members-remove",
+            method: Method::POST,
+            path: "/v1/groups/{id}/members/remove",
+            access: SETTINGS_EDIT,
+            handler: || post(groups::remove_members),
+            doc: doc(
+                "Remove up to 1000 users from a group",
+                Some("UserIds"),
+                200,
+                Some("MembersRemoved"),
+            ),
+        },
+        Route {
+            id: "groups-member-delete",
+            method: Method::DELETE,
+            path: "/v1/groups/{id}/members/{user_id}",
+            access: SETTINGS_EDIT,
+            handler: || delete(groups::remove_member),
+            doc: doc("Remove one user from a group", None, 204, None),
         },
         Route {
             id: "roles-list",

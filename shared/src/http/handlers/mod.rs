@@ -1,5 +1,6 @@
 //! Handlers: parse, call one use case, render. Grouped as the API groups its endpoints.
 
+pub mod groups;
 pub mod me;
 pub mod ops;
 pub mod roles;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::app::layout;
 use crate::app::users::{self, Delivery, NewUser, Patch, UserChanges};
-use crate::domain::ids::UserId;
+use crate::domain::ids::{GroupId, UserId};
 use crate::domain::time;
 use crate::domain::values::{Email, LoginId, Name};
 use crate::http::AppState;
@@ -33,12 +33,24 @@ pub async fn create(
     Caller(p): Caller,
     Json(b): Json<NewUserBody>,
 ) -> ApiResult<(StatusCode, Out<Value>)> {
-    if !b.group_ids.is_empty() {
-        // Groups are not part of this build yet, so no group id can exist.
+    if b.group_ids.len() > users::MAX_GROUPS_ON_CREATE {
+        let max = users::MAX_GROUPS_ON_CREATE;
         return Err(ApiError {
             field: Some("group_ids"),
-            ..ApiError::invalid("unknown group id")
+            ..ApiError::invalid(format!(
+                "at most {max} groups; add more with POST /v1/groups/{{id}}/members"
+            ))
         });
+    }
+    let mut group_ids = Vec::new();
+    for g in &b.group_ids {
+        let id = GroupId::parse(g).ok_or_else(|| ApiError {
+            field: Some("group_ids"),
+            ..ApiError::invalid(format!("no group with id {g:?}"))
+        })?;
+        if !group_ids.contains(&id) {
+            group_ids.push(id);
+        }
     }
     let new = NewUser {
         name: Name::parse("name", &b.name)?,
@@ -47,6 +59,7 @@ pub async fn create(
         delivery: b.delivery,
         role_id: b.role_id,
         org_admin: false,
+        group_ids,
     };
     let c = users::create(&s.svc, &p.scope, &p.actor(), new, time::now()).await?;
     let mut body = json!({"user": c.user.view()});
@@ -62,6 +75,7 @@ pub struct ListQuery {
     limit: Option<String>,
     cursor: Option<String>,
     q: Option<String>,
+    group_id: Option<String>,
 }
 
 pub async fn list(
@@ -70,8 +84,20 @@ pub async fn list(
     Params(q): Params<ListQuery>,
 ) -> ApiResult<Out<Value>> {
     let n = limit(q.limit.as_deref())?;
-    let after = decode_cursor(q.cursor.as_deref(), layout::USER_PREFIX)?;
-    let page = users::list(&s.svc, &p.scope, n, after, q.q.as_deref()).await?;
+    let page = match q.group_id.as_deref() {
+        Some(g) => {
+            if q.q.is_some() {
+                return Err(ApiError::invalid("q and group_id cannot be combined"));
+            }
+            let gid = GroupId::parse(g).ok_or_else(|| ApiError::not_found("group"))?;
+            let after = decode_cursor(q.cursor.as_deref(), &layout::members_prefix(&gid))?;
+            crate::app::groups::members(&s.svc, &p.scope, &gid, n, after).await?
+        }
+        None => {
+            let after = decode_cursor(q.cursor.as_deref(), layout::USER_PREFIX)?;
+            users::list(&s.svc, &p.scope, n, after, q.q.as_deref()).await?
+        }
+    };
     let items: Vec<_> = page.items.iter().map(|u| u.view()).collect();
     Ok(Out(
         json!({"items": items, "next_cursor": encode_cursor(page.next)}),

@@ -1,0 +1,6 @@
+//! Lambda function for `DELETE /v1/groups/{id}`.
+
+#[tokio::main]
+async fn main() -> Result<(), kanri::http::lambda::Error> {
+    kanri::http::lambda::run("groups-delete").await
+}

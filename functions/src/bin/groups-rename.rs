@@ -1,0 +1,6 @@
+//! Lambda function for `PATCH /v1/groups/{id}`.
+
+#[tokio::main]
+async fn main() -> Result<(), kanri::http::lambda::Error> {
+    kanri::http::lambda::run("groups-rename").await
+}

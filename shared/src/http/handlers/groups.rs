@@ -1,0 +1,285 @@
+//! Groups of the caller's tenant and their members.
+
+use axum::Json as Out;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::app::groups::{self, MemberFailure};
+use crate::app::layout;
+use crate::domain::ids::GroupId;
+use crate::domain::time;
+use crate::domain::values::Name;
+use crate::http::AppState;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Caller, Json, Params, PathId, decode_cursor, encode_cursor, limit};
+
+/// Most ids or names one bulk request takes.
+pub const BULK_LIMIT: usize = 1000;
+
+fn group_id(id: &str) -> ApiResult<GroupId> {
+    GroupId::parse(id).ok_or_else(|| ApiError::not_found("group"))
+}
+
+fn too_many(field: &'static str, n: usize) -> ApiResult<()> {
+    if n > BULK_LIMIT {
+        return Err(ApiError {
+            field: Some(field),
+            ..ApiError::invalid(format!("at most {BULK_LIMIT} per request, got {n}"))
+        });
+    }
+    Ok(())
+}
+
+fn failures(f: Vec<MemberFailure>) -> Vec<Value> {
+    f.into_iter()
+        .map(|f| {
+            let e = ApiError::from(f.error);
+            json!({"id": f.id, "code": e.code, "message": e.message})
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewGroupBody {
+    name: String,
+    #[serde(default)]
+    member_ids: Vec<String>,
+}
+
+pub async fn create(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Json(b): Json<NewGroupBody>,
+) -> ApiResult<(StatusCode, Out<Value>)> {
+    too_many("member_ids", b.member_ids.len())?;
+    let now = time::now();
+    let g = groups::create(
+        &s.svc,
+        &p.scope,
+        &p.actor(),
+        Name::parse("name", &b.name)?,
+        now,
+    )
+    .await?;
+    if b.member_ids.is_empty() {
+        return Ok((StatusCode::CREATED, Out(json!(g))));
+    }
+    let (_, failed) =
+        groups::add_members(&s.svc, &p.scope, &p.actor(), &g.id, b.member_ids, now).await?;
+    let mut body = json!(groups::load(&s.svc, &p.scope, &g.id).await?);
+    if !failed.is_empty() {
+        body["failed_members"] = json!(failures(failed));
+    }
+    Ok((StatusCode::CREATED, Out(body)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamesBody {
+    names: Vec<String>,
+}
+
+pub async fn bulk_create(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Json(b): Json<NamesBody>,
+) -> ApiResult<Out<Value>> {
+    too_many("names", b.names.len())?;
+    let (created, failed) =
+        groups::create_many(&s.svc, &p.scope, &p.actor(), b.names, time::now()).await?;
+    let failed: Vec<Value> = failed
+        .into_iter()
+        .map(|f| {
+            let e = ApiError::from(f.error);
+            json!({"index": f.index, "name": f.name, "code": e.code, "message": e.message})
+        })
+        .collect();
+    Ok(Out(json!({"created": created, "failed": failed})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    q: Option<String>,
+}
+
+pub async fn list(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Params(q): Params<ListQuery>,
+) -> ApiResult<Out<Value>> {
+    let n = limit(q.limit.as_deref())?;
+    let after = decode_cursor(q.cursor.as_deref(), layout::GROUP_PREFIX)?;
+    let page = groups::list(&s.svc, &p.scope, n, after, q.q.as_deref()).await?;
+    Ok(Out(
+        json!({"items": page.items, "next_cursor": encode_cursor(page.next)}),
+    ))
+}
+
+pub async fn get(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    PathId(id): PathId,
+) -> ApiResult<Out<Value>> {
+    Ok(Out(json!(
+        groups::load(&s.svc, &p.scope, &group_id(&id)?).await?
+    )))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenameBody {
+    name: String,
+}
+
+pub async fn rename(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    PathId(id): PathId,
+    Json(b): Json<RenameBody>,
+) -> ApiResult<Out<Value>> {
+    let g = groups::rename(
+        &s.svc,
+        &p.scope,
+        &p.actor(),
+        &group_id(&id)?,
+        Name::parse("name", &b.name)?,
+        time::now(),
+    )
+    .await?;
+    Ok(Out(json!(g)))
+}
+
+pub async fn delete(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    PathId(id): PathId,
+) -> ApiResult<StatusCode> {
+    groups::delete(&s.svc, &p.scope, &p.actor(), &group_id(&id)?, time::now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdsBody {
+    ids: Vec<String>,
+}
+
+pub async fn bulk_delete(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Json(b): Json<IdsBody>,
+) -> ApiResult<Out<Value>> {
+    too_many("ids", b.ids.len())?;
+    let (mut deleted, mut failed) = (vec![], vec![]);
+    let now = time::now();
+    for raw in b.ids {
+        let result = match GroupId::parse(&raw) {
+            Some(id) => groups::delete(&s.svc, &p.scope, &p.actor(), &id, now)
+                .await
+                .map_err(ApiError::from),
+            None => Err(ApiError::not_found("group")),
+        };
+        match result {
+            Ok(()) => deleted.push(raw),
+            Err(e) => failed.push(json!({"id": raw, "code": e.code, "message": e.message})),
+        }
+    }
+    Ok(Out(json!({"deleted": deleted, "failed": failed})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+pub async fn members(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    PathId(id): PathId,
+    Params(q): Params<PageQuery>,
+) -> ApiResult<Out<Value>> {
+    let gid = group_id(&id)?;
+    let n = limit(q.limit.as_deref())?;
+    let after = decode_cursor(q.cursor.as_deref(), &layout::members_prefix(&gid))?;
+    let page = groups::members(&s.svc, &p.scope, &gid, n, after).await?;
+    let items: Vec<_> = page.items.iter().map(|u| u.view()).collect();
+    Ok(Out(
+        json!({"items": items, "next_cursor": encode_cursor(page.next)}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserIdsBody {
+    user_ids: Vec<String>,
+}
+
+pub async fn add_members(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    PathId(id): PathId,
+    Json(b): Json<UserIdsBody>,
+) -> ApiResult<Out<Value>> {
+    too_many("user_ids", b.user_ids.len())?;
+    let (added, failed) = groups::add_members(
+        &s.svc,
+        &p.scope,
+        &p.actor(),
+        &group_id(&id)?,
+        b.user_ids,
+        time::now(),
+    )
+    .await?;
+    Ok(Out(json!({"added": added, "failed": failures(failed)})))
+}
+
+pub async fn remove_members(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    PathId(id): PathId,
+    Json(b): Json<UserIdsBody>,
+) -> ApiResult<Out<Value>> {
+    too_many("user_ids", b.user_ids.len())?;
+    let (removed, failed) = groups::remove_members(
+        &s.svc,
+        &p.scope,
+        &p.actor(),
+        &group_id(&id)?,
+        b.user_ids,
+        time::now(),
+    )
+    .await?;
+    Ok(Out(json!({"removed": removed, "failed": failures(failed)})))
+}
+
+pub async fn remove_member(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    axum::extract::Path((id, user_id)): axum::extract::Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let (removed, mut failed) = groups::remove_members(
+        &s.svc,
+        &p.scope,
+        &p.actor(),
+        &group_id(&id)?,
+        vec![user_id],
+        time::now(),
+    )
+    .await?;
+    match (removed.is_empty(), failed.pop()) {
+        (false, _) => Ok(StatusCode::NO_CONTENT),
+        (true, Some(f)) => Err(match f.error {
+            crate::app::AppError::Conflict { .. } => ApiError::not_found("membership"),
+            e => e.into(),
+        }),
+        (true, None) => Err(ApiError::not_found("membership")),
+    }
+}
