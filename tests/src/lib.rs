@@ -217,6 +217,39 @@ impl App {
             headers,
         }
     }
+    /// Posts raw bytes with a content type (CSV uploads).
+    pub async fn post_bytes(
+        &self,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Resp {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .header("x-forwarded-for", "198.51.100.1")
+            .body(bytes)
+            .send()
+            .await
+            .expect("request sent");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Resp {
+            status,
+            body,
+            headers,
+        }
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Resp {
         self.call("GET", path, Some(token), None).await
     }

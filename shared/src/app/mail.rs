@@ -133,6 +133,68 @@ impl Services {
     }
 }
 
+impl Services {
+    /// Sends many mails, a few at a time, and records them in the mail log with batched writes.
+    pub async fn send_mails(
+        &self,
+        tenant: &TenantId,
+        kind: &str,
+        messages: Vec<Message>,
+        now: OffsetDateTime,
+    ) {
+        use futures_util::StreamExt;
+        if messages.is_empty() {
+            return;
+        }
+        let sent: Vec<(String, Option<String>)> = futures_util::stream::iter(messages)
+            .map(|m| async move {
+                let raw = render(&self.settings.mail_from, &m, now);
+                let id = match self
+                    .mailer
+                    .send(&OutgoingMail {
+                        to: m.to.clone(),
+                        raw,
+                    })
+                    .await
+                {
+                    Ok(id) => Some(id),
+                    Err(e) => {
+                        tracing::error!(error = %e, kind, "mail not sent");
+                        None
+                    }
+                };
+                (m.to, id)
+            })
+            .buffer_unordered(MAIL_CONCURRENCY)
+            .collect()
+            .await;
+        match self.log_key(tenant).await {
+            Ok(key) => {
+                let records = sent
+                    .iter()
+                    .map(|(to, id)| {
+                        crate::ports::BatchWrite::Put(audit::mail_record(
+                            tenant,
+                            &key,
+                            to,
+                            kind,
+                            id.as_deref(),
+                            now,
+                        ))
+                    })
+                    .collect();
+                if let Err(e) = self.store.batch_write(Table::Log, records).await {
+                    tracing::error!(error = %e, "mail log records not written");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "mail log key unavailable"),
+        }
+    }
+}
+
+/// Mails in flight at once when sending many (SES allows 14/s in the sandbox, more in production).
+pub const MAIL_CONCURRENCY: usize = 8;
+
 #[cfg(test)]
 mod tests {
     use super::*;

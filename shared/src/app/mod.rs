@@ -3,7 +3,9 @@
 
 pub mod audit;
 pub mod auth;
+pub mod csv_file;
 pub mod groups;
+pub mod imports;
 pub mod layout;
 pub mod mail;
 pub mod roles;

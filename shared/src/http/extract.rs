@@ -189,3 +189,51 @@ impl FromRequestParts<crate::http::AppState> for ClientIp {
         Ok(ClientIp(peer.unwrap_or_else(|| "unknown".into())))
     }
 }
+
+/// A CSV upload: `text/csv` (also `application/csv` and `application/vnd.ms-excel`, which browsers send
+/// for `.csv` files on Windows), at most [`BODY_LIMIT`].
+pub struct Csv(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Csv {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if !matches!(
+            mime.as_str(),
+            "text/csv" | "application/csv" | "application/vnd.ms-excel"
+        ) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the file as text/csv",
+            ));
+        }
+        let bytes = read_body(req, BODY_LIMIT).await?;
+        if bytes.is_empty() {
+            return Err(ApiError::invalid("the file is empty"));
+        }
+        Ok(Csv(bytes))
+    }
+}
+
+/// A row failure of an import report: `{line, code, message}`.
+pub fn row_failures(failed: Vec<crate::app::imports::RowFailure>) -> Vec<serde_json::Value> {
+    failed
+        .into_iter()
+        .map(|f| {
+            let e = ApiError::from(f.error);
+            serde_json::json!({"line": f.line, "code": e.code, "message": e.message})
+        })
+        .collect()
+}

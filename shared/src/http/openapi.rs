@@ -109,6 +109,16 @@ fn components() -> Map<String, Value> {
     let more = json!({
         "UserPage": page_of("User"),
         "Empty": obj(&[], json!({})),
+        "CsvFile": {"type": "string", "contentMediaType": "text/csv"},
+        "RowFailure": obj(&["line", "code", "message"], json!({"line": {"type": "integer"}, "code": {"type": "string"}, "message": {"type": "string"}})),
+        "UserImportReport": obj(&["created", "failed", "users"], json!({
+            "created": {"type": "integer"},
+            "failed": {"type": "array", "items": {"$ref": "#/components/schemas/RowFailure"}},
+            "users": {"type": "array", "items": obj(&["line", "id", "login"], json!({
+                "line": {"type": "integer"}, "id": {"type": "string"}, "login": {"type": "string"}, "initial_password": {"type": "string"}}))}})),
+        "GroupImportReport": obj(&["created", "updated", "failed"], json!({
+            "created": {"type": "integer"}, "updated": {"type": "integer"},
+            "failed": {"type": "array", "items": {"$ref": "#/components/schemas/RowFailure"}}})),
         "Group": obj(&["id", "name", "member_count", "created_at", "updated_at"], json!({
             "id": {"type": "string"}, "name": {"type": "string"}, "member_count": {"type": "integer", "minimum": 0},
             "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
@@ -198,7 +208,12 @@ pub fn document() -> Value {
             op["parameters"] = json!(params);
         }
         if let Some(req) = r.doc.request {
-            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{req}")}}}});
+            let media = if req == "CsvFile" {
+                "text/csv"
+            } else {
+                "application/json"
+            };
+            op["requestBody"] = json!({"required": true, "content": {media: {"schema": {"$ref": format!("#/components/schemas/{req}")}}}});
         }
         let ok = match r.doc.response {
             Some(s) => {

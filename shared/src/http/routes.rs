@@ -264,6 +264,22 @@ pub fn table() -> Vec<Route> {
             ),
         },
         Route {
+            id: "users-import",
+            method: Method::POST,
+            path: "/v1/users/import",
+            access: SETTINGS_EDIT,
+            handler: || post(users::import),
+            doc: Doc {
+                query: &["delivery"],
+                ..doc(
+                    "Register users from a CSV file (UTF-8 or Shift_JIS), up to 1 MiB",
+                    Some("CsvFile"),
+                    200,
+                    Some("UserImportReport"),
+                )
+            },
+        },
+        Route {
             id: "users-delete",
             method: Method::DELETE,
             path: "/v1/users/{id}",
@@ -313,6 +329,19 @@ pub fn table() -> Vec<Route> {
                 Some("GroupNames"),
                 200,
                 Some("GroupsCreated"),
+            ),
+        },
+        Route {
+            id: "groups-import",
+            method: Method::POST,
+            path: "/v1/groups/import",
+            access: SETTINGS_EDIT,
+            handler: || post(groups::import),
+            doc: doc(
+                "Create groups and add members from a CSV file (group_name,members)",
+                Some("CsvFile"),
+                200,
+                Some("GroupImportReport"),
             ),
         },
         Route {

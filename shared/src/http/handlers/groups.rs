@@ -283,3 +283,16 @@ pub async fn remove_member(
         (true, None) => Err(ApiError::not_found("membership")),
     }
 }
+
+/// Creates groups and adds members from a CSV file (`group_name,members`).
+pub async fn import(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    crate::http::extract::Csv(bytes): crate::http::extract::Csv,
+) -> ApiResult<Out<Value>> {
+    let r = crate::app::imports::import_groups(&s.svc, &p.scope, &p.actor(), &bytes, time::now())
+        .await?;
+    Ok(Out(
+        json!({"created": r.created, "updated": r.updated, "failed": crate::http::extract::row_failures(r.failed)}),
+    ))
+}

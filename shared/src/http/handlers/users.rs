@@ -14,7 +14,9 @@ use crate::domain::time;
 use crate::domain::values::{Email, LoginId, Name};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Caller, Json, Params, PathId, decode_cursor, encode_cursor, limit};
+use crate::http::extract::{
+    Caller, Csv, Json, Params, PathId, decode_cursor, encode_cursor, limit, row_failures,
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -229,4 +231,43 @@ pub async fn credentials(
             Out(json!({"initial_password": pw.expose_secret()})),
         )),
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    delivery: Option<Delivery>,
+}
+
+/// Registers users from a CSV file (`name,email,login_id,role,groups`); invalid rows are reported by line.
+pub async fn import(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Params(q): Params<ImportQuery>,
+    Csv(bytes): Csv,
+) -> ApiResult<Out<Value>> {
+    let delivery = q.delivery.unwrap_or(Delivery::InviteLink);
+    let report = crate::app::imports::import_users(
+        &s.svc,
+        &p.scope,
+        &p.actor(),
+        &bytes,
+        delivery,
+        time::now(),
+    )
+    .await?;
+    let users: Vec<Value> = report
+        .users
+        .iter()
+        .map(|u| {
+            let mut v = json!({"line": u.line, "id": u.id, "login": u.login});
+            if let Some(pw) = &u.initial_password {
+                v["initial_password"] = json!(pw.expose_secret());
+            }
+            v
+        })
+        .collect();
+    Ok(Out(
+        json!({"created": report.created, "failed": row_failures(report.failed), "users": users}),
+    ))
 }

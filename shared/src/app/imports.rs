@@ -1,0 +1,682 @@
+//! CSV registration of users (`name,email,login_id,role,groups`) and groups (`group_name,members`).
+//! Rows are checked first (format, duplicates in the file, guards already taken, seats in file order);
+//! valid rows are then written in transactions of up to 100 items, so N rows cost about N/20 requests;
+//! a transaction that meets a concurrent change is redone row by row so each failure is named. Nothing
+//! is half-created: each row's items go in one transaction.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use secrecy::SecretString;
+use time::OffsetDateTime;
+
+use crate::app::audit::{self, Actor, Entry};
+use crate::app::csv_file::{self, Row};
+use crate::app::layout::{self, attr};
+use crate::app::tx::Tx;
+use crate::app::users::{Delivery, Status, UserRecord, email_index, login_index};
+use crate::app::{AppError, Scope, Services, auth, groups, mail, roles, tenants, users};
+use crate::crypto;
+use crate::domain::ids::{GroupId, UserId};
+use crate::domain::values::{Email, Login, LoginId, Name, comparison_form};
+use crate::ports::store::{BATCH_GET_CHUNK, MAX_TRANSACTION_ITEMS};
+use crate::ports::{Change, Cond, Item, Table, Value, Write};
+
+/// Most rows of one synchronous import (the 1 MiB body holds about that many).
+pub const MAX_ROWS: usize = 20_000;
+
+pub struct RowFailure {
+    pub line: u64,
+    pub error: AppError,
+}
+
+pub struct ImportedUser {
+    pub line: u64,
+    pub id: UserId,
+    pub login: String,
+    pub initial_password: Option<SecretString>,
+}
+
+pub struct UserImportReport {
+    pub created: usize,
+    pub failed: Vec<RowFailure>,
+    pub users: Vec<ImportedUser>,
+}
+
+/// A row that passed every check and is ready to be written.
+struct Prepared {
+    line: u64,
+    record: UserRecord,
+    invitation: Option<(SecretString, String)>,
+    password: Option<SecretString>,
+    groups: Vec<GroupId>,
+}
+
+fn fail(line: u64, error: AppError) -> RowFailure {
+    RowFailure { line, error }
+}
+
+pub async fn import_users(
+    svc: &Services,
+    scope: &Scope,
+    actor: &Actor,
+    bytes: &[u8],
+    delivery: Delivery,
+    now: OffsetDateTime,
+) -> Result<UserImportReport, AppError> {
+    let text = csv_file::decode(bytes)?;
+    let rows = csv_file::rows(&text, &["name"], &["email", "login_id", "role", "groups"])?;
+    if rows.len() > MAX_ROWS {
+        return Err(AppError::invalid(
+            "file",
+            format!("at most {MAX_ROWS} rows per file; larger files go through POST /v1/imports"),
+        ));
+    }
+    let tenant = tenants::load(svc, &scope.tenant).await?;
+    let mut role_ids: HashMap<String, String> = HashMap::new();
+    for r in roles::list(svc, scope).await? {
+        role_ids.insert(comparison_form(&r.name), r.id.clone());
+        role_ids.insert(r.id.clone(), r.id);
+    }
+    let mut failed = Vec::new();
+    let mut seen = HashSet::new();
+    let mut parsed = Vec::new();
+    for row in &rows {
+        match parse_user_row(row, delivery, &tenant.default_role_id, &role_ids, &mut seen) {
+            Ok(p) => parsed.push(p),
+            Err(e) => failed.push(fail(row.line, e)),
+        }
+    }
+    // Addresses and login ids already taken in the tenant: batched reads of their guards.
+    let guard_keys: Vec<(String, String)> = parsed
+        .iter()
+        .flat_map(|p: &ParsedRow| {
+            let e = p
+                .email
+                .as_ref()
+                .map(|e| layout::email_guard_sk(&email_index(&scope.key, e)));
+            let l = p
+                .login_id
+                .as_ref()
+                .map(|l| layout::login_guard_sk(&login_index(&scope.key, l)));
+            e.into_iter().chain(l)
+        })
+        .map(|sk| (scope.pk(), sk))
+        .collect();
+    let mut taken = HashSet::new();
+    for chunk in guard_keys.chunks(BATCH_GET_CHUNK) {
+        for item in svc.store.batch_get(Table::Data, chunk).await? {
+            taken.insert(item.sk);
+        }
+    }
+    // Groups named in the file, created when missing.
+    let names: Vec<String> = parsed
+        .iter()
+        .flat_map(|p| p.groups.iter().cloned())
+        .collect();
+    let group_ids = groups::ensure_named(svc, scope, actor, &names, now).await?;
+    let mut free = tenant.seat_limit - tenant.seats_used;
+    let mut ready = Vec::new();
+    for p in parsed {
+        let email_sk = p
+            .email
+            .as_ref()
+            .map(|e| layout::email_guard_sk(&email_index(&scope.key, e)));
+        let login_sk = p
+            .login_id
+            .as_ref()
+            .map(|l| layout::login_guard_sk(&login_index(&scope.key, l)));
+        if email_sk.is_some_and(|sk| taken.contains(&sk)) {
+            failed.push(fail(
+                p.line,
+                AppError::conflict(
+                    "email_taken",
+                    "this e-mail address is already used by another user of this tenant",
+                ),
+            ));
+            continue;
+        }
+        if login_sk.is_some_and(|sk| taken.contains(&sk)) {
+            failed.push(fail(
+                p.line,
+                AppError::conflict(
+                    "login_id_taken",
+                    "this login id is already used by another user of this tenant",
+                ),
+            ));
+            continue;
+        }
+        let mut gids = Vec::new();
+        let mut bad_group = None;
+        for g in &p.groups {
+            match group_ids.get(&comparison_form(g)) {
+                Some(Ok(id)) if !gids.contains(id) => gids.push(id.clone()),
+                Some(Ok(_)) => {}
+                Some(Err(m)) => bad_group = Some(format!("group {g:?}: {m}")),
+                None => bad_group = Some(format!("group {g:?} could not be resolved")),
+            }
+        }
+        if let Some(m) = bad_group {
+            failed.push(fail(p.line, AppError::invalid("groups", m)));
+            continue;
+        }
+        if free <= 0 {
+            failed.push(fail(
+                p.line,
+                AppError::conflict(
+                    "seat_limit_reached",
+                    format!("all {} seats of the contract are taken", tenant.seat_limit),
+                ),
+            ));
+            continue;
+        }
+        free -= 1;
+        ready.push((p, gids));
+    }
+    // argon2 for generated passwords on every core.
+    let passwords = hash_all(
+        ready
+            .iter()
+            .filter(|(p, _)| p.delivery == Delivery::Generated)
+            .count(),
+    )
+    .await?;
+    let mut passwords = passwords.into_iter();
+    let ts = now.unix_timestamp();
+    let mut prepared = Vec::with_capacity(ready.len());
+    for (p, gids) in ready {
+        let (hash, password) = match p.delivery {
+            Delivery::Generated => match passwords.next() {
+                Some((pw, h)) => (Some(h), Some(pw)),
+                None => {
+                    return Err(AppError::Internal(
+                        "password hashing produced too few hashes".into(),
+                    ));
+                }
+            },
+            Delivery::InviteLink => (None, None),
+        };
+        let id = UserId::generate();
+        let record = UserRecord {
+            id: id.clone(),
+            name: p.name.as_str().to_owned(),
+            email_index: p.email.as_ref().map(|e| email_index(&scope.key, e)),
+            login_index: p.login_id.as_ref().map(|l| login_index(&scope.key, l)),
+            email: p.email.map(|e| e.as_str().to_owned()),
+            login_id: p.login_id.map(|l| l.as_str().to_owned()),
+            role_id: p.role_id,
+            org_admin: false,
+            group_ids: gids.iter().map(|g| g.to_string()).collect(),
+            status: if hash.is_some() {
+                Status::Active
+            } else {
+                Status::Invited
+            },
+            must_change_password: hash.is_some(),
+            password_hash: hash,
+            created: ts,
+            updated: ts,
+        };
+        let invitation = (p.delivery == Delivery::InviteLink).then(crypto::new_token);
+        prepared.push(Prepared {
+            line: p.line,
+            record,
+            invitation,
+            password,
+            groups: gids,
+        });
+    }
+    let log_key = svc.log_key(&scope.tenant).await?;
+    let mut created = Vec::new();
+    for chunk in pack(&prepared) {
+        let rows = &prepared[chunk];
+        match write_rows(svc, scope, actor, &log_key, rows, tenant.seat_limit, now).await {
+            Ok(()) => created.extend(rows.iter()),
+            Err(_) if rows.len() > 1 => {
+                for row in rows {
+                    match write_rows(
+                        svc,
+                        scope,
+                        actor,
+                        &log_key,
+                        std::slice::from_ref(row),
+                        tenant.seat_limit,
+                        now,
+                    )
+                    .await
+                    {
+                        Ok(()) => created.push(row),
+                        Err(e @ (AppError::Conflict { .. } | AppError::Invalid { .. })) => {
+                            failed.push(fail(row.line, e))
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Err(e @ (AppError::Conflict { .. } | AppError::Invalid { .. })) => {
+                failed.push(fail(rows[0].line, e))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let messages: Vec<mail::Message> = created
+        .iter()
+        .filter_map(|r| {
+            let (token, _) = r.invitation.as_ref()?;
+            let email = r.record.email.as_ref()?;
+            Some(mail::invitation(
+                email,
+                &r.record.name,
+                &tenant.name,
+                &users::set_password_link(svc, token),
+            ))
+        })
+        .collect();
+    svc.send_mails(&scope.tenant, "invitation", messages, now)
+        .await;
+    failed.sort_by_key(|f| f.line);
+    let users = created
+        .iter()
+        .map(|r| ImportedUser {
+            line: r.line,
+            id: r.record.id.clone(),
+            login: r
+                .record
+                .email
+                .clone()
+                .or_else(|| r.record.login_id.clone())
+                .unwrap_or_default(),
+            initial_password: r.password.clone(),
+        })
+        .collect::<Vec<_>>();
+    Ok(UserImportReport {
+        created: users.len(),
+        failed,
+        users,
+    })
+}
+
+struct ParsedRow {
+    line: u64,
+    name: Name,
+    email: Option<Email>,
+    login_id: Option<LoginId>,
+    role_id: String,
+    groups: Vec<String>,
+    delivery: Delivery,
+}
+
+fn parse_user_row(
+    row: &Row,
+    delivery: Delivery,
+    default_role: &str,
+    roles: &HashMap<String, String>,
+    seen: &mut HashSet<String>,
+) -> Result<ParsedRow, AppError> {
+    // Cells are stored as the text they are, formula-looking or not; the API returns JSON, never CSV.
+    let name = Name::parse("name", row.get("name"))?;
+    let email = Some(row.get("email"))
+        .filter(|s| !s.is_empty())
+        .map(Email::parse)
+        .transpose()?;
+    let login_id = Some(row.get("login_id"))
+        .filter(|s| !s.is_empty())
+        .map(LoginId::parse)
+        .transpose()?;
+    if email.is_none() && login_id.is_none() {
+        return Err(AppError::Invalid {
+            field: None,
+            message: "a user needs an email or a login_id (or both)".into(),
+        });
+    }
+    if delivery == Delivery::InviteLink && email.is_none() {
+        return Err(AppError::DeliveryRequiresEmail);
+    }
+    let role_id = match row.get("role") {
+        "" => default_role.to_owned(),
+        r => roles
+            .get(&comparison_form(r))
+            .cloned()
+            .ok_or_else(|| AppError::invalid("role", format!("no role named {r:?}")))?,
+    };
+    if let Some(e) = &email
+        && !seen.insert(format!("e:{}", e.comparison()))
+    {
+        return Err(AppError::conflict(
+            "email_taken",
+            "this e-mail address appears earlier in the file",
+        ));
+    }
+    if let Some(l) = &login_id
+        && !seen.insert(format!("l:{}", l.comparison()))
+    {
+        return Err(AppError::conflict(
+            "login_id_taken",
+            "this login id appears earlier in the file",
+        ));
+    }
+    let groups = row
+        .get("groups")
+        .split(';')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Ok(ParsedRow {
+        line: row.line,
+        name,
+        email,
+        login_id,
+        role_id,
+        groups,
+        delivery,
+    })
+}
+
+/// `n` generated passwords with their argon2id hashes, computed on every core.
+async fn hash_all(n: usize) -> Result<Vec<(SecretString, String)>, AppError> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let workers = std::thread::available_parallelism()
+        .map(|p| p.get())
+        .unwrap_or(2)
+        .min(n);
+    let mut tasks = Vec::new();
+    for w in 0..workers {
+        let count = n / workers + usize::from(w < n % workers);
+        tasks.push(tokio::task::spawn_blocking(move || {
+            (0..count)
+                .map(|_| {
+                    let pw = crypto::generate_password();
+                    crypto::hash_password_blocking(&pw).map(|h| (pw, h))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        }));
+    }
+    let mut out = Vec::with_capacity(n);
+    for t in tasks {
+        out.extend(t.await.map_err(|e| AppError::Internal(Box::new(e)))??);
+    }
+    Ok(out)
+}
+
+fn row_writes(r: &Prepared) -> usize {
+    1 + usize::from(r.record.email_index.is_some())
+        + usize::from(r.record.login_index.is_some())
+        + 2 * usize::from(r.invitation.is_some())
+        + r.groups.len()
+}
+
+/// Splits rows into runs whose writes (plus one counter per group touched, the seat counter and the
+/// audit entry) fit one transaction.
+fn pack(rows: &[Prepared]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    // The seat counter, the audit entry and up to four custom-role counters.
+    const FIXED: usize = 6;
+    let mut used = FIXED;
+    let mut groups: HashSet<&GroupId> = HashSet::new();
+    for (i, r) in rows.iter().enumerate() {
+        let new_groups = r.groups.iter().filter(|g| !groups.contains(g)).count();
+        let need = row_writes(r) + new_groups;
+        if i > start && used + need > MAX_TRANSACTION_ITEMS {
+            out.push(start..i);
+            start = i;
+            used = FIXED;
+            groups.clear();
+        }
+        used += row_writes(r) + r.groups.iter().filter(|g| groups.insert(g)).count();
+    }
+    if start < rows.len() {
+        out.push(start..rows.len());
+    }
+    out
+}
+
+async fn write_rows(
+    svc: &Services,
+    scope: &Scope,
+    actor: &Actor,
+    log_key: &crypto::TenantKey,
+    rows: &[Prepared],
+    seat_limit: i64,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    let k = rows.len() as i64;
+    let mut tx = Tx::new();
+    tx.guard(
+        Write::Update {
+            table: Table::Data,
+            pk: scope.pk(),
+            sk: layout::META.into(),
+            changes: vec![Change::Add(attr::SEATS_USED, k)],
+            // used + k <= limit, with the limit the checks were made against.
+            cond: Some(Cond::And(vec![
+                Cond::Eq(attr::SEAT_LIMIT, Value::N(seat_limit)),
+                Cond::Lt(attr::SEATS_USED, seat_limit - k + 1),
+            ])),
+        },
+        move || {
+            AppError::conflict(
+                "seat_limit_reached",
+                format!("all {seat_limit} seats of the contract are taken"),
+            )
+        },
+    );
+    let mut per_group: BTreeMap<&GroupId, i64> = BTreeMap::new();
+    for r in rows {
+        let id = &r.record.id;
+        tx.push(Write::put_new(Table::Data, r.record.to_item(scope)));
+        if let Some(i) = &r.record.email_index {
+            tx.guard(
+                Write::put_new(
+                    Table::Data,
+                    Item::new(scope.pk(), layout::email_guard_sk(i))
+                        .with(attr::USER, Value::S(id.to_string())),
+                ),
+                || {
+                    AppError::conflict(
+                        "email_taken",
+                        "this e-mail address is already used by another user of this tenant",
+                    )
+                },
+            );
+        }
+        if let Some(i) = &r.record.login_index {
+            tx.guard(
+                Write::put_new(
+                    Table::Data,
+                    Item::new(scope.pk(), layout::login_guard_sk(i))
+                        .with(attr::USER, Value::S(id.to_string())),
+                ),
+                || {
+                    AppError::conflict(
+                        "login_id_taken",
+                        "this login id is already used by another user of this tenant",
+                    )
+                },
+            );
+        }
+        if let Some((_, hash)) = &r.invitation {
+            for w in auth::token_writes(
+                scope,
+                id,
+                hash,
+                auth::INVITATION,
+                now + svc.settings.invitation_ttl,
+            ) {
+                tx.push(w);
+            }
+        }
+        for g in &r.groups {
+            tx.push(Write::put_new(
+                Table::Data,
+                Item::new(scope.pk(), layout::member_sk(g, id))
+                    .with(attr::CREATED, Value::N(now.unix_timestamp())),
+            ));
+            *per_group.entry(g).or_default() += 1;
+        }
+    }
+    for (g, n) in per_group {
+        tx.guard(
+            Write::Update {
+                table: Table::Data,
+                pk: scope.pk(),
+                sk: layout::group_sk(g),
+                changes: vec![Change::Add(attr::MEMBER_COUNT, n)],
+                cond: Some(Cond::Exists),
+            },
+            || AppError::invalid("groups", "a group of this row was deleted meanwhile"),
+        );
+    }
+    let targets = rows
+        .iter()
+        .map(|r| r.record.id.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    tx.push(audit::entry(
+        &scope.tenant,
+        log_key,
+        actor,
+        Entry {
+            action: "user.import",
+            target_type: "user",
+            target_id: &targets,
+        },
+        now,
+    ));
+    // Custom roles count their holders.
+    let mut holders: BTreeMap<&str, i64> = BTreeMap::new();
+    for r in rows {
+        *holders.entry(r.record.role_id.as_str()).or_default() += 1;
+    }
+    for (role, n) in holders {
+        if let Some(w) = roles::holder_change(scope, role, n) {
+            tx.guard(w, || {
+                AppError::invalid("role", "the role was deleted meanwhile")
+            });
+        }
+    }
+    tx.commit(svc.store.as_ref()).await
+}
+
+// ---- groups -----------------------------------------------------------------------------------------------
+
+pub struct GroupImportReport {
+    pub created: usize,
+    pub updated: usize,
+    pub failed: Vec<RowFailure>,
+}
+
+/// `group_name,members`: creates missing groups and adds the members, named by e-mail or login id
+/// separated by `;`. A line whose members are partly unknown adds the known ones and reports the rest.
+pub async fn import_groups(
+    svc: &Services,
+    scope: &Scope,
+    actor: &Actor,
+    bytes: &[u8],
+    now: OffsetDateTime,
+) -> Result<GroupImportReport, AppError> {
+    let text = csv_file::decode(bytes)?;
+    let rows = csv_file::rows(&text, &["group_name"], &["members"])?;
+    if rows.len() > MAX_ROWS {
+        return Err(AppError::invalid(
+            "file",
+            format!("at most {MAX_ROWS} rows per file"),
+        ));
+    }
+    let mut report = GroupImportReport {
+        created: 0,
+        updated: 0,
+        failed: Vec::new(),
+    };
+    for row in rows {
+        let name = match Name::parse("group_name", row.get("group_name")) {
+            Ok(n) => n,
+            Err(e) => {
+                report.failed.push(fail(row.line, e.into()));
+                continue;
+            }
+        };
+        let (gid, created) = match groups::by_name(svc, scope, name.as_str()).await? {
+            Some(id) => (id, false),
+            None => match groups::create(svc, scope, actor, name.clone(), now).await {
+                Ok(g) => (g.id, true),
+                Err(AppError::Conflict { .. }) => {
+                    match groups::by_name(svc, scope, name.as_str()).await? {
+                        Some(id) => (id, false),
+                        None => {
+                            report.failed.push(fail(
+                                row.line,
+                                AppError::conflict("conflict", "the group changed while importing"),
+                            ));
+                            continue;
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        let tokens: Vec<&str> = row
+            .get("members")
+            .split(';')
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .collect();
+        let (ids, unknown) = resolve_logins(svc, scope, &tokens).await?;
+        let (_, failed) = groups::add_members(svc, scope, actor, &gid, ids, now).await?;
+        let mut problems: Vec<String> = unknown.iter().map(|m| format!("no user {m:?}")).collect();
+        problems.extend(failed.iter().map(|f| format!("user {} not added", f.id)));
+        if created {
+            report.created += 1;
+        } else {
+            report.updated += 1;
+        }
+        if !problems.is_empty() {
+            report.failed.push(fail(
+                row.line,
+                AppError::invalid("members", problems.join("; ")),
+            ));
+        }
+    }
+    Ok(report)
+}
+
+/// User ids for e-mails or login ids (batched guard reads); the tokens that match nobody.
+async fn resolve_logins<'a>(
+    svc: &Services,
+    scope: &Scope,
+    tokens: &[&'a str],
+) -> Result<(Vec<String>, Vec<&'a str>), AppError> {
+    let mut keys = Vec::new();
+    let mut unknown = Vec::new();
+    let mut by_sk: HashMap<String, &'a str> = HashMap::new();
+    for t in tokens {
+        let sk = match Login::parse(t) {
+            Some(Login::Email(e)) => layout::email_guard_sk(&email_index(&scope.key, &e)),
+            Some(Login::LoginId(l)) => layout::login_guard_sk(&login_index(&scope.key, &l)),
+            None => {
+                unknown.push(*t);
+                continue;
+            }
+        };
+        by_sk.insert(sk.clone(), t);
+        keys.push((scope.pk(), sk));
+    }
+    let mut found = HashMap::new();
+    for chunk in keys.chunks(BATCH_GET_CHUNK) {
+        for item in svc.store.batch_get(Table::Data, chunk).await? {
+            if let Some(u) = item.s(attr::USER) {
+                found.insert(item.sk.clone(), u.to_owned());
+            }
+        }
+    }
+    let mut ids = Vec::new();
+    for (_, sk) in &keys {
+        match found.get(sk) {
+            Some(u) => ids.push(u.clone()),
+            None => unknown.extend(by_sk.get(sk).copied()),
+        }
+    }
+    Ok((ids, unknown))
+}
