@@ -53,4 +53,4 @@ fmt:
 # Release arm64 binaries for AWS Lambda, as `sam build` does with BuildMethod rust-cargolambda.
 lambda-build:
 	@command -v cargo-lambda >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet cargo-lambda
-	$(CARGO) lambda build --release --arm64 -p kanri-functions
+	$(CARGO) lambda build --profile lambda --arm64 -p kanri-functions

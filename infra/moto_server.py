@@ -21,9 +21,31 @@ class Serialised:
         self.lock = threading.Lock()
 
     def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == "/_kanri/ses/raw":
+            return self.sent_mail(start_response)
         with self.lock:
             # Materialise the body inside the lock so the whole request runs under it.
             return list(self.app(environ, start_response))
+
+
+    def sent_mail(self, start_response):
+        """The raw messages SES has 'sent', without /moto-api/data.json's dump of every other model (which
+        copies every DynamoDB item and backup and grows to gigabytes in a long test run)."""
+        import json
+
+        from moto.ses.models import ses_backends
+
+        with self.lock:
+            raw = [
+                {"destinations": list(m.destinations), "raw_data": m.raw_data}
+                for account in ses_backends.values()
+                for backend in account.values()
+                for m in backend.sent_messages
+                if hasattr(m, "raw_data")
+            ]
+        body = json.dumps(raw).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
 
 
 def main():

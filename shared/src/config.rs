@@ -23,6 +23,7 @@ pub struct Config {
     pub settings: Settings,
     pub table: String,
     pub log_table: String,
+    pub keys_table: String,
     pub kms_key_id: String,
     /// An AWS emulator (moto) to use with dummy credentials instead of the standard AWS settings.
     pub aws_emulator: Option<String>,
@@ -94,6 +95,7 @@ impl Config {
             settings,
             table: var("KANRI_TABLE").unwrap_or_else(|| "kanri-data".into()),
             log_table: var("KANRI_LOG_TABLE").unwrap_or_else(|| "kanri-log".into()),
+            keys_table: var("KANRI_KEYS_TABLE").unwrap_or_else(|| "kanri-keys".into()),
             kms_key_id: var("KANRI_KMS_KEY_ID").unwrap_or_else(|| "alias/kanri-data".into()),
             aws_emulator: None,
         })
@@ -101,11 +103,13 @@ impl Config {
 
     /// Wires the ports for the chosen backend. Nothing here calls AWS: clients connect on first use.
     pub async fn services(&self) -> Result<Services, ConfigError> {
-        let (store, keys, mailer): (
+        type Ports = (
             Arc<dyn crate::ports::ItemStore>,
             Arc<dyn crate::ports::KeyService>,
             Arc<dyn crate::ports::Mailer>,
-        ) = match self.backend {
+            Arc<dyn crate::ports::BackupService>,
+        );
+        let (store, keys, mailer, backups): Ports = match self.backend {
             Backend::Embedded => {
                 let io = |what: &str| {
                     let what = what.to_owned();
@@ -118,22 +122,49 @@ impl Config {
                     .map_err(io("the local master key"))?;
                 let outbox = embedded::Outbox::new(self.data_dir.join("outbox"))
                     .map_err(io("the outbox"))?;
-                (Arc::new(store), Arc::new(keys), Arc::new(outbox))
+                let backups =
+                    embedded::EmbeddedBackups::new(store.clone(), self.data_dir.join("backups"));
+                (
+                    Arc::new(store),
+                    Arc::new(keys),
+                    Arc::new(outbox),
+                    Arc::new(backups),
+                )
             }
             Backend::Aws => {
                 let sdk = aws::sdk_config(self.aws_emulator.as_deref()).await;
-                let (dynamodb, kms, ses) = aws::metrics::clients(&sdk);
-                let store =
-                    aws::DynamoStore::new(dynamodb, self.table.clone(), self.log_table.clone());
-                let keys = aws::KmsKeyService::new(kms, self.kms_key_id.clone());
-                let mailer = aws::SesMailer::new(ses, self.settings.mail_from.clone());
-                (Arc::new(store), Arc::new(keys), Arc::new(mailer))
+                let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+                let store = aws::DynamoStore::new(
+                    dynamo.clone(),
+                    self.table.clone(),
+                    self.log_table.clone(),
+                    self.keys_table.clone(),
+                );
+                let backups = aws::DynamoBackups::new(
+                    dynamo,
+                    vec![self.table.clone(), self.log_table.clone()],
+                );
+                let keys = aws::KmsKeyService::new(
+                    aws_sdk_kms::Client::new(&sdk),
+                    self.kms_key_id.clone(),
+                );
+                let mailer = aws::SesMailer::new(
+                    aws_sdk_sesv2::Client::new(&sdk),
+                    self.settings.mail_from.clone(),
+                );
+                (
+                    Arc::new(store),
+                    Arc::new(keys),
+                    Arc::new(mailer),
+                    Arc::new(backups),
+                )
             }
         };
         Ok(Services {
             store,
             keys,
             mailer,
+            backups,
             keyring: Keyring::default(),
             settings: self.settings.clone(),
         })

@@ -14,6 +14,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod http;
+pub mod jobs;
 pub mod ports;
 pub mod telemetry;
 pub mod util;

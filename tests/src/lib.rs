@@ -27,6 +27,7 @@ pub struct AwsEmulator {
     pub endpoint: String,
     pub table: String,
     pub log_table: String,
+    pub keys_table: String,
     pub kms_key_id: String,
     _child: Option<Child>,
 }
@@ -67,11 +68,13 @@ pub fn aws() -> &'static AwsEmulator {
         };
         let table = unique("kanri-data-");
         let log_table = unique("kanri-log-");
+        let keys_table = unique("kanri-keys-");
         let out = Command::new("python3")
             .arg(repo_root().join("infra/provision.py"))
             .env("AWS_ENDPOINT_URL", &endpoint)
             .env("KANRI_TABLE", &table)
             .env("KANRI_LOG_TABLE", &log_table)
+            .env("KANRI_KEYS_TABLE", &keys_table)
             .output()
             .expect("infra/provision.py runs");
         assert!(out.status.success(), "provisioning failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -81,7 +84,7 @@ pub fn aws() -> &'static AwsEmulator {
             .find_map(|l| l.strip_prefix("KANRI_KMS_KEY_ID="))
             .unwrap_or("alias/kanri-data")
             .to_owned();
-        AwsEmulator { endpoint, table, log_table, kms_key_id, _child: child }
+        AwsEmulator { endpoint, table, log_table, keys_table, kms_key_id, _child: child }
     })
 }
 
@@ -115,6 +118,7 @@ pub fn config(backend: Backend, data_dir: PathBuf) -> Config {
         },
         table: String::new(),
         log_table: String::new(),
+        keys_table: String::new(),
         kms_key_id: String::new(),
         aws_emulator: None,
     };
@@ -122,6 +126,7 @@ pub fn config(backend: Backend, data_dir: PathBuf) -> Config {
         let aws = aws();
         c.table = aws.table.clone();
         c.log_table = aws.log_table.clone();
+        c.keys_table = aws.keys_table.clone();
         c.kms_key_id = aws.kms_key_id.clone();
         c.aws_emulator = Some(aws.endpoint.clone());
     }
@@ -279,15 +284,14 @@ impl App {
             Backend::Aws => {
                 let data: Value = self
                     .http
-                    .get(format!("{}/moto-api/data.json", aws().endpoint))
+                    .get(format!("{}/_kanri/ses/raw", aws().endpoint))
                     .send()
                     .await
                     .expect("moto data")
                     .json()
                     .await
                     .expect("moto json");
-                data["ses"]["RawMessage"]
-                    .as_array()
+                data.as_array()
                     .cloned()
                     .unwrap_or_default()
                     .iter()
@@ -454,6 +458,40 @@ pub async fn dump_store(app: &App) -> String {
                 }
             }
             out
+        }
+    }
+}
+
+/// Whether the keys table still holds a tenant's wrapped data key.
+pub async fn key_exists(app: &App, tenant: &str) -> bool {
+    use kanri::ports::{ItemStore, Table};
+    let pk = format!("T#{tenant}");
+    match app.backend {
+        Backend::Embedded => {
+            let copy = app.data_dir.join("keys-copy.redb");
+            let _ = std::fs::remove_file(&copy);
+            std::fs::copy(app.data_dir.join("kanri.redb"), &copy).expect("copy");
+            let store = kanri::adapters::embedded::EmbeddedStore::open(&copy).expect("open copy");
+            store
+                .get(Table::Keys, &pk, "DEK")
+                .await
+                .expect("get")
+                .is_some()
+        }
+        Backend::Aws => {
+            let a = aws();
+            let sdk = kanri::adapters::aws::sdk_config(Some(&a.endpoint)).await;
+            let store = kanri::adapters::aws::DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                a.table.clone(),
+                a.log_table.clone(),
+                a.keys_table.clone(),
+            );
+            store
+                .get(Table::Keys, &pk, "DEK")
+                .await
+                .expect("get")
+                .is_some()
         }
     }
 }

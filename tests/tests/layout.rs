@@ -12,7 +12,7 @@ fn every_route_has_a_lambda_binary_and_every_binary_a_route() {
     let bins: BTreeSet<String> = std::fs::read_dir(repo_root().join("functions/src/bin"))
         .expect("bin dir")
         .filter_map(|e| e.ok()?.path().file_stem()?.to_str().map(str::to_owned))
-        .filter(|b| b != "kanri-local")
+        .filter(|b| b != "kanri-local" && b != "kanri-ops" && !b.starts_with("job-"))
         .collect();
     assert_eq!(routes, bins);
 }
@@ -46,5 +46,28 @@ fn the_openapi_document_describes_every_route() {
     for r in table() {
         let op = &doc["paths"][r.path][r.method.as_str().to_ascii_lowercase()];
         assert_eq!(op["operationId"], r.id, "{} {}", r.method, r.path);
+    }
+}
+
+#[test]
+fn every_scheduled_job_binary_has_a_function_with_a_schedule_in_template_yaml() {
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template");
+    let jobs: Vec<String> = std::fs::read_dir(repo_root().join("functions/src/bin"))
+        .expect("bin dir")
+        .filter_map(|e| e.ok()?.path().file_stem()?.to_str().map(str::to_owned))
+        .filter(|b| b.starts_with("job-"))
+        .collect();
+    assert!(jobs.len() >= 2, "{jobs:?}");
+    for job in jobs {
+        let at = template
+            .find(&format!("Binary: {job}\n"))
+            .unwrap_or_else(|| panic!("no function builds {job}"));
+        let rest = &template[at..];
+        let block = &rest[..rest.find("\n\n  ").unwrap_or(rest.len())];
+        assert!(
+            block.contains("Type: ScheduleV2")
+                && block.contains("ScheduleExpressionTimezone: Asia/Tokyo"),
+            "{job} has no schedule"
+        );
     }
 }

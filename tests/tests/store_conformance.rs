@@ -23,6 +23,7 @@ async fn dynamodb() -> Arc<dyn ItemStore> {
         aws_sdk_dynamodb::Client::new(&sdk),
         a.table.clone(),
         a.log_table.clone(),
+        a.keys_table.clone(),
     ))
 }
 

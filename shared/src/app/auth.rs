@@ -157,7 +157,11 @@ pub async fn login(
         return Err(AppError::ContractEnded);
     }
     let (token, hash) = crypto::new_token();
-    let expires = now + svc.settings.session_ttl;
+    // A session never outlives the contract.
+    let expires = match tenant.contract_last_moment() {
+        Some(end) => (now + svc.settings.session_ttl).min(end),
+        None => now + svc.settings.session_ttl,
+    };
     let mut tx = Tx::new();
     // The user must still exist when the session is made.
     tx.guard(

@@ -7,6 +7,8 @@ pub fn tenant_pk(t: &TenantId) -> String {
     format!("T#{t}")
 }
 pub const META: &str = "META";
+/// Keys table: the tenant's wrapped data key.
+pub const DATA_KEY_SK: &str = "DEK";
 
 pub const USER_PREFIX: &str = "USER#";
 pub fn user_sk(u: &UserId) -> String {
@@ -72,6 +74,26 @@ pub fn mail_pk(t: &TenantId) -> String {
 pub fn log_sk(at_ms: i64, id: &str) -> String {
     format!("{at_ms:013}#{id}")
 }
+/// Global: one item per tenant (contract end, purge progress), so the purge finds tenants without a scan.
+pub const REGISTRY_PK: &str = "TENANTS";
+pub fn registry_sk(t: &TenantId) -> String {
+    t.to_string()
+}
+pub const QUESTIONNAIRE_PREFIX: &str = "QNR#";
+pub fn questionnaire_sk(id: &str) -> String {
+    format!("QNR#{id}")
+}
+pub fn response_sk(q: &str, r: &str) -> String {
+    format!("QRESP#{q}#{r}")
+}
+pub fn responses_prefix(q: &str) -> String {
+    format!("QRESP#{q}#")
+}
+/// Log table: a purged tenant's questionnaires, anonymised and sealed under its log key.
+pub fn archive_pk(t: &TenantId) -> String {
+    format!("QARCHIVE#{t}")
+}
+
 /// The tenant's log key, which the purge keeps so the logs stay readable to the operator.
 pub fn log_key_pk(t: &TenantId) -> String {
     format!("TLOG#{t}")
@@ -114,6 +136,12 @@ pub mod attr {
     pub const COUNT: &str = "count";
     pub const MEMBER_COUNT: &str = "member_count";
     pub const GROUP: &str = "group";
+    pub const PURGE: &str = "purge";
+    pub const TITLE: &str = "title";
+    pub const QUESTIONS: &str = "questions";
+    pub const RESPONDENT: &str = "respondent";
+    pub const ANSWERS: &str = "answers";
+    pub const RESPONSES: &str = "responses";
     pub const ACTOR: &str = "actor";
     pub const ACTOR_NAME: &str = "actor_name";
     pub const ACTION: &str = "action";

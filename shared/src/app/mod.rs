@@ -7,7 +7,10 @@ pub mod csv_file;
 pub mod groups;
 pub mod imports;
 pub mod layout;
+pub mod logs;
 pub mod mail;
+pub mod questionnaires;
+pub mod retention;
 pub mod roles;
 pub mod tenants;
 pub mod throttle;
@@ -55,6 +58,7 @@ pub struct Services {
     pub store: Arc<dyn ItemStore>,
     pub keys: Arc<dyn KeyService>,
     pub mailer: Arc<dyn Mailer>,
+    pub backups: Arc<dyn crate::ports::BackupService>,
     pub keyring: Keyring,
     pub settings: Settings,
 }
@@ -96,7 +100,7 @@ impl Services {
         }
         let meta = self
             .store
-            .get(Table::Data, &layout::tenant_pk(tenant), layout::META)
+            .get(Table::Keys, &layout::tenant_pk(tenant), layout::DATA_KEY_SK)
             .await?;
         let wrapped = meta
             .as_ref()

@@ -75,6 +75,12 @@ impl TenantRecord {
         }
     }
 
+    /// The last moment of the contract: the end of its last day in JST.
+    pub fn contract_last_moment(&self) -> Option<OffsetDateTime> {
+        let end = self.contract_end?.next_day()?;
+        Some(end.midnight().assume_offset(crate::domain::time::JST))
+    }
+
     /// Logins stop after the contract's last day (JST).
     pub fn contract_ended(&self, now: OffsetDateTime) -> bool {
         self.contract_end
@@ -175,8 +181,17 @@ pub async fn create(
             .with(attr::SEATS_USED, Value::N(1))
             .with(attr::ORG_ADMINS, Value::N(1))
             .with(attr::DEFAULT_ROLE, Value::S(tenant.default_role_id.clone()))
-            .with(attr::DATA_KEY, Value::B(wrapped_data.0))
             .with(attr::CREATED, Value::N(ts)),
+    ));
+    // The wrapped data key lives in the keys table, which no backup copies: deleting it at the purge
+    // makes the tenant's data unreadable in every backup generation too.
+    tx.push(Write::put_new(
+        Table::Keys,
+        Item::new(scope.pk(), layout::DATA_KEY_SK).with(attr::DATA_KEY, Value::B(wrapped_data.0)),
+    ));
+    tx.push(Write::put_new(
+        Table::Data,
+        Item::new(layout::REGISTRY_PK, layout::registry_sk(&id)).with(attr::CREATED, Value::N(ts)),
     ));
     tx.push(Write::put_new(
         Table::Log,
@@ -267,4 +282,91 @@ pub async fn update(
     ));
     tx.commit(svc.store.as_ref()).await?;
     load(svc, id).await
+}
+
+/// Ends the contract on `contract_end` (a date in JST): from the next day logins answer `contract_ended`,
+/// sessions are capped at the end, and the purge erases the tenant's data 90 days later. An end already
+/// past also ends every session now.
+pub async fn terminate(
+    svc: &Services,
+    id: &TenantId,
+    contract_end: Date,
+    now: OffsetDateTime,
+) -> Result<TenantRecord, AppError> {
+    load(svc, id).await?;
+    let end = Value::S(
+        contract_end
+            .format(DATE)
+            .map_err(|e| AppError::Internal(Box::new(e)))?,
+    );
+    let log_key = svc.log_key(id).await?;
+    let mut tx = Tx::new();
+    tx.guard(
+        Write::Update {
+            table: Table::Data,
+            pk: layout::tenant_pk(id),
+            sk: layout::META.into(),
+            changes: vec![Change::Set(attr::CONTRACT_END, end.clone())],
+            cond: Some(Cond::Exists),
+        },
+        || AppError::NotFound("tenant"),
+    );
+    tx.push(Write::Update {
+        table: Table::Data,
+        pk: layout::REGISTRY_PK.into(),
+        sk: layout::registry_sk(id),
+        changes: vec![Change::Set(attr::CONTRACT_END, end)],
+        cond: None,
+    });
+    tx.push(audit::entry(
+        id,
+        &log_key,
+        &Actor::Operator,
+        Entry {
+            action: "tenant.terminate",
+            target_type: "tenant",
+            target_id: id.as_str(),
+        },
+        now,
+    ));
+    tx.commit(svc.store.as_ref()).await?;
+    let tenant = load(svc, id).await?;
+    if tenant.contract_ended(now) {
+        let scope = svc.scope(id).await?;
+        let mut after = None;
+        loop {
+            let page = svc
+                .store
+                .query(
+                    &crate::ports::Query::prefix(Table::Data, scope.pk(), layout::USER_PREFIX)
+                        .after(after)
+                        .limit(200),
+                )
+                .await?;
+            for item in &page.items {
+                let uid = crate::domain::ids::UserId::from_stored(
+                    item.sk
+                        .strip_prefix(layout::USER_PREFIX)
+                        .unwrap_or_default(),
+                );
+                crate::app::auth::revoke_tokens(
+                    svc,
+                    &scope,
+                    &uid,
+                    &[crate::app::auth::SESSION],
+                    None,
+                )
+                .await?;
+            }
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+    }
+    Ok(tenant)
+}
+
+pub fn parse_date(s: &str) -> Option<Date> {
+    Date::parse(s, DATE).ok()
 }

@@ -19,6 +19,30 @@ pub const BODY_LIMIT: usize = 1 << 20;
 /// A JSON body: `application/json`, at most [`BODY_LIMIT`], strictly typed (`deny_unknown_fields` on T).
 pub struct Json<T>(pub T);
 
+/// A JSON body that may be left out entirely (then `T::default()`), e.g. `{as_of?}` of the jobs.
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, s: &S) -> Result<Self, ApiError> {
+        let empty = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            == Some("0")
+            || (req.headers().get(header::CONTENT_TYPE).is_none()
+                && req.headers().get(header::TRANSFER_ENCODING).is_none()
+                && req.headers().get(header::CONTENT_LENGTH).is_none());
+        if empty {
+            return Ok(OptionalJson(T::default()));
+        }
+        Json::<T>::from_request(req, s)
+            .await
+            .map(|Json(t)| OptionalJson(t))
+    }
+}
+
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 

@@ -109,6 +109,43 @@ fn components() -> Map<String, Value> {
     let more = json!({
         "UserPage": page_of("User"),
         "Empty": obj(&[], json!({})),
+        "NewQuestionnaire": obj(&["title", "questions"], json!({"title": {"type": "string", "minLength": 1},
+            "questions": {"type": "array", "minItems": 1, "maxItems": 200, "items": obj(&["text"], json!({"text": {"type": "string", "minLength": 1}}))}})),
+        "NewResponse": obj(&["respondent", "answers"], json!({
+            "respondent": obj(&["name", "email", "company"], json!({"name": {"type": "string"}, "email": {"type": "string", "format": "email"}, "company": {"type": "string"}})),
+            "answers": {"type": "array", "items": {"type": "string"}}})),
+    });
+    let part0 = json!({
+        "QuestionnaireResponse": obj(&["id", "respondent", "answers", "submitted_at"], json!({"id": {"type": "string"},
+            "respondent": {"oneOf": [{"type": "null"}, obj(&["name", "email", "company"], json!({"name": {"type": "string"}, "email": {"type": "string"}, "company": {"type": "string"}}))]},
+            "answers": {"type": "array", "items": {"type": "string"}}, "submitted_at": {"type": "string", "format": "date-time"}})),
+        "Questionnaire": obj(&["id", "title", "questions", "created_at"], json!({"id": {"type": "string"}, "title": {"type": "string"},
+            "questions": {"type": "array", "items": obj(&["text"], json!({"text": {"type": "string"}}))},
+            "created_at": {"type": "string", "format": "date-time"},
+            "responses": {"type": "array", "items": {"$ref": "#/components/schemas/QuestionnaireResponse"}}})),
+        "QuestionnaireList": obj(&["items"], json!({"items": {"type": "array", "items": {"$ref": "#/components/schemas/Questionnaire"}}})),
+        "AuditEntry": obj(&["id", "at", "actor", "action", "target", "result"], json!({
+            "id": {"type": "string"}, "at": {"type": "string", "format": "date-time"},
+            "actor": obj(&["id", "name"], json!({"id": {"type": "string"}, "name": {"type": ["string", "null"]}})),
+            "action": {"type": "string"},
+            "target": obj(&["type", "id"], json!({"type": {"type": "string"}, "id": {"type": "string"}})),
+            "result": {"type": "string"}})),
+        "AuditPage": page_of("AuditEntry"),
+        "MailEntry": obj(&["id", "at", "to", "kind", "message_id", "status"], json!({
+            "id": {"type": "string"}, "at": {"type": "string", "format": "date-time"}, "to": {"type": "string"},
+            "kind": {"enum": ["invitation", "password_reset", "notice"]}, "message_id": {"type": "string"},
+            "status": {"enum": ["sent", "failed"]}})),
+        "MailPage": page_of("MailEntry"),
+    });
+    let part2 = json!({
+        "Terminate": obj(&["contract_end"], json!({"contract_end": {"type": "string", "format": "date"}})),
+        "Job": obj(&[], json!({"as_of": {"type": "string", "format": "date-time"}, "max_items": {"type": "integer", "minimum": 1}})),
+        "BackupInfo": obj(&["id", "created_at"], json!({"id": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"}, "size": {"type": "integer"}})),
+        "BackupReport": obj(&["backup", "kept", "deleted"], json!({"backup": {"$ref": "#/components/schemas/BackupInfo"},
+            "kept": {"type": "array", "items": {"type": "string"}}, "deleted": {"type": "array", "items": {"type": "string"}}})),
+        "BackupList": obj(&["items"], json!({"items": {"type": "array", "items": {"$ref": "#/components/schemas/BackupInfo"}}})),
+        "PurgeReport": obj(&["purged", "in_progress", "items_deleted"], json!({"purged": {"type": "array", "items": {"type": "string"}},
+            "in_progress": {"type": "array", "items": {"type": "string"}}, "items_deleted": {"type": "integer"}})),
         "CsvFile": {"type": "string", "contentMediaType": "text/csv"},
         "RowFailure": obj(&["line", "code", "message"], json!({"line": {"type": "integer"}, "code": {"type": "string"}, "message": {"type": "string"}})),
         "UserImportReport": obj(&["created", "failed", "users"], json!({
@@ -119,6 +156,8 @@ fn components() -> Map<String, Value> {
         "GroupImportReport": obj(&["created", "updated", "failed"], json!({
             "created": {"type": "integer"}, "updated": {"type": "integer"},
             "failed": {"type": "array", "items": {"$ref": "#/components/schemas/RowFailure"}}})),
+    });
+    let part1 = json!({
         "Group": obj(&["id", "name", "member_count", "created_at", "updated_at"], json!({
             "id": {"type": "string"}, "name": {"type": "string"}, "member_count": {"type": "integer", "minimum": 0},
             "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
@@ -162,7 +201,7 @@ fn components() -> Map<String, Value> {
             "edit": {"type": "array", "items": {"type": "string"}}}))}})),
     });
     let mut out = Map::new();
-    for part in [schemas, more] {
+    for part in [schemas, more, part0, part1, part2] {
         if let Value::Object(m) = part {
             out.extend(m);
         }

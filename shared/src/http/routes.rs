@@ -7,7 +7,9 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
 use crate::domain::permissions::{Feature, Level};
 use crate::http::AppState;
-use crate::http::handlers::{groups, me, ops, roles, session, system, tenant, users};
+use crate::http::handlers::{
+    groups, logs, me, ops, questionnaires, roles, session, system, tenant, users,
+};
 
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +67,9 @@ const fn doc(
 }
 
 const SETTINGS_EDIT: Access = Access::Feature(Feature::Settings, Level::Edit);
+const AUDIT_LOG_VIEW: Access = Access::Feature(Feature::AuditLog, Level::View);
+const SUPPLY_CHAIN_EDIT: Access = Access::Feature(Feature::SupplyChain, Level::Edit);
+const SUPPLY_CHAIN_VIEW: Access = Access::Feature(Feature::SupplyChain, Level::View);
 
 pub fn table() -> Vec<Route> {
     use Access::*;
@@ -542,6 +547,158 @@ pub fn table() -> Vec<Route> {
                 None,
                 200,
                 Some("User"),
+            ),
+        },
+        Route {
+            id: "audit-log",
+            method: Method::GET,
+            path: "/v1/audit-log",
+            access: AUDIT_LOG_VIEW,
+            handler: || get(logs::audit),
+            doc: Doc {
+                query: &["limit", "cursor", "from", "to"],
+                ..doc(
+                    "The tenant's operation log, newest first, times in JST",
+                    None,
+                    200,
+                    Some("AuditPage"),
+                )
+            },
+        },
+        Route {
+            id: "mail-log",
+            method: Method::GET,
+            path: "/v1/mail-log",
+            access: AUDIT_LOG_VIEW,
+            handler: || get(logs::mail),
+            doc: Doc {
+                query: &["limit", "cursor", "from", "to"],
+                ..doc(
+                    "The mails sent for the tenant, newest first",
+                    None,
+                    200,
+                    Some("MailPage"),
+                )
+            },
+        },
+        Route {
+            id: "ops-tenants-audit-log",
+            method: Method::GET,
+            path: "/v1/ops/tenants/{id}/audit-log",
+            access: Operator,
+            handler: || get(logs::ops_audit),
+            doc: Doc {
+                query: &["limit", "cursor", "from", "to"],
+                ..doc(
+                    "A tenant's operation log, kept after the purge",
+                    None,
+                    200,
+                    Some("AuditPage"),
+                )
+            },
+        },
+        Route {
+            id: "questionnaires-create",
+            method: Method::POST,
+            path: "/v1/questionnaires",
+            access: SUPPLY_CHAIN_EDIT,
+            handler: || post(questionnaires::create),
+            doc: doc(
+                "Create a supply-chain questionnaire",
+                Some("NewQuestionnaire"),
+                201,
+                Some("Questionnaire"),
+            ),
+        },
+        Route {
+            id: "questionnaires-respond",
+            method: Method::POST,
+            path: "/v1/questionnaires/{id}/responses",
+            access: SUPPLY_CHAIN_EDIT,
+            handler: || post(questionnaires::respond),
+            doc: doc(
+                "Record a respondent's answers",
+                Some("NewResponse"),
+                201,
+                Some("QuestionnaireResponse"),
+            ),
+        },
+        Route {
+            id: "questionnaires-get",
+            method: Method::GET,
+            path: "/v1/questionnaires/{id}",
+            access: SUPPLY_CHAIN_VIEW,
+            handler: || get(questionnaires::get),
+            doc: doc(
+                "A questionnaire with its responses",
+                None,
+                200,
+                Some("Questionnaire"),
+            ),
+        },
+        Route {
+            id: "ops-tenants-terminate",
+            method: Method::POST,
+            path: "/v1/ops/tenants/{id}/terminate",
+            access: Operator,
+            handler: || post(ops::terminate),
+            doc: doc(
+                "End a tenant's contract on a date; its data is erased 90 days later",
+                Some("Terminate"),
+                200,
+                Some("Tenant"),
+            ),
+        },
+        Route {
+            id: "ops-tenants-questionnaires",
+            method: Method::GET,
+            path: "/v1/ops/tenants/{id}/questionnaires",
+            access: Operator,
+            handler: || get(ops::questionnaires),
+            doc: doc(
+                "A tenant's questionnaires; after the purge without respondents",
+                None,
+                200,
+                Some("QuestionnaireList"),
+            ),
+        },
+        Route {
+            id: "ops-jobs-backup",
+            method: Method::POST,
+            path: "/v1/ops/jobs/backup",
+            access: Operator,
+            handler: || post(ops::backup),
+            doc: doc(
+                "Take a backup generation; exactly the 7 newest remain",
+                Some("Job"),
+                200,
+                Some("BackupReport"),
+            ),
+        },
+        Route {
+            id: "ops-backups-list",
+            method: Method::GET,
+            path: "/v1/ops/backups",
+            access: Operator,
+            handler: || get(ops::backups),
+            doc: doc(
+                "The backup generations, newest first",
+                None,
+                200,
+                Some("BackupList"),
+            ),
+        },
+        Route {
+            id: "ops-jobs-purge",
+            method: Method::POST,
+            path: "/v1/ops/jobs/purge",
+            access: Operator,
+            handler: || post(ops::purge),
+            doc: doc(
+                "Erase tenants whose contract ended 90 or more days before as_of",
+                Some("Job"),
+                200,
+                Some("PurgeReport"),
             ),
         },
     ]

@@ -1,9 +1,11 @@
 //! Small traits for the outside world, in domain terms. Adapters live in `crate::adapters`.
 
+pub mod backups;
 pub mod keys;
 pub mod mailer;
 pub mod store;
 
+pub use backups::{Backup, BackupService};
 pub use keys::{KeyError, KeyService, WrappedKey};
 pub use mailer::{MailError, Mailer, OutgoingMail};
 pub use store::{

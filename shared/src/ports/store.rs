@@ -13,11 +13,13 @@ pub const BATCH_WRITE_CHUNK: usize = 25;
 /// Most keys one batched read sends (DynamoDB's `BatchGetItem` limit); adapters chunk larger reads.
 pub const BATCH_GET_CHUNK: usize = 100;
 
-/// The two tables: tenant data, and the logs that outlive a tenant's purge.
+/// The tables: tenant data; the logs that outlive a tenant's purge; and the wrapped data keys, kept apart
+/// and never backed up, so that deleting a tenant's key makes every backup copy of its data unreadable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
     Data,
     Log,
+    Keys,
 }
 
 /// An attribute value. Only the kinds the domain uses.

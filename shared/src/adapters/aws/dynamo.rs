@@ -29,14 +29,16 @@ pub struct DynamoStore {
     client: Client,
     data_table: String,
     log_table: String,
+    keys_table: String,
 }
 
 impl DynamoStore {
-    pub fn new(client: Client, data_table: String, log_table: String) -> Self {
+    pub fn new(client: Client, data_table: String, log_table: String, keys_table: String) -> Self {
         DynamoStore {
             client,
             data_table,
             log_table,
+            keys_table,
         }
     }
 
@@ -44,6 +46,7 @@ impl DynamoStore {
         match t {
             Table::Data => &self.data_table,
             Table::Log => &self.log_table,
+            Table::Keys => &self.keys_table,
         }
     }
 }
@@ -686,7 +689,12 @@ mod faults {
             .http_client(create_mock_http_client())
             .interceptor(interceptor)
             .build();
-        DynamoStore::new(Client::from_conf(conf), "data".into(), "log".into())
+        DynamoStore::new(
+            Client::from_conf(conf),
+            "data".into(),
+            "log".into(),
+            "keys".into(),
+        )
     }
 
     fn unprocessed(n: usize) -> BatchWriteItemOutput {

@@ -1,10 +1,12 @@
 //! Adapters for AWS: DynamoDB, KMS, SES. Nothing outside this module names an SDK type.
 
+pub mod backups;
 pub mod dynamo;
 pub mod kms;
 pub mod metrics;
 pub mod ses;
 
+pub use backups::DynamoBackups;
 pub use dynamo::DynamoStore;
 pub use kms::KmsKeyService;
 pub use ses::SesMailer;

@@ -16,11 +16,13 @@ use crate::ports::store::{
 
 const DATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("data");
 const LOG: TableDefinition<&[u8], &[u8]> = TableDefinition::new("log");
+const KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("keys");
 
 fn def(table: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
     match table {
         Table::Data => DATA,
         Table::Log => LOG,
+        Table::Keys => KEYS,
     }
 }
 
@@ -80,6 +82,7 @@ impl EmbeddedStore {
         {
             txn.open_table(DATA).map_err(err)?;
             txn.open_table(LOG).map_err(err)?;
+            txn.open_table(KEYS).map_err(err)?;
         }
         txn.commit().map_err(err)?;
         Ok(EmbeddedStore { db: Arc::new(db) })

@@ -1,8 +1,10 @@
 //! Handlers: parse, call one use case, render. Grouped as the API groups its endpoints.
 
 pub mod groups;
+pub mod logs;
 pub mod me;
 pub mod ops;
+pub mod questionnaires;
 pub mod roles;
 pub mod session;
 pub mod system;

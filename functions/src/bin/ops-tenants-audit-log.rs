@@ -1,0 +1,6 @@
+//! Lambda function for `GET /v1/ops/tenants/{id}/audit-log`.
+
+#[tokio::main]
+async fn main() -> Result<(), kanri::http::lambda::Error> {
+    kanri::http::lambda::run("ops-tenants-audit-log").await
+}

@@ -1,0 +1,93 @@
+//! The operation log and the mail log, for the tenant (feature audit_log) and for the operator.
+
+use axum::Json as Out;
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::app::logs::{self, Window};
+use crate::domain::ids::TenantId;
+use crate::domain::time::parse_rfc3339;
+use crate::http::AppState;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Caller, Params, PathId, decode_cursor, encode_cursor, limit};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn window(q: &LogQuery) -> ApiResult<Window> {
+    let parse = |field: &'static str, v: &Option<String>| {
+        v.as_deref()
+            .map(|s| {
+                parse_rfc3339(s).ok_or_else(|| ApiError {
+                    field: Some(field),
+                    ..ApiError::invalid(format!(
+                        "{field} must be an RFC 3339 time, e.g. 2026-11-26T09:00:00+09:00"
+                    ))
+                })
+            })
+            .transpose()
+    };
+    Ok(Window {
+        from: parse("from", &q.from)?,
+        to: parse("to", &q.to)?,
+    })
+}
+
+async fn audit_page(s: &AppState, tenant: &TenantId, q: LogQuery) -> ApiResult<Out<Value>> {
+    let w = window(&q)?;
+    let page = logs::audit(
+        &s.svc,
+        tenant,
+        &w,
+        limit(q.limit.as_deref())?,
+        decode_cursor(q.cursor.as_deref(), "")?,
+    )
+    .await?;
+    Ok(Out(
+        json!({"items": page.items, "next_cursor": encode_cursor(page.next)}),
+    ))
+}
+
+pub async fn audit(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Params(q): Params<LogQuery>,
+) -> ApiResult<Out<Value>> {
+    audit_page(&s, &p.scope.tenant, q).await
+}
+
+pub async fn mail(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Params(q): Params<LogQuery>,
+) -> ApiResult<Out<Value>> {
+    let w = window(&q)?;
+    let page = logs::mail(
+        &s.svc,
+        &p.scope.tenant,
+        &w,
+        limit(q.limit.as_deref())?,
+        decode_cursor(q.cursor.as_deref(), "")?,
+    )
+    .await?;
+    Ok(Out(
+        json!({"items": page.items, "next_cursor": encode_cursor(page.next)}),
+    ))
+}
+
+/// The operator reads a tenant's operation log, also after the tenant's data was purged.
+pub async fn ops_audit(
+    State(s): State<AppState>,
+    PathId(id): PathId,
+    Params(q): Params<LogQuery>,
+) -> ApiResult<Out<Value>> {
+    let tenant = TenantId::parse(&id).ok_or_else(|| ApiError::not_found("tenant"))?;
+    audit_page(&s, &tenant, q).await
+}
