@@ -267,7 +267,40 @@ mod expired_tokens {
             c.settings.invitation_ttl = time::Duration::seconds(1)
         })
         .await;
-        let t = app.onboard(5).await;
+        // The admin's own invitation expires as fast, so the admin comes in through a reset link (1 hour).
+        let slug = unique("t-");
+        let email = format!("{}@example.jp", unique("admin-"));
+        let created = app
+            .post(
+                "/v1/ops/tenants",
+                Some(&app.operator_token),
+                json!({"slug": slug, "name": "T", "seat_limit": 5, "admin": {"name": "A", "email": email}}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED);
+        app.post(
+            "/v1/auth/password-reset",
+            None,
+            json!({"tenant": slug, "login": email}),
+        )
+        .await;
+        let reset = app.link_token(&email).await;
+        let r = app
+            .post(
+                "/v1/auth/set-password",
+                None,
+                json!({"token": reset, "password": "admin passphrase"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+        let admin_token = app.login(&slug, &email, "admin passphrase").await;
+        let t = kanri_tests::Tenant {
+            id: String::new(),
+            slug,
+            admin_email: email,
+            admin_id: String::new(),
+            admin_token,
+        };
         app.post(
             "/v1/users",
             Some(&t.admin_token),

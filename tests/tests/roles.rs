@@ -365,6 +365,8 @@ both_backends!(
                     .map(|r| match r.rsplit('/').next() {
                         Some("RoleId") => json!({"role_id": "member"}),
                         Some("Credentials") => json!({"delivery": "generated"}),
+                Some("UserIds") => json!({"user_ids": []}),
+                Some("NewResponse") => json!({"respondent": {"name": "x", "email": "x@example.jp", "company": "x"}, "answers": []}),
                         _ => json!({"name": "hijack"}),
                     });
                 let r = app
