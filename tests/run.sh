@@ -25,9 +25,9 @@ cfn-lint template.yaml
 echo "cfn-lint: 1 passed, 0 failed"
 
 echo "== Lambda binaries under the Runtime API emulator"
-bash tests/scripts/lambda_emulator.sh
+SKIP_BUILD=1 bash tests/scripts/lambda_emulator.sh  # the binaries were built above
 
 echo "== schemathesis"
-bash tests/scripts/schemathesis.sh
+SKIP_BUILD=1 bash tests/scripts/schemathesis.sh
 
 echo "make test: everything passed in $(( $(date +%s) - started )) s"

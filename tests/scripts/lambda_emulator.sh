@@ -427,6 +427,8 @@ print("== user flow through the Lambda binaries", flush=True)
 pw = f"Lambda-{secrets.token_urlsafe(9)}-pw"
 session = None
 if token:
+    r = lam("auth-password-reset", "POST", "/v1/auth/password-reset", {"tenant": "no-such-tenant", "login": "nobody@example.jp"})
+    check("auth-password-reset for an unknown account -> 202 {}", r.status == 202 and r.json == {}, repr(r))
     r = lam("auth-set-password", "POST", "/v1/auth/set-password", {"token": "bogus-token", "password": pw})
     check("auth-set-password with a bogus token -> 400 invalid_token", is_error(r, 400, "invalid_token"), repr(r))
     r = lam("auth-set-password", "POST", "/v1/auth/set-password", {"token": token, "password": pw})

@@ -238,10 +238,10 @@ pub fn document() -> Value {
             "responses": {"default": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
         });
         let mut params: Vec<Value> = r.doc.query.iter().map(|q| param(q)).collect();
-        if r.path.contains("{id}") {
-            params.push(
-                json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}),
-            );
+        for name in ["id", "user_id"] {
+            if r.path.contains(&format!("{{{name}}}")) {
+                params.push(json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}));
+            }
         }
         if !params.is_empty() {
             op["parameters"] = json!(params);
@@ -301,6 +301,29 @@ mod tests {
                     r.id
                 );
             }
+        }
+    }
+
+    #[test]
+    fn every_path_parameter_is_declared() {
+        let doc = super::document();
+        for r in super::routes::table() {
+            let op = &doc["paths"][r.path][r.method.as_str().to_ascii_lowercase()];
+            let declared: Vec<&str> = op["parameters"]
+                .as_array()
+                .map(|p| {
+                    p.iter()
+                        .filter(|p| p["in"] == "path")
+                        .filter_map(|p| p["name"].as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let used: Vec<&str> = r
+                .path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+                .collect();
+            assert_eq!(declared, used, "{} {}", r.method, r.path);
         }
     }
 }
