@@ -54,3 +54,12 @@ fmt:
 lambda-build:
 	@command -v cargo-lambda >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet cargo-lambda
 	$(CARGO) lambda build --profile lambda --arm64 -p kanri-functions
+
+# Benchmarks (BENCHMARKS.md, issue #10): installs wrk (Debian package) and moto when missing, builds the
+# release binaries, measures for a few minutes and rewrites the figures in BENCHMARKS.md.
+.PHONY: bench
+bench: deps
+	@command -v wrk >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	@bash bench/run.sh

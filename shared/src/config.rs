@@ -133,7 +133,7 @@ impl Config {
             }
             Backend::Aws => {
                 let sdk = aws::sdk_config(self.aws_emulator.as_deref()).await;
-                let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+                let (dynamo, kms, ses) = aws::metrics::clients(&sdk);
                 let store = aws::DynamoStore::new(
                     dynamo.clone(),
                     self.table.clone(),
@@ -144,14 +144,8 @@ impl Config {
                     dynamo,
                     vec![self.table.clone(), self.log_table.clone()],
                 );
-                let keys = aws::KmsKeyService::new(
-                    aws_sdk_kms::Client::new(&sdk),
-                    self.kms_key_id.clone(),
-                );
-                let mailer = aws::SesMailer::new(
-                    aws_sdk_sesv2::Client::new(&sdk),
-                    self.settings.mail_from.clone(),
-                );
+                let keys = aws::KmsKeyService::new(kms, self.kms_key_id.clone());
+                let mailer = aws::SesMailer::new(ses, self.settings.mail_from.clone());
                 (
                     Arc::new(store),
                     Arc::new(keys),

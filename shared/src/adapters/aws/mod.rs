@@ -3,6 +3,7 @@
 pub mod backups;
 pub mod dynamo;
 pub mod kms;
+pub mod metrics;
 pub mod ses;
 
 pub use backups::DynamoBackups;

@@ -1,0 +1,752 @@
+#!/usr/bin/env python3
+"""make bench: measure the local server, the AWS requests per endpoint, the Lambda binaries and argon2, and
+write every figure to a JSON file (bench/report.py turns it into BENCHMARKS.md).
+
+    bench/bench.py --target TARGET_DIR --out RESULTS.json [--build BUILD.json] [--sections load,aws,lambda]
+
+Expects release binaries in TARGET_DIR/release (kanri-local, one per route id, kanri-bench) and wrk on PATH;
+bench/run.sh builds and installs them. Every section is independent: one that fails is recorded under
+"errors" and the others still run. Knobs (environment):
+
+    BENCH_RUNS=5          timed wrk runs per endpoint (the figures are their medians)
+    BENCH_SECONDS=6       seconds per wrk run (each endpoint also gets one untimed warm-up run)
+    BENCH_CONNECTIONS=32  open connections (the fixed concurrency) for the throughput runs
+    BENCH_WRK_THREADS=1   wrk threads
+    BENCH_LOGIN_RUNS=3    timed login runs (one connection each, BENCH_SECONDS long)
+    BENCH_ARGON2_N=30     timed argon2 hashes
+    BENCH_LAMBDA_RUNS=3   cold starts per Lambda binary
+    BENCH_LAMBDA_INVOKES=5 requests per cold-started process (the first, then warm ones)
+    BENCH_FUNCTIONS=a,b   the Lambda functions to measure (route ids), or "all" (default: all)
+    BENCH_LAMBDA_PROFILE=release  the cargo profile of the function binaries (lambda: as deployed)
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime
+import email
+import glob
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE / "scripts"))
+from runtime_api import RuntimeApi  # noqa: E402
+
+PYTHON = os.environ.get("PYTHON", sys.executable)
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "6"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+WRK_THREADS = int(os.environ.get("BENCH_WRK_THREADS", "1"))
+LOGIN_RUNS = int(os.environ.get("BENCH_LOGIN_RUNS", "3"))
+ARGON2_N = int(os.environ.get("BENCH_ARGON2_N", "30"))
+LAMBDA_RUNS = int(os.environ.get("BENCH_LAMBDA_RUNS", "3"))
+LAMBDA_INVOKES = int(os.environ.get("BENCH_LAMBDA_INVOKES", "5"))
+LAMBDA_PROFILE = os.environ.get("BENCH_LAMBDA_PROFILE", "release")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+FAKE_ID = "00000000000000000000000000"
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ---- small helpers ---------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def http(method, url, body=None, token=None, timeout=30):
+    headers = {}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["content-type"] = "application/json"
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            raw = r.read()
+            status = r.status
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        status = e.code
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, raw.decode("utf-8", "replace")
+
+
+def need(what, status, body, want):
+    if status != want:
+        raise RuntimeError(f"{what}: expected {want}, got {status} {str(body)[:300]}")
+    return body
+
+
+def wait_health(base, proc, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if http("GET", f"{base}/v1/health", timeout=1)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{base} did not answer within {seconds} s")
+
+
+def stop(proc):
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def cpu_seconds(pid) -> float:
+    """utime + stime of a process (all its threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_status_kib(pid, key) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def percentile(xs, p):
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None
+    k = max(0, min(len(xs) - 1, round(p / 100 * len(xs) + 0.5) - 1))
+    return xs[k]
+
+
+def machine():
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_kib = None
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal:"):
+                mem_kib = int(line.split()[1])
+    except OSError:
+        pass
+
+    def version(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.SubprocessError):
+            return None
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round((mem_kib or 0) / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "os": version(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
+        "loadavg_at_start": open("/proc/loadavg").read().split()[:3],
+        "rustc": version(["rustc", "--version"]),
+        "wrk": version(["sh", "-c", "wrk --version 2>&1 | head -n1"]),
+        "python": platform.python_version(),
+    }
+
+
+def git_state():
+    def git(*a):
+        r = subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True)
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": git("rev-parse", "--short", "HEAD"), "dirty": bool(status)}
+
+
+def read_outbox_token(data_dir, to_addr, wait=10.0):
+    deadline = time.time() + wait
+    while time.time() < deadline:
+        for path in sorted(glob.glob(f"{data_dir}/outbox/*.eml"), key=os.path.getmtime, reverse=True):
+            msg = email.message_from_binary_file(open(path, "rb"))
+            if to_addr not in (msg.get("To") or ""):
+                continue
+            for part in msg.walk():
+                if part.get_content_maintype() != "text":
+                    continue
+                text = (part.get_payload(decode=True) or b"").decode(part.get_content_charset() or "utf-8", "replace")
+                if m := re.search(r"/set-password\?token=([A-Za-z0-9_\-]+)", text):
+                    return m.group(1)
+        time.sleep(0.1)
+    raise RuntimeError(f"no invitation mail to {to_addr} in {data_dir}/outbox")
+
+
+def moto_tokens(moto_url) -> dict[str, str]:
+    """to address -> set-password token of the newest invitation SES (moto) recorded for it."""
+    with urllib.request.urlopen(f"{moto_url}/moto-api/data.json", timeout=60) as r:
+        data = json.load(r)
+    out = {}
+    for msg in (data.get("ses") or {}).get("RawMessage") or []:
+        m = email.message_from_string(msg.get("raw_data") or "")
+        for p in [p for p in m.walk() if p.get_content_maintype() == "text"] or [m]:
+            text = (p.get_payload(decode=True) or b"").decode(p.get_content_charset() or "utf-8", "replace")
+            if mt := re.search(r"/set-password\?token=([A-Za-z0-9_\-]+)", text):
+                for to in msg.get("destinations") or []:
+                    out[to] = mt.group(1)
+    return out
+
+
+def onboard(base, optok, slug, admin_email, password, get_token, seat_limit=1_000_000):
+    """Tenant + admin through the API: create, set the password from the invitation, log in."""
+    st, body = http("POST", f"{base}/v1/ops/tenants",
+                    {"slug": slug, "name": "Bench KK", "seat_limit": seat_limit,
+                     "admin": {"name": "Bench Admin", "email": admin_email}}, optok)
+    body = need("POST /v1/ops/tenants", st, body, 201)
+    token = get_token(admin_email)
+    st, b = http("POST", f"{base}/v1/auth/set-password", {"token": token, "password": password})
+    need("POST /v1/auth/set-password", st, b, 204)
+    st, b = http("POST", f"{base}/v1/auth/login", {"tenant": slug, "login": admin_email, "password": password})
+    b = need("POST /v1/auth/login", st, b, 200)
+    return body["tenant"]["id"], body["admin"]["id"], b["token"]
+
+
+# ---- 1. the local server under load (embedded store) ------------------------------------------------------
+
+def wrk(url, method="GET", token=None, body=None, connections=CONNECTIONS, threads=WRK_THREADS, seconds=SECONDS):
+    env = dict(os.environ, KANRI_WRK_METHOD=method, KANRI_WRK_TOKEN=token or "", KANRI_WRK_BODY=body or "",
+               KANRI_WRK_RUN=secrets.token_hex(4))
+    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
+           "-s", str(HERE / "scripts" / "wrk.lua"), url]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60)
+    lines = [line for line in r.stdout.splitlines() if line.startswith("{")]
+    if r.returncode != 0 or not lines:
+        raise RuntimeError(f"wrk failed ({r.returncode}): {r.stdout[-500:]} {r.stderr[-500:]}")
+    return json.loads(lines[-1])
+
+
+def load_runs(pid, url, runs, **kw):
+    out = []
+    wrk(url, seconds=2, **{k: v for k, v in kw.items() if k != "seconds"})  # warm-up, not counted
+    for _ in range(runs):
+        c0 = cpu_seconds(pid)
+        w = wrk(url, **kw)
+        c1 = cpu_seconds(pid)
+        secs = w["duration_us"] / 1e6
+        n = w["requests"]
+        errors = sum(w["errors"].values())
+        out.append({
+            "requests": n,
+            "seconds": round(secs, 3),
+            "rps": n / secs if secs else None,
+            "p50_ms": w["latency_us"]["p50"] / 1000,
+            "p90_ms": w["latency_us"]["p90"] / 1000,
+            "p99_ms": w["latency_us"]["p99"] / 1000,
+            "max_ms": w["latency_us"]["max"] / 1000,
+            "errors": errors,
+            "non_2xx": w["errors"]["status"],
+            "server_cpu_s": round(c1 - c0, 3),
+            "cpu_us_per_request": (c1 - c0) / n * 1e6 if n else None,
+        })
+        log(f"  {out[-1]['rps']:.0f} req/s, p50 {out[-1]['p50_ms']:.2f} ms, p99 {out[-1]['p99_ms']:.2f} ms, "
+            f"{out[-1]['cpu_us_per_request']:.0f} µs CPU/request, {errors} errors")
+    summary = {k: median([r[k] for r in out]) for k in
+               ("rps", "p50_ms", "p90_ms", "p99_ms", "cpu_us_per_request")}
+    summary["errors"] = sum(r["errors"] for r in out)
+    summary["requests"] = sum(r["requests"] for r in out)
+    return {"runs": out, "median": summary}
+
+
+def section_load(target, res):
+    work = Path(tempfile.mkdtemp(prefix="kanri-bench-load."))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    optok = "op-" + secrets.token_urlsafe(18)
+    data = work / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(KANRI_BACKEND="embedded", KANRI_ADDR=f"127.0.0.1:{port}", KANRI_DATA_DIR=str(data),
+               KANRI_OPERATOR_TOKEN=optok, KANRI_PUBLIC_URL=base)
+    server_log = open(work / "server.log", "wb")
+    proc = subprocess.Popen([f"{target}/release/kanri-local"], env=env, stdout=server_log, stderr=server_log,
+                            stdin=subprocess.DEVNULL)
+    try:
+        wait_health(base, proc)
+        slug = f"load-{secrets.token_hex(3)}"
+        admin = f"admin@{slug}.example.com"
+        pw = f"Bench-{secrets.token_urlsafe(9)}-pw"
+        _, admin_id, session = onboard(base, optok, slug, admin, pw, lambda a: read_outbox_token(data, a))
+        ids = []
+        for i in range(60):
+            st, b = http("POST", f"{base}/v1/users",
+                         {"name": f"Seed User {i:02}", "email": f"seed{i}@{slug}.example.com",
+                          "delivery": "invite_link"}, session)
+            ids.append(need("POST /v1/users (seed)", st, b, 201)["user"]["id"])
+        uid = ids[0]
+        out = {"config": {"connections": CONNECTIONS, "wrk_threads": WRK_THREADS, "seconds": SECONDS,
+                          "runs": RUNS, "tenant_users_at_start": len(ids) + 1}}
+        cases = [
+            ("users-get", "GET /v1/users/{id}", dict(url=f"{base}/v1/users/{uid}", token=session)),
+            ("users-list", "GET /v1/users?limit=50 (a full page of 50)",
+             dict(url=f"{base}/v1/users?limit=50", token=session)),
+            ("users-create", "POST /v1/users (delivery invite_link)",
+             dict(url=f"{base}/v1/users", method="POST", token=session,
+                  body=json.dumps({"name": "Load {n}", "email": "load-{n}@" + f"{slug}.example.com",
+                                   "delivery": "invite_link"}))),
+        ]
+        # The page really has 50 users in it.
+        st, b = http("GET", f"{base}/v1/users?limit=50", token=session)
+        if st != 200 or len((b or {}).get("items", [])) != 50:
+            raise RuntimeError(f"GET /v1/users?limit=50 did not answer a page of 50: {st}")
+        out["endpoints"] = {}
+        for rid, label, kw in cases:
+            log(f"load: {label}: {RUNS} × {SECONDS} s, {CONNECTIONS} connections, {WRK_THREADS} wrk thread(s)")
+            r = load_runs(proc.pid, **kw, runs=RUNS)
+            r["label"] = label
+            out["endpoints"][rid] = r
+        log(f"load: POST /v1/auth/login: {LOGIN_RUNS} × {SECONDS} s, 1 connection")
+        login_body = json.dumps({"tenant": slug, "login": admin, "password": pw})
+        r = load_runs(proc.pid, f"{base}/v1/auth/login", LOGIN_RUNS, method="POST", body=login_body,
+                      connections=1, threads=1)
+        r["label"] = "POST /v1/auth/login (1 connection)"
+        out["login"] = r
+        out["server_peak_rss_mib"] = round((proc_status_kib(proc.pid, "VmHWM") or 0) / 1024, 1)
+        st, b = http("GET", f"{base}/v1/tenant", token=session)
+        out["tenant_users_at_end"] = (b or {}).get("seats_used") if st == 200 else None
+        res["load"] = out
+    finally:
+        stop(proc)
+        server_log.close()
+        if (work / "server.log").stat().st_size:
+            tail = (work / "server.log").read_bytes()[-2000:].decode("utf-8", "replace")
+            if "panicked" in tail:
+                res["errors"].append(f"load: kanri-local panicked: {tail}")
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# ---- 2. argon2 -------------------------------------------------------------------------------------------
+
+def section_argon2(target, res):
+    log(f"argon2: {ARGON2_N} hashes")
+    r = subprocess.run([f"{target}/release/kanri-bench", "argon2", str(ARGON2_N)], capture_output=True, text=True,
+                       timeout=300)
+    if r.returncode != 0:
+        raise RuntimeError(f"kanri-bench argon2: {r.stderr[-500:]}")
+    a = json.loads(r.stdout)
+    a["median_ms"] = median(a["ms"])
+    a["p99_ms"] = percentile(a["ms"], 99)
+    a["min_ms"] = min(a["ms"])
+    res["argon2"] = a
+    log(f"argon2: median {a['median_ms']:.1f} ms")
+
+
+# ---- 3. AWS requests per endpoint and 4. Lambda, both on moto ---------------------------------------------
+
+class Moto:
+    def __init__(self, work: Path):
+        self.url_file = work / "moto.url"
+        line = subprocess.run([str(ROOT / "infra/moto.sh"), str(self.url_file)], capture_output=True, text=True,
+                              timeout=180)
+        if line.returncode != 0:
+            raise RuntimeError(f"infra/moto.sh: {line.stderr[-800:]}")
+        self.url = line.stdout.strip().split("=", 1)[1]
+        run = secrets.token_hex(4)
+        env = {k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")}
+        env.update(AWS_ENDPOINT_URL=self.url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                   AWS_SESSION_TOKEN="testing", AWS_REGION="ap-northeast-1", AWS_DEFAULT_REGION="ap-northeast-1",
+                   AWS_EC2_METADATA_DISABLED="true", KANRI_TABLE=f"kanri-data-bench-{run}",
+                   KANRI_LOG_TABLE=f"kanri-log-bench-{run}", KANRI_KEYS_TABLE=f"kanri-keys-bench-{run}",
+                   KANRI_KMS_KEY_ID=f"alias/kanri-data-bench-{run}")
+        p = subprocess.run([PYTHON, str(ROOT / "infra/provision.py")], env=env, capture_output=True, text=True,
+                           timeout=300)
+        if p.returncode != 0:
+            self.stop()
+            raise RuntimeError(f"infra/provision.py: {p.stderr[-800:]}")
+        for line in p.stdout.splitlines():
+            if "=" in line:
+                k, v = line.split("=", 1)
+                env[k] = v
+        self.env = env
+
+    def stop(self):
+        subprocess.run([str(ROOT / "infra/moto-stop.sh"), str(self.url_file)], capture_output=True)
+
+
+def section_aws(target, res, moto: Moto):
+    log("aws: AWS requests per endpoint (kanri-bench aws-requests, in-process app on moto)")
+    env = dict(moto.env, KANRI_COUNT_AWS_REQUESTS="1", KANRI_BENCH_AWS_ENDPOINT=moto.url, RUST_LOG="error")
+    r = subprocess.run([f"{target}/release/kanri-bench", "aws-requests"], env=env, capture_output=True, text=True,
+                       timeout=600)
+    if r.returncode != 0:
+        raise RuntimeError(f"kanri-bench aws-requests: {r.stderr[-1500:]}")
+    out = json.loads(r.stdout)
+    res["aws"] = out
+    for f in out.get("failures", []):
+        res["errors"].append(f"aws: {f}")
+    log(f"aws: {len(out['rows'])} calls counted")
+
+
+def v2_event(method, path, query="", token=None, body=None, iam=False):
+    """An API Gateway HTTP API (payload 2.0) event, as the template's HttpApi sends it."""
+    now = time.time()
+    h = {"accept": "application/json", "host": "abc123.execute-api.ap-northeast-1.amazonaws.com",
+         "user-agent": "kanri-bench"}
+    if token:
+        h["authorization"] = f"Bearer {token}"
+    if body is not None:
+        h["content-type"] = "application/json"
+    ctx = {
+        "accountId": "123456789012", "apiId": "abc123",
+        "domainName": "abc123.execute-api.ap-northeast-1.amazonaws.com", "domainPrefix": "abc123",
+        "requestId": secrets.token_hex(8), "routeKey": "$default", "stage": "$default",
+        "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)), "timeEpoch": int(now * 1000),
+        "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
+                 "userAgent": "kanri-bench"},
+    }
+    if iam:
+        ctx["authorizer"] = {"iam": {
+            "accessKey": "AKIAIOSFODNN7EXAMPLE", "accountId": "123456789012", "callerId": "AIDAEXAMPLE",
+            "cognitoIdentity": None, "principalOrgId": None,
+            "userArn": "arn:aws:iam::123456789012:user/kanri-operator", "userId": "AIDAEXAMPLE"}}
+    ev = {"version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query, "headers": h,
+          "requestContext": ctx, "isBase64Encoded": False}
+    if query:
+        ev["queryStringParameters"] = dict(p.split("=", 1) for p in query.split("&"))
+    if body is not None:
+        ev["body"] = json.dumps(body)
+    return ev
+
+
+def zipped_size(path: Path) -> int:
+    """Size of the deployment zip (the binary as `bootstrap`, deflate as `zip` and cargo-lambda use)."""
+    with tempfile.NamedTemporaryFile(suffix=".zip") as tmp:
+        with zipfile.ZipFile(tmp.name, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as z:
+            info = zipfile.ZipInfo("bootstrap")
+            info.external_attr = 0o755 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, path.read_bytes())
+        return os.path.getsize(tmp.name)
+
+
+def section_lambda(target, res, moto: Moto):
+    routes = json.loads(subprocess.run([f"{target}/release/kanri-local", "routes"], capture_output=True,
+                                       text=True, check=True).stdout)
+    all_ids = [r["id"] for r in routes]
+    by_id = {r["id"]: r for r in routes}
+    wanted = os.environ.get("BENCH_FUNCTIONS", "all")
+    ids = all_ids if wanted == "all" else [i for i in wanted.split(",") if i in by_id]
+    missing = [i for i in wanted.split(",") if wanted != "all" and i not in by_id]
+    if missing:
+        res["errors"].append(f"lambda: BENCH_FUNCTIONS names unknown route ids {missing}")
+    funcs = {}
+    fn_dir = Path(target) / LAMBDA_PROFILE
+    for rid in ids:
+        p = fn_dir / rid
+        funcs[rid] = {"bytes": p.stat().st_size, "zip_bytes": zipped_size(p)}
+    log(f"lambda: sizes of {len(ids)} function binaries ({LAMBDA_PROFILE} profile) measured")
+
+    # The tenant, users, tokens and sessions the requests need, made through kanri-local on the same moto.
+    work = Path(tempfile.mkdtemp(prefix="kanri-bench-lambda."))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    optok = "op-" + secrets.token_urlsafe(18)
+    env = dict(moto.env, KANRI_BACKEND="aws", KANRI_ADDR=f"127.0.0.1:{port}", KANRI_DATA_DIR=str(work / "data"),
+               KANRI_OPERATOR_TOKEN=optok, KANRI_PUBLIC_URL=base, RUST_LOG="warn")
+    local_log = open(work / "local.log", "wb")
+    local = subprocess.Popen([f"{target}/release/kanri-local"], env=env, stdout=local_log, stderr=local_log,
+                             stdin=subprocess.DEVNULL)
+    api = RuntimeApi().start()
+    procs = []
+    try:
+        wait_health(base, local)
+        slug = f"lam-{secrets.token_hex(3)}"
+        dom = f"{slug}.example.com"
+        admin = f"admin@{dom}"
+        pw = f"Bench-{secrets.token_urlsafe(9)}-pw"
+        tenant_id, admin_id, session = onboard(base, optok, slug, admin, pw, lambda a: moto_tokens(moto.url)[a])
+        n = LAMBDA_RUNS * LAMBDA_INVOKES
+
+        def create(i, kind):
+            st, b = http("POST", f"{base}/v1/users", {"name": f"Lambda {kind} {i}", "email": f"{kind}{i}@{dom}",
+                                                      "delivery": "invite_link"}, session)
+            return need("POST /v1/users", st, b, 201)["user"]["id"]
+
+        target_user = create(0, "target")
+        deletable = [create(i, "del") for i in range(n)]
+        bulk = [create(i, "bulk") for i in range(n)]
+        invited = [f"inv{i}@{dom}" for i in range(n)]
+        for i in range(n):
+            create(i, "inv")
+        # me-password: one user per cold start, whose password each request changes.
+        mepw_users = []
+        for i in range(LAMBDA_RUNS):
+            create(i, "mepw")
+        toks = moto_tokens(moto.url)
+        for i in range(LAMBDA_RUNS):
+            addr = f"mepw{i}@{dom}"
+            p0 = f"Mepw-{secrets.token_urlsafe(9)}-0"
+            need("set-password (mepw)", *http("POST", f"{base}/v1/auth/set-password",
+                                              {"token": toks[addr], "password": p0}), 204)
+            st, b = http("POST", f"{base}/v1/auth/login", {"tenant": slug, "login": addr, "password": p0})
+            mepw_users.append({"session": need("login (mepw)", st, b, 200)["token"], "pw": p0})
+        inv_tokens = [toks[a] for a in invited]
+        logout_sessions = []
+        for _ in range(n):
+            st, b = http("POST", f"{base}/v1/auth/login", {"tenant": slug, "login": admin, "password": pw})
+            logout_sessions.append(need("login (logout pool)", st, b, 200)["token"])
+        log(f"lambda: tenant {slug} ready with {3 + 3 * n + LAMBDA_RUNS} users")
+
+        counter = {"i": 0}
+
+        def uniq():
+            counter["i"] += 1
+            return f"{secrets.token_hex(2)}{counter['i']}"
+
+        def request_for(rid, run, k):
+            """(event, expected status) for request k of cold start `run` of function rid."""
+            s = session
+            if rid == "health":
+                return v2_event("GET", "/v1/health"), 200
+            if rid == "openapi":
+                return v2_event("GET", "/v1/openapi.json"), 200
+            if rid == "permissions":
+                return v2_event("GET", "/v1/permissions", token=s), 200
+            if rid == "roles-list":
+                return v2_event("GET", "/v1/roles", token=s), 200
+            if rid == "tenant-get":
+                return v2_event("GET", "/v1/tenant", token=s), 200
+            if rid == "me-get":
+                return v2_event("GET", "/v1/me", token=s), 200
+            if rid == "users-get":
+                return v2_event("GET", f"/v1/users/{target_user}", token=s), 200
+            if rid == "users-list":
+                return v2_event("GET", "/v1/users", "limit=50", token=s), 200
+            if rid == "users-create":
+                return v2_event("POST", "/v1/users", token=s, body={
+                    "name": "Lambda Created", "email": f"made{uniq()}@{dom}", "delivery": "invite_link"}), 201
+            if rid == "users-update":
+                return v2_event("PATCH", f"/v1/users/{target_user}", token=s,
+                                body={"name": f"Lambda Target {uniq()}"}), 200
+            if rid == "users-delete":
+                return v2_event("DELETE", f"/v1/users/{deletable.pop()}", token=s), 204
+            if rid == "users-bulk-delete":
+                return v2_event("POST", "/v1/users/bulk-delete", token=s, body={"ids": [bulk.pop()]}), 200
+            if rid == "auth-login":
+                return v2_event("POST", "/v1/auth/login", body={"tenant": slug, "login": admin, "password": pw}), 200
+            if rid == "auth-logout":
+                return v2_event("POST", "/v1/auth/logout", token=logout_sessions.pop()), 204
+            if rid == "auth-set-password":
+                return v2_event("POST", "/v1/auth/set-password", body={
+                    "token": inv_tokens.pop(), "password": f"Invited-{secrets.token_urlsafe(9)}"}), 204
+            if rid == "me-password":
+                u = mepw_users[run]
+                new = f"Mepw-{secrets.token_urlsafe(9)}-{k + 1}"
+                ev = v2_event("POST", "/v1/me/password", token=u["session"],
+                              body={"current_password": u["pw"], "new_password": new})
+                u["pw"] = new
+                return ev, 204
+            if rid == "ops-tenants-create":
+                sl = f"lamop-{uniq()}"
+                return v2_event("POST", "/v1/ops/tenants", iam=True, body={
+                    "slug": sl, "name": "Lambda Op KK", "seat_limit": 10,
+                    "admin": {"name": "Op Admin", "email": f"admin@{sl}.example.com"}}), 201
+            if rid == "ops-tenants-get":
+                return v2_event("GET", f"/v1/ops/tenants/{tenant_id}", iam=True), 200
+            if rid == "ops-tenants-update":
+                return v2_event("PATCH", f"/v1/ops/tenants/{tenant_id}", iam=True,
+                                body={"seat_limit": 1_000_000 - k}), 200
+            # A route this bench does not know yet: its method and path with the admin's session.
+            r = by_id[rid]
+            body = {} if r["method"] in ("POST", "PATCH", "PUT") else None
+            return v2_event(r["method"], r["path"].replace("{id}", FAKE_ID), token=s, body=body,
+                            iam=r["operator"]), None
+
+        fn_env = {k: v for k, v in moto.env.items()}
+        # Each AWS request logs its duration (metrics.rs), so the time spent waiting for moto can be told
+        # apart from the function's own time.
+        fn_env.update(AWS_LAMBDA_FUNCTION_VERSION="$LATEST", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256",
+                      AWS_LAMBDA_LOG_FORMAT="JSON",
+                      RUST_LOG="info,kanri_aws=debug", KANRI_COUNT_AWS_REQUESTS="1", KANRI_PUBLIC_URL=base)
+
+        def aws_ms_since(path, offset):
+            with open(path, "rb") as f:
+                f.seek(offset)
+                data = f.read()
+            total, n = 0.0, 0
+            for line in data.decode("utf-8", "replace").splitlines():
+                if "aws request" in line:
+                    try:
+                        total += float(json.loads(line).get("ms", 0))
+                        n += 1
+                    except ValueError:
+                        pass
+            return total, n, offset + len(data)
+
+        for rid in ids:
+            funcs[rid].update(runs=[], statuses=[], known_request=True)
+        for run in range(LAMBDA_RUNS):
+            for rid in ids:
+                runtime_api = api.new_generation()
+                flog = open(work / f"fn-{rid}.log", "ab")
+                t0 = time.perf_counter()
+                p = subprocess.Popen([f"{fn_dir}/{rid}"],
+                                     env=dict(fn_env, AWS_LAMBDA_FUNCTION_NAME=rid, AWS_LAMBDA_RUNTIME_API=runtime_api),
+                                     stdout=flog, stderr=flog, stdin=subprocess.DEVNULL)
+                procs.append(p)
+                t_next = api.wait_first_next(15)
+                one = {"init_ms": (t_next - t0) * 1000 if t_next else None, "requests_ms": [], "statuses": [],
+                       "aws_ms": [], "aws_requests": []}
+                flog.flush()
+                offset = os.path.getsize(work / f"fn-{rid}.log")
+                if t_next is None:
+                    res["errors"].append(f"lambda {rid}: no `next` call within 15 s "
+                                         f"(init error: {api.init_error()!r})")
+                else:
+                    for k in range(LAMBDA_INVOKES):
+                        ev, want = request_for(rid, run, k)
+                        status, payload, secs = api.invoke(ev)
+                        one["requests_ms"].append(secs * 1000)
+                        one["statuses"].append(status)
+                        aws_ms, aws_n, offset = aws_ms_since(work / f"fn-{rid}.log", offset)
+                        one["aws_ms"].append(aws_ms)
+                        one["aws_requests"].append(aws_n)
+                        if want is None:
+                            funcs[rid]["known_request"] = False
+                        elif status != want:
+                            res["errors"].append(f"lambda {rid}: request {k + 1} answered {status}, expected "
+                                                 f"{want}: {str(payload)[:300]}")
+                one["peak_rss_kib"] = proc_status_kib(p.pid, "VmHWM")
+                one["rss_kib"] = proc_status_kib(p.pid, "VmRSS")
+                stop(p)
+                flog.close()
+                funcs[rid]["runs"].append(one)
+            log(f"lambda: cold start {run + 1}/{LAMBDA_RUNS} of {len(ids)} functions done")
+        for rid in ids:
+            runs = funcs[rid]["runs"]
+            funcs[rid]["init_ms"] = median([r["init_ms"] for r in runs])
+            funcs[rid]["first_request_ms"] = median([r["requests_ms"][0] for r in runs if r["requests_ms"]])
+            funcs[rid]["warm_request_ms"] = median([x for r in runs for x in r["requests_ms"][1:]])
+            funcs[rid]["first_request_aws_ms"] = median([r["aws_ms"][0] for r in runs if r["aws_ms"]])
+            funcs[rid]["first_request_own_ms"] = median([r["requests_ms"][0] - r["aws_ms"][0]
+                                                         for r in runs if r["aws_ms"]])
+            funcs[rid]["first_request_aws_requests"] = median([r["aws_requests"][0] for r in runs
+                                                               if r["aws_requests"]])
+            funcs[rid]["warm_request_own_ms"] = median([a - b for r in runs
+                                                        for a, b in zip(r["requests_ms"][1:], r["aws_ms"][1:])])
+            peaks = [r["peak_rss_kib"] for r in runs if r["peak_rss_kib"]]
+            funcs[rid]["peak_rss_mib"] = round(max(peaks) / 1024, 1) if peaks else None
+            funcs[rid]["peak_rss_mib_median"] = round(median(peaks) / 1024, 1) if peaks else None
+            funcs[rid]["first_status"] = [r["statuses"][0] if r["statuses"] else None for r in runs]
+        res["lambda"] = {"functions": funcs, "runs": LAMBDA_RUNS, "invokes": LAMBDA_INVOKES,
+                         "memory_size_env": 256, "route_ids": all_ids,
+                         "sample": wanted != "all", "profile": LAMBDA_PROFILE}
+    finally:
+        for p in procs:
+            stop(p)
+        api.stop()
+        stop(local)
+        local_log.close()
+        if os.environ.get("KEEP_WORK") == "1":
+            log(f"lambda: logs kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+# ---- main ------------------------------------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--target", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--build", help="JSON written by bench/run.sh with the release build time")
+    ap.add_argument("--sections", default="load,argon2,aws,lambda")
+    args = ap.parse_args()
+    sections = args.sections.split(",")
+    started = time.time()
+    res = {
+        "date": datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=9))).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "git": git_state(),
+        "errors": [],
+    }
+    if args.build and os.path.exists(args.build):
+        res["build"] = json.load(open(args.build))
+
+    def run(name, fn, *a):
+        if name not in sections:
+            return
+        t = time.time()
+        try:
+            fn(*a)
+        except Exception as e:  # noqa: BLE001 - recorded, the other sections still run
+            traceback.print_exc()
+            res["errors"].append(f"{name}: {type(e).__name__}: {e}")
+        res.setdefault("section_seconds", {})[name] = round(time.time() - t, 1)
+
+    run("load", section_load, args.target, res)
+    run("argon2", section_argon2, args.target, res)
+    if "aws" in sections or "lambda" in sections:
+        work = Path(tempfile.mkdtemp(prefix="kanri-bench-moto."))
+        moto = None
+        try:
+            log("starting moto and provisioning tables, key and mail identity")
+            moto = Moto(work)
+            run("aws", section_aws, args.target, res, moto)
+            run("lambda", section_lambda, args.target, res, moto)
+        except Exception as e:  # noqa: BLE001
+            traceback.print_exc()
+            res["errors"].append(f"moto: {type(e).__name__}: {e}")
+        finally:
+            if moto:
+                moto.stop()
+            shutil.rmtree(work, ignore_errors=True)
+    res["bench_seconds"] = round(time.time() - started, 1)
+    Path(args.out).write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n")
+    log(f"results in {args.out} ({res['bench_seconds']} s); {len(res['errors'])} error(s)")
+    for e in res["errors"]:
+        log(f"error: {e}")
+
+
+if __name__ == "__main__":
+    main()

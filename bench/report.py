@@ -1,0 +1,481 @@
+#!/usr/bin/env python3
+"""Write BENCHMARKS.md from bench/results.json (bench/bench.py) and the build figures of a CI log.
+
+    bench/report.py --results bench/results.json --out BENCHMARKS.md \
+        [--ci-log /tmp/ci.log] [--ci-json bench/ci-build.json] [--total-seconds N]
+
+The CI log is the output of a clean-clone `time bash .ci/run` (what CI runs: `make test`). Its figures are
+kept in --ci-json, so a later run without the log still reports them (with their own date).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+from pathlib import Path
+
+# ---- targets (issue #10) ---------------------------------------------------------------------------------
+TARGET_RPS = 10_000
+TARGET_P99_MS = 10.0
+TARGET_INIT_MS = 50.0
+TARGET_FIRST_MS = 100.0
+TARGET_PEAK_MB = 64.0
+TARGET_LOGIN_OVER_ARGON2_MS = 10.0
+TARGET_BENCH_MIN = 15.0
+
+# ---- the fewest AWS requests the data layout allows, per call (warm: the tenant's keys cached) -----------
+# (DynamoDB, KMS, S3, SES, why). Derived by hand from the layout (docs/ARCHITECTURE.md "Data",
+# shared/src/app/layout.rs): a session is an opaque token whose only index is its hash (TOKEN#<hash>), so
+# every authenticated call reads that item first and then, knowing tenant and user, everything else it
+# needs by key in one BatchGetItem; each write is one transaction. Update this table with the layout.
+MINIMUM = {
+    ("health", ""): (0, 0, 0, 0, "no storage"),
+    ("openapi", ""): (0, 0, 0, 0, "no storage"),
+    ("ops-tenants-create", "*"): (2, 2, 0, 1, "one transaction; two GenerateDataKey (data key, log key); "
+                                  "the mail and its mail-log write"),
+    ("ops-tenants-get", ""): (1, 0, 0, 0, "GetItem of the tenant item"),
+    ("ops-tenants-update", "*"): (2, 0, 0, 0, "the transaction (update + audit entry), then a read of "
+                                  "the result (a transaction returns no item)"),
+    ("auth-login", "*"): (4, 0, 0, 0, "slug → tenant, e-mail guard → user, BatchGetItem(user, tenant, "
+                          "throttle counters), one transaction for the session (and the counter reset)"),
+    ("auth-logout", ""): (2, 0, 0, 0, "the session item, then one transaction deleting its two items"),
+    ("auth-set-password", "*"): (4, 0, 0, 0, "token item, user profile, one transaction, one Query for "
+                                 "the user's other tokens (none left here, so no delete batch)"),
+    ("me-get", ""): (2, 0, 0, 0, "session, then the caller's profile"),
+    ("me-password", ""): (4, 0, 0, 0, "session, profile, one transaction, one Query for other sessions "
+                          "(+1 BatchWriteItem when there are some)"),
+    ("tenant-get", ""): (2, 0, 0, 0, "session, then BatchGetItem(caller, tenant item)"),
+    ("roles-list", ""): (2, 0, 0, 0, "session, caller (+1 Query once custom roles are stored)"),
+    ("permissions", ""): (2, 0, 0, 0, "session, caller"),
+    ("users-create", "delivery invite_link"): (4, 0, 0, 1, "session, BatchGetItem(caller, tenant item), "
+                                               "ONE transaction, then the mail and its mail-log write"),
+    ("users-create", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, tenant item), ONE transaction"),
+    ("users-list", "page of 50"): (3, 0, 0, 0, "session, caller, one Query of 50 users"),
+    ("users-list", "*"): (3, 0, 0, 0, "session, caller, one Query per 200 users scanned"),
+    ("users-get", "warm (tenant key cached)"): (2, 0, 0, 0, "session, then BatchGetItem(caller, user); "
+                                                "1 needs a self-verifying session token"),
+    ("users-get", "first request of a new process (tenant key not cached)"):
+        (3, 1, 0, 0, "as warm, plus the tenant item's wrapped key and one KMS Decrypt"),
+    ("users-get", "*"): (2, 0, 0, 0, "session, then BatchGetItem(caller, user)"),
+    ("users-update", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, user), one transaction"),
+    ("users-delete", "*"): (4, 0, 0, 0, "session, BatchGetItem(caller, user) with a Query of the user's "
+                            "tokens, one transaction that also deletes them"),
+    ("users-bulk-delete", "1 id"): (4, 0, 0, 0, "as users-delete for one id"),
+    ("users-bulk-delete", "10 ids"): (13, 0, 0, 0, "session, one BatchGetItem of caller and 10 users, "
+                                      "10 token Queries, one transaction per user (each frees a seat "
+                                      "under its own conditions)"),
+}
+
+
+def minimum(route, label):
+    return MINIMUM.get((route, label)) or MINIMUM.get((route, "*"))
+
+
+# ---- formatting ------------------------------------------------------------------------------------------
+
+def f0(x):
+    return "–" if x is None else f"{x:,.0f}"
+
+
+def f1(x):
+    return "–" if x is None else f"{x:,.1f}"
+
+
+def f2(x):
+    return "–" if x is None else f"{x:,.2f}"
+
+
+def mib(b):
+    return "–" if b is None else f"{b / 1048576:.1f}"
+
+
+def ok(cond):
+    if cond is None:
+        return "not measured"
+    return "**met**" if cond else "**not met**"
+
+
+def parse_duration(s: str) -> float | None:
+    """'5m 12s', '12m3.456s', '45.67s', '1h 2m 3s' -> seconds."""
+    total, found = 0.0, False
+    for num, unit in re.findall(r"([\d.]+)\s*(h|m|s)", s):
+        total += float(num) * {"h": 3600, "m": 60, "s": 1}[unit]
+        found = True
+    return total if found else None
+
+
+def read_ci_log(path: str) -> dict | None:
+    if not path or not os.path.exists(path):
+        return None
+    text = Path(path).read_text(errors="replace")
+    exit_m = re.search(r"^EXIT\s*(\d+)", text, re.M)
+    if not exit_m:
+        return None  # still running
+    out = {"log": path, "exit": int(exit_m.group(1)),
+           "date": datetime.datetime.fromtimestamp(os.path.getmtime(path),
+                                                   datetime.timezone(datetime.timedelta(hours=9)))
+           .isoformat(timespec="minutes")}
+    finished = re.findall(r"Finished `(\w+)` profile.*? in (.+)$", text, re.M)
+    if finished:
+        out["first_build"] = {"profile": finished[0][0], "seconds": parse_duration(finished[0][1])}
+        tests = [parse_duration(d) for p, d in finished if p == "test"]
+        if tests:
+            out["test_build_seconds"] = tests[0]
+    if m := re.search(r"^real\s+(\S+)", text, re.M):
+        out["real_seconds"] = parse_duration(m.group(1))
+    if m := re.search(r"^user\s+(\S+)", text, re.M):
+        out["user_seconds"] = parse_duration(m.group(1))
+    if m := re.search(r"^sys\s+(\S+)", text, re.M):
+        out["sys_seconds"] = parse_duration(m.group(1))
+    if m := re.search(r"make test: everything passed in (\d+) s", text):
+        out["make_test_seconds"] = int(m.group(1))
+    out["passed_lines"] = re.findall(r"^(?:\w+: )?\d+ passed, \d+ failed.*$", text, re.M)[:8]
+    return out
+
+
+def mmss(s):
+    if s is None:
+        return "–"
+    s = round(s)
+    return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
+
+
+# ---- the document ----------------------------------------------------------------------------------------
+
+def render(res: dict, ci: dict | None, total_seconds: int | None) -> str:
+    m = res.get("machine", {})
+    date = res.get("date", "?")
+    day = date[:10]
+    git = res.get("git", {})
+    load = res.get("load") or {}
+    eps = load.get("endpoints") or {}
+    aws = res.get("aws") or {}
+    lam = (res.get("lambda") or {}).get("functions") or {}
+    a2 = res.get("argon2") or {}
+    login = load.get("login") or {}
+    L = []
+    w = L.append
+
+    w("# Benchmarks")
+    w("")
+    w("Every claim about Kanri's speed, cost and memory, as a figure measured on a named machine. This file is")
+    w("**generated by `make bench`** (bench/report.py from bench/results.json): edit the generator, not the file.")
+    w("")
+    w(f"- Measured: {date} (JST), commit `{git.get('commit')}`{' with uncommitted changes' if git.get('dirty') else ''}.")
+    w(f"- Machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_gib')} GiB, {m.get('os')}, "
+      f"Linux {m.get('kernel')}; {m.get('rustc')}; {m.get('wrk')}. Load average at start: "
+      f"{' '.join(m.get('loadavg_at_start') or [])}. The machine is shared and noisy: figures are medians "
+      "of repeated runs, and the load generator runs on the same two cores as the server.")
+    if total_seconds:
+        w(f"- `make bench` took {mmss(total_seconds)} (target: under {TARGET_BENCH_MIN:.0f} min from a clean clone), "
+          f"of which the release build {mmss((res.get('build') or {}).get('release_build_s'))} "
+          f"({(res.get('build') or {}).get('state', '?')}).")
+    if res.get("errors"):
+        w(f"- **{len(res['errors'])} problem(s) in this run** (listed at the end); figures they touch may be missing.")
+    w("")
+
+    # -- summary
+    w("## Targets")
+    w("")
+    w("| what | measured | target | |")
+    w("|---|---|---|---|")
+    g = (eps.get("users-get") or {}).get("median") or {}
+    w(f"| GET /v1/users/{{id}}, local server: throughput | {f0(g.get('rps'))} requests/s | ≥ {TARGET_RPS:,} requests/s | "
+      f"{ok(None if g.get('rps') is None else g['rps'] >= TARGET_RPS)} |")
+    w(f"| GET /v1/users/{{id}}, local server: p99 latency | {f2(g.get('p99_ms'))} ms | < {TARGET_P99_MS:.0f} ms | "
+      f"{ok(None if g.get('p99_ms') is None else g['p99_ms'] < TARGET_P99_MS)} |")
+    rows = aws.get("rows") or []
+
+    def row(route, label_start=""):
+        for r in rows:
+            if r["route"] == route and r["label"].startswith(label_start):
+                return r
+        return None
+
+    rg = row("users-get", "warm")
+    if rg:
+        n = rg["services"]["DynamoDB"]
+        w(f"| DynamoDB requests for a single-user read (GET /v1/users/{{id}}, warm) | {n} "
+          f"({ops_text(rg)}) | 1 | {ok(n <= 1)} |")
+    rc = row("users-create", "delivery invite_link")
+    if rc:
+        tx = sum(o["count"] for o in rc["operations"] if o["operation"] == "TransactWriteItems")
+        w(f"| Transactions for a create (POST /v1/users) | {tx} TransactWriteItems "
+          f"(of {rc['services']['DynamoDB']} DynamoDB requests in all) | 1 transaction | {ok(tx == 1)} |")
+    if rows:
+        warm = [r for r in rows if r["route"] not in ("ops-tenants-create",)
+                and "new process" not in r["label"]]
+        kms = sum(r["services"]["KMS"] for r in warm)
+        w(f"| KMS requests per request once the tenant's key is cached | {kms} in {len(warm)} calls | 0 | {ok(kms == 0)} |")
+    if lam:
+        fns = {k: v for k, v in lam.items() if "runs" in v}
+        inits = [v["init_ms"] for v in fns.values() if v.get("init_ms") is not None]
+        firsts = [v["first_request_ms"] for v in fns.values() if v.get("first_request_ms") is not None]
+        peaks = [v["peak_rss_mib"] for v in fns.values() if v.get("peak_rss_mib") is not None]
+        if inits:
+            worst = max(fns, key=lambda k: fns[k].get("init_ms") or 0)
+            w(f"| Lambda init (process start → first `next`), slowest function | {f1(max(inits))} ms ({worst}) | "
+              f"< {TARGET_INIT_MS:.0f} ms | {ok(max(inits) < TARGET_INIT_MS)} |")
+        if firsts:
+            worst = max(fns, key=lambda k: fns[k].get("first_request_ms") or 0)
+            own = fns[worst].get("first_request_own_ms")
+            waited = fns[worst].get("first_request_aws_ms")
+            w(f"| Lambda first request after init, against moto, slowest function | {f1(max(firsts))} ms ({worst}: "
+              f"{f1(waited)} ms waiting on moto, {f1(own)} ms its own) | "
+              f"< {TARGET_FIRST_MS:.0f} ms | {ok(max(firsts) < TARGET_FIRST_MS)} |")
+            owns = [v["first_request_own_ms"] for v in fns.values() if v.get("first_request_own_ms") is not None]
+            if owns:
+                wo = max(fns, key=lambda k: fns[k].get("first_request_own_ms") or 0)
+                w(f"| … the same without the time spent waiting on moto, slowest function | {f1(max(owns))} ms ({wo}) | "
+                  f"< {TARGET_FIRST_MS:.0f} ms | {ok(max(owns) < TARGET_FIRST_MS)} |")
+        if peaks:
+            worst = max(fns, key=lambda k: fns[k].get("peak_rss_mib") or 0)
+            w(f"| Lambda peak memory (VmHWM), largest function | {f1(max(peaks))} MiB ({worst}) | "
+              f"< {TARGET_PEAK_MB:.0f} MB | {ok(max(peaks) < TARGET_PEAK_MB)} |")
+    lm = (login.get("median") or {})
+    if lm.get("p50_ms") is not None and a2.get("median_ms") is not None:
+        over = lm["p50_ms"] - a2["median_ms"]
+        w(f"| Login median minus one argon2 hash | {f1(lm['p50_ms'])} − {f1(a2['median_ms'])} = {f1(over)} ms | "
+          f"≤ {TARGET_LOGIN_OVER_ARGON2_MS:.0f} ms | {ok(over <= TARGET_LOGIN_OVER_ARGON2_MS)} |")
+    if total_seconds:
+        w(f"| `make bench` wall time | {mmss(total_seconds)} "
+          f"({(res.get('build') or {}).get('state', '?')} release build) | < {TARGET_BENCH_MIN:.0f} min | "
+          f"{ok(total_seconds < TARGET_BENCH_MIN * 60)} |")
+    w("")
+
+    # -- method
+    w("## How to reproduce")
+    w("")
+    w("```sh")
+    w("make bench                                   # everything; installs wrk (apt) and moto (pip) if missing")
+    w("SKIP_BUILD=1 BENCH_SECTIONS=load bench/run.sh  # one section on the binaries already built:")
+    w("                                             #   load, argon2, aws, lambda")
+    w("```")
+    w("")
+    w("`bench/run.sh` builds kanri-local, kanri-bench and the sampled Lambda functions with `cargo build --release`")
+    w("(the workspace's release profile), runs `bench/bench.py` (raw figures to `bench/results.json`) and")
+    w("`bench/report.py` (this file). Knobs: `BENCH_RUNS`, `BENCH_SECONDS`, `BENCH_CONNECTIONS`,")
+    w("`BENCH_FUNCTIONS`, `BENCH_LAMBDA_PROFILE`, `BENCH_LAMBDA_RUNS`, … (top of bench/bench.py and bench/run.sh).")
+    w("")
+
+    # -- 1. local server
+    cfg = load.get("config") or {}
+    w("## 1. Request cost on the local server (embedded store)")
+    w("")
+    w(f"`target/release/kanri-local` on a fresh data dir, one tenant with {cfg.get('tenant_users_at_start', '?')} "
+      f"users (its admin's session is the bearer token). Load from a separate `wrk` process: "
+      f"`wrk -t{cfg.get('wrk_threads', '?')} -c{cfg.get('connections', '?')} -d{cfg.get('seconds', '?')}s "
+      f"-s bench/scripts/wrk.lua URL` (so a fixed concurrency of {cfg.get('connections', '?')} connections), "
+      f"one untimed 2 s warm-up, then {cfg.get('runs', '?')} timed runs per endpoint; each figure is the median of "
+      "the runs. CPU time per request is the server's utime+stime delta (/proc/PID/stat) over a run divided "
+      "by the requests of that run. POST bodies get a unique e-mail per request (the Lua script).")
+    w("")
+    w("| endpoint | requests/s | p50 ms | p90 ms | p99 ms | server CPU µs/request | errors (all runs) |")
+    w("|---|---|---|---|---|---|---|")
+    for rid in ("users-get", "users-list", "users-create"):
+        e = eps.get(rid)
+        if not e:
+            w(f"| {rid} | not measured | | | | | |")
+            continue
+        md = e["median"]
+        w(f"| {e['label']} | {f0(md['rps'])} | {f2(md['p50_ms'])} | {f2(md['p90_ms'])} | {f2(md['p99_ms'])} | "
+          f"{f0(md['cpu_us_per_request'])} | {md['errors']} of {md['requests']:,} |")
+    if login:
+        md = login["median"]
+        w(f"| {login['label']} | {f1(md['rps'])} | {f1(md['p50_ms'])} | {f1(md['p90_ms'])} | {f1(md['p99_ms'])} | "
+          f"{f0(md['cpu_us_per_request'])} | {md['errors']} of {md['requests']:,} |")
+    w("")
+    if eps:
+        w("Every run (requests/s, p99 ms):")
+        w("")
+        for rid, e in list(eps.items()) + ([("auth-login", login)] if login else []):
+            w(f"- {e['label']}: " + "; ".join(f"{r['rps']:,.0f} / {r['p99_ms']:.2f}" for r in e["runs"]))
+        w("")
+    if load.get("server_peak_rss_mib") is not None:
+        w(f"Peak RSS of kanri-local over the whole load test: {load['server_peak_rss_mib']} MiB; the tenant had "
+          f"{load.get('tenant_users_at_end', '?')} users at the end (the POST runs create them).")
+        w("")
+
+    # -- 2. AWS requests
+    w("## 2. AWS requests per endpoint")
+    w("")
+    w("`target/release/kanri-bench aws-requests` (bench/src/main.rs) starts the app in its own process on the")
+    w("AWS backend against moto (infra/moto.sh, tables provisioned by infra/provision.py), with")
+    w("`KANRI_COUNT_AWS_REQUESTS=1`: an SDK interceptor (`shared/src/adapters/aws/metrics.rs`,")
+    w("`read_before_transmit`) counts every request put on the wire per service and operation, retries")
+    w("included. Each endpoint is called once on a warm tenant (an earlier request of the same process has")
+    w("already unwrapped the tenant's data and log keys) and the counter delta of that call is its cost. The")
+    w("last two rows use a second app instance on the same tables, i.e. a new process with no key cached")
+    w("(a Lambda cold start). **Minimum** is the fewest requests the current data layout allows, derived by")
+    w("hand (bench/report.py `MINIMUM`); S3 is 0 everywhere because nothing uses S3 yet (uploads are not built).")
+    w("")
+    w("| endpoint | call | DynamoDB | KMS | S3 | SES | minimum DynamoDB / KMS / S3 / SES | measured DynamoDB operations | minimum: why | ms (of which waiting on moto) |")
+    w("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        s = r["services"]
+        mn = minimum(r["route"], r["label"])
+        if mn:
+            mtxt = f"{mn[0]} / {mn[1]} / {mn[2]} / {mn[3]}"
+            over = (s["DynamoDB"] > mn[0]) or (s["KMS"] > mn[1]) or (s["SES"] > mn[3])
+            mtxt = f"**{mtxt}**" if over else mtxt
+            why = mn[4]
+        else:
+            mtxt, why = "–", "not derived yet"
+        w(f"| {r['route']} | {r['label'] or r['request']} | {s['DynamoDB']} | {s['KMS']} | {s['S3']} | {s['SES']} | "
+          f"{mtxt} | {ops_text(r, 'DynamoDB') or '–'} | {why} | {f1(r.get('ms_on_emulator'))} "
+          f"({f1(r.get('ms_waiting_on_emulator'))}) |")
+    w("")
+    w("A bold minimum marks a call that makes more requests than the layout needs.")
+    if aws.get("routes_not_measured"):
+        w(f"Routes in the route table that this bench does not call yet: {', '.join(aws['routes_not_measured'])}.")
+    w("")
+
+    # -- 3. Lambda
+    w("## 3. Lambda functions")
+    w("")
+    lr = (res.get("lambda") or {})
+    prof = lr.get("profile", "release")
+    ids_all = lr.get("route_ids") or []
+    if lr.get("sample"):
+        w(f"A sample of {len([v for v in lam.values() if 'runs' in v])} of the {len(ids_all)} functions, one of each kind "
+          "(public; session read; list; write with mail; argon2; operator with KMS GenerateDataKey): every function "
+          "binary links the same code (the route table, filtered at start), so they differ in the route they serve, "
+          "not in size or start-up work. `BENCH_FUNCTIONS=all` measures every one (it does not fit the 15-minute "
+          "budget from a clean clone: each binary is a separate link).")
+        w("")
+    w(f"Sizes: `target/{prof}/<route id>` as built by `cargo build --profile {prof}` (x86_64 here"
+      + ("; **the deployed functions use profile `lambda`** (thin LTO, codegen-units 4, arm64, `make lambda-build`), "
+         "which makes smaller binaries than this one without LTO: `BENCH_LAMBDA_PROFILE=lambda` measures that "
+         "profile" if prof != "lambda" else "; the deployed profile, built for arm64 by `make lambda-build`")
+      + "), and zipped as `bootstrap` with")
+    w("deflate level 6 as a deployment package. Timings: each binary is started as a process with the")
+    w("Lambda environment (`AWS_LAMBDA_RUNTIME_API` pointing at bench/scripts/runtime_api.py, a minimal")
+    w("Runtime API in the bench process; AWS endpoints at moto on loopback; 256 MB memory setting). **Init** is")
+    w("the time from spawning the process to its first `GET /runtime/invocation/next`; **first request** is from")
+    w("handing it an API Gateway HTTP API v2 event to receiving its response (so it includes the cold work of")
+    w("that request: the first connection to the endpoint, the tenant's KMS Decrypt, argon2 for logins);")
+    w("**warm** is the median of the following requests in the same process; **moto** is the part of the first")
+    w("request spent waiting for moto's answers (each AWS request's send-to-response time, logged by the")
+    w("counting interceptor, `KANRI_COUNT_AWS_REQUESTS=1`, from sending to the response headers), **own** the")
+    w("rest (so a response body moto sends late, e.g. held back by Nagle's algorithm, counts as own time: the")
+    w("~45 ms own time of some warm requests is probably of that kind (not verified)); **peak memory** is VmHWM from")
+    w(f"/proc/PID/status after {lr.get('invokes', '?')} requests. {lr.get('runs', '?')} cold starts per function; "
+      "init, first and warm are medians, peak memory the largest of the cold starts.")
+    w("")
+    w("| function | binary MiB | zipped MiB | init ms | first request ms | … waiting on moto ms (AWS requests) | … own ms | warm request ms (own) | peak memory MiB |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    for rid, v in sorted(lam.items()):
+        if "runs" not in v:
+            continue
+        note = "" if v.get("known_request", True) else " (no valid request defined: 4xx)"
+        w(f"| {rid}{note} | {mib(v['bytes'])} | {mib(v['zip_bytes'])} | {f1(v.get('init_ms'))} | "
+          f"{f1(v.get('first_request_ms'))} | {f1(v.get('first_request_aws_ms'))} "
+          f"({f0(v.get('first_request_aws_requests'))}) | {f1(v.get('first_request_own_ms'))} | "
+          f"{f1(v.get('warm_request_ms'))} ({f1(v.get('warm_request_own_ms'))}) | {f1(v.get('peak_rss_mib'))} |")
+    w("")
+
+    # -- 4. argon2 and login
+    w("## 4. argon2 and login")
+    w("")
+    if a2:
+        w(f"`target/release/kanri-bench argon2 {len(a2.get('ms', []))}`: argon2id m = {a2.get('m_kib')} KiB, "
+          f"t = {a2.get('t')}, p = {a2.get('p')} (`kanri::crypto::hash_password_blocking`, the production "
+          f"parameters), 3 untimed warm-up hashes then {len(a2.get('ms', []))} timed ones on an idle server: "
+          f"median **{f1(a2.get('median_ms'))} ms**, min {f1(a2.get('min_ms'))} ms, p99 {f1(a2.get('p99_ms'))} ms "
+          "per hash (one core). Verifying a password costs one hash.")
+        w("")
+    if login:
+        md = login["median"]
+        w(f"Login (`POST /v1/auth/login`, e-mail and password, one connection so requests do not queue): median "
+          f"**{f1(md['p50_ms'])} ms**, p99 **{f1(md['p99_ms'])} ms** (medians of {len(login['runs'])} runs of "
+          f"{cfg.get('seconds', '?')} s), {f0(md['cpu_us_per_request'])} µs server CPU per login. "
+          + (f"Login minus one hash: {f1(md['p50_ms'] - a2['median_ms'])} ms." if a2.get("median_ms") else ""))
+        w("")
+
+    # -- 5. build
+    w("## 5. Build")
+    w("")
+    b = res.get("build") or {}
+    if b.get("release_build_s") is not None:
+        w(f"- Release build in this `make bench` run (`{b.get('command')}`, {b.get('state')}): "
+          f"**{mmss(b['release_build_s'])}**.")
+    if ci:
+        w(f"- From a clean-clone CI run (`time bash .ci/run`, i.e. `make test`, log `{ci.get('log')}`, "
+          f"{ci.get('date')}, exit {ci.get('exit')}):")
+        fb = ci.get("first_build") or {}
+        if fb:
+            w(f"  - clean build of the workspace (`cargo build --workspace --bins`, {fb.get('profile')} profile, "
+              f"from an empty target dir): **{mmss(fb.get('seconds'))}**;")
+        if ci.get("test_build_seconds") is not None:
+            w(f"  - then compiling the tests (`cargo test --workspace`): {mmss(ci['test_build_seconds'])};")
+        if ci.get("make_test_seconds") is not None:
+            w(f"  - `make test` as a whole (its own clock): **{mmss(ci['make_test_seconds'])}**;")
+        if ci.get("real_seconds") is not None:
+            w(f"  - `time`: real **{mmss(ci['real_seconds'])}**, user {mmss(ci.get('user_seconds'))}, "
+              f"sys {mmss(ci.get('sys_seconds'))} for the whole `.ci/run`.")
+        for line in ci.get("passed_lines") or []:
+            w(f"  - `{line.strip()}`")
+    else:
+        w("- Clean-clone `make test` / workspace build: not measured in this run (no finished CI log; set "
+          "KANRI_CI_LOG to the output of `time bash .ci/run` in a fresh clone, ending with a line `EXIT <code>`).")
+    w("")
+
+    # -- not measured
+    w("## Not measured")
+    w("")
+    routes = set((res.get("lambda") or {}).get("route_ids") or [])
+    bulk = [("importing 10,000 users from CSV", "users-import"),
+             ("adding 1000 members to a group", "groups-members-add"),
+             ("the purge rate", "ops-jobs-purge")]
+    for what, rid in bulk:
+        if rid in routes:
+            w(f"- {what[0].upper() + what[1:]}: not measured yet (the feature, route `{rid}`, was built after this first "
+              "version of the bench; no figure is given rather than an invented one).")
+        else:
+            w(f"- {what[0].upper() + what[1:]}: not measured: feature not built.")
+    w("- S3 requests: none is made (the S3 column is measured and 0); uploads, the S3 user in the design, are not built.")
+    w("- Real AWS: no figure here comes from AWS Lambda, DynamoDB or KMS themselves. The Lambda timings are local "
+      "x86_64 processes against moto on loopback, which answers more slowly than DynamoDB and much more "
+      "variably (hence the split into time waiting on moto and the function's own time); a real cold start "
+      "also has the sandbox start and the package download, which Lambda reports separately.")
+    w("- AWS requests of the routes listed at the end of section 2 (built after this bench's first version).")
+    w("")
+    if res.get("errors"):
+        w("## Problems in this run")
+        w("")
+        for e in res["errors"]:
+            w(f"- {e}")
+        w("")
+    return "\n".join(L)
+
+
+def ops_text(r, service=None):
+    return ", ".join(f"{o['count']} {o['operation']}" for o in r["operations"]
+                     if service is None or o["service"] == service)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--ci-log")
+    ap.add_argument("--ci-json")
+    ap.add_argument("--total-seconds", type=int)
+    args = ap.parse_args()
+    res = json.loads(Path(args.results).read_text())
+    ci = read_ci_log(args.ci_log) if args.ci_log else None
+    if ci and args.ci_json:
+        Path(args.ci_json).write_text(json.dumps(ci, indent=1) + "\n")
+    elif args.ci_json and os.path.exists(args.ci_json):
+        ci = json.loads(Path(args.ci_json).read_text())
+    if args.total_seconds:
+        res["make_bench_seconds"] = args.total_seconds
+        Path(args.results).write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n")
+    Path(args.out).write_text(render(res, ci, args.total_seconds or res.get("make_bench_seconds")))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# make bench: build the release binaries (timed), measure everything (bench/bench.py), rewrite BENCHMARKS.md
+# (bench/report.py). wrk and moto are installed by the Makefile's bench target before this runs.
+#
+#   bench/run.sh                 everything (about 10 minutes from a clean clone on 2 cores)
+#   BENCH_SECTIONS=load,argon2 bench/run.sh    only some sections (load, argon2, aws, lambda)
+#   SKIP_BUILD=1 bench/run.sh    use the release binaries already built
+#   BENCH_FUNCTIONS=all bench/run.sh           every Lambda function, not the default sample
+#
+# Raw figures go to bench/results.json; BENCHMARKS.md is generated from them. The build figures of a
+# clean-clone `time .ci/run` are read from $KANRI_CI_LOG (default /tmp/ci.log) when it exists and kept in
+# bench/ci-build.json for later runs.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PYTHON="${PYTHON:-python3}"
+export PYTHON
+START=$SECONDS
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+command -v wrk >/dev/null 2>&1 || { log "wrk not found (make bench installs it with apt-get)"; exit 1; }
+
+# The Lambda functions to build and measure: a sample covering each kind of route (public, session read,
+# list, write with mail, argon2, operator with KMS), or "all" (every route id; about 40 s of thin-LTO link
+# per binary on 2 cores, so the full set does not fit the 15-minute budget from a clean clone).
+BENCH_FUNCTIONS="${BENCH_FUNCTIONS:-health,users-get,users-list,users-create,auth-login,ops-tenants-create}"
+export BENCH_FUNCTIONS
+# The cargo profile of the measured Lambda binaries: release (default, shares the build of kanri-local) or
+# lambda (as `make lambda-build` deploys them: thin LTO; a second build of every dependency, several minutes).
+BENCH_LAMBDA_PROFILE="${BENCH_LAMBDA_PROFILE:-release}"
+export BENCH_LAMBDA_PROFILE
+
+TARGET_DIR="$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
+    "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+BUILD_JSON="$(mktemp /tmp/kanri-bench-build.XXXXXX.json)"
+trap 'rm -f "$BUILD_JSON"' EXIT
+
+if [[ "${SKIP_BUILD:-}" != 1 ]]; then
+    # "clean" when nothing of the release profile was built before (a fresh clone, or after cargo clean).
+    if [[ -d "$TARGET_DIR/release/deps" ]] && [[ -n "$(ls -A "$TARGET_DIR/release/deps" 2>/dev/null)" ]]; then
+        state=incremental
+    else
+        state=clean
+    fi
+    if [[ "$BENCH_FUNCTIONS" == all ]]; then
+        BUILD=(cargo build --release -p kanri-functions -p kanri-bench)
+    else
+        BUILD=(cargo build --release -p kanri-functions -p kanri-bench --bin kanri-local --bin kanri-bench)
+        for f in ${BENCH_FUNCTIONS//,/ }; do BUILD+=(--bin "$f"); done
+    fi
+    log "${BUILD[*]} ($state)"
+    t0=$(date +%s.%N)
+    if ! "${BUILD[@]}" >/tmp/kanri-bench-build.log 2>&1; then
+        tail -n 40 /tmp/kanri-bench-build.log >&2
+        log "release build failed"
+        exit 1
+    fi
+    t1=$(date +%s.%N)
+    "$PYTHON" -c 'import json,sys; print(json.dumps({"release_build_s": round(float(sys.argv[2]) - float(sys.argv[1]), 1), "state": sys.argv[3], "command": sys.argv[4]}))' \
+        "$t0" "$t1" "$state" "${BUILD[*]}" >"$BUILD_JSON"
+    log "release build took $(cut -d, -f1 "$BUILD_JSON" | cut -d: -f2) s"
+    if [[ "$BENCH_LAMBDA_PROFILE" != release ]]; then
+        FN_BUILD=(cargo build --profile "$BENCH_LAMBDA_PROFILE" -p kanri-functions)
+        if [[ "$BENCH_FUNCTIONS" != all ]]; then
+            for f in ${BENCH_FUNCTIONS//,/ }; do FN_BUILD+=(--bin "$f"); done
+        fi
+        log "${FN_BUILD[*]}"
+        "${FN_BUILD[@]}" >>/tmp/kanri-bench-build.log 2>&1 || { tail -n 40 /tmp/kanri-bench-build.log >&2; exit 1; }
+    fi
+else
+    echo '{}' >"$BUILD_JSON"
+fi
+
+"$PYTHON" bench/bench.py --target "$TARGET_DIR" --out bench/results.json --build "$BUILD_JSON" \
+    --sections "${BENCH_SECTIONS:-load,argon2,aws,lambda}"
+"$PYTHON" bench/report.py --results bench/results.json --ci-log "${KANRI_CI_LOG:-/tmp/ci.log}" \
+    --ci-json bench/ci-build.json --out BENCHMARKS.md --total-seconds "$((SECONDS - START))"
+log "BENCHMARKS.md rewritten; make bench took $((SECONDS - START)) s"
+"$PYTHON" -c 'import json,sys; e=json.load(open("bench/results.json"))["errors"]; [print("error:", x, file=sys.stderr) for x in e]; sys.exit(1 if e else 0)'

@@ -1,0 +1,580 @@
+//! The in-process parts of `make bench` (bench/run.sh drives everything; see BENCHMARKS.md):
+//!
+//!   kanri-bench argon2 [N]    N timings (ms) of one argon2id hash with the production parameters
+//!                             (`kanri::crypto::hash_password_blocking`), as JSON.
+//!   kanri-bench aws-requests  starts the app in this process on the AWS backend against an emulator
+//!                             (moto), calls each endpoint once on a warm tenant and prints, as JSON, the
+//!                             AWS requests each call sent (counted by `kanri::adapters::aws::metrics`).
+//!
+//! `aws-requests` needs KANRI_COUNT_AWS_REQUESTS=1, KANRI_BENCH_AWS_ENDPOINT (moto's URL) and the
+//! provisioned KANRI_TABLE, KANRI_LOG_TABLE, KANRI_KEYS_TABLE, KANRI_KMS_KEY_ID (infra/provision.py prints them).
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use base64::Engine as _;
+use kanri::adapters::aws::metrics;
+use kanri::config::{Backend, Config};
+use serde_json::{Value, json};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+type Res<T> = Result<T, Error>;
+
+fn err(msg: impl Into<String>) -> Error {
+    msg.into().into()
+}
+
+fn var(name: &str) -> Res<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| err(format!("{name} is not set")))
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("argon2") => argon2(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(30)),
+        Some("aws-requests") => aws_requests().await,
+        _ => Err(err(
+            "usage: kanri-bench argon2 [N] | kanri-bench aws-requests",
+        )),
+    };
+    match result {
+        Ok(out) => {
+            println!("{out}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("kanri-bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+// ---- argon2 ----------------------------------------------------------------------------------------------
+
+fn argon2(n: usize) -> Res<Value> {
+    let password = secrecy::SecretString::from("correct horse battery staple 42".to_owned());
+    // Warm-up: page in the 19 MiB the first hashes allocate.
+    for _ in 0..3 {
+        kanri::crypto::hash_password_blocking(&password).map_err(|e| err(e.to_string()))?;
+    }
+    let mut ms = Vec::with_capacity(n);
+    for _ in 0..n.max(1) {
+        let t = Instant::now();
+        kanri::crypto::hash_password_blocking(&password).map_err(|e| err(e.to_string()))?;
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(json!({
+        "m_kib": kanri::crypto::ARGON2_M_KIB,
+        "t": kanri::crypto::ARGON2_T,
+        "p": kanri::crypto::ARGON2_P,
+        "ms": ms,
+    }))
+}
+
+// ---- AWS requests per endpoint ---------------------------------------------------------------------------
+
+struct Api {
+    base: String,
+    http: reqwest::Client,
+    operator: String,
+}
+
+struct Resp {
+    status: u16,
+    body: Value,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Res<Resp> {
+        let m = reqwest::Method::from_bytes(method.as_bytes())?;
+        let mut req = self.http.request(m, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await?;
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok(Resp { status, body })
+    }
+}
+
+/// One measured call: what it was, what it answered, which AWS requests it sent.
+struct Recorder {
+    rows: Vec<Value>,
+    measured: BTreeSet<String>,
+    failures: Vec<String>,
+}
+
+impl Recorder {
+    #[allow(clippy::too_many_arguments)]
+    async fn measure(
+        &mut self,
+        api: &Api,
+        route: &str,
+        label: &str,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        expect: u16,
+    ) -> Res<Value> {
+        let before = metrics::snapshot();
+        let waited = metrics::waited();
+        let t = Instant::now();
+        let r = api.call(method, path, token, body).await?;
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        let aws_ms = metrics::waited().saturating_sub(waited).as_secs_f64() * 1000.0;
+        let d = metrics::delta(&before, &metrics::snapshot());
+        let mut services = serde_json::Map::new();
+        for s in ["DynamoDB", "KMS", "S3", "SES"] {
+            let n: u64 = d
+                .iter()
+                .filter(|((svc, _), _)| svc == s)
+                .map(|(_, n)| n)
+                .sum();
+            services.insert(s.into(), json!(n));
+        }
+        let ops: Vec<Value> = d
+            .iter()
+            .map(|((svc, op), n)| json!({"service": svc, "operation": op, "count": n}))
+            .collect();
+        if r.status != expect {
+            self.failures.push(format!(
+                "{route} ({label}): expected {expect}, got {} {}",
+                r.status, r.body
+            ));
+        }
+        self.measured.insert(route.to_owned());
+        self.rows.push(json!({
+            "route": route,
+            "label": label,
+            "request": format!("{method} {path}"),
+            "status": r.status,
+            "ms_on_emulator": ms,
+            "ms_waiting_on_emulator": aws_ms,
+            "services": services,
+            "operations": ops,
+        }));
+        Ok(r.body)
+    }
+}
+
+/// The set-password token of the newest mail SES (the emulator) recorded for `to`.
+async fn invitation_token(moto: &str, to: &str) -> Res<String> {
+    for _ in 0..50 {
+        let data: Value = reqwest::get(format!("{moto}/moto-api/data.json"))
+            .await?
+            .json()
+            .await?;
+        let msgs = data["ses"]["RawMessage"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for m in msgs.iter().rev() {
+            let to_us = m["destinations"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|x| x.as_str() == Some(to)));
+            let raw = m["raw_data"].as_str().unwrap_or_default();
+            if !to_us {
+                continue;
+            }
+            let body = raw
+                .split_once("\r\n\r\n")
+                .or_else(|| raw.split_once("\n\n"))
+                .map(|(_, b)| b)
+                .unwrap_or_default();
+            let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+            let text = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_default();
+            if let Some((_, rest)) = text.split_once("set-password?token=") {
+                let token: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect();
+                if !token.is_empty() {
+                    return Ok(token);
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Err(err(format!(
+        "no invitation mail to {to} recorded by the emulator"
+    )))
+}
+
+async fn start(config: &Config) -> Res<Api> {
+    let (router, operator) = kanri::http::local::app(config).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(kanri::http::local::serve_listener(
+        listener,
+        router,
+        std::future::pending(),
+    ));
+    Ok(Api {
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+        operator,
+    })
+}
+
+fn str_at<'a>(v: &'a Value, path: &[&str]) -> Res<&'a str> {
+    let mut cur = v;
+    for p in path {
+        cur = &cur[*p];
+    }
+    cur.as_str()
+        .ok_or_else(|| err(format!("no {} in {v}", path.join("."))))
+}
+
+async fn aws_requests() -> Res<Value> {
+    if !metrics::enabled() {
+        return Err(err(format!("set {}=1", metrics::ENV)));
+    }
+    let moto = var("KANRI_BENCH_AWS_ENDPOINT")?;
+    let run = kanri::domain::ids::new_id()[16..].to_lowercase();
+    let data_dir = std::env::temp_dir().join(format!("kanri-bench-{run}"));
+    let config = Config {
+        backend: Backend::Aws,
+        addr: "127.0.0.1:0".parse()?,
+        data_dir: data_dir.clone(),
+        operator_token: Some(format!("op-bench-{run}")),
+        settings: kanri::app::Settings {
+            public_url: "http://kanri.bench".into(),
+            ..Default::default()
+        },
+        table: var("KANRI_TABLE")?,
+        log_table: var("KANRI_LOG_TABLE")?,
+        keys_table: var("KANRI_KEYS_TABLE")?,
+        kms_key_id: var("KANRI_KMS_KEY_ID")?,
+        aws_emulator: Some(moto.clone()),
+    };
+    let api = start(&config).await?;
+    let op = api.operator.clone();
+    let mut rec = Recorder {
+        rows: vec![],
+        measured: BTreeSet::new(),
+        failures: vec![],
+    };
+    let slug = format!("bench-{run}");
+    let domain = format!("{slug}.example.com");
+    let admin_email = format!("admin@{domain}");
+    let pw = format!("Bench-{run}-passphrase");
+
+    rec.measure(&api, "health", "", "GET", "/v1/health", None, None, 200)
+        .await?;
+    rec.measure(
+        &api,
+        "openapi",
+        "",
+        "GET",
+        "/v1/openapi.json",
+        None,
+        None,
+        200,
+    )
+    .await?;
+    let created = rec
+        .measure(
+            &api,
+            "ops-tenants-create",
+            "new tenant, admin invited by link",
+            "POST",
+            "/v1/ops/tenants",
+            Some(&op),
+            Some(
+                json!({"slug": slug, "name": "Bench KK", "seat_limit": 1_000_000,
+                        "admin": {"name": "Bench Admin", "email": admin_email}}),
+            ),
+            201,
+        )
+        .await?;
+    let tenant_id = str_at(&created, &["tenant", "id"])?.to_owned();
+
+    // The admin's invitation and first session: not measured (they warm the tenant's keys, as any
+    // earlier request of a running process would).
+    let token = invitation_token(&moto, &admin_email).await?;
+    let r = api
+        .call(
+            "POST",
+            "/v1/auth/set-password",
+            None,
+            Some(json!({"token": token, "password": pw})),
+        )
+        .await?;
+    if r.status != 204 {
+        return Err(err(format!("admin set-password: {} {}", r.status, r.body)));
+    }
+    let login = json!({"tenant": slug, "login": admin_email, "password": pw});
+    let r = api
+        .call("POST", "/v1/auth/login", None, Some(login.clone()))
+        .await?;
+    let session = str_at(&r.body, &["token"])?.to_owned();
+    let s = Some(session.as_str());
+
+    rec.measure(&api, "me-get", "", "GET", "/v1/me", s, None, 200)
+        .await?;
+    rec.measure(&api, "tenant-get", "", "GET", "/v1/tenant", s, None, 200)
+        .await?;
+    rec.measure(&api, "roles-list", "", "GET", "/v1/roles", s, None, 200)
+        .await?;
+    rec.measure(
+        &api,
+        "permissions",
+        "",
+        "GET",
+        "/v1/permissions",
+        s,
+        None,
+        200,
+    )
+    .await?;
+    let u1_email = format!("user1@{domain}");
+    let u1 = rec
+        .measure(
+            &api,
+            "users-create",
+            "delivery invite_link",
+            "POST",
+            "/v1/users",
+            s,
+            Some(json!({"name": "Bench User 1", "email": u1_email, "delivery": "invite_link"})),
+            201,
+        )
+        .await?;
+    let u1 = str_at(&u1, &["user", "id"])?.to_owned();
+    rec.measure(
+        &api,
+        "users-create",
+        "delivery generated (login id, no e-mail)",
+        "POST",
+        "/v1/users",
+        s,
+        Some(json!({"name": "Bench Generated", "login_id": format!("gen-{run}"), "delivery": "generated"})),
+        201,
+    )
+    .await?;
+    // Enough users for a full page of 50, and spares to delete.
+    let mut spare = Vec::new();
+    for i in 0..60 {
+        let r = api
+            .call(
+                "POST",
+                "/v1/users",
+                s,
+                Some(
+                    json!({"name": format!("Filler {i:02}"), "email": format!("filler{i}@{domain}"),
+                            "delivery": "invite_link"}),
+                ),
+            )
+            .await?;
+        spare.push(str_at(&r.body, &["user", "id"])?.to_owned());
+    }
+    rec.measure(
+        &api,
+        "users-list",
+        "page of 50",
+        "GET",
+        "/v1/users?limit=50",
+        s,
+        None,
+        200,
+    )
+    .await?;
+    rec.measure(
+        &api,
+        "users-list",
+        "q= search over 63 users (decrypt and filter)",
+        "GET",
+        "/v1/users?limit=50&q=bench%20user",
+        s,
+        None,
+        200,
+    )
+    .await?;
+    rec.measure(
+        &api,
+        "users-get",
+        "warm (tenant key cached)",
+        "GET",
+        &format!("/v1/users/{u1}"),
+        s,
+        None,
+        200,
+    )
+    .await?;
+    rec.measure(
+        &api,
+        "users-update",
+        "name",
+        "PATCH",
+        &format!("/v1/users/{u1}"),
+        s,
+        Some(json!({"name": "Bench User 1 (renamed)"})),
+        200,
+    )
+    .await?;
+    let t1 = invitation_token(&moto, &u1_email).await?;
+    let pw1 = format!("User1-{run}-passphrase");
+    rec.measure(
+        &api,
+        "auth-set-password",
+        "invitation",
+        "POST",
+        "/v1/auth/set-password",
+        None,
+        Some(json!({"token": t1, "password": pw1})),
+        204,
+    )
+    .await?;
+    let s1 = rec
+        .measure(
+            &api,
+            "auth-login",
+            "e-mail and password",
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(json!({"tenant": slug, "login": u1_email, "password": pw1})),
+            200,
+        )
+        .await?;
+    let s1 = str_at(&s1, &["token"])?.to_owned();
+    rec.measure(
+        &api,
+        "me-password",
+        "",
+        "POST",
+        "/v1/me/password",
+        Some(&s1),
+        Some(json!({"current_password": pw1, "new_password": format!("{pw1}-new")})),
+        204,
+    )
+    .await?;
+    rec.measure(
+        &api,
+        "auth-logout",
+        "",
+        "POST",
+        "/v1/auth/logout",
+        Some(&s1),
+        None,
+        204,
+    )
+    .await?;
+    let victim = spare.pop().ok_or_else(|| err("no spare user"))?;
+    rec.measure(
+        &api,
+        "users-delete",
+        "invited user (one invitation token)",
+        "DELETE",
+        &format!("/v1/users/{victim}"),
+        s,
+        None,
+        204,
+    )
+    .await?;
+    let one = spare.pop().ok_or_else(|| err("no spare user"))?;
+    rec.measure(
+        &api,
+        "users-bulk-delete",
+        "1 id",
+        "POST",
+        "/v1/users/bulk-delete",
+        s,
+        Some(json!({"ids": [one]})),
+        200,
+    )
+    .await?;
+    let ten: Vec<String> = spare.drain(spare.len() - 10..).collect();
+    rec.measure(
+        &api,
+        "users-bulk-delete",
+        "10 ids",
+        "POST",
+        "/v1/users/bulk-delete",
+        s,
+        Some(json!({"ids": ten})),
+        200,
+    )
+    .await?;
+    rec.measure(
+        &api,
+        "ops-tenants-get",
+        "",
+        "GET",
+        &format!("/v1/ops/tenants/{tenant_id}"),
+        Some(&op),
+        None,
+        200,
+    )
+    .await?;
+    rec.measure(
+        &api,
+        "ops-tenants-update",
+        "seat_limit",
+        "PATCH",
+        &format!("/v1/ops/tenants/{tenant_id}"),
+        Some(&op),
+        Some(json!({"seat_limit": 999_999})),
+        200,
+    )
+    .await?;
+
+    // A second app on the same tables: a new process (a Lambda cold start) has no key cached.
+    let cold = start(&config).await?;
+    let path = format!("/v1/users/{u1}");
+    rec.measure(
+        &cold,
+        "users-get",
+        "first request of a new process (tenant key not cached)",
+        "GET",
+        &path,
+        s,
+        None,
+        200,
+    )
+    .await?;
+    rec.measure(
+        &cold,
+        "users-get",
+        "second request of that process",
+        "GET",
+        &path,
+        s,
+        None,
+        200,
+    )
+    .await?;
+
+    let all: Vec<&str> = kanri::http::routes::table().iter().map(|r| r.id).collect();
+    let not_measured: Vec<&str> = all
+        .iter()
+        .copied()
+        .filter(|id| !rec.measured.contains(*id))
+        .collect();
+    let _ = std::fs::remove_dir_all(&data_dir);
+    Ok(json!({
+        "rows": rec.rows,
+        "routes_not_measured": not_measured,
+        "failures": rec.failures,
+    }))
+}
