@@ -266,6 +266,7 @@ async fn aws_requests() -> Res<Value> {
         keys_table: var("KANRI_KEYS_TABLE")?,
         kms_key_id: var("KANRI_KMS_KEY_ID")?,
         aws_emulator: Some(moto.clone()),
+        queue_url: None,
     };
     let api = start(&config).await?;
     let op = api.operator.clone();

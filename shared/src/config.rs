@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::adapters::{aws, embedded};
-use crate::app::{Services, Settings};
+use crate::app::{Services, Settings, TaskSource};
 use crate::crypto::Keyring;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +27,8 @@ pub struct Config {
     pub kms_key_id: String,
     /// An AWS emulator (moto) to use with dummy credentials instead of the standard AWS settings.
     pub aws_emulator: Option<String>,
+    /// The SQS queue of background tasks (AWS backend); without it tasks run in-process.
+    pub queue_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +87,17 @@ impl Config {
             settings.mail_from = f;
         }
         settings.client_ip_header = var("KANRI_CLIENT_IP_HEADER").map(|h| h.to_ascii_lowercase());
+        if let Some(r) = var("KANRI_MAIL_RATE") {
+            let rate: u32 =
+                r.parse()
+                    .ok()
+                    .filter(|r| *r >= 1)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name: "KANRI_MAIL_RATE",
+                        message: format!("{r:?}: mails per second, a whole number of at least 1"),
+                    })?;
+            settings.mail_rate = Some(rate);
+        }
         Ok(Config {
             backend,
             addr,
@@ -98,6 +111,7 @@ impl Config {
             keys_table: var("KANRI_KEYS_TABLE").unwrap_or_else(|| "kanri-keys".into()),
             kms_key_id: var("KANRI_KMS_KEY_ID").unwrap_or_else(|| "alias/kanri-data".into()),
             aws_emulator: None,
+            queue_url: var("KANRI_QUEUE_URL"),
         })
     }
 
@@ -109,6 +123,7 @@ impl Config {
             Arc<dyn crate::ports::Mailer>,
             Arc<dyn crate::ports::BackupService>,
         );
+        let mut tasks = None;
         let (store, keys, mailer, backups): Ports = match self.backend {
             Backend::Embedded => {
                 let io = |what: &str| {
@@ -146,6 +161,10 @@ impl Config {
                 );
                 let keys = aws::KmsKeyService::new(kms, self.kms_key_id.clone());
                 let mailer = aws::SesMailer::new(ses, self.settings.mail_from.clone());
+                if let Some(url) = &self.queue_url {
+                    let sqs = aws::SqsQueue::new(aws::metrics::sqs_client(&sdk), url.clone());
+                    tasks = Some(TaskSource::Sqs(Arc::new(sqs)));
+                }
                 (
                     Arc::new(store),
                     Arc::new(keys),
@@ -154,11 +173,16 @@ impl Config {
                 )
             }
         };
+        let tasks = tasks.unwrap_or_else(|| {
+            TaskSource::InProcess(Arc::new(embedded::InProcessQueue::default()))
+        });
         Ok(Services {
             store,
             keys,
             mailer,
             backups,
+            queue: tasks.queue(),
+            tasks,
             keyring: Keyring::default(),
             settings: self.settings.clone(),
         })

@@ -18,3 +18,4 @@ pub mod jobs;
 pub mod ports;
 pub mod telemetry;
 pub mod util;
+pub mod worker;

@@ -95,6 +95,8 @@ pub struct App {
     pub operator_token: String,
     pub data_dir: PathBuf,
     pub http: reqwest::Client,
+    /// The services behind the server, for tests that run use cases or tasks directly.
+    pub svc: std::sync::Arc<kanri::app::Services>,
 }
 
 impl Drop for App {
@@ -121,6 +123,7 @@ pub fn config(backend: Backend, data_dir: PathBuf) -> Config {
         keys_table: String::new(),
         kms_key_id: String::new(),
         aws_emulator: None,
+        queue_url: None,
     };
     if backend == Backend::Aws {
         let aws = aws();
@@ -142,7 +145,9 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     let data_dir = std::env::temp_dir().join(unique("kanri-test-"));
     let mut config = config(backend, data_dir.clone());
     adjust(&mut config);
-    let (router, operator_token) = kanri::http::local::app(&config).await.expect("app starts");
+    let (router, operator_token, svc) = kanri::http::local::app_with_services(&config)
+        .await
+        .expect("app starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -158,6 +163,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         operator_token,
         data_dir,
         http: reqwest::Client::new(),
+        svc,
     }
 }
 

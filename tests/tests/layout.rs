@@ -12,7 +12,12 @@ fn every_route_has_a_lambda_binary_and_every_binary_a_route() {
     let bins: BTreeSet<String> = std::fs::read_dir(repo_root().join("functions/src/bin"))
         .expect("bin dir")
         .filter_map(|e| e.ok()?.path().file_stem()?.to_str().map(str::to_owned))
-        .filter(|b| b != "kanri-local" && b != "kanri-ops" && !b.starts_with("job-"))
+        .filter(|b| {
+            b != "kanri-local"
+                && b != "kanri-ops"
+                && !b.starts_with("job-")
+                && !b.starts_with("worker-")
+        })
         .collect();
     assert_eq!(routes, bins);
 }
@@ -70,4 +75,24 @@ fn every_scheduled_job_binary_has_a_function_with_a_schedule_in_template_yaml() 
             "{job} has no schedule"
         );
     }
+}
+
+#[test]
+fn the_task_worker_is_fed_by_the_queue_every_function_sends_to() {
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template");
+    let at = template
+        .find("Binary: worker-tasks\n")
+        .expect("a function builds worker-tasks");
+    let rest = &template[at..];
+    let block = &rest[..rest.find("\n\n  ").unwrap_or(rest.len())];
+    for wanted in [
+        "Type: SQS",
+        "Queue: !GetAtt TaskQueue.Arn",
+        "FunctionResponseTypes: [ReportBatchItemFailures]",
+        "KANRI_MAIL_RATE",
+    ] {
+        assert!(block.contains(wanted), "worker-tasks lacks {wanted}");
+    }
+    assert!(template.contains("KANRI_QUEUE_URL: !Ref TaskQueue"));
+    assert!(template.contains("deadLetterTargetArn: !GetAtt TaskDeadLetterQueue.Arn"));
 }

@@ -100,6 +100,23 @@ pub fn log_key_pk(t: &TenantId) -> String {
 }
 pub const LOG_KEY_SK: &str = "KEY";
 
+/// Global: the notices, newest last by id; `notices_kind_pk` holds a copy per kind for the `kind` filter.
+pub const NOTICES_PK: &str = "NOTICES";
+pub fn notices_kind_pk(kind: &str) -> String {
+    format!("NOTICES#{kind}")
+}
+/// A user's subscription to one kind of notice: a tenant's subscribers of a kind are one query.
+pub fn subscription_sk(kind: &str, u: &UserId) -> String {
+    format!("SUB#{kind}#{u}")
+}
+pub fn subscriptions_prefix(kind: &str) -> String {
+    format!("SUB#{kind}#")
+}
+/// The claim that a notice mail to a user is sent (or being sent): a retried task never mails twice.
+pub fn notice_sent_sk(notice: &str, u: &UserId) -> String {
+    format!("NSENT#{notice}#{u}")
+}
+
 /// Attribute names.
 pub mod attr {
     pub const TENANT: &str = "tenant";
@@ -148,6 +165,11 @@ pub mod attr {
     pub const TARGET_TYPE: &str = "target_type";
     pub const TARGET_ID: &str = "target_id";
     pub const RESULT: &str = "result";
+    pub const BODY: &str = "body";
+    pub const PUBLISHED: &str = "published";
+    pub const OCCURRED: &str = "occurred";
+    pub const MAILS_SENT: &str = "mails_sent";
+    pub const MAILS_FAILED: &str = "mails_failed";
     pub const AT: &str = "at";
     pub const TO: &str = "to";
     pub const MESSAGE_ID: &str = "message_id";

@@ -9,6 +9,7 @@ pub mod imports;
 pub mod layout;
 pub mod logs;
 pub mod mail;
+pub mod notices;
 pub mod questionnaires;
 pub mod retention;
 pub mod roles;
@@ -35,6 +36,9 @@ pub struct Settings {
     pub reset_ttl: Duration,
     /// Sender address of every mail.
     pub mail_from: String,
+    /// Mails per second one notice worker sends at most (SES's sending rate divided by the workers that
+    /// run at once); `None` sends as fast as the mailer answers.
+    pub mail_rate: Option<u32>,
     /// A header carrying the client's address, trusted only when set (the local server behind a reverse
     /// proxy). In Lambda the address always comes from API Gateway's request context.
     pub client_ip_header: Option<String>,
@@ -49,6 +53,7 @@ impl Default for Settings {
             reset_ttl: Duration::hours(1),
             mail_from: mail::FROM_DEFAULT.into(),
             client_ip_header: None,
+            mail_rate: None,
         }
     }
 }
@@ -59,8 +64,29 @@ pub struct Services {
     pub keys: Arc<dyn KeyService>,
     pub mailer: Arc<dyn Mailer>,
     pub backups: Arc<dyn crate::ports::BackupService>,
+    /// Where background tasks go; `tasks` is where the worker of this process takes them from.
+    pub queue: Arc<dyn crate::ports::TaskQueue>,
+    pub tasks: TaskSource,
     pub keyring: Keyring,
     pub settings: Settings,
+}
+
+/// The queue behind [`Services::queue`], for the worker that drains it.
+#[derive(Clone)]
+pub enum TaskSource {
+    /// The local server's in-process queue, drained by `crate::worker::start`.
+    InProcess(Arc<crate::adapters::embedded::InProcessQueue>),
+    /// SQS: the worker Lambda receives its messages; the local server on the AWS backend polls it.
+    Sqs(Arc<crate::adapters::aws::SqsQueue>),
+}
+
+impl TaskSource {
+    pub fn queue(&self) -> Arc<dyn crate::ports::TaskQueue> {
+        match self {
+            TaskSource::InProcess(q) => q.clone(),
+            TaskSource::Sqs(q) => q.clone(),
+        }
+    }
 }
 
 /// A handle on one tenant's data: every key it builds lies in that tenant's partition, and it carries the

@@ -680,6 +680,9 @@ pub async fn delete(
     {
         tx.push(Write::delete(Table::Data, scope.pk(), sk));
     }
+    for w in crate::app::notices::unsubscribe_writes(scope, id) {
+        tx.push(w);
+    }
     let (changes, cond) = if user.org_admin {
         (
             vec![

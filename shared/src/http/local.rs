@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 
+use crate::app::Services;
 use crate::config::{Backend, Config, ConfigError};
 use crate::http::{AppState, OperatorAuth, router};
 
@@ -33,13 +34,23 @@ pub fn operator_token(config: &Config) -> Result<String, ConfigError> {
 }
 
 pub async fn app(config: &Config) -> Result<(axum::Router, String), ConfigError> {
+    let (router, token, _) = app_with_services(config).await?;
+    Ok((router, token))
+}
+
+/// [`app`], and the services behind it (tests drive use cases and tasks on them directly).
+pub async fn app_with_services(
+    config: &Config,
+) -> Result<(axum::Router, String, Arc<Services>), ConfigError> {
     let token = operator_token(config)?;
     let svc = Arc::new(config.services().await?);
+    // Background tasks (notice mails) run in this process: its in-process queue, or SQS when configured.
+    crate::worker::start(svc.clone());
     let state = AppState {
-        svc,
+        svc: svc.clone(),
         operator: Arc::new(OperatorAuth::Token(SecretString::from(token.clone()))),
     };
-    Ok((router(state, |_| true), token))
+    Ok((router(state, |_| true), token, svc))
 }
 
 fn banner(config: &Config, addr: std::net::SocketAddr, token: &str) -> String {

@@ -200,8 +200,29 @@ fn components() -> Map<String, Value> {
             "view": {"type": "array", "items": {"type": "string"}},
             "edit": {"type": "array", "items": {"type": "string"}}}))}})),
     });
+    let notice = json!({
+        "id": {"type": "string"}, "kind": {"enum": ["release", "incident"]},
+        "title": {"type": "string"}, "body": {"type": "string"}, "published_at": ts,
+        "occurred_at": ts, "published_within_72h": {"type": "boolean", "description": "incidents only"}});
+    let mut ops_notice = notice.clone();
+    ops_notice["mails_sent"] = json!({"type": "integer", "minimum": 0});
+    ops_notice["mails_failed"] =
+        json!({"type": "integer", "minimum": 0, "description": "failed attempts; each is retried"});
+    let notice_required = ["id", "kind", "title", "body", "published_at"];
+    let part3 = json!({
+        "Subscriptions": obj(&["release", "incident"], json!({"release": {"type": "boolean"}, "incident": {"type": "boolean"}})),
+        "Notice": obj(&notice_required, notice),
+        "NoticePage": page_of("Notice"),
+        "OpsNotice": obj(&[&notice_required[..], &["mails_sent", "mails_failed"]].concat(), ops_notice),
+        "OpsNoticePage": page_of("OpsNotice"),
+        "NewNotice": obj(&["kind", "title", "body"], json!({
+            "kind": {"enum": ["release", "incident"]},
+            "title": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*\\S[^\\u0000-\\u001f\\u007f-\\u009f]*$"},
+            "body": {"type": "string", "minLength": 1, "maxLength": 20000, "pattern": "\\S"},
+            "occurred_at": {"type": "string", "format": "date-time", "description": "required for incidents, refused for releases; not in the future"}})),
+    });
     let mut out = Map::new();
-    for part in [schemas, more, part0, part1, part2] {
+    for part in [schemas, more, part0, part1, part2, part3] {
         if let Value::Object(m) = part {
             out.extend(m);
         }
@@ -219,6 +240,10 @@ pub fn param(name: &str) -> Value {
         "cursor" => (
             json!({"type": "string"}),
             "next_cursor of the previous page",
+        ),
+        "kind" => (
+            json!({"enum": ["release", "incident"]}),
+            "only notices of this kind",
         ),
         "q" => (
             json!({"type": "string", "maxLength": 100}),

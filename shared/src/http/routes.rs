@@ -8,7 +8,7 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use crate::domain::permissions::{Feature, Level};
 use crate::http::AppState;
 use crate::http::handlers::{
-    groups, logs, me, ops, questionnaires, roles, session, system, tenant, users,
+    groups, logs, me, notices, ops, questionnaires, roles, session, system, tenant, users,
 };
 
 /// Who may call a route.
@@ -700,6 +700,77 @@ pub fn table() -> Vec<Route> {
                 200,
                 Some("PurgeReport"),
             ),
+        },
+        Route {
+            id: "me-subscriptions-get",
+            method: Method::GET,
+            path: "/v1/me/subscriptions",
+            access: AnyUser,
+            handler: || get(notices::subscriptions),
+            doc: doc(
+                "The caller's e-mail subscriptions to notices",
+                None,
+                200,
+                Some("Subscriptions"),
+            ),
+        },
+        Route {
+            id: "me-subscriptions-put",
+            method: Method::PUT,
+            path: "/v1/me/subscriptions",
+            access: AnyUser,
+            handler: || put(notices::subscribe),
+            doc: doc(
+                "Subscribe to (or unsubscribe from) notice mails by kind; needs an e-mail address",
+                Some("Subscriptions"),
+                200,
+                Some("Subscriptions"),
+            ),
+        },
+        Route {
+            id: "notices-list",
+            method: Method::GET,
+            path: "/v1/notices",
+            access: AnyUser,
+            handler: || get(notices::list),
+            doc: Doc {
+                query: &["kind", "limit", "cursor"],
+                ..doc(
+                    "Release notes and incident notices, newest first",
+                    None,
+                    200,
+                    Some("NoticePage"),
+                )
+            },
+        },
+        Route {
+            id: "ops-notices-create",
+            method: Method::POST,
+            path: "/v1/ops/notices",
+            access: Operator,
+            handler: || post(notices::publish),
+            doc: doc(
+                "Publish a notice and mail it to every subscriber of its kind in every active tenant",
+                Some("NewNotice"),
+                201,
+                Some("OpsNotice"),
+            ),
+        },
+        Route {
+            id: "ops-notices-list",
+            method: Method::GET,
+            path: "/v1/ops/notices",
+            access: Operator,
+            handler: || get(notices::ops_list),
+            doc: Doc {
+                query: &["kind", "limit", "cursor"],
+                ..doc(
+                    "The notices with their mailing counts; incidents show whether the 72-hour promise held",
+                    None,
+                    200,
+                    Some("OpsNoticePage"),
+                )
+            },
         },
     ]
 }

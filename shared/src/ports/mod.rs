@@ -3,11 +3,13 @@
 pub mod backups;
 pub mod keys;
 pub mod mailer;
+pub mod queue;
 pub mod store;
 
 pub use backups::{Backup, BackupService};
 pub use keys::{KeyError, KeyService, WrappedKey};
 pub use mailer::{MailError, Mailer, OutgoingMail};
+pub use queue::{QueueError, Task, TaskQueue};
 pub use store::{
     BatchWrite, Change, Cond, Item, ItemStore, Page, Query, StoreError, StoreResult, Table, Value,
     Write,

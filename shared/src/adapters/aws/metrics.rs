@@ -180,6 +180,17 @@ pub fn clients(
     )
 }
 
+/// The SQS client of one SDK configuration, counting its requests when [`enabled`].
+pub fn sqs_client(sdk: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
+    if !enabled() {
+        return aws_sdk_sqs::Client::new(sdk);
+    }
+    let conf = aws_sdk_sqs::config::Builder::from(sdk)
+        .interceptor(Counter::new("SQS"))
+        .build();
+    aws_sdk_sqs::Client::from_conf(conf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,15 +1,17 @@
-//! Adapters for AWS: DynamoDB, KMS, SES. Nothing outside this module names an SDK type.
+//! Adapters for AWS: DynamoDB, KMS, SES, SQS. Nothing outside this module names an SDK type.
 
 pub mod backups;
 pub mod dynamo;
 pub mod kms;
 pub mod metrics;
 pub mod ses;
+pub mod sqs;
 
 pub use backups::DynamoBackups;
 pub use dynamo::DynamoStore;
 pub use kms::KmsKeyService;
 pub use ses::SesMailer;
+pub use sqs::SqsQueue;
 
 /// The SDK configuration from the standard AWS settings (`AWS_ENDPOINT_URL` points every client at a local
 /// emulator), or for an explicit emulator endpoint with dummy credentials (tests). Credentials are resolved

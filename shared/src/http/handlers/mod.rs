@@ -3,6 +3,7 @@
 pub mod groups;
 pub mod logs;
 pub mod me;
+pub mod notices;
 pub mod ops;
 pub mod questionnaires;
 pub mod roles;

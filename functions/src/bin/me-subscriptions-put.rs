@@ -1,0 +1,6 @@
+//! Lambda function for `PUT /v1/me/subscriptions`.
+
+#[tokio::main]
+async fn main() -> Result<(), kanri::http::lambda::Error> {
+    kanri::http::lambda::run("me-subscriptions-put").await
+}
