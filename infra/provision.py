@@ -13,6 +13,8 @@ The template is the single source of truth: this script reads it (with cfn-lint'
   AWS::KMS::ReplicaKey        -> kms replicate_key from PrimaryKeyArn (only in a replica region)
   AWS::KMS::Alias             -> kms create_alias, pointing at the key created above
   AWS::SES::EmailIdentity     -> ses (v1) verify_email_identity, or verify_domain_identity for a domain
+  AWS::S3::Bucket             -> s3 create_bucket, named by the variable that refers to it (or kanri-<id>)
+  AWS::SQS::Queue             -> sqs create_queue for a queue a variable refers to (not dead-letter queues)
 
 Every step skips what already exists, so running it twice is harmless. Everything else in the template (the API,
 the functions) is the local server's job and is ignored.
@@ -395,6 +397,37 @@ def main() -> int:
                 log(f"ses {identity}: domain identity verified")
             if var := env_for_name.get(template_identity):
                 out[var] = identity
+
+    # Buckets and queues that the functions find through an environment variable holding `!Ref <resource>`:
+    # the variable's value from the environment, or a name made from the logical id.
+    env_for_ref = {v[1]: k for k, v in tpl.global_env().items() if isinstance(v, tuple) and v[0] == "resource"}
+    if by_type.get("AWS::S3::Bucket"):
+        s3 = client("s3", args.region, endpoint)
+        have = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        for lid in by_type["AWS::S3::Bucket"]:
+            var = env_for_ref.get(lid)
+            name = os.environ.get(var, "") if var else ""
+            name = name or f"kanri-{lid.lower()}"
+            if name in have:
+                log(f"s3 {name}: exists")
+            else:
+                conf = {} if args.region == "us-east-1" else {
+                    "CreateBucketConfiguration": {"LocationConstraint": args.region}}
+                s3.create_bucket(Bucket=name, **conf)
+                log(f"s3 {name}: created")
+            if var:
+                out[var] = name
+    if by_type.get("AWS::SQS::Queue"):
+        sqs = client("sqs", args.region, endpoint)
+        for lid in by_type["AWS::SQS::Queue"]:
+            var = env_for_ref.get(lid)
+            if not var:
+                continue  # a dead-letter queue: nothing reads it locally
+            url = os.environ.get(var, "")
+            if not url:
+                url = sqs.create_queue(QueueName=f"kanri-{lid.lower()}")["QueueUrl"]
+                log(f"sqs {url}: ready")
+            out[var] = url
 
     out["AWS_REGION"] = args.region
     if endpoint:

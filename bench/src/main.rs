@@ -267,6 +267,7 @@ async fn aws_requests() -> Res<Value> {
         kms_key_id: var("KANRI_KMS_KEY_ID")?,
         aws_emulator: Some(moto.clone()),
         queue_url: None,
+        bucket: "kanri-files".into(),
     };
     let api = start(&config).await?;
     let op = api.operator.clone();

@@ -29,6 +29,8 @@ pub struct Config {
     pub aws_emulator: Option<String>,
     /// The SQS queue of background tasks (AWS backend); without it tasks run in-process.
     pub queue_url: Option<String>,
+    /// The S3 bucket of uploaded files (AWS backend).
+    pub bucket: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +114,7 @@ impl Config {
             kms_key_id: var("KANRI_KMS_KEY_ID").unwrap_or_else(|| "alias/kanri-data".into()),
             aws_emulator: None,
             queue_url: var("KANRI_QUEUE_URL"),
+            bucket: var("KANRI_BUCKET").unwrap_or_else(|| "kanri-files".into()),
         })
     }
 
@@ -124,6 +127,8 @@ impl Config {
             Arc<dyn crate::ports::BackupService>,
         );
         let mut tasks = None;
+        let files: Arc<dyn crate::ports::FileStore>;
+        let mut local_files = None;
         let (store, keys, mailer, backups): Ports = match self.backend {
             Backend::Embedded => {
                 let io = |what: &str| {
@@ -139,6 +144,12 @@ impl Config {
                     .map_err(io("the outbox"))?;
                 let backups =
                     embedded::EmbeddedBackups::new(store.clone(), self.data_dir.join("backups"));
+                let local = Arc::new(
+                    embedded::LocalFiles::open(&self.data_dir, self.settings.public_url.clone())
+                        .map_err(io("the files dir"))?,
+                );
+                files = local.clone();
+                local_files = Some(local);
                 (
                     Arc::new(store),
                     Arc::new(keys),
@@ -161,6 +172,14 @@ impl Config {
                 );
                 let keys = aws::KmsKeyService::new(kms, self.kms_key_id.clone());
                 let mailer = aws::SesMailer::new(ses, self.settings.mail_from.clone());
+                // Emulators answer every bucket on one host: path-style addressing there.
+                let path_style =
+                    self.aws_emulator.is_some() || std::env::var_os("AWS_ENDPOINT_URL").is_some();
+                files = Arc::new(aws::S3Files::new(
+                    aws::metrics::s3_client(&sdk, path_style),
+                    self.bucket.clone(),
+                    self.kms_key_id.clone(),
+                ));
                 if let Some(url) = &self.queue_url {
                     let sqs = aws::SqsQueue::new(aws::metrics::sqs_client(&sdk), url.clone());
                     tasks = Some(TaskSource::Sqs(Arc::new(sqs)));
@@ -183,6 +202,8 @@ impl Config {
             backups,
             queue: tasks.queue(),
             tasks,
+            files,
+            local_files,
             keyring: Keyring::default(),
             settings: self.settings.clone(),
         })

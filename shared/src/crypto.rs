@@ -41,13 +41,23 @@ impl TenantKey {
     /// Encrypts a field; `context` (tenant, item, field) is bound as associated data so a ciphertext cannot
     /// be moved to another item or field. Output: 12-byte nonce then ciphertext and tag.
     pub fn seal(&self, context: &str, plain: &str) -> Vec<u8> {
+        self.seal_bytes(context, plain.as_bytes())
+    }
+
+    pub fn open(&self, context: &str, sealed: &[u8]) -> Result<String, CryptoError> {
+        String::from_utf8(self.open_bytes(context, sealed)?).map_err(|_| CryptoError::Undecryptable)
+    }
+
+    /// [`seal`](Self::seal) for bytes (uploaded files on the local store).
+    pub fn seal_bytes(&self, context: &str, plain: &[u8]) -> Vec<u8> {
         let nonce = crate::util::random_bytes::<12>();
-        let mut out = nonce.to_vec();
+        let mut out = Vec::with_capacity(12 + plain.len() + 16);
+        out.extend_from_slice(&nonce);
         // Encryption with a valid key and in-memory buffers cannot fail.
         if let Ok(ct) = self.cipher.encrypt(
             Nonce::from_slice(&nonce),
             Payload {
-                msg: plain.as_bytes(),
+                msg: plain,
                 aad: context.as_bytes(),
             },
         ) {
@@ -56,12 +66,11 @@ impl TenantKey {
         out
     }
 
-    pub fn open(&self, context: &str, sealed: &[u8]) -> Result<String, CryptoError> {
+    pub fn open_bytes(&self, context: &str, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let (nonce, ct) = sealed
             .split_at_checked(12)
             .ok_or(CryptoError::Undecryptable)?;
-        let plain = self
-            .cipher
+        self.cipher
             .decrypt(
                 Nonce::from_slice(nonce),
                 Payload {
@@ -69,8 +78,7 @@ impl TenantKey {
                     aad: context.as_bytes(),
                 },
             )
-            .map_err(|_| CryptoError::Undecryptable)?;
-        String::from_utf8(plain).map_err(|_| CryptoError::Undecryptable)
+            .map_err(|_| CryptoError::Undecryptable)
     }
 
     /// A keyed HMAC of a comparison form: equal inputs give equal indexes, nothing is learnt without the key.
@@ -82,6 +90,16 @@ impl TenantKey {
         mac.update(comparison.as_bytes());
         crate::util::hex(&mac.finalize().into_bytes()[..16])
     }
+}
+
+/// HMAC-SHA256 over parts, each followed by a zero byte (so parts cannot run into each other).
+pub fn hmac_parts(key: &[u8], parts: &[&str]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable_hmac());
+    for p in parts {
+        mac.update(p.as_bytes());
+        mac.update(&[0]);
+    }
+    mac.finalize().into_bytes().into()
 }
 
 fn unreachable_hmac() -> Hmac<Sha256> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
-use crate::app::{AppError, Services, retention};
+use crate::app::{AppError, Services, retention, uploads};
 use crate::config::{Backend, Config};
 use crate::domain::time;
 
@@ -14,6 +14,7 @@ use crate::domain::time;
 pub enum Job {
     Backup,
     Purge,
+    CleanupUploads,
 }
 
 /// The time of the EventBridge event, or now.
@@ -30,6 +31,7 @@ pub async fn run_once(svc: &Services, job: Job, event: &Value) -> Result<Value, 
     Ok(match job {
         Job::Backup => json!(retention::backup(svc, now).await?),
         Job::Purge => json!(retention::purge(svc, now, retention::PURGE_BUDGET).await?),
+        Job::CleanupUploads => json!({"deleted": uploads::cleanup(svc, now).await?}),
     })
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
-use crate::app::{AppError, Services, TaskSource, notices};
+use crate::app::{AppError, Services, TaskSource, import_jobs, notices};
 use crate::config::{Backend, Config};
 use crate::domain::time;
 use crate::ports::Task;
@@ -38,6 +38,16 @@ pub async fn run_task(svc: &Services, task: &Task) -> Result<(), AppError> {
                 sent = r.sent,
                 skipped = r.skipped,
                 "notice mails sent"
+            );
+        }
+        Task::Import { tenant, import } => {
+            let r = import_jobs::run(svc, tenant, import, import_jobs::ROWS_PER_TASK, now).await?;
+            tracing::info!(
+                import,
+                tenant,
+                processed = r.processed,
+                finished = r.finished,
+                "import ran"
             );
         }
     }

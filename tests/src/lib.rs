@@ -29,6 +29,7 @@ pub struct AwsEmulator {
     pub log_table: String,
     pub keys_table: String,
     pub kms_key_id: String,
+    pub bucket: String,
     _child: Option<Child>,
 }
 
@@ -69,12 +70,14 @@ pub fn aws() -> &'static AwsEmulator {
         let table = unique("kanri-data-");
         let log_table = unique("kanri-log-");
         let keys_table = unique("kanri-keys-");
+        let bucket = unique("kanri-files-");
         let out = Command::new("python3")
             .arg(repo_root().join("infra/provision.py"))
             .env("AWS_ENDPOINT_URL", &endpoint)
             .env("KANRI_TABLE", &table)
             .env("KANRI_LOG_TABLE", &log_table)
             .env("KANRI_KEYS_TABLE", &keys_table)
+            .env("KANRI_BUCKET", &bucket)
             .output()
             .expect("infra/provision.py runs");
         assert!(out.status.success(), "provisioning failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -84,7 +87,7 @@ pub fn aws() -> &'static AwsEmulator {
             .find_map(|l| l.strip_prefix("KANRI_KMS_KEY_ID="))
             .unwrap_or("alias/kanri-data")
             .to_owned();
-        AwsEmulator { endpoint, table, log_table, keys_table, kms_key_id, _child: child }
+        AwsEmulator { endpoint, table, log_table, keys_table, kms_key_id, bucket, _child: child }
     })
 }
 
@@ -124,6 +127,7 @@ pub fn config(backend: Backend, data_dir: PathBuf) -> Config {
         kms_key_id: String::new(),
         aws_emulator: None,
         queue_url: None,
+        bucket: String::new(),
     };
     if backend == Backend::Aws {
         let aws = aws();
@@ -131,6 +135,7 @@ pub fn config(backend: Backend, data_dir: PathBuf) -> Config {
         c.log_table = aws.log_table.clone();
         c.keys_table = aws.keys_table.clone();
         c.kms_key_id = aws.kms_key_id.clone();
+        c.bucket = aws.bucket.clone();
         c.aws_emulator = Some(aws.endpoint.clone());
     }
     c
@@ -272,6 +277,14 @@ impl App {
     }
     pub async fn delete(&self, path: &str, token: &str) -> Resp {
         self.call("DELETE", path, Some(token), None).await
+    }
+
+    /// A URL the server built from its public URL (`http://kanri.test` in tests), pointed at this server.
+    pub fn reachable(&self, url: &str) -> String {
+        match url.strip_prefix("http://kanri.test") {
+            Some(rest) => format!("{}{rest}", self.base),
+            None => url.to_owned(),
+        }
     }
 
     /// Every mail sent to `to`, oldest first, as decoded text bodies.

@@ -326,6 +326,8 @@ both_backends!(
             backups: app.svc.backups.clone(),
             queue: held.clone(),
             tasks: app.svc.tasks.clone(),
+            files: app.svc.files.clone(),
+            local_files: app.svc.local_files.clone(),
             keyring: Default::default(),
             settings: app.svc.settings.clone(),
         };

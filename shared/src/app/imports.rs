@@ -43,8 +43,8 @@ pub struct UserImportReport {
 }
 
 /// A row that passed every check and is ready to be written.
-struct Prepared {
-    line: u64,
+pub struct Prepared {
+    pub line: u64,
     record: UserRecord,
     invitation: Option<(SecretString, String)>,
     password: Option<SecretString>,
@@ -64,13 +64,54 @@ pub async fn import_users(
     now: OffsetDateTime,
 ) -> Result<UserImportReport, AppError> {
     let text = csv_file::decode(bytes)?;
-    let rows = csv_file::rows(&text, &["name"], &["email", "login_id", "role", "groups"])?;
+    let rows = user_rows(&text)?;
     if rows.len() > MAX_ROWS {
         return Err(AppError::invalid(
             "file",
             format!("at most {MAX_ROWS} rows per file; larger files go through POST /v1/imports"),
         ));
     }
+    let (prepared, mut failed) = prepare_user_rows(svc, scope, actor, &rows, delivery, now).await?;
+    let (created, more) = commit_user_rows(svc, scope, actor, &prepared, None, now).await?;
+    failed.extend(more);
+    send_invitations(svc, scope, &created, now).await?;
+    failed.sort_by_key(|f| f.line);
+    let users = created
+        .iter()
+        .map(|r| ImportedUser {
+            line: r.line,
+            id: r.record.id.clone(),
+            login: r
+                .record
+                .email
+                .clone()
+                .or_else(|| r.record.login_id.clone())
+                .unwrap_or_default(),
+            initial_password: r.password.clone(),
+        })
+        .collect::<Vec<_>>();
+    Ok(UserImportReport {
+        created: users.len(),
+        failed,
+        users,
+    })
+}
+
+/// The rows of a user file (header `name,email,login_id,role,groups`; only `name` is required).
+pub fn user_rows(text: &str) -> Result<Vec<Row>, AppError> {
+    csv_file::rows(text, &["name"], &["email", "login_id", "role", "groups"])
+}
+
+/// Checks rows (format, duplicates in the file, guards already taken, groups, seats in file order) and
+/// prepares the valid ones for writing; invalid rows come back as failures. Groups named are created.
+pub async fn prepare_user_rows(
+    svc: &Services,
+    scope: &Scope,
+    actor: &Actor,
+    rows: &[Row],
+    delivery: Delivery,
+    now: OffsetDateTime,
+) -> Result<(Vec<Prepared>, Vec<RowFailure>), AppError> {
     let tenant = tenants::load(svc, &scope.tenant).await?;
     let mut role_ids: HashMap<String, String> = HashMap::new();
     for r in roles::list(svc, scope).await? {
@@ -80,7 +121,7 @@ pub async fn import_users(
     let mut failed = Vec::new();
     let mut seen = HashSet::new();
     let mut parsed = Vec::new();
-    for row in &rows {
+    for row in rows {
         match parse_user_row(row, delivery, &tenant.default_role_id, &role_ids, &mut seen) {
             Ok(p) => parsed.push(p),
             Err(e) => failed.push(fail(row.line, e)),
@@ -225,26 +266,85 @@ pub async fn import_users(
             groups: gids,
         });
     }
+    Ok((prepared, failed))
+}
+
+/// Where a background import keeps its progress: the import item, updated in the same transaction as the
+/// rows it covers, so a row is written exactly once however often the import is resumed.
+pub struct RowProgress {
+    pub pk: String,
+    pub sk: String,
+    /// Rows of the file before the ones being committed.
+    pub base: usize,
+    /// Line and position (rows up to and including it) of every row being committed, in file order.
+    pub positions: Vec<(u64, usize)>,
+}
+
+/// The code of the error a progress write that lost its condition turns into: another run of the same
+/// import committed these rows already.
+pub const PROGRESS_MOVED: &str = "import_progress_moved";
+
+impl RowProgress {
+    fn position(&self, line: u64) -> usize {
+        let i = self.positions.partition_point(|(l, _)| *l <= line);
+        self.base + if i == 0 { 0 } else { self.positions[i - 1].1 }
+    }
+
+    /// The progress update for rows `first..=last` (lines) of which `created` are new users.
+    pub fn write(&self, first: u64, last: u64, created: i64) -> Write {
+        Write::Update {
+            table: Table::Data,
+            pk: self.pk.clone(),
+            sk: self.sk.clone(),
+            changes: vec![
+                Change::Set(attr::DONE_LINE, Value::N(last as i64)),
+                Change::Set(attr::PROCESSED, Value::N(self.position(last) as i64)),
+                Change::Add(attr::CREATED_COUNT, created),
+            ],
+            cond: Some(Cond::Lt(attr::DONE_LINE, first as i64)),
+        }
+    }
+}
+
+/// Writes prepared rows in transactions of up to 100 items; a transaction that meets a concurrent change
+/// is redone row by row so each failure is named. Returns the rows created and the rows that failed.
+pub async fn commit_user_rows<'a>(
+    svc: &Services,
+    scope: &Scope,
+    actor: &Actor,
+    prepared: &'a [Prepared],
+    progress: Option<&RowProgress>,
+    now: OffsetDateTime,
+) -> Result<(Vec<&'a Prepared>, Vec<RowFailure>), AppError> {
+    let tenant = tenants::load(svc, &scope.tenant).await?;
     let log_key = svc.log_key(&scope.tenant).await?;
     let mut created = Vec::new();
-    for chunk in pack(&prepared) {
+    let mut failed = Vec::new();
+    let write = |rows: &'a [Prepared]| {
+        let p =
+            progress.map(|p| p.write(rows[0].line, rows[rows.len() - 1].line, rows.len() as i64));
+        write_rows(svc, scope, actor, &log_key, rows, tenant.seat_limit, p, now)
+    };
+    for chunk in pack(prepared) {
         let rows = &prepared[chunk];
-        match write_rows(svc, scope, actor, &log_key, rows, tenant.seat_limit, now).await {
+        match write(rows).await {
             Ok(()) => created.extend(rows.iter()),
+            Err(
+                e @ AppError::Conflict {
+                    code: PROGRESS_MOVED,
+                    ..
+                },
+            ) => return Err(e),
             Err(_) if rows.len() > 1 => {
                 for row in rows {
-                    match write_rows(
-                        svc,
-                        scope,
-                        actor,
-                        &log_key,
-                        std::slice::from_ref(row),
-                        tenant.seat_limit,
-                        now,
-                    )
-                    .await
-                    {
+                    match write(std::slice::from_ref(row)).await {
                         Ok(()) => created.push(row),
+                        Err(
+                            e @ AppError::Conflict {
+                                code: PROGRESS_MOVED,
+                                ..
+                            },
+                        ) => return Err(e),
                         Err(e @ (AppError::Conflict { .. } | AppError::Invalid { .. })) => {
                             failed.push(fail(row.line, e))
                         }
@@ -258,6 +358,20 @@ pub async fn import_users(
             Err(e) => return Err(e),
         }
     }
+    Ok((created, failed))
+}
+
+/// Mails the invitations of rows just created.
+pub async fn send_invitations(
+    svc: &Services,
+    scope: &Scope,
+    created: &[&Prepared],
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    if created.iter().all(|r| r.invitation.is_none()) {
+        return Ok(());
+    }
+    let tenant = tenants::load(svc, &scope.tenant).await?;
     let messages: Vec<mail::Message> = created
         .iter()
         .filter_map(|r| {
@@ -273,26 +387,7 @@ pub async fn import_users(
         .collect();
     svc.send_mails(&scope.tenant, "invitation", messages, now)
         .await;
-    failed.sort_by_key(|f| f.line);
-    let users = created
-        .iter()
-        .map(|r| ImportedUser {
-            line: r.line,
-            id: r.record.id.clone(),
-            login: r
-                .record
-                .email
-                .clone()
-                .or_else(|| r.record.login_id.clone())
-                .unwrap_or_default(),
-            initial_password: r.password.clone(),
-        })
-        .collect::<Vec<_>>();
-    Ok(UserImportReport {
-        created: users.len(),
-        failed,
-        users,
-    })
+    Ok(())
 }
 
 struct ParsedRow {
@@ -412,8 +507,8 @@ fn row_writes(r: &Prepared) -> usize {
 fn pack(rows: &[Prepared]) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
-    // The seat counter, the audit entry and up to four custom-role counters.
-    const FIXED: usize = 6;
+    // The seat counter, the audit entry, an import's progress and up to four custom-role counters.
+    const FIXED: usize = 7;
     let mut used = FIXED;
     let mut groups: HashSet<&GroupId> = HashSet::new();
     for (i, r) in rows.iter().enumerate() {
@@ -433,6 +528,8 @@ fn pack(rows: &[Prepared]) -> Vec<std::ops::Range<usize>> {
     out
 }
 
+// The progress write is what background imports add; bundling the arguments would only rename them.
+#[allow(clippy::too_many_arguments)]
 async fn write_rows(
     svc: &Services,
     scope: &Scope,
@@ -440,10 +537,20 @@ async fn write_rows(
     log_key: &crypto::TenantKey,
     rows: &[Prepared],
     seat_limit: i64,
+    progress: Option<Write>,
     now: OffsetDateTime,
 ) -> Result<(), AppError> {
     let k = rows.len() as i64;
     let mut tx = Tx::new();
+    // First, so that when another run of the same import got here before, that is the failure reported.
+    if let Some(p) = progress {
+        tx.guard(p, || {
+            AppError::conflict(
+                PROGRESS_MOVED,
+                "another run of this import committed these rows already",
+            )
+        });
+    }
     tx.guard(
         Write::Update {
             table: Table::Data,

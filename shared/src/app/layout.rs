@@ -117,6 +117,33 @@ pub fn notice_sent_sk(notice: &str, u: &UserId) -> String {
     format!("NSENT#{notice}#{u}")
 }
 
+/// An upload's record in the tenant partition.
+pub const UPLOAD_PREFIX: &str = "UPLOAD#";
+pub fn upload_sk(id: &str) -> String {
+    format!("UPLOAD#{id}")
+}
+/// Global: uploads to look at again at a time (pending ones, import files), ordered by that time.
+pub const UPLOAD_EXPIRY_PK: &str = "UPLOAD_EXPIRY";
+pub fn upload_expiry_sk(at_ms: i64, t: &TenantId, id: &str) -> String {
+    format!("{at_ms:013}#{t}#{id}")
+}
+pub fn parse_upload_expiry_sk(sk: &str) -> Option<(TenantId, String)> {
+    let mut parts = sk.splitn(3, '#');
+    let (_, t, id) = (parts.next()?, parts.next()?, parts.next()?);
+    Some((TenantId::parse(t)?, id.to_owned()))
+}
+/// A background import's record, and the rows it could not create (by line, so rewriting is harmless).
+pub const IMPORT_PREFIX: &str = "IMPORT#";
+pub fn import_sk(id: &str) -> String {
+    format!("IMPORT#{id}")
+}
+pub fn import_failure_sk(import: &str, line: u64) -> String {
+    format!("IMPFAIL#{import}#{line:010}")
+}
+pub fn import_failures_prefix(import: &str) -> String {
+    format!("IMPFAIL#{import}#")
+}
+
 /// Attribute names.
 pub mod attr {
     pub const TENANT: &str = "tenant";
@@ -166,6 +193,24 @@ pub mod attr {
     pub const TARGET_ID: &str = "target_id";
     pub const RESULT: &str = "result";
     pub const BODY: &str = "body";
+    /// Background imports: the last line committed, rows handled, users created.
+    pub const DONE_LINE: &str = "done_line";
+    pub const PROCESSED: &str = "processed";
+    pub const CREATED_COUNT: &str = "created_n";
+    pub const TOTAL: &str = "total";
+    pub const UPLOAD: &str = "upload";
+    pub const IMPORT: &str = "import";
+    /// How many imports took an upload (0 or 1): the condition that one file is imported once.
+    pub const IMPORTS: &str = "imports";
+    pub const DELIVERY: &str = "delivery";
+    pub const PURPOSE: &str = "purpose";
+    pub const FILENAME: &str = "filename";
+    pub const CONTENT_TYPE: &str = "content_type";
+    pub const SIZE: &str = "size";
+    pub const EXPIRY: &str = "expiry";
+    pub const MESSAGE: &str = "message";
+    pub const CODE: &str = "code";
+    pub const LINE: &str = "line";
     pub const PUBLISHED: &str = "published";
     pub const OCCURRED: &str = "occurred";
     pub const MAILS_SENT: &str = "mails_sent";

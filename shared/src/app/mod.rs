@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod csv_file;
 pub mod groups;
+pub mod import_jobs;
 pub mod imports;
 pub mod layout;
 pub mod logs;
@@ -16,6 +17,7 @@ pub mod roles;
 pub mod tenants;
 pub mod throttle;
 pub mod tx;
+pub mod uploads;
 pub mod users;
 
 use std::sync::Arc;
@@ -67,6 +69,10 @@ pub struct Services {
     /// Where background tasks go; `tasks` is where the worker of this process takes them from.
     pub queue: Arc<dyn crate::ports::TaskQueue>,
     pub tasks: TaskSource,
+    /// Uploaded files; `local_files` is the same store when it is the local one (its URLs are served and
+    /// checked by the local server).
+    pub files: Arc<dyn crate::ports::FileStore>,
+    pub local_files: Option<Arc<crate::adapters::embedded::LocalFiles>>,
     pub keyring: Keyring,
     pub settings: Settings,
 }
@@ -198,6 +204,12 @@ pub enum AppError {
     NotFound(&'static str),
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// A declared size over the limit (413 `payload_too_large`).
+    #[error("{0}")]
+    TooLarge(String),
+    /// A declared content type the purpose does not take (415 `unsupported_media_type`).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("too many attempts; try again in {retry_after} seconds")]
     RateLimited { retry_after: u64 },
     #[error("internal error")]

@@ -248,6 +248,13 @@ async fn erase_items(svc: &Services, tenant: &TenantId, budget: usize) -> Result
             })
             .collect();
         svc.store.batch_write(Table::Data, tokens).await?;
+        // Uploaded files go before their records, so a crash leaves a record to find them by.
+        for key in crate::app::uploads::keys_of_items(&page.items, tenant) {
+            svc.files
+                .delete(&key)
+                .await
+                .map_err(|e| AppError::Internal(Box::new(e)))?;
+        }
         count += page.items.len();
         let deletes = page
             .items

@@ -9,7 +9,7 @@ pub fn new_id() -> String {
     let ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())
-        .unwrap_or(0) as u128;
+        .unwrap_or(0);
     let rand = u128::from_be_bytes({
         let mut b = [0u8; 16];
         b[6..].copy_from_slice(&crate::util::random_bytes::<10>());

@@ -68,6 +68,10 @@ impl From<AppError> for ApiError {
             AppError::ContractEnded => ApiError::new(S::FORBIDDEN, "contract_ended", msg),
             AppError::NotFound(what) => ApiError::not_found(what),
             AppError::Conflict { code, message } => ApiError::new(S::CONFLICT, code, message),
+            AppError::TooLarge(m) => ApiError::new(S::PAYLOAD_TOO_LARGE, "payload_too_large", m),
+            AppError::UnsupportedMediaType(m) => {
+                ApiError::new(S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", m)
+            }
             AppError::RateLimited { retry_after } => ApiError {
                 retry_after: Some(retry_after),
                 ..ApiError::new(S::TOO_MANY_REQUESTS, "rate_limited", msg)

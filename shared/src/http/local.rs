@@ -50,7 +50,18 @@ pub async fn app_with_services(
         svc: svc.clone(),
         operator: Arc::new(OperatorAuth::Token(SecretString::from(token.clone()))),
     };
-    Ok((router(state, |_| true), token, svc))
+    // The URLs the local file store signs (S3's presigned URLs in AWS): not API routes, no Lambda.
+    let files = axum::Router::new()
+        .route(
+            "/files/{*key}",
+            axum::routing::put(crate::http::handlers::uploads::put_file)
+                .get(crate::http::handlers::uploads::get_file),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::app::uploads::Purpose::Material.max_size() as usize,
+        ))
+        .with_state(state.clone());
+    Ok((router(state, |_| true).merge(files), token, svc))
 }
 
 fn banner(config: &Config, addr: std::net::SocketAddr, token: &str) -> String {

@@ -221,8 +221,36 @@ fn components() -> Map<String, Value> {
             "body": {"type": "string", "minLength": 1, "maxLength": 20000, "pattern": "\\S"},
             "occurred_at": {"type": "string", "format": "date-time", "description": "required for incidents, refused for releases; not in the future"}})),
     });
+    let part4 = json!({
+        "NewUpload": obj(&["purpose", "filename", "content_type", "size"], json!({
+            "purpose": {"enum": ["material", "user_import", "group_import"]},
+            "filename": {"type": "string", "minLength": 1, "maxLength": 255},
+            "content_type": {"type": "string", "description": "materials: pdf, images, mp4, mp3, zip, text, Office; imports: text/csv (or application/vnd.ms-excel, text/plain)"},
+            "size": {"type": "integer", "minimum": 1, "description": "bytes; at most 100 MiB for materials, 20 MiB for imports (413 beyond)"}})),
+        "IssuedUpload": obj(&["id", "upload_url", "upload_method", "upload_headers", "expires_at"], json!({
+            "id": {"type": "string"}, "upload_url": {"type": "string"}, "upload_method": {"enum": ["PUT"]},
+            "upload_headers": {"type": "object", "additionalProperties": {"type": "string"}}, "expires_at": ts})),
+        "Upload": obj(&["id", "purpose", "filename", "content_type", "size", "status", "download_url", "created_at"], json!({
+            "id": {"type": "string"}, "purpose": {"enum": ["material", "user_import", "group_import"]},
+            "filename": {"type": "string"}, "content_type": {"type": "string"}, "size": {"type": "integer"},
+            "status": {"enum": ["pending", "stored"]}, "download_url": nullable("string"), "created_at": ts})),
+        "NewImport": obj(&["upload_id", "kind"], json!({
+            "upload_id": {"type": "string"}, "kind": {"enum": ["users", "groups"]},
+            "delivery": {"enum": ["invite_link"], "description": "user imports mail invitation links; generated passwords need POST /v1/users/import"}})),
+        "ImportId": obj(&["id"], json!({"id": {"type": "string"}})),
+        "Import": obj(&["id", "kind", "status", "total", "processed", "created", "failed", "failed_rows", "created_at", "updated_at"], json!({
+            "id": {"type": "string"}, "kind": {"enum": ["users", "groups"]},
+            "status": {"enum": ["queued", "running", "done", "failed"]},
+            "total": {"type": ["integer", "null"]}, "processed": {"type": "integer"}, "created": {"type": "integer"},
+            "failed": {"type": "integer"},
+            "failed_rows": {"type": "array", "items": obj(&["line", "code", "message"], json!({
+                "line": {"type": "integer"}, "code": {"type": "string"}, "message": {"type": "string"}}))},
+            "message": {"type": "string"}, "created_at": ts, "updated_at": ts})),
+        "CleanupReport": obj(&["deleted"], json!({"deleted": {"type": "integer", "minimum": 0}})),
+        "CleanupJob": obj(&[], json!({"as_of": {"type": "string", "format": "date-time"}})),
+    });
     let mut out = Map::new();
-    for part in [schemas, more, part0, part1, part2, part3] {
+    for part in [schemas, more, part0, part1, part2, part3, part4] {
         if let Value::Object(m) = part {
             out.extend(m);
         }

@@ -8,7 +8,7 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use crate::domain::permissions::{Feature, Level};
 use crate::http::AppState;
 use crate::http::handlers::{
-    groups, logs, me, notices, ops, questionnaires, roles, session, system, tenant, users,
+    groups, logs, me, notices, ops, questionnaires, roles, session, system, tenant, uploads, users,
 };
 
 /// Who may call a route.
@@ -771,6 +771,79 @@ pub fn table() -> Vec<Route> {
                     Some("OpsNoticePage"),
                 )
             },
+        },
+        Route {
+            id: "uploads-create",
+            method: Method::POST,
+            path: "/v1/uploads",
+            access: AnyUser,
+            handler: || post(uploads::create),
+            doc: doc(
+                "Issue a presigned URL for one file (materials need materials/edit, import files settings/edit)",
+                Some("NewUpload"),
+                201,
+                Some("IssuedUpload"),
+            ),
+        },
+        Route {
+            id: "uploads-get",
+            method: Method::GET,
+            path: "/v1/uploads/{id}",
+            access: AnyUser,
+            handler: || get(uploads::get),
+            doc: doc(
+                "An upload, with a short-lived download URL once stored",
+                None,
+                200,
+                Some("Upload"),
+            ),
+        },
+        Route {
+            id: "uploads-delete",
+            method: Method::DELETE,
+            path: "/v1/uploads/{id}",
+            access: AnyUser,
+            handler: || delete(uploads::delete),
+            doc: doc("Delete an upload's file and record", None, 204, None),
+        },
+        Route {
+            id: "imports-create",
+            method: Method::POST,
+            path: "/v1/imports",
+            access: SETTINGS_EDIT,
+            handler: || post(uploads::start_import),
+            doc: doc(
+                "Import an uploaded CSV of users or groups in the background",
+                Some("NewImport"),
+                202,
+                Some("ImportId"),
+            ),
+        },
+        Route {
+            id: "imports-get",
+            method: Method::GET,
+            path: "/v1/imports/{id}",
+            access: SETTINGS_EDIT,
+            handler: || get(uploads::import_status),
+            doc: doc(
+                "A background import's progress and failed rows",
+                None,
+                200,
+                Some("Import"),
+            ),
+        },
+        Route {
+            id: "ops-jobs-cleanup-uploads",
+            method: Method::POST,
+            path: "/v1/ops/jobs/cleanup-uploads",
+            access: Operator,
+            handler: || post(uploads::cleanup),
+            doc: doc(
+                "Delete uploads pending for 24 hours and import files whose import ended, as of as_of",
+                Some("CleanupJob"),
+                200,
+                Some("CleanupReport"),
+            ),
         },
     ]
 }

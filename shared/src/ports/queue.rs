@@ -17,6 +17,8 @@ pub enum Task {
         tenant: String,
         after: Option<String>,
     },
+    /// Run (or resume) a background import; it queues itself again while rows remain.
+    Import { tenant: String, import: String },
 }
 
 #[derive(Debug, thiserror::Error)]

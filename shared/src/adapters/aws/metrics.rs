@@ -191,6 +191,16 @@ pub fn sqs_client(sdk: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::from_conf(conf)
 }
 
+/// The S3 client of one SDK configuration, counting its requests when [`enabled`]. Path-style addressing
+/// when `path_style` (emulators answer on one host).
+pub fn s3_client(sdk: &aws_config::SdkConfig, path_style: bool) -> aws_sdk_s3::Client {
+    let mut conf = aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style);
+    if enabled() {
+        conf = conf.interceptor(Counter::new("S3"));
+    }
+    aws_sdk_s3::Client::from_conf(conf.build())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,15 +1,17 @@
-//! Adapters for AWS: DynamoDB, KMS, SES, SQS. Nothing outside this module names an SDK type.
+//! Adapters for AWS: DynamoDB, KMS, SES, SQS, S3. Nothing outside this module names an SDK type.
 
 pub mod backups;
 pub mod dynamo;
 pub mod kms;
 pub mod metrics;
+pub mod s3;
 pub mod ses;
 pub mod sqs;
 
 pub use backups::DynamoBackups;
 pub use dynamo::DynamoStore;
 pub use kms::KmsKeyService;
+pub use s3::S3Files;
 pub use ses::SesMailer;
 pub use sqs::SqsQueue;
 

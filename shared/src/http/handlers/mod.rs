@@ -10,4 +10,5 @@ pub mod roles;
 pub mod session;
 pub mod system;
 pub mod tenant;
+pub mod uploads;
 pub mod users;

@@ -1,0 +1,6 @@
+//! Lambda function for `DELETE /v1/uploads/{id}`.
+
+#[tokio::main]
+async fn main() -> Result<(), kanri::http::lambda::Error> {
+    kanri::http::lambda::run("uploads-delete").await
+}

@@ -1,0 +1,652 @@
+//! Background imports (`POST /v1/imports`): an uploaded CSV of users or groups, imported by the worker with
+//! the same code as the synchronous import, chunk by chunk, with progress the client can watch.
+//!
+//! Exactly once by row: every transaction that creates users also moves the import's `done_line` (with the
+//! condition that it is still before the transaction's first line), so a worker that dies half-way, or a
+//! second delivery of the same task, resumes after the last committed row and never creates anyone twice.
+//! Rows that fail are kept as items keyed by line, so writing one again is harmless.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::app::audit::{self, Actor, Entry};
+use crate::app::auth::Principal;
+use crate::app::imports::{self, PROGRESS_MOVED, RowFailure, RowProgress};
+use crate::app::layout::{self, attr};
+use crate::app::uploads::{self, Purpose};
+use crate::app::users::Delivery;
+use crate::app::{AppError, Scope, Services, csv_file};
+use crate::domain::ids::{TenantId, new_id};
+use crate::domain::time::jst_from_unix;
+use crate::ports::{BatchWrite, Change, Cond, Item, Query, StoreError, Table, Task, Value, Write};
+
+/// Rows checked and committed together (their guards read in one go, their invitations mailed together).
+pub const CHUNK: usize = 1000;
+/// Rows one task handles before it queues its continuation (a Lambda invocation stays well inside its
+/// timeout; the in-process worker interleaves other tasks).
+pub const ROWS_PER_TASK: usize = 20_000;
+/// Most rows of one file (a 20 MiB file of short rows holds about this many).
+pub const MAX_ROWS: usize = 200_000;
+/// Failed rows shown by `GET /v1/imports/{id}` (all are counted).
+pub const FAILURES_SHOWN: usize = 1000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Users,
+    Groups,
+}
+
+impl Kind {
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "users" => Some(Kind::Users),
+            "groups" => Some(Kind::Groups),
+            _ => None,
+        }
+    }
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Users => "users",
+            Kind::Groups => "groups",
+        }
+    }
+    fn purpose(self) -> Purpose {
+        match self {
+            Kind::Users => Purpose::UserImport,
+            Kind::Groups => Purpose::GroupImport,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Running => "running",
+            Status::Done => "done",
+            Status::Failed => "failed",
+        }
+    }
+    fn parse(s: &str) -> Status {
+        match s {
+            "running" => Status::Running,
+            "done" => Status::Done,
+            "failed" => Status::Failed,
+            _ => Status::Queued,
+        }
+    }
+}
+
+struct Record {
+    id: String,
+    kind: Kind,
+    delivery: Delivery,
+    upload: String,
+    status: Status,
+    total: Option<i64>,
+    processed: i64,
+    created: i64,
+    done_line: i64,
+    actor: Actor,
+    message: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FailedRow {
+    pub line: u64,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ImportView {
+    pub id: String,
+    pub kind: Kind,
+    pub status: Status,
+    /// Rows in the file, once the worker has read it.
+    pub total: Option<i64>,
+    pub processed: i64,
+    pub created: i64,
+    pub failed: i64,
+    pub failed_rows: Vec<FailedRow>,
+    /// Why the import failed as a whole (unreadable file, file deleted), if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+fn actor_context(t: &TenantId, id: &str) -> String {
+    format!("{t}/import/{id}/actor")
+}
+
+fn load_record(scope: &Scope, item: &Item) -> Result<Record, AppError> {
+    let id = item
+        .sk
+        .strip_prefix(layout::IMPORT_PREFIX)
+        .unwrap_or_default()
+        .to_owned();
+    let actor_id = item.s(attr::ACTOR).unwrap_or_default().to_owned();
+    let name = match item.b(attr::ACTOR_NAME) {
+        Some(b) => scope.key.open(&actor_context(&scope.tenant, &id), b)?,
+        None => String::new(),
+    };
+    Ok(Record {
+        kind: item
+            .s(attr::KIND)
+            .and_then(Kind::parse)
+            .unwrap_or(Kind::Users),
+        delivery: Delivery::InviteLink,
+        upload: item.s(attr::UPLOAD).unwrap_or_default().to_owned(),
+        status: Status::parse(item.s(attr::STATUS).unwrap_or_default()),
+        total: item.n(attr::TOTAL),
+        processed: item.n(attr::PROCESSED).unwrap_or(0),
+        created: item.n(attr::CREATED_COUNT).unwrap_or(0),
+        done_line: item.n(attr::DONE_LINE).unwrap_or(0),
+        actor: Actor::User { id: actor_id, name },
+        message: item.s(attr::MESSAGE).map(str::to_owned),
+        created_at: item.n(attr::CREATED).unwrap_or(0),
+        updated_at: item.n(attr::UPDATED).unwrap_or(0),
+        id,
+    })
+}
+
+async fn get(svc: &Services, scope: &Scope, id: &str) -> Result<Option<Record>, AppError> {
+    match svc
+        .store
+        .get(Table::Data, &scope.pk(), &layout::import_sk(id))
+        .await?
+    {
+        Some(item) => Ok(Some(load_record(scope, &item)?)),
+        None => Ok(None),
+    }
+}
+
+/// Whether the import is queued or running (its file must stay).
+pub async fn running(svc: &Services, scope: &Scope, id: &str) -> Result<bool, AppError> {
+    Ok(get(svc, scope, id)
+        .await?
+        .is_some_and(|r| matches!(r.status, Status::Queued | Status::Running)))
+}
+
+/// Queues the import of a stored upload. Background imports mail invitation links; generated passwords,
+/// which must be shown once, stay with the synchronous `POST /v1/users/import`.
+pub async fn start(
+    svc: &Services,
+    p: &Principal,
+    upload_id: &str,
+    kind: Kind,
+    delivery: Option<Delivery>,
+    now: OffsetDateTime,
+) -> Result<String, AppError> {
+    match (kind, delivery) {
+        (Kind::Users, Some(Delivery::Generated)) => {
+            return Err(AppError::invalid(
+                "delivery",
+                "background imports mail invitation links; for generated passwords, which are shown \
+                 once, use POST /v1/users/import",
+            ));
+        }
+        (Kind::Groups, Some(_)) => {
+            return Err(AppError::invalid(
+                "delivery",
+                "delivery applies to user imports only",
+            ));
+        }
+        _ => {}
+    }
+    let scope = &p.scope;
+    let upload = match uploads::load(svc, scope, upload_id).await {
+        Ok(u) => u,
+        Err(AppError::NotFound(_)) => {
+            return Err(AppError::invalid("upload_id", "no such upload"));
+        }
+        Err(e) => return Err(e),
+    };
+    if upload.purpose != kind.purpose() {
+        return Err(AppError::invalid(
+            "upload_id",
+            format!(
+                "a {} import needs an upload with purpose {}",
+                kind.as_str(),
+                kind.purpose().as_str()
+            ),
+        ));
+    }
+    if upload.import.is_some() {
+        return Err(AppError::conflict(
+            "upload_in_use",
+            "this file has been imported already; upload it again to import it again",
+        ));
+    }
+    let upload = uploads::refresh(svc, scope, upload).await?;
+    if upload.status != uploads::Status::Stored {
+        return Err(AppError::conflict(
+            "upload_pending",
+            "the file has not arrived yet: PUT it to the upload URL first",
+        ));
+    }
+    let id = new_id();
+    let ts = now.unix_timestamp();
+    let (actor_id, actor_name) = (p.user.id.to_string(), p.user.name.clone());
+    let item = Item::new(scope.pk(), layout::import_sk(&id))
+        .with(attr::KIND, Value::S(kind.as_str().into()))
+        .with(attr::UPLOAD, Value::S(upload.id.clone()))
+        .with(attr::STATUS, Value::S(Status::Queued.as_str().into()))
+        .with(attr::PROCESSED, Value::N(0))
+        .with(attr::CREATED_COUNT, Value::N(0))
+        .with(attr::DONE_LINE, Value::N(0))
+        .with(attr::ACTOR, Value::S(actor_id))
+        .with(
+            attr::ACTOR_NAME,
+            Value::B(
+                scope
+                    .key
+                    .seal(&actor_context(&scope.tenant, &id), &actor_name),
+            ),
+        )
+        .with(attr::CREATED, Value::N(ts))
+        .with(attr::UPDATED, Value::N(ts));
+    let log_key = svc.log_key(&scope.tenant).await?;
+    let result = svc
+        .store
+        .transact(vec![
+            Write::Update {
+                table: Table::Data,
+                pk: scope.pk(),
+                sk: layout::upload_sk(&upload.id),
+                changes: vec![
+                    Change::Set(attr::IMPORT, Value::S(id.clone())),
+                    Change::Add(attr::IMPORTS, 1),
+                ],
+                // The file exists and no import took it meanwhile.
+                cond: Some(Cond::And(vec![
+                    Cond::Exists,
+                    Cond::Not(Box::new(Cond::Ge(attr::IMPORTS, 1))),
+                ])),
+            },
+            Write::put_new(Table::Data, item),
+            audit::entry(
+                &scope.tenant,
+                &log_key,
+                &p.actor(),
+                Entry {
+                    action: "import.create",
+                    target_type: "import",
+                    target_id: &id,
+                },
+                now,
+            ),
+        ])
+        .await;
+    match result {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed { index: 0 }) => {
+            return Err(AppError::conflict(
+                "upload_in_use",
+                "this file is being imported already",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    svc.queue
+        .enqueue(vec![Task::Import {
+            tenant: scope.tenant.to_string(),
+            import: id.clone(),
+        }])
+        .await
+        .map_err(|e| AppError::Internal(Box::new(e)))?;
+    Ok(id)
+}
+
+pub async fn view(svc: &Services, scope: &Scope, id: &str) -> Result<ImportView, AppError> {
+    let r = get(svc, scope, id)
+        .await?
+        .ok_or(AppError::NotFound("import"))?;
+    let page = svc
+        .store
+        .query(
+            &Query::prefix(Table::Data, scope.pk(), layout::import_failures_prefix(id))
+                .limit(FAILURES_SHOWN),
+        )
+        .await?;
+    let failed_rows = page
+        .items
+        .iter()
+        .map(|i| FailedRow {
+            line: i.n(attr::LINE).unwrap_or(0).max(0) as u64,
+            code: i.s(attr::CODE).unwrap_or_default().to_owned(),
+            message: i.s(attr::MESSAGE).unwrap_or_default().to_owned(),
+        })
+        .collect();
+    Ok(ImportView {
+        id: r.id,
+        kind: r.kind,
+        status: r.status,
+        total: r.total,
+        processed: r.processed,
+        created: r.created,
+        failed: (r.processed - r.created).max(0),
+        failed_rows,
+        message: r.message,
+        created_at: jst_from_unix(r.created_at),
+        updated_at: jst_from_unix(r.updated_at),
+    })
+}
+
+/// What one run of the import task did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RunReport {
+    pub processed: usize,
+    pub finished: bool,
+}
+
+async fn set(
+    svc: &Services,
+    scope: &Scope,
+    id: &str,
+    changes: Vec<Change>,
+    cond: Option<Cond>,
+) -> Result<bool, AppError> {
+    match svc
+        .store
+        .transact(vec![Write::Update {
+            table: Table::Data,
+            pk: scope.pk(),
+            sk: layout::import_sk(id),
+            changes,
+            cond,
+        }])
+        .await
+    {
+        Ok(()) => Ok(true),
+        Err(StoreError::ConditionFailed { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn record_failures(
+    svc: &Services,
+    scope: &Scope,
+    id: &str,
+    failures: Vec<RowFailure>,
+) -> Result<(), AppError> {
+    if failures.is_empty() {
+        return Ok(());
+    }
+    let writes = failures
+        .into_iter()
+        .map(|f| {
+            // The API's code and message for the row, as the synchronous import reports them.
+            let e = crate::http::error::ApiError::from(f.error);
+            BatchWrite::Put(
+                Item::new(scope.pk(), layout::import_failure_sk(id, f.line))
+                    .with(attr::LINE, Value::N(f.line as i64))
+                    .with(attr::CODE, Value::S(e.code.into()))
+                    .with(attr::MESSAGE, Value::S(e.message)),
+            )
+        })
+        .collect();
+    svc.store.batch_write(Table::Data, writes).await?;
+    Ok(())
+}
+
+/// Ends the import (done, or failed with a reason) and deletes its file, which is no longer needed.
+async fn finish(
+    svc: &Services,
+    scope: &Scope,
+    r: &Record,
+    failure: Option<String>,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    let mut changes = vec![
+        Change::Set(
+            attr::STATUS,
+            Value::S(
+                if failure.is_some() {
+                    Status::Failed
+                } else {
+                    Status::Done
+                }
+                .as_str()
+                .into(),
+            ),
+        ),
+        Change::Set(attr::UPDATED, Value::N(now.unix_timestamp())),
+    ];
+    if let Some(m) = &failure {
+        tracing::warn!(import = %r.id, reason = %m, "import failed");
+        changes.push(Change::Set(attr::MESSAGE, Value::S(m.clone())));
+    }
+    set(svc, scope, &r.id, changes, Some(Cond::Exists)).await?;
+    match uploads::load(svc, scope, &r.upload).await {
+        Ok(u) => uploads::erase(svc, scope, &u, &r.actor, now).await,
+        Err(AppError::NotFound(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs (or resumes) an import for up to `max_rows` rows; queues its continuation when rows remain.
+pub async fn run(
+    svc: &Services,
+    tenant: &str,
+    import: &str,
+    max_rows: usize,
+    now: OffsetDateTime,
+) -> Result<RunReport, AppError> {
+    let done = RunReport {
+        processed: 0,
+        finished: true,
+    };
+    let tenant = TenantId::from_stored(tenant.to_owned());
+    let scope = match svc.scope(&tenant).await {
+        Ok(s) => s,
+        Err(AppError::NotFound(_)) => return Ok(done),
+        Err(e) => return Err(e),
+    };
+    let Some(r) = get(svc, &scope, import).await? else {
+        return Ok(done);
+    };
+    if matches!(r.status, Status::Done | Status::Failed) {
+        return Ok(done);
+    }
+    let upload = match uploads::load(svc, &scope, &r.upload).await {
+        Ok(u) => u,
+        Err(AppError::NotFound(_)) => {
+            finish(svc, &scope, &r, Some("the file was deleted".into()), now).await?;
+            return Ok(done);
+        }
+        Err(e) => return Err(e),
+    };
+    let Some(bytes) = uploads::read(svc, &scope, &upload).await? else {
+        finish(svc, &scope, &r, Some("the file is missing".into()), now).await?;
+        return Ok(done);
+    };
+    let text = match csv_file::decode(&bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            finish(svc, &scope, &r, Some(e.to_string()), now).await?;
+            return Ok(done);
+        }
+    };
+    match r.kind {
+        Kind::Users => run_users(svc, &scope, &r, &text, max_rows, now).await,
+        Kind::Groups => {
+            // Group files are small (one line per group); they go in one run. Re-running is harmless:
+            // existing groups are updated and existing members stay.
+            set(
+                svc,
+                &scope,
+                &r.id,
+                vec![Change::Set(
+                    attr::STATUS,
+                    Value::S(Status::Running.as_str().into()),
+                )],
+                Some(Cond::Exists),
+            )
+            .await?;
+            let report =
+                match imports::import_groups(svc, &scope, &r.actor, text.as_bytes(), now).await {
+                    Ok(rep) => rep,
+                    Err(e @ AppError::Invalid { .. }) => {
+                        finish(svc, &scope, &r, Some(e.to_string()), now).await?;
+                        return Ok(done);
+                    }
+                    Err(e) => return Err(e),
+                };
+            let failed = report.failed.len() as i64;
+            let created = (report.created + report.updated) as i64;
+            record_failures(svc, &scope, &r.id, report.failed).await?;
+            set(
+                svc,
+                &scope,
+                &r.id,
+                vec![
+                    Change::Set(attr::TOTAL, Value::N(created + failed)),
+                    Change::Set(attr::PROCESSED, Value::N(created + failed)),
+                    Change::Set(attr::CREATED_COUNT, Value::N(created)),
+                ],
+                Some(Cond::Exists),
+            )
+            .await?;
+            finish(svc, &scope, &r, None, now).await?;
+            Ok(RunReport {
+                processed: (created + failed) as usize,
+                finished: true,
+            })
+        }
+    }
+}
+
+async fn run_users(
+    svc: &Services,
+    scope: &Scope,
+    r: &Record,
+    text: &str,
+    max_rows: usize,
+    now: OffsetDateTime,
+) -> Result<RunReport, AppError> {
+    let rows = match imports::user_rows(text) {
+        Ok(rows) if rows.len() <= MAX_ROWS => rows,
+        Ok(rows) => {
+            let m = format!("{} rows; at most {MAX_ROWS} per file", rows.len());
+            finish(svc, scope, r, Some(m), now).await?;
+            return Ok(RunReport {
+                processed: 0,
+                finished: true,
+            });
+        }
+        Err(e) => {
+            finish(svc, scope, r, Some(e.to_string()), now).await?;
+            return Ok(RunReport {
+                processed: 0,
+                finished: true,
+            });
+        }
+    };
+    if r.status == Status::Queued {
+        set(
+            svc,
+            scope,
+            &r.id,
+            vec![
+                Change::Set(attr::STATUS, Value::S(Status::Running.as_str().into())),
+                Change::Set(attr::TOTAL, Value::N(rows.len() as i64)),
+                Change::Set(attr::UPDATED, Value::N(now.unix_timestamp())),
+            ],
+            Some(Cond::Exists),
+        )
+        .await?;
+    }
+    // Resume after the last committed line.
+    let start = rows.partition_point(|row| (row.line as i64) <= r.done_line);
+    let mut processed = 0;
+    let mut at = start;
+    while at < rows.len() && processed < max_rows {
+        let end = (at + CHUNK).min(rows.len());
+        let chunk = &rows[at..end];
+        let (prepared, failed) =
+            imports::prepare_user_rows(svc, scope, &r.actor, chunk, r.delivery, now).await?;
+        record_failures(svc, scope, &r.id, failed).await?;
+        let progress = RowProgress {
+            pk: scope.pk(),
+            sk: layout::import_sk(&r.id),
+            base: at,
+            positions: chunk
+                .iter()
+                .enumerate()
+                .map(|(i, row)| (row.line, i + 1))
+                .collect(),
+        };
+        let created =
+            match imports::commit_user_rows(svc, scope, &r.actor, &prepared, Some(&progress), now)
+                .await
+            {
+                Ok((created, more)) => {
+                    record_failures(svc, scope, &r.id, more).await?;
+                    created
+                }
+                Err(AppError::Conflict {
+                    code: PROGRESS_MOVED,
+                    ..
+                }) => {
+                    // Another delivery of this task is importing the same rows; it carries on.
+                    return Ok(RunReport {
+                        processed,
+                        finished: false,
+                    });
+                }
+                Err(e) => return Err(e),
+            };
+        imports::send_invitations(svc, scope, &created, now).await?;
+        // The chunk's failed rows after its last created one: move the progress past them.
+        let last = chunk[chunk.len() - 1].line;
+        set(
+            svc,
+            scope,
+            &r.id,
+            vec![
+                Change::Set(attr::DONE_LINE, Value::N(last as i64)),
+                Change::Set(attr::PROCESSED, Value::N(end as i64)),
+                Change::Set(attr::UPDATED, Value::N(now.unix_timestamp())),
+            ],
+            Some(Cond::Lt(attr::DONE_LINE, last as i64)),
+        )
+        .await?;
+        processed += chunk.len();
+        at = end;
+    }
+    if at < rows.len() {
+        svc.queue
+            .enqueue(vec![Task::Import {
+                tenant: scope.tenant.to_string(),
+                import: r.id.clone(),
+            }])
+            .await
+            .map_err(|e| AppError::Internal(Box::new(e)))?;
+        return Ok(RunReport {
+            processed,
+            finished: false,
+        });
+    }
+    let r = get(svc, scope, &r.id)
+        .await?
+        .ok_or(AppError::NotFound("import"))?;
+    finish(svc, scope, &r, None, now).await?;
+    Ok(RunReport {
+        processed,
+        finished: true,
+    })
+}

@@ -1,0 +1,666 @@
+//! Uploads: files the client sends straight to the file store through a presigned URL (S3 with SSE-KMS in
+//! AWS; the local server, sealing the bytes under the tenant key, locally). The record lives in the tenant
+//! partition; a global expiry index (`UPLOAD_EXPIRY`, time-ordered) lets the hourly clean-up find uploads
+//! never completed after 24 hours, and import files whose import has ended, without a scan.
+
+use std::time::Duration as StdDuration;
+
+use serde::Serialize;
+use time::{Duration, OffsetDateTime};
+
+use crate::app::audit::{self, Actor, Entry};
+use crate::app::auth::Principal;
+use crate::app::layout::{self, attr};
+use crate::app::{AppError, Scope, Services};
+use crate::domain::ids::{TenantId, new_id};
+use crate::domain::permissions::{Feature, Level, allows};
+use crate::domain::time::jst_from_unix;
+use crate::ports::{Change, Cond, Item, PresignedPut, Query, Table, Value, Write};
+
+pub const MIB: u64 = 1024 * 1024;
+/// How long a presigned upload URL is valid.
+pub const UPLOAD_URL_TTL: StdDuration = StdDuration::from_secs(15 * 60);
+/// How long a download URL is valid.
+pub const DOWNLOAD_URL_TTL: StdDuration = StdDuration::from_secs(5 * 60);
+/// An upload not completed within this time is deleted, as is an import file this long after it stopped
+/// being needed.
+pub const PENDING_LIMIT: Duration = Duration::hours(24);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    Material,
+    UserImport,
+    GroupImport,
+}
+
+const IMPORT_TYPES: &[&str] = &["text/csv", "application/vnd.ms-excel", "text/plain"];
+const MATERIAL_TYPES: &[&str] = &[
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "video/mp4",
+    "audio/mpeg",
+    "application/zip",
+    "text/plain",
+    "text/csv",
+    "application/vnd.ms-excel",
+    "application/vnd.ms-powerpoint",
+    "application/msword",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+];
+
+impl Purpose {
+    pub fn parse(s: &str) -> Option<Purpose> {
+        [Purpose::Material, Purpose::UserImport, Purpose::GroupImport]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Material => "material",
+            Purpose::UserImport => "user_import",
+            Purpose::GroupImport => "group_import",
+        }
+    }
+    pub fn max_size(self) -> u64 {
+        match self {
+            Purpose::Material => 100 * MIB,
+            Purpose::UserImport | Purpose::GroupImport => 20 * MIB,
+        }
+    }
+    pub fn content_types(self) -> &'static [&'static str] {
+        match self {
+            Purpose::Material => MATERIAL_TYPES,
+            Purpose::UserImport | Purpose::GroupImport => IMPORT_TYPES,
+        }
+    }
+    /// Materials need `materials`, import files `settings` (both at edit to upload or delete).
+    pub fn feature(self) -> Feature {
+        match self {
+            Purpose::Material => Feature::Materials,
+            Purpose::UserImport | Purpose::GroupImport => Feature::Settings,
+        }
+    }
+    fn prefix(self) -> &'static str {
+        match self {
+            Purpose::Material => "materials",
+            Purpose::UserImport | Purpose::GroupImport => "imports",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Stored,
+}
+
+#[derive(Clone, Debug)]
+pub struct Upload {
+    pub id: String,
+    pub tenant: TenantId,
+    pub purpose: Purpose,
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
+    pub status: Status,
+    /// Unix seconds.
+    pub created: i64,
+    /// The import using this file, once one does.
+    pub import: Option<String>,
+    /// The upload's entry in the expiry index.
+    pub expiry_sk: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UploadView {
+    pub id: String,
+    pub purpose: Purpose,
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
+    pub status: Status,
+    /// A short-lived URL once the file is stored; `null` while it is pending.
+    pub download_url: Option<String>,
+    pub created_at: String,
+}
+
+pub struct NewUpload {
+    pub purpose: Purpose,
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
+}
+
+pub struct Issued {
+    pub upload: Upload,
+    pub put: PresignedPut,
+    pub expires_at: OffsetDateTime,
+}
+
+fn context(tenant: &TenantId, id: &str, field: &str) -> String {
+    format!("{tenant}/upload/{id}/{field}")
+}
+
+fn ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+impl Upload {
+    /// The object's key in the file store: `<materials|imports>/<tenant>/<id>`.
+    pub fn key(&self) -> String {
+        format!("{}/{}/{}", self.purpose.prefix(), self.tenant, self.id)
+    }
+
+    fn to_item(&self, scope: &Scope) -> Item {
+        let mut item = Item::new(scope.pk(), layout::upload_sk(&self.id))
+            .with(attr::PURPOSE, Value::S(self.purpose.as_str().into()))
+            .with(
+                attr::FILENAME,
+                Value::B(
+                    scope
+                        .key
+                        .seal(&context(&self.tenant, &self.id, "filename"), &self.filename),
+                ),
+            )
+            .with(attr::CONTENT_TYPE, Value::S(self.content_type.clone()))
+            .with(attr::SIZE, Value::N(self.size as i64))
+            .with(
+                attr::STATUS,
+                Value::S(
+                    match self.status {
+                        Status::Pending => "pending",
+                        Status::Stored => "stored",
+                    }
+                    .into(),
+                ),
+            )
+            .with(attr::CREATED, Value::N(self.created));
+        if let Some(sk) = &self.expiry_sk {
+            item = item.with(attr::EXPIRY, Value::S(sk.clone()));
+        }
+        item
+    }
+
+    fn from_item(scope: &Scope, item: &Item) -> Result<Upload, AppError> {
+        let id = item
+            .sk
+            .strip_prefix(layout::UPLOAD_PREFIX)
+            .unwrap_or_default()
+            .to_owned();
+        let bad = || AppError::Internal(format!("upload item {id} is malformed").into());
+        let filename = scope.key.open(
+            &context(&scope.tenant, &id, "filename"),
+            item.b(attr::FILENAME).ok_or_else(bad)?,
+        )?;
+        Ok(Upload {
+            tenant: scope.tenant.clone(),
+            purpose: item
+                .s(attr::PURPOSE)
+                .and_then(Purpose::parse)
+                .ok_or_else(bad)?,
+            filename,
+            content_type: item.s(attr::CONTENT_TYPE).unwrap_or_default().to_owned(),
+            size: item.n(attr::SIZE).unwrap_or(0).max(0) as u64,
+            status: if item.s(attr::STATUS) == Some("stored") {
+                Status::Stored
+            } else {
+                Status::Pending
+            },
+            created: item.n(attr::CREATED).unwrap_or(0),
+            import: item.s(attr::IMPORT).map(str::to_owned),
+            expiry_sk: item.s(attr::EXPIRY).map(str::to_owned),
+            id,
+        })
+    }
+}
+
+fn require(p: &Principal, purpose: Purpose, level: Level) -> Result<(), AppError> {
+    if allows(&p.grants, p.user.org_admin, purpose.feature(), level) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "{} uploads need the {} feature at {} level",
+            purpose.as_str(),
+            purpose.feature().as_str(),
+            level.as_str()
+        )))
+    }
+}
+
+fn valid_filename(name: &str) -> Result<String, AppError> {
+    let name = name.trim();
+    let n = name.chars().count();
+    if n == 0 || n > 255 || name.chars().any(|c| c.is_control()) {
+        return Err(AppError::invalid(
+            "filename",
+            "filename must have 1 to 255 characters and no control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Records a pending upload and issues the URL it is sent to; a size or type the purpose does not take is
+/// refused first.
+pub async fn create(
+    svc: &Services,
+    p: &Principal,
+    new: NewUpload,
+    now: OffsetDateTime,
+) -> Result<Issued, AppError> {
+    require(p, new.purpose, Level::Edit)?;
+    let filename = valid_filename(&new.filename)?;
+    let content_type = new.content_type.trim().to_ascii_lowercase();
+    let max = new.purpose.max_size();
+    if new.size == 0 {
+        return Err(AppError::invalid("size", "size must be at least 1 byte"));
+    }
+    if new.size > max {
+        return Err(AppError::TooLarge(format!(
+            "{} files may have at most {} MiB; this one declares {} bytes",
+            new.purpose.as_str(),
+            max / MIB,
+            new.size
+        )));
+    }
+    if !new.purpose.content_types().contains(&content_type.as_str()) {
+        return Err(AppError::UnsupportedMediaType(format!(
+            "{} files may be {}",
+            new.purpose.as_str(),
+            new.purpose.content_types().join(", ")
+        )));
+    }
+    let scope = &p.scope;
+    let id = new_id();
+    let expiry_sk = layout::upload_expiry_sk(ms(now + PENDING_LIMIT), &scope.tenant, &id);
+    let upload = Upload {
+        id: id.clone(),
+        tenant: scope.tenant.clone(),
+        purpose: new.purpose,
+        filename,
+        content_type,
+        size: new.size,
+        status: Status::Pending,
+        created: now.unix_timestamp(),
+        import: None,
+        expiry_sk: Some(expiry_sk.clone()),
+    };
+    let put = svc
+        .files
+        .presign_put(
+            &upload.key(),
+            &upload.content_type,
+            upload.size,
+            UPLOAD_URL_TTL,
+        )
+        .await
+        .map_err(|e| AppError::Internal(Box::new(e)))?;
+    let log_key = svc.log_key(&scope.tenant).await?;
+    svc.store
+        .transact(vec![
+            Write::put_new(Table::Data, upload.to_item(scope)),
+            Write::put(Table::Data, Item::new(layout::UPLOAD_EXPIRY_PK, expiry_sk)),
+            audit::entry(
+                &scope.tenant,
+                &log_key,
+                &p.actor(),
+                Entry {
+                    action: "upload.create",
+                    target_type: "upload",
+                    target_id: &id,
+                },
+                now,
+            ),
+        ])
+        .await?;
+    Ok(Issued {
+        upload,
+        put,
+        expires_at: now + Duration::seconds(UPLOAD_URL_TTL.as_secs() as i64),
+    })
+}
+
+pub async fn load(svc: &Services, scope: &Scope, id: &str) -> Result<Upload, AppError> {
+    let item = svc
+        .store
+        .get(Table::Data, &scope.pk(), &layout::upload_sk(id))
+        .await?
+        .ok_or(AppError::NotFound("upload"))?;
+    Upload::from_item(scope, &item)
+}
+
+/// Marks a pending upload stored when its object exists (the check on read that stands in for an S3
+/// event); it leaves the expiry index unless an import still needs to be watched.
+pub async fn refresh(svc: &Services, scope: &Scope, mut u: Upload) -> Result<Upload, AppError> {
+    if u.status == Status::Stored {
+        return Ok(u);
+    }
+    let size = svc
+        .files
+        .size(&u.key())
+        .await
+        .map_err(|e| AppError::Internal(Box::new(e)))?;
+    if size.is_none() {
+        return Ok(u);
+    }
+    mark_stored(svc, scope, &u).await?;
+    u.status = Status::Stored;
+    if u.import.is_none() {
+        u.expiry_sk = None;
+    }
+    Ok(u)
+}
+
+async fn mark_stored(svc: &Services, scope: &Scope, u: &Upload) -> Result<(), AppError> {
+    let mut writes = vec![Write::Update {
+        table: Table::Data,
+        pk: scope.pk(),
+        sk: layout::upload_sk(&u.id),
+        changes: vec![Change::Set(attr::STATUS, Value::S("stored".into()))],
+        cond: Some(Cond::Exists),
+    }];
+    // A material stays until deleted; an import file stays watched until its import ends.
+    if u.purpose == Purpose::Material
+        && let Some(sk) = &u.expiry_sk
+    {
+        writes[0] = Write::Update {
+            table: Table::Data,
+            pk: scope.pk(),
+            sk: layout::upload_sk(&u.id),
+            changes: vec![
+                Change::Set(attr::STATUS, Value::S("stored".into())),
+                Change::Remove(attr::EXPIRY),
+            ],
+            cond: Some(Cond::Exists),
+        };
+        writes.push(Write::delete(
+            Table::Data,
+            layout::UPLOAD_EXPIRY_PK,
+            sk.clone(),
+        ));
+    }
+    match svc.store.transact(writes).await {
+        Ok(()) => Ok(()),
+        Err(crate::ports::StoreError::ConditionFailed { .. }) => Err(AppError::NotFound("upload")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn view(svc: &Services, p: &Principal, id: &str) -> Result<UploadView, AppError> {
+    let u = load(svc, &p.scope, id).await?;
+    require(p, u.purpose, Level::View)?;
+    let u = refresh(svc, &p.scope, u).await?;
+    let download_url = match u.status {
+        Status::Stored => Some(
+            svc.files
+                .presign_get(&u.key(), &u.filename, DOWNLOAD_URL_TTL)
+                .await
+                .map_err(|e| AppError::Internal(Box::new(e)))?,
+        ),
+        Status::Pending => None,
+    };
+    Ok(UploadView {
+        id: u.id.clone(),
+        purpose: u.purpose,
+        filename: u.filename.clone(),
+        content_type: u.content_type.clone(),
+        size: u.size,
+        status: u.status,
+        download_url,
+        created_at: jst_from_unix(u.created),
+    })
+}
+
+/// Removes the object and the record at once; an import file is kept while its import runs.
+pub async fn delete(
+    svc: &Services,
+    p: &Principal,
+    id: &str,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    let u = load(svc, &p.scope, id).await?;
+    require(p, u.purpose, Level::Edit)?;
+    if let Some(import) = &u.import
+        && crate::app::import_jobs::running(svc, &p.scope, import).await?
+    {
+        return Err(AppError::conflict(
+            "upload_in_use",
+            "an import is reading this file; it is deleted when the import ends",
+        ));
+    }
+    erase(svc, &p.scope, &u, &p.actor(), now).await
+}
+
+/// Deletes the object, the record and its expiry entry, with an audit entry.
+pub async fn erase(
+    svc: &Services,
+    scope: &Scope,
+    u: &Upload,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    svc.files
+        .delete(&u.key())
+        .await
+        .map_err(|e| AppError::Internal(Box::new(e)))?;
+    let log_key = svc.log_key(&scope.tenant).await?;
+    let mut writes = vec![
+        Write::delete(Table::Data, scope.pk(), layout::upload_sk(&u.id)),
+        audit::entry(
+            &scope.tenant,
+            &log_key,
+            actor,
+            Entry {
+                action: "upload.delete",
+                target_type: "upload",
+                target_id: &u.id,
+            },
+            now,
+        ),
+    ];
+    if let Some(sk) = &u.expiry_sk {
+        writes.push(Write::delete(
+            Table::Data,
+            layout::UPLOAD_EXPIRY_PK,
+            sk.clone(),
+        ));
+    }
+    svc.store.transact(writes).await?;
+    Ok(())
+}
+
+/// The local store's upload URL was called: seal the bytes under the tenant key and store them. Size and
+/// type must be the declared ones (the URL's signature covers them).
+pub async fn receive_local(
+    svc: &Services,
+    key: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> Result<(), AppError> {
+    let (tenant, id) = parse_key(key).ok_or(AppError::NotFound("upload"))?;
+    let scope = svc.scope(&tenant).await?;
+    let u = load(svc, &scope, &id).await?;
+    if bytes.len() as u64 != u.size {
+        return Err(AppError::invalid(
+            "size",
+            format!(
+                "the upload declared {} bytes and {} arrived",
+                u.size,
+                bytes.len()
+            ),
+        ));
+    }
+    if !content_type.eq_ignore_ascii_case(&u.content_type) {
+        return Err(AppError::UnsupportedMediaType(format!(
+            "the upload declared content type {}",
+            u.content_type
+        )));
+    }
+    let sealed = scope
+        .key
+        .seal_bytes(&context(&tenant, &id, "content"), &bytes);
+    svc.files
+        .write(&u.key(), sealed)
+        .await
+        .map_err(|e| AppError::Internal(Box::new(e)))?;
+    refresh(svc, &scope, u).await?;
+    Ok(())
+}
+
+/// The file's bytes as uploaded (opened with the tenant key on the local store); `None` if not there.
+pub async fn read(svc: &Services, scope: &Scope, u: &Upload) -> Result<Option<Vec<u8>>, AppError> {
+    let Some(bytes) = svc
+        .files
+        .read(&u.key())
+        .await
+        .map_err(|e| AppError::Internal(Box::new(e)))?
+    else {
+        return Ok(None);
+    };
+    if svc.files.sealed_by_app() {
+        Ok(Some(scope.key.open_bytes(
+            &context(&scope.tenant, &u.id, "content"),
+            &bytes,
+        )?))
+    } else {
+        Ok(Some(bytes))
+    }
+}
+
+/// `<prefix>/<tenant>/<id>` → tenant and upload id.
+pub fn parse_key(key: &str) -> Option<(TenantId, String)> {
+    let mut parts = key.split('/');
+    let (_, tenant, id) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((TenantId::parse(tenant)?, id.to_owned()))
+}
+
+/// The local download URL was called: the bytes, opened, with the record's type and name.
+pub async fn serve_local(svc: &Services, key: &str) -> Result<(Upload, Vec<u8>), AppError> {
+    let (tenant, id) = parse_key(key).ok_or(AppError::NotFound("upload"))?;
+    let scope = svc.scope(&tenant).await?;
+    let u = load(svc, &scope, &id).await?;
+    let bytes = read(svc, &scope, &u)
+        .await?
+        .ok_or(AppError::NotFound("file"))?;
+    Ok((u, bytes))
+}
+
+/// The hourly clean-up: uploads still pending 24 hours after they were issued are deleted (object and
+/// record); an import file is deleted once its import has ended. Returns how many uploads went.
+pub async fn cleanup(svc: &Services, as_of: OffsetDateTime) -> Result<usize, AppError> {
+    let horizon = layout::upload_expiry_sk(ms(as_of), &TenantId::from_stored(String::new()), "");
+    let mut deleted = 0;
+    let mut after = None;
+    loop {
+        let page = svc
+            .store
+            .query(
+                &Query::prefix(Table::Data, layout::UPLOAD_EXPIRY_PK, "")
+                    .after(after)
+                    .limit(100),
+            )
+            .await?;
+        let done = page.next.is_none();
+        for entry in &page.items {
+            if entry.sk > horizon {
+                return Ok(deleted);
+            }
+            if sweep(svc, &entry.sk, as_of).await? {
+                deleted += 1;
+            }
+        }
+        if done {
+            return Ok(deleted);
+        }
+        after = page.next;
+    }
+}
+
+/// One due entry of the expiry index; true when an upload was deleted.
+async fn sweep(svc: &Services, sk: &str, now: OffsetDateTime) -> Result<bool, AppError> {
+    let drop_entry = || async {
+        svc.store
+            .transact(vec![Write::delete(
+                Table::Data,
+                layout::UPLOAD_EXPIRY_PK,
+                sk,
+            )])
+            .await
+    };
+    let Some((tenant, id)) = layout::parse_upload_expiry_sk(sk) else {
+        drop_entry().await?;
+        return Ok(false);
+    };
+    let scope = match svc.scope(&tenant).await {
+        Ok(s) => s,
+        // The tenant is gone (purged): its files went with it.
+        Err(AppError::NotFound(_)) => {
+            drop_entry().await?;
+            return Ok(false);
+        }
+        Err(e) => return Err(e),
+    };
+    let u = match load(svc, &scope, &id).await {
+        Ok(u) if u.expiry_sk.as_deref() == Some(sk) => u,
+        // Deleted, or this entry was replaced by a later one.
+        Ok(_) | Err(AppError::NotFound(_)) => {
+            drop_entry().await?;
+            return Ok(false);
+        }
+        Err(e) => return Err(e),
+    };
+    if let Some(import) = &u.import
+        && crate::app::import_jobs::running(svc, &scope, import).await?
+    {
+        // Still being read: look again in 24 hours.
+        let next = layout::upload_expiry_sk(ms(now + PENDING_LIMIT), &tenant, &id);
+        svc.store
+            .transact(vec![
+                Write::delete(Table::Data, layout::UPLOAD_EXPIRY_PK, sk),
+                Write::put(
+                    Table::Data,
+                    Item::new(layout::UPLOAD_EXPIRY_PK, next.clone()),
+                ),
+                Write::Update {
+                    table: Table::Data,
+                    pk: scope.pk(),
+                    sk: layout::upload_sk(&id),
+                    changes: vec![Change::Set(attr::EXPIRY, Value::S(next))],
+                    cond: Some(Cond::Exists),
+                },
+            ])
+            .await?;
+        return Ok(false);
+    }
+    if u.purpose == Purpose::Material && u.import.is_none() {
+        let u = refresh(svc, &scope, u).await?;
+        if u.status == Status::Stored {
+            return Ok(false);
+        }
+        erase(svc, &scope, &u, &Actor::Operator, now).await?;
+        return Ok(true);
+    }
+    // An import file: never used within 24 hours, or its import has ended.
+    erase(svc, &scope, &u, &Actor::Operator, now).await?;
+    Ok(true)
+}
+
+/// Every upload of a tenant, for the purge (which deletes their objects before the records).
+pub fn keys_of_items(items: &[Item], tenant: &TenantId) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(|i| {
+            let id = i.sk.strip_prefix(layout::UPLOAD_PREFIX)?;
+            let purpose = i.s(attr::PURPOSE).and_then(Purpose::parse)?;
+            Some(format!("{}/{tenant}/{id}", purpose.prefix()))
+        })
+        .collect()
+}
