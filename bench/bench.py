@@ -19,7 +19,7 @@ bench/run.sh builds and installs them. Every section is independent: one that fa
     BENCH_FUNCTIONS=a,b   the Lambda functions to measure (route ids), or "all" (default: all)
     BENCH_LAMBDA_PROFILE=release  the cargo profile of the function binaries (lambda: as deployed)
     BENCH_BULK_USERS=10000     rows of the CSV import on the local server (embedded store)
-    BENCH_BULK_RUNS=3          timed imports (each into a fresh tenant; the last one is then purged)
+    BENCH_BULK_RUNS=5          timed imports (each into a fresh tenant; the last one is then purged)
     BENCH_BULK_AWS_USERS=2000  rows of the CSV import counted against moto (then purged there)
     BENCH_BULK_MEMBERS=1000    users added to one group in one request, against moto
     BENCH_BULK_GROUPS=1000     groups created in one request, against moto
@@ -69,7 +69,7 @@ LAMBDA_RUNS = int(os.environ.get("BENCH_LAMBDA_RUNS", "3"))
 LAMBDA_INVOKES = int(os.environ.get("BENCH_LAMBDA_INVOKES", "5"))
 LAMBDA_PROFILE = os.environ.get("BENCH_LAMBDA_PROFILE", "release")
 BULK_USERS = int(os.environ.get("BENCH_BULK_USERS", "10000"))
-BULK_RUNS = int(os.environ.get("BENCH_BULK_RUNS", "3"))
+BULK_RUNS = int(os.environ.get("BENCH_BULK_RUNS", "5"))
 BULK_AWS_USERS = int(os.environ.get("BENCH_BULK_AWS_USERS", "2000"))
 BULK_MEMBERS = int(os.environ.get("BENCH_BULK_MEMBERS", "1000"))
 BULK_GROUPS = int(os.environ.get("BENCH_BULK_GROUPS", "1000"))
