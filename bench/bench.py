@@ -221,7 +221,9 @@ def git_state():
         r = subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True)
         return r.stdout.strip() if r.returncode == 0 else None
 
-    status = git("status", "--porcelain", "--untracked-files=no")
+    # The bench's own outputs do not make the measured code "uncommitted".
+    status = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!BENCHMARKS.md",
+                 ":!bench/results.json", ":!bench/ci-build.json")
     return {"commit": git("rev-parse", "--short", "HEAD"), "dirty": bool(status)}
 
 
