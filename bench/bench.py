@@ -287,8 +287,13 @@ class LocalServer:
         env.update(KANRI_BACKEND="embedded", KANRI_ADDR=f"127.0.0.1:{port}", KANRI_DATA_DIR=str(self.data),
                    KANRI_OPERATOR_TOKEN=self.optok, KANRI_PUBLIC_URL=self.base)
         self.log = open(self.work / "server.log", "wb")
-        self.proc = subprocess.Popen([f"{target}/release/kanri-local"], env=env, stdout=self.log,
-                                     stderr=self.log, stdin=subprocess.DEVNULL)
+        try:
+            self.proc = subprocess.Popen([f"{target}/release/kanri-local"], env=env, stdout=self.log,
+                                         stderr=self.log, stdin=subprocess.DEVNULL)
+        except OSError:
+            self.log.close()
+            shutil.rmtree(self.work, ignore_errors=True)
+            raise
 
     def __enter__(self):
         wait_health(self.base, self.proc)
