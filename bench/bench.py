@@ -869,6 +869,8 @@ def merge_previous(res, prev, sections, moto_ran):
         res["build"] = prev["build"]
     if prev.get("make_bench_seconds") is not None and set(sections) != set(SECTIONS):
         res["make_bench_seconds"] = prev["make_bench_seconds"]
+        if prev.get("make_bench_sections"):
+            res["make_bench_sections"] = prev["make_bench_sections"]
 
 
 def main():
