@@ -25,7 +25,9 @@ port="$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0
 url="http://127.0.0.1:$port"
 
 mkdir -p "$(dirname "$url_file")"
-nohup "$python" "$(dirname "$0")/moto_server.py" -H 127.0.0.1 -p "$port" >"$log_file" 2>&1 </dev/null &
+# KANRI_MOTO_SERVER: another server script taking the same arguments (bench/scripts/moto_server_bench.py).
+server="${KANRI_MOTO_SERVER:-$(dirname "$0")/moto_server.py}"
+nohup "$python" "$server" -H 127.0.0.1 -p "$port" >"$log_file" 2>&1 </dev/null &
 pid=$!
 
 # Wait up to 30 s for the server to answer (moto serves /moto-api/ for its own dashboard and reset calls).

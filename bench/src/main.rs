@@ -5,8 +5,13 @@
 //!   kanri-bench aws-requests  starts the app in this process on the AWS backend against an emulator
 //!                             (moto), calls each endpoint once on a warm tenant and prints, as JSON, the
 //!                             AWS requests each call sent (counted by `kanri::adapters::aws::metrics`).
+//!   kanri-bench bulk-requests [USERS] [MEMBERS] [GROUPS]
+//!                             the same counting for the bulk operations of one tenant: a CSV import of
+//!                             USERS rows (default 10000), adding MEMBERS of them to one group (1000),
+//!                             creating GROUPS groups in one request (1000), then the contract ended today
+//!                             and `POST /v1/ops/jobs/purge` as of 100 days later, repeated until it is gone.
 //!
-//! `aws-requests` needs KANRI_COUNT_AWS_REQUESTS=1, KANRI_BENCH_AWS_ENDPOINT (moto's URL) and the
+//! `aws-requests` and `bulk-requests` need KANRI_COUNT_AWS_REQUESTS=1, KANRI_BENCH_AWS_ENDPOINT (moto's URL) and the
 //! provisioned KANRI_TABLE, KANRI_LOG_TABLE, KANRI_KEYS_TABLE, KANRI_KMS_KEY_ID (infra/provision.py prints them).
 
 use std::collections::BTreeSet;
@@ -37,8 +42,15 @@ async fn main() -> std::process::ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("argon2") => argon2(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(30)),
         Some("aws-requests") => aws_requests().await,
+        Some("bulk-requests") => {
+            let n = |i: usize, default: usize| {
+                args.get(i).and_then(|n| n.parse().ok()).unwrap_or(default)
+            };
+            bulk_requests(n(1, 10_000), n(2, 1000), n(3, 1000)).await
+        }
         _ => Err(err(
-            "usage: kanri-bench argon2 [N] | kanri-bench aws-requests",
+            "usage: kanri-bench argon2 [N] | kanri-bench aws-requests \
+             | kanri-bench bulk-requests [USERS] [MEMBERS] [GROUPS]",
         )),
     };
     match result {
@@ -88,6 +100,19 @@ struct Resp {
     body: Value,
 }
 
+/// A request body: none, JSON, or a CSV file (`text/csv`).
+enum Body {
+    Empty,
+    Json(Value),
+    Csv(String),
+}
+
+impl From<Option<Value>> for Body {
+    fn from(b: Option<Value>) -> Self {
+        b.map_or(Body::Empty, Body::Json)
+    }
+}
+
 impl Api {
     async fn call(
         &self,
@@ -96,13 +121,19 @@ impl Api {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Res<Resp> {
+        self.send(method, path, token, body.into()).await
+    }
+
+    async fn send(&self, method: &str, path: &str, token: Option<&str>, body: Body) -> Res<Resp> {
         let m = reqwest::Method::from_bytes(method.as_bytes())?;
         let mut req = self.http.request(m, format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        if let Some(b) = body {
-            req = req.json(&b);
+        match body {
+            Body::Empty => {}
+            Body::Json(b) => req = req.json(&b),
+            Body::Csv(text) => req = req.header("content-type", "text/csv").body(text),
         }
         let resp = req.send().await?;
         let status = resp.status().as_u16();
@@ -120,6 +151,14 @@ struct Recorder {
 }
 
 impl Recorder {
+    fn new() -> Self {
+        Recorder {
+            rows: vec![],
+            measured: BTreeSet::new(),
+            failures: vec![],
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn measure(
         &mut self,
@@ -132,10 +171,26 @@ impl Recorder {
         body: Option<Value>,
         expect: u16,
     ) -> Res<Value> {
+        self.measure_body(api, route, label, method, path, token, body.into(), expect)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn measure_body(
+        &mut self,
+        api: &Api,
+        route: &str,
+        label: &str,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Body,
+        expect: u16,
+    ) -> Res<Value> {
         let before = metrics::snapshot();
         let waited = metrics::waited();
         let t = Instant::now();
-        let r = api.call(method, path, token, body).await?;
+        let r = api.send(method, path, token, body).await?;
         let ms = t.elapsed().as_secs_f64() * 1000.0;
         let aws_ms = metrics::waited().saturating_sub(waited).as_secs_f64() * 1000.0;
         let d = metrics::delta(&before, &metrics::snapshot());
@@ -158,6 +213,15 @@ impl Recorder {
                 r.status, r.body
             ));
         }
+        // Progress on stderr (bench.py shows it when a run fails).
+        eprintln!(
+            "kanri-bench: {route} ({label}): {} in {ms:.0} ms, {}",
+            r.status,
+            ops.iter()
+                .map(|o| format!("{} {}", o["count"], o["operation"].as_str().unwrap_or("?")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         self.measured.insert(route.to_owned());
         self.rows.push(json!({
             "route": route,
@@ -245,7 +309,9 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Res<&'a str> {
         .ok_or_else(|| err(format!("no {} in {v}", path.join("."))))
 }
 
-async fn aws_requests() -> Res<Value> {
+/// The app's configuration on the AWS backend against the emulator named by the environment, with a
+/// fresh data dir; the emulator's URL; a short unique run id.
+fn aws_setup() -> Res<(Config, String, String)> {
     if !metrics::enabled() {
         return Err(err(format!("set {}=1", metrics::ENV)));
     }
@@ -255,7 +321,7 @@ async fn aws_requests() -> Res<Value> {
     let config = Config {
         backend: Backend::Aws,
         addr: "127.0.0.1:0".parse()?,
-        data_dir: data_dir.clone(),
+        data_dir,
         operator_token: Some(format!("op-bench-{run}")),
         settings: kanri::app::Settings {
             public_url: "http://kanri.bench".into(),
@@ -269,13 +335,37 @@ async fn aws_requests() -> Res<Value> {
         queue_url: None,
         bucket: "kanri-files".into(),
     };
+    Ok((config, moto, run))
+}
+
+/// The first admin's session: the password set from the invitation the emulator recorded, then a login.
+/// Not measured (it also warms the tenant's keys, as any earlier request of a running process would).
+async fn admin_session(api: &Api, moto: &str, slug: &str, email: &str, pw: &str) -> Res<String> {
+    let token = invitation_token(moto, email).await?;
+    let r = api
+        .call(
+            "POST",
+            "/v1/auth/set-password",
+            None,
+            Some(json!({"token": token, "password": pw})),
+        )
+        .await?;
+    if r.status != 204 {
+        return Err(err(format!("admin set-password: {} {}", r.status, r.body)));
+    }
+    let login = json!({"tenant": slug, "login": email, "password": pw});
+    let r = api
+        .call("POST", "/v1/auth/login", None, Some(login))
+        .await?;
+    Ok(str_at(&r.body, &["token"])?.to_owned())
+}
+
+async fn aws_requests() -> Res<Value> {
+    let (config, moto, run) = aws_setup()?;
+    let data_dir = config.data_dir.clone();
     let api = start(&config).await?;
     let op = api.operator.clone();
-    let mut rec = Recorder {
-        rows: vec![],
-        measured: BTreeSet::new(),
-        failures: vec![],
-    };
+    let mut rec = Recorder::new();
     let slug = format!("bench-{run}");
     let domain = format!("{slug}.example.com");
     let admin_email = format!("admin@{domain}");
@@ -311,25 +401,7 @@ async fn aws_requests() -> Res<Value> {
         .await?;
     let tenant_id = str_at(&created, &["tenant", "id"])?.to_owned();
 
-    // The admin's invitation and first session: not measured (they warm the tenant's keys, as any
-    // earlier request of a running process would).
-    let token = invitation_token(&moto, &admin_email).await?;
-    let r = api
-        .call(
-            "POST",
-            "/v1/auth/set-password",
-            None,
-            Some(json!({"token": token, "password": pw})),
-        )
-        .await?;
-    if r.status != 204 {
-        return Err(err(format!("admin set-password: {} {}", r.status, r.body)));
-    }
-    let login = json!({"tenant": slug, "login": admin_email, "password": pw});
-    let r = api
-        .call("POST", "/v1/auth/login", None, Some(login.clone()))
-        .await?;
-    let session = str_at(&r.body, &["token"])?.to_owned();
+    let session = admin_session(&api, &moto, &slug, &admin_email, &pw).await?;
     let s = Some(session.as_str());
 
     rec.measure(&api, "me-get", "", "GET", "/v1/me", s, None, 200)
@@ -518,6 +590,7 @@ async fn aws_requests() -> Res<Value> {
         200,
     )
     .await?;
+    groups_and_logs(&mut rec, &api, s, &op, &tenant_id, &domain, &spare[..3]).await?;
     rec.measure(
         &api,
         "ops-tenants-get",
@@ -577,6 +650,362 @@ async fn aws_requests() -> Res<Value> {
     Ok(json!({
         "rows": rec.rows,
         "routes_not_measured": not_measured,
+        "failures": rec.failures,
+    }))
+}
+
+/// One call of every group route on small inputs, a small CSV import, and the log reads. `users` are
+/// three users of the tenant, none of them in a group, named `filler<i>@domain` for i = 0, 1, 2.
+#[allow(clippy::too_many_arguments)]
+async fn groups_and_logs(
+    rec: &mut Recorder,
+    api: &Api,
+    s: Option<&str>,
+    op: &str,
+    tenant_id: &str,
+    domain: &str,
+    users: &[String],
+) -> Res<()> {
+    let g = rec
+        .measure(
+            api,
+            "groups-create",
+            "no members",
+            "POST",
+            "/v1/groups",
+            s,
+            Some(json!({"name": "Bench Group A"})),
+            201,
+        )
+        .await?;
+    let g = str_at(&g, &["id"])?.to_owned();
+    let gp = format!("/v1/groups/{g}");
+    rec.measure(api, "groups-list", "", "GET", "/v1/groups", s, None, 200)
+        .await?;
+    rec.measure(api, "groups-get", "", "GET", &gp, s, None, 200)
+        .await?;
+    rec.measure(
+        api,
+        "groups-rename",
+        "",
+        "PATCH",
+        &gp,
+        s,
+        Some(json!({"name": "Bench Group A (renamed)"})),
+        200,
+    )
+    .await?;
+    rec.measure(
+        api,
+        "groups-members-add",
+        "3 ids",
+        "POST",
+        &format!("{gp}/members"),
+        s,
+        Some(json!({"user_ids": users})),
+        200,
+    )
+    .await?;
+    rec.measure(
+        api,
+        "groups-members-list",
+        "3 members",
+        "GET",
+        &format!("{gp}/members"),
+        s,
+        None,
+        200,
+    )
+    .await?;
+    rec.measure(
+        api,
+        "groups-members-remove",
+        "1 id",
+        "POST",
+        &format!("{gp}/members/remove"),
+        s,
+        Some(json!({"user_ids": [users[0]]})),
+        200,
+    )
+    .await?;
+    rec.measure(
+        api,
+        "groups-member-delete",
+        "",
+        "DELETE",
+        &format!("{gp}/members/{}", users[1]),
+        s,
+        None,
+        204,
+    )
+    .await?;
+    rec.measure(
+        api,
+        "groups-delete",
+        "1 member left",
+        "DELETE",
+        &gp,
+        s,
+        None,
+        204,
+    )
+    .await?;
+    let made = rec
+        .measure(
+            api,
+            "groups-bulk-create",
+            "3 names",
+            "POST",
+            "/v1/groups/bulk",
+            s,
+            Some(json!({"names": ["Bench Bulk 1", "Bench Bulk 2", "Bench Bulk 3"]})),
+            200,
+        )
+        .await?;
+    let ids: Vec<&str> = made["created"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|g| g["id"].as_str()).take(2).collect())
+        .unwrap_or_default();
+    rec.measure(
+        api,
+        "groups-bulk-delete",
+        "2 ids",
+        "POST",
+        "/v1/groups/bulk-delete",
+        s,
+        Some(json!({ "ids": ids })),
+        200,
+    )
+    .await?;
+    rec.measure_body(
+        api,
+        "groups-import",
+        "1 new group with 2 members",
+        "POST",
+        "/v1/groups/import",
+        s,
+        Body::Csv(format!(
+            "group_name,members\nBench Imported,filler0@{domain};filler1@{domain}\n"
+        )),
+        200,
+    )
+    .await?;
+    rec.measure_body(
+        api,
+        "users-import",
+        "3 rows, delivery invite_link",
+        "POST",
+        "/v1/users/import?delivery=invite_link",
+        s,
+        Body::Csv(users_csv(0..3, domain)),
+        200,
+    )
+    .await?;
+    for (route, path) in [("audit-log", "/v1/audit-log"), ("mail-log", "/v1/mail-log")] {
+        rec.measure(
+            api,
+            route,
+            "page of 50",
+            "GET",
+            &format!("{path}?limit=50"),
+            s,
+            None,
+            200,
+        )
+        .await?;
+    }
+    rec.measure(
+        api,
+        "ops-tenants-audit-log",
+        "",
+        "GET",
+        &format!("/v1/ops/tenants/{tenant_id}/audit-log"),
+        Some(op),
+        None,
+        200,
+    )
+    .await?;
+    Ok(())
+}
+
+/// A users CSV (`name,email,login_id,role,groups`) with short rows: `I<i>,i<i>@domain,,,`.
+fn users_csv(rows: std::ops::Range<usize>, domain: &str) -> String {
+    let mut csv = String::from("name,email,login_id,role,groups\n");
+    for i in rows {
+        csv.push_str(&format!("I{i},i{i}@{domain},,,\n"));
+    }
+    csv
+}
+
+/// The DynamoDB cost of the bulk operations on one tenant (see the top of this file).
+async fn bulk_requests(users: usize, members: usize, groups: usize) -> Res<Value> {
+    let (config, moto, run) = aws_setup()?;
+    let api = start(&config).await?;
+    let op = api.operator.clone();
+    let mut rec = Recorder::new();
+    let slug = format!("bulk-{run}");
+    let domain = format!("{slug}.example.com");
+    let admin_email = format!("admin@{domain}");
+    let pw = format!("Bulk-{run}-passphrase");
+    let r = api
+        .call(
+            "POST",
+            "/v1/ops/tenants",
+            Some(&op),
+            Some(
+                json!({"slug": slug, "name": "Bulk KK", "seat_limit": users + 10,
+                        "admin": {"name": "Bulk Admin", "email": admin_email}}),
+            ),
+        )
+        .await?;
+    if r.status != 201 {
+        return Err(err(format!("tenant create: {} {}", r.status, r.body)));
+    }
+    let tenant_id = str_at(&r.body, &["tenant", "id"])?.to_owned();
+    let session = admin_session(&api, &moto, &slug, &admin_email, &pw).await?;
+    let s = Some(session.as_str());
+
+    // The groups first: moto copies every table a transaction touches, so its time grows with the table.
+    let names: Vec<String> = (0..groups).map(|i| format!("Bulk {i:04}")).collect();
+    let made = rec
+        .measure(
+            &api,
+            "groups-bulk-create",
+            &format!("{groups} names"),
+            "POST",
+            "/v1/groups/bulk",
+            s,
+            Some(json!({ "names": names })),
+            200,
+        )
+        .await?;
+    let n_made = made["created"].as_array().map_or(0, Vec::len);
+    if n_made != groups {
+        rec.failures
+            .push(format!("groups-bulk-create: {n_made} of {groups} created"));
+    }
+
+    let csv = users_csv(0..users, &domain);
+    let csv_bytes = csv.len();
+    let report = rec
+        .measure_body(
+            &api,
+            "users-import",
+            &format!("{users} rows, delivery invite_link"),
+            "POST",
+            "/v1/users/import?delivery=invite_link",
+            s,
+            Body::Csv(csv),
+            200,
+        )
+        .await?;
+    let created = report["created"].as_u64().unwrap_or(0) as usize;
+    let failed = report["failed"].as_array().map_or(0, Vec::len);
+    if created != users {
+        rec.failures.push(format!(
+            "users-import: {created} of {users} rows created, {failed} failed: {}",
+            report["failed"]
+                .to_string()
+                .chars()
+                .take(300)
+                .collect::<String>()
+        ));
+    }
+    let ids: Vec<String> = report["users"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|u| u["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+
+    let g = api
+        .call(
+            "POST",
+            "/v1/groups",
+            s,
+            Some(json!({"name": "Bulk Members"})),
+        )
+        .await?;
+    let g = str_at(&g.body, &["id"])?.to_owned();
+    let chosen = &ids[..members.min(ids.len())];
+    let added = rec
+        .measure(
+            &api,
+            "groups-members-add",
+            &format!("{} ids into one group", chosen.len()),
+            "POST",
+            &format!("/v1/groups/{g}/members"),
+            s,
+            Some(json!({ "user_ids": chosen })),
+            200,
+        )
+        .await?;
+    let n_added = added["added"].as_array().map_or(0, Vec::len);
+    if n_added != members {
+        rec.failures
+            .push(format!("groups-members-add: {n_added} of {members} added"));
+    }
+    // The purge: the contract ends today, and the job runs as of 100 days later (`as_of` stands in for the
+    // clock). An end date already past would also end every user's sessions now, one Query per user.
+    let now = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+9));
+    rec.measure(
+        &api,
+        "ops-tenants-terminate",
+        "contract end today",
+        "POST",
+        &format!("/v1/ops/tenants/{tenant_id}/terminate"),
+        Some(&op),
+        Some(json!({"contract_end": now.date().to_string()})),
+        200,
+    )
+    .await?;
+    let as_of = (now + time::Duration::days(100))
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| err(e.to_string()))?;
+    let mut purge_runs = Vec::new();
+    for k in 1..=100 {
+        let r = rec
+            .measure(
+                &api,
+                "ops-jobs-purge",
+                &format!("run {k}"),
+                "POST",
+                "/v1/ops/jobs/purge",
+                Some(&op),
+                Some(json!({ "as_of": as_of })),
+                200,
+            )
+            .await?;
+        let done = r["purged"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|t| t.as_str() == Some(tenant_id.as_str())));
+        purge_runs.push(json!({
+            "items_deleted": r["items_deleted"],
+            "purged": r["purged"],
+            "in_progress": r["in_progress"],
+        }));
+        if done {
+            break;
+        }
+        if r["items_deleted"].as_u64().unwrap_or(0) == 0 {
+            rec.failures
+                .push(format!("ops-jobs-purge: run {k} deleted nothing: {r}"));
+            break;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&config.data_dir);
+    Ok(json!({
+        "users": users,
+        "csv_bytes": csv_bytes,
+        "created": created,
+        "failed": failed,
+        "members": members,
+        "groups": groups,
+        "purge_runs": purge_runs,
+        "rows": rec.rows,
+        "routes_measured": rec.measured,
         "failures": rec.failures,
     }))
 }
