@@ -660,7 +660,7 @@ def bulk_section(w, bulk):
           f"request, {ba.get('groups'):,} groups created in one request, then the tenant's contract ended today "
           "and the purge job run as of 100 days later until the tenant is gone (a contract end already past "
           "would also end every user's sessions in the terminate call: one Query per user). Times are **moto's**, an emulator on this machine, "
-          "not DynamoDB's: moto (bench/scripts/moto_server_bench.py) handles one request at a time and copies "
+          "not DynamoDB's: moto (infra/moto_server.py) handles one request at a time and copies "
           "every table a transaction touches before writing, so its time grows with the table.")
         w("")
         w("| operation | DynamoDB | SES | measured DynamoDB operations | layout minimum DynamoDB | moto ms (waiting on moto) |")

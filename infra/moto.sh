@@ -25,8 +25,7 @@ port="$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0
 url="http://127.0.0.1:$port"
 
 mkdir -p "$(dirname "$url_file")"
-# KANRI_MOTO_SERVER: another server script taking the same arguments (bench/scripts/moto_server_bench.py).
-server="${KANRI_MOTO_SERVER:-$(dirname "$0")/moto_server.py}"
+server="$(dirname "$0")/moto_server.py"
 nohup "$python" "$server" -H 127.0.0.1 -p "$port" >"$log_file" 2>&1 </dev/null &
 pid=$!
 

@@ -6,9 +6,15 @@ requests on many threads without a lock, so two concurrent conditional transacti
 checks (seen here: 11 users created against 10 free seats). Serialising requests restores the atomicity the
 real service guarantees; connections are still accepted concurrently.
 
+One speed fix: moto (5.x) deep-copies a table once per *item* of a TransactWriteItems, before applying any
+write, for its rollback; a 100-item transaction on a table of 40,000 items copies 4 million items. All those
+copies are taken before the first write, so they are equal: here the first copy of each table is reused for
+the transaction's other items. Same rollback, same answers, same request counts; only the time changes.
+
     python3 infra/moto_server.py -H 127.0.0.1 -p PORT
 """
 import argparse
+import copy
 import threading
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -48,6 +54,37 @@ class Serialised:
         return [body]
 
 
+class _OneCopyPerTable:
+    """Stands in for the `copy` module inside moto's transact_write_items: one deep copy per table."""
+
+    def __init__(self, models):
+        self.models = models
+        self.tables = {}
+
+    def deepcopy(self, x, memo=None):
+        if not isinstance(x, self.models.Table):
+            return copy.deepcopy(x, memo)
+        if id(x) not in self.tables:
+            self.tables[id(x)] = copy.deepcopy(x)
+        return self.tables[id(x)]
+
+
+def patch_transactions():
+    import moto.dynamodb.models as models
+
+    original = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        # Requests are serialised (Serialised above), so swapping the module's name is safe.
+        models.copy = _OneCopyPerTable(models)
+        try:
+            return original(self, transact_items)
+        finally:
+            models.copy = copy
+
+    models.DynamoDBBackend.transact_write_items = transact_write_items
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
@@ -56,6 +93,7 @@ def main():
     import os
 
     os.environ.setdefault("MOTO_PORT", str(args.port))
+    patch_transactions()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(args.host, args.port, Serialised(app), threaded=True)
 
