@@ -35,11 +35,16 @@ pub async fn run_once(svc: &Services, job: Job, event: &Value) -> Result<Value, 
     })
 }
 
-pub async fn run(job: Job) -> Result<(), lambda_runtime::Error> {
+/// Logging and the services of a Lambda function that is not an API route (jobs, the task worker).
+pub async fn lambda_services() -> Result<Arc<Services>, lambda_runtime::Error> {
     crate::telemetry::init(true);
     let mut config = Config::from_env()?;
     config.backend = Backend::Aws;
-    let svc = Arc::new(config.services().await?);
+    Ok(Arc::new(config.services().await?))
+}
+
+pub async fn run(job: Job) -> Result<(), lambda_runtime::Error> {
+    let svc = lambda_services().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let svc = svc.clone();
         async move {

@@ -51,3 +51,22 @@ pub fn url_encode(s: &str) -> String {
     }
     out
 }
+
+/// A 32-byte key kept in a file readable only by its owner, created at first use.
+pub fn load_or_create_key(path: &Path) -> std::io::Result<[u8; 32]> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = random_bytes::<32>();
+            write_private(path, &key)?;
+            key.to_vec()
+        }
+        Err(e) => return Err(e),
+    };
+    bytes.as_slice().try_into().map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{} is not 32 bytes", path.display()),
+        )
+    })
+}

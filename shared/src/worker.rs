@@ -9,7 +9,6 @@ use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
 use crate::app::{AppError, Services, TaskSource, import_jobs, notices};
-use crate::config::{Backend, Config};
 use crate::domain::time;
 use crate::ports::Task;
 
@@ -165,10 +164,7 @@ pub async fn handle_sqs_event(svc: &Services, event: &Value) -> Value {
 
 /// The worker Lambda function.
 pub async fn run_lambda() -> Result<(), lambda_runtime::Error> {
-    crate::telemetry::init(true);
-    let mut config = Config::from_env()?;
-    config.backend = Backend::Aws;
-    let svc = Arc::new(config.services().await?);
+    let svc = crate::jobs::lambda_services().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let svc = svc.clone();
         async move { Ok::<Value, lambda_runtime::Error>(handle_sqs_event(&svc, &event.payload).await) }

@@ -347,17 +347,7 @@ impl App {
             )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
-        let token = self.link_token(&email).await;
-        let password = "Kanri-test-passw0rd!";
-        let r = self
-            .post(
-                "/v1/auth/set-password",
-                None,
-                json!({"token": token, "password": password}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
-        let session = self.login(&slug, &email, password).await;
+        let session = self.accept_invitation(&slug, &email).await;
         Tenant {
             id: r_str(&self.get("/v1/tenant", &session).await.body["id"]),
             slug,
@@ -367,6 +357,21 @@ impl App {
         }
         .with_admin_id(self)
         .await
+    }
+
+    /// Sets a password with the newest link mailed to `email` and signs in; returns the session token.
+    pub async fn accept_invitation(&self, slug: &str, email: &str) -> String {
+        let token = self.link_token(email).await;
+        let password = "Kanri-test-passw0rd!";
+        let r = self
+            .post(
+                "/v1/auth/set-password",
+                None,
+                json!({"token": token, "password": password}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+        self.login(slug, email, password).await
     }
 
     pub async fn login(&self, slug: &str, login: &str, password: &str) -> String {
@@ -511,6 +516,45 @@ pub async fn key_exists(app: &App, tenant: &str) -> bool {
                 .await
                 .expect("get")
                 .is_some()
+        }
+    }
+}
+
+/// A task queue that keeps what it is given, so a test runs the tasks itself (as a worker would).
+#[derive(Default)]
+pub struct HeldQueue(pub std::sync::Mutex<Vec<kanri::ports::Task>>);
+
+#[async_trait::async_trait]
+impl kanri::ports::TaskQueue for HeldQueue {
+    async fn enqueue(
+        &self,
+        tasks: Vec<kanri::ports::Task>,
+    ) -> Result<(), kanri::ports::QueueError> {
+        self.0.lock().expect("queue lock").extend(tasks);
+        Ok(())
+    }
+}
+
+impl App {
+    /// The app's services with another store, mailer or queue (failures injected, tasks held).
+    pub fn services_with(
+        &self,
+        store: Option<std::sync::Arc<dyn kanri::ports::ItemStore>>,
+        mailer: Option<std::sync::Arc<dyn kanri::ports::Mailer>>,
+        queue: Option<std::sync::Arc<dyn kanri::ports::TaskQueue>>,
+    ) -> kanri::app::Services {
+        let s = &self.svc;
+        kanri::app::Services {
+            store: store.unwrap_or_else(|| s.store.clone()),
+            keys: s.keys.clone(),
+            mailer: mailer.unwrap_or_else(|| s.mailer.clone()),
+            backups: s.backups.clone(),
+            queue: queue.unwrap_or_else(|| s.queue.clone()),
+            tasks: s.tasks.clone(),
+            files: s.files.clone(),
+            local_files: s.local_files.clone(),
+            keyring: Default::default(),
+            settings: s.settings.clone(),
         }
     }
 }

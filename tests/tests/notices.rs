@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kanri::app::notices::{self, Kind, NewNotice};
-use kanri::ports::{MailError, Mailer, OutgoingMail, QueueError, Task, TaskQueue};
-use kanri_tests::{App, StatusCode, Tenant, both_backends, r_str, unique};
+use kanri::ports::{MailError, Mailer, OutgoingMail, Task};
+use kanri_tests::{App, HeldQueue, StatusCode, Tenant, both_backends, r_str, unique};
 use serde_json::{Value, json};
 
 /// An invited user with an e-mail address who set a password and signed in: (user id, email, session).
@@ -22,17 +22,7 @@ async fn member(app: &App, t: &Tenant, name: &str) -> (String, String, String) {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
     let id = r_str(&r.body["user"]["id"]);
-    let token = app.link_token(&email).await;
-    let password = "Notice-test-passw0rd!";
-    let r = app
-        .post(
-            "/v1/auth/set-password",
-            None,
-            json!({"token": token, "password": password}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
-    let session = app.login(&t.slug, &email, password).await;
+    let session = app.accept_invitation(&t.slug, &email).await;
     (id, email, session)
 }
 
@@ -292,18 +282,6 @@ impl Mailer for Flaky {
     }
 }
 
-/// A queue that keeps what it is given, so the test runs the tasks itself.
-#[derive(Default)]
-struct Held(std::sync::Mutex<Vec<Task>>);
-
-#[async_trait]
-impl TaskQueue for Held {
-    async fn enqueue(&self, tasks: Vec<Task>) -> Result<(), QueueError> {
-        self.0.lock().unwrap().extend(tasks);
-        Ok(())
-    }
-}
-
 both_backends!(
     a_task_delivered_again_or_retried_after_a_failure_mails_nobody_twice,
     |app: App| async move {
@@ -313,24 +291,13 @@ both_backends!(
         subscribe(&app, &b, true, false).await;
 
         // The same services, but b's mails fail and tasks wait in a queue the test drains by hand.
-        let held = Arc::new(Held::default());
+        let held = Arc::new(HeldQueue::default());
         let flaky = Arc::new(Flaky {
             inner: app.svc.mailer.clone(),
             fail_for: b_email.clone(),
             failing: true.into(),
         });
-        let svc = kanri::app::Services {
-            store: app.svc.store.clone(),
-            keys: app.svc.keys.clone(),
-            mailer: flaky.clone(),
-            backups: app.svc.backups.clone(),
-            queue: held.clone(),
-            tasks: app.svc.tasks.clone(),
-            files: app.svc.files.clone(),
-            local_files: app.svc.local_files.clone(),
-            keyring: Default::default(),
-            settings: app.svc.settings.clone(),
-        };
+        let svc = app.services_with(None, Some(flaky.clone()), Some(held.clone()));
         let now = time::OffsetDateTime::now_utc();
         let title = format!("再送テスト {}", unique("r"));
         let n = notices::publish(

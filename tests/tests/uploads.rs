@@ -10,10 +10,9 @@ use async_trait::async_trait;
 use kanri::app::import_jobs;
 use kanri::config::Backend;
 use kanri::ports::{
-    BatchWrite, Item, ItemStore, Page, Query, QueueError, StoreError, StoreResult, Table, Task,
-    TaskQueue, Write,
+    BatchWrite, Item, ItemStore, Page, Query, StoreError, StoreResult, Table, Task, Write,
 };
-use kanri_tests::{App, StatusCode, Tenant, both_backends, r_str, unique};
+use kanri_tests::{App, HeldQueue, StatusCode, Tenant, both_backends, r_str, unique};
 use serde_json::{Value, json};
 
 /// Issues an upload and PUTs the bytes as a client would; returns the upload id.
@@ -598,36 +597,6 @@ impl ItemStore for Dying {
     }
 }
 
-#[derive(Default)]
-struct Held(std::sync::Mutex<Vec<Task>>);
-
-#[async_trait]
-impl TaskQueue for Held {
-    async fn enqueue(&self, tasks: Vec<Task>) -> Result<(), QueueError> {
-        self.0.lock().unwrap().extend(tasks);
-        Ok(())
-    }
-}
-
-fn services(
-    app: &App,
-    store: Arc<dyn ItemStore>,
-    queue: Arc<dyn TaskQueue>,
-) -> kanri::app::Services {
-    kanri::app::Services {
-        store,
-        keys: app.svc.keys.clone(),
-        mailer: app.svc.mailer.clone(),
-        backups: app.svc.backups.clone(),
-        queue,
-        tasks: app.svc.tasks.clone(),
-        files: app.svc.files.clone(),
-        local_files: app.svc.local_files.clone(),
-        keyring: Default::default(),
-        settings: app.svc.settings.clone(),
-    }
-}
-
 both_backends!(
     an_import_interrupted_half_way_resumes_without_creating_anyone_twice,
     |app: App| async move {
@@ -637,8 +606,8 @@ both_backends!(
         let file = users_csv(&prefix, rows, &[10, 1450]);
         let up = upload(&app, &t, "user_import", "text/csv", &file).await;
         // The import is queued where the test holds it, so the test plays the worker.
-        let held = Arc::new(Held::default());
-        let svc = services(&app, app.svc.store.clone(), held.clone());
+        let held = Arc::new(HeldQueue::default());
+        let svc = app.services_with(None, None, Some(held.clone()));
         let now = time::OffsetDateTime::now_utc();
         let principal = kanri::app::auth::authenticate(&svc, &t.admin_token, now)
             .await
@@ -662,7 +631,7 @@ both_backends!(
             ok: 58,
             seen: AtomicUsize::new(0),
         });
-        let first = services(&app, dying, held.clone());
+        let first = app.services_with(Some(dying), None, Some(held.clone()));
         let err = import_jobs::run(&first, &t.id, &id, import_jobs::ROWS_PER_TASK, now).await;
         assert!(err.is_err(), "{err:?}");
         let mid = app

@@ -43,22 +43,7 @@ impl LocalFiles {
     pub fn open(data_dir: &Path, base_url: String) -> std::io::Result<Self> {
         let dir = data_dir.join("files");
         std::fs::create_dir_all(&dir)?;
-        let path = data_dir.join("file-urls.key");
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = crate::util::random_bytes::<32>();
-                crate::util::write_private(&path, &key)?;
-                key.to_vec()
-            }
-            Err(e) => return Err(e),
-        };
-        let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{} is not 32 bytes", path.display()),
-            )
-        })?;
+        let key = crate::util::load_or_create_key(&data_dir.join("file-urls.key"))?;
         Ok(LocalFiles {
             dir,
             base_url: base_url.trim_end_matches('/').to_owned(),

@@ -17,23 +17,7 @@ pub struct LocalKeyService {
 impl LocalKeyService {
     /// Loads `master.key` from the data dir, creating it on first use.
     pub fn open(dir: &Path) -> std::io::Result<Self> {
-        let path = dir.join("master.key");
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut key = [0u8; 32];
-                OsRng.fill_bytes(&mut key);
-                crate::util::write_private(&path, &key)?;
-                key.to_vec()
-            }
-            Err(e) => return Err(e),
-        };
-        let master: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{} is not 32 bytes", path.display()),
-            )
-        })?;
+        let master = crate::util::load_or_create_key(&dir.join("master.key"))?;
         Ok(LocalKeyService {
             master: SecretBox::new(Box::new(master)),
         })
