@@ -1045,13 +1045,22 @@ async fn bulk_requests(users: usize, members: usize, groups: usize) -> Res<Value
 #[derive(Default)]
 struct Held(Mutex<VecDeque<kanri::ports::Task>>);
 
+impl Held {
+    fn tasks(&self) -> std::sync::MutexGuard<'_, VecDeque<kanri::ports::Task>> {
+        // A panic while holding the lock leaves a plain queue behind: keep using it.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 #[async_trait]
 impl kanri::ports::TaskQueue for Held {
     async fn enqueue(
         &self,
         tasks: Vec<kanri::ports::Task>,
     ) -> Result<(), kanri::ports::QueueError> {
-        self.0.lock().expect("queue lock").extend(tasks);
+        self.tasks().extend(tasks);
         Ok(())
     }
 }
@@ -1074,7 +1083,7 @@ async fn drain(svc: &Arc<kanri::app::Services>, held: &Held) -> Res<usize> {
     let mut ran = 0;
     loop {
         while running.len() < WORKER_CONCURRENCY {
-            let Some(task) = held.0.lock().expect("queue lock").pop_front() else {
+            let Some(task) = held.tasks().pop_front() else {
                 break;
             };
             let svc = svc.clone();
@@ -1221,7 +1230,7 @@ async fn notice_fanout(backend: Option<&str>, subscribers: usize, tenants: usize
         "kanri-bench: {written} subscribers in {tenants} tenant(s) written in {setup_s:.1} s"
     );
     // The invitation mails of the tenants' admins went out above; only the notice's mails count.
-    held.0.lock().expect("queue lock").clear();
+    held.tasks().clear();
 
     let before = metrics::snapshot();
     let waited = metrics::waited();
