@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""make bench: measure the local server, the AWS requests per endpoint, the Lambda binaries and argon2, and
-write every figure to a JSON file (bench/report.py turns it into BENCHMARKS.md).
+"""make bench: measure the local server, the AWS requests per endpoint, the Lambda binaries, argon2, the bulk
+operations and the background tasks (notice mails, background imports), and write every figure to a JSON file (bench/report.py turns it into BENCHMARKS.md).
 
     bench/bench.py --target TARGET_DIR --out RESULTS.json [--build BUILD.json] [--sections load,aws,lambda]
 

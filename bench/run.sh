@@ -2,7 +2,8 @@
 # make bench: build the release binaries (timed), measure everything (bench/bench.py), rewrite BENCHMARKS.md
 # (bench/report.py). wrk and moto are installed by the Makefile's bench target before this runs.
 #
-#   bench/run.sh                 everything (about 10 minutes from a clean clone on 2 cores)
+#   bench/run.sh                 everything (about 14 minutes from a clean clone on 2 cores: a 6.5-minute
+#                                release build, then the sections; BENCHMARKS.md lists each section's time)
 #   BENCH_SECTIONS=load,argon2 bench/run.sh    only some sections (load, argon2, aws, lambda, bulk, tasks); the
 #                                              others' figures are kept from bench/results.json
 #   SKIP_BUILD=1 bench/run.sh    use the release binaries already built
