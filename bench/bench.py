@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""make bench: measure the local server, the AWS requests per endpoint, the Lambda binaries and argon2, and
-write every figure to a JSON file (bench/report.py turns it into BENCHMARKS.md).
+"""make bench: measure the local server, the AWS requests per endpoint, the Lambda binaries, argon2, the bulk
+operations and the background tasks (notice mails, background imports), and write every figure to a JSON file (bench/report.py turns it into BENCHMARKS.md).
 
     bench/bench.py --target TARGET_DIR --out RESULTS.json [--build BUILD.json] [--sections load,aws,lambda]
 
@@ -23,6 +23,10 @@ bench/run.sh builds and installs them. Every section is independent: one that fa
     BENCH_BULK_AWS_USERS=2000  rows of the CSV import counted against moto (then purged there)
     BENCH_BULK_MEMBERS=1000    users added to one group in one request, against moto
     BENCH_BULK_GROUPS=1000     groups created in one request, against moto
+    BENCH_TASKS_SUBSCRIBERS=10000  subscribers a release notice is mailed to (moto, and the embedded store)
+    BENCH_TASKS_TENANTS=4          tenants they are spread over
+    BENCH_TASKS_IMPORT_ROWS=100000 rows of the background import on the local server
+    BENCH_TASKS_AWS_ROWS=2000      rows of the background import counted against moto
 
 Only the sections run are replaced in --out: the figures of the other sections are kept from the file.
 """
@@ -73,7 +77,11 @@ BULK_RUNS = int(os.environ.get("BENCH_BULK_RUNS", "5"))
 BULK_AWS_USERS = int(os.environ.get("BENCH_BULK_AWS_USERS", "2000"))
 BULK_MEMBERS = int(os.environ.get("BENCH_BULK_MEMBERS", "1000"))
 BULK_GROUPS = int(os.environ.get("BENCH_BULK_GROUPS", "1000"))
-SECTIONS = ("load", "argon2", "aws", "lambda", "bulk")
+TASKS_SUBSCRIBERS = int(os.environ.get("BENCH_TASKS_SUBSCRIBERS", "10000"))
+TASKS_TENANTS = int(os.environ.get("BENCH_TASKS_TENANTS", "4"))
+TASKS_IMPORT_ROWS = int(os.environ.get("BENCH_TASKS_IMPORT_ROWS", "100000"))
+TASKS_AWS_ROWS = int(os.environ.get("BENCH_TASKS_AWS_ROWS", "2000"))
+SECTIONS = ("load", "argon2", "aws", "lambda", "bulk", "tasks")
 JST = datetime.timezone(datetime.timedelta(hours=9))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 FAKE_ID = "00000000000000000000000000"
@@ -843,6 +851,107 @@ def section_bulk(target, res, moto: Moto | None):
     log(f"bulk: {len(aws['rows'])} calls counted in {aws['seconds']} s")
 
 
+# ---- 6. background tasks: notice fan-out, background import -------------------------------------------------
+
+def kanri_bench(target, args, env=None, timeout=900):
+    """`kanri-bench ARGS` (its JSON answer); env None runs it without AWS settings (the embedded store)."""
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KANRI_"))}
+    t0 = time.perf_counter()
+    r = subprocess.run([f"{target}/release/kanri-bench", *map(str, args)], env=dict(env, RUST_LOG="error"),
+                       capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"kanri-bench {' '.join(map(str, args))}: {r.stderr[-1500:]}")
+    out = json.loads(r.stdout)
+    out["process_seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def put_bytes(url, data, headers, timeout=300):
+    req = urllib.request.Request(url, data=data, method="PUT", headers=headers)
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.status
+
+
+def background_import_embedded(target, res):
+    """TASKS_IMPORT_ROWS rows through `POST /v1/uploads`, the PUT, `POST /v1/imports`, polled until done."""
+    srv = LocalServer(target, "tasks")
+    try:
+        srv.__enter__()
+        slug = f"bgimp-{secrets.token_hex(3)}"
+        _, _, session, _, _ = srv.onboard(slug, seat_limit=TASKS_IMPORT_ROWS + 10)
+        csv = users_csv(TASKS_IMPORT_ROWS, f"{slug}.example.com").encode()
+        if len(csv) > 20 * 1024 * 1024:
+            raise RuntimeError(f"the {TASKS_IMPORT_ROWS}-row CSV has {len(csv)} bytes, over the 20 MiB limit")
+        c0 = cpu_seconds(srv.proc.pid)
+        t0 = time.perf_counter()
+        st, up = http("POST", f"{srv.base}/v1/uploads", {"purpose": "user_import", "filename": "users.csv",
+                                                         "content_type": "text/csv", "size": len(csv)}, session)
+        up = need("POST /v1/uploads", st, up, 201)
+        put_bytes(up["upload_url"], csv, up.get("upload_headers") or {})
+        t_put = time.perf_counter() - t0
+        st, b = http("POST", f"{srv.base}/v1/imports", {"upload_id": up["id"], "kind": "users"}, session)
+        imp = need("POST /v1/imports", st, b, 202)["id"]
+        polls = 0
+        while True:
+            st, view = http("GET", f"{srv.base}/v1/imports/{imp}", token=session)
+            view = need("GET /v1/imports/{id}", st, view, 200)
+            polls += 1
+            if view.get("status") in ("done", "failed"):
+                break
+            if time.perf_counter() - t0 > 540:
+                raise RuntimeError(f"the background import did not finish in 540 s: {str(view)[:300]}")
+            time.sleep(0.25)
+        secs = time.perf_counter() - t0
+        cpu = cpu_seconds(srv.proc.pid) - c0
+        created = view.get("created")
+        if view.get("status") != "done" or created != TASKS_IMPORT_ROWS:
+            res["errors"].append(f"tasks: background import of {TASKS_IMPORT_ROWS} rows ended {view.get('status')} "
+                                 f"with {created} created: {str(view)[:300]}")
+        outbox = len(os.listdir(srv.data / "outbox"))
+        log(f"tasks: background import of {TASKS_IMPORT_ROWS} rows (embedded): {secs:.1f} s, {created} created")
+        return {"rows": TASKS_IMPORT_ROWS, "csv_bytes": len(csv), "seconds": round(secs, 2),
+                "upload_seconds": round(t_put, 2), "server_cpu_s": round(cpu, 2), "created": created,
+                "failed": view.get("failed"), "status": view.get("status"), "polls": polls,
+                "rows_per_s": created / secs if created else None, "outbox_files": outbox,
+                "server_peak_rss_mib": round((proc_status_kib(srv.proc.pid, "VmHWM") or 0) / 1024, 1)}
+    finally:
+        srv.close(res)
+
+
+def section_tasks(target, res, moto: Moto | None):
+    res["tasks"] = out = {"config": {"subscribers": TASKS_SUBSCRIBERS, "tenants": TASKS_TENANTS,
+                                     "import_rows": TASKS_IMPORT_ROWS, "aws_rows": TASKS_AWS_ROWS}}
+    timings = out["seconds"] = {}
+
+    def part(name, fn):
+        t = time.perf_counter()
+        try:
+            out[name] = fn()
+            for f in out[name].get("failures") or []:
+                res["errors"].append(f"tasks: {f}")
+        except Exception as e:  # noqa: BLE001 - recorded, the other parts still run
+            traceback.print_exc()
+            res["errors"].append(f"tasks: {name}: {type(e).__name__}: {e}")
+        timings[name] = round(time.perf_counter() - t, 1)
+
+    log(f"tasks: background import of {TASKS_IMPORT_ROWS} rows on the local server")
+    part("import_embedded", lambda: background_import_embedded(target, res))
+    log(f"tasks: notice to {TASKS_SUBSCRIBERS} subscribers in {TASKS_TENANTS} tenants, embedded store")
+    part("fanout_embedded", lambda: kanri_bench(target, ["notice-fanout", "embedded", TASKS_SUBSCRIBERS,
+                                                         TASKS_TENANTS]))
+    if moto is None:
+        raise RuntimeError("no moto for the AWS request counts")
+    env = dict(moto.env, KANRI_COUNT_AWS_REQUESTS="1", KANRI_BENCH_AWS_ENDPOINT=moto.url)
+    # The import first: its admin's invitation is read from moto's state, which the fan-out's mails enlarge.
+    log(f"tasks: background import of {TASKS_AWS_ROWS} rows on moto (kanri-bench import-requests)")
+    part("import_aws", lambda: kanri_bench(target, ["import-requests", TASKS_AWS_ROWS], env))
+    log(f"tasks: notice to {TASKS_SUBSCRIBERS} subscribers on moto (kanri-bench notice-fanout aws)")
+    part("fanout_aws", lambda: kanri_bench(target, ["notice-fanout", "aws", TASKS_SUBSCRIBERS, TASKS_TENANTS],
+                                           env))
+    log("tasks: " + ", ".join(f"{k} {v} s" for k, v in timings.items()))
+
+
 # ---- main ------------------------------------------------------------------------------------------------
 
 def merge_previous(res, prev, sections, moto_ran):
@@ -898,7 +1007,7 @@ def main():
     }
     if args.build and os.path.exists(args.build):
         res["build"] = json.load(open(args.build))
-    moto_sections = [x for x in ("aws", "lambda", "bulk") if x in sections]
+    moto_sections = [x for x in ("aws", "lambda", "bulk", "tasks") if x in sections]
 
     def run(name, fn, *a):
         if name not in sections:
@@ -923,11 +1032,13 @@ def main():
             run("lambda", section_lambda, args.target, res, moto)
             # Last on this moto: its thousands of users and mails would slow the others' reads of moto's state.
             run("bulk", section_bulk, args.target, res, moto)
+            run("tasks", section_tasks, args.target, res, moto)
         except Exception as e:  # noqa: BLE001
             traceback.print_exc()
             res["errors"].append(f"moto: {type(e).__name__}: {e}")
             if moto is None:
                 run("bulk", section_bulk, args.target, res, None)  # its local-server half needs no moto
+                run("tasks", section_tasks, args.target, res, None)  # so do its embedded parts
         finally:
             if moto:
                 moto.stop()

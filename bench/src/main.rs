@@ -10,12 +10,26 @@
 //!                             USERS rows (default 10000), adding MEMBERS of them to one group (1000),
 //!                             creating GROUPS groups in one request (1000), then the contract ended today
 //!                             and `POST /v1/ops/jobs/purge` as of 100 days later, repeated until it is gone.
+//!   kanri-bench notice-fanout aws|embedded [SUBSCRIBERS] [TENANTS]
+//!                             a release notice mailed to SUBSCRIBERS users (default 10000) spread over
+//!                             TENANTS tenants (4), users and subscriptions written straight into the store;
+//!                             this process plays the worker (`kanri::worker::run_task`, 4 tasks at once as
+//!                             the local server's worker) from `notices::publish` until no task is left:
+//!                             wall time and, on aws, the AWS requests. `embedded` runs on the local
+//!                             server's store and outbox in a fresh data dir.
+//!   kanri-bench import-requests [ROWS]
+//!                             a background import (`POST /v1/uploads`, PUT, `import_jobs::start`) of ROWS
+//!                             short user rows (2000) on aws, this process playing the worker: the AWS
+//!                             requests from the start of the import to its end.
 //!
-//! `aws-requests` and `bulk-requests` need KANRI_COUNT_AWS_REQUESTS=1, KANRI_BENCH_AWS_ENDPOINT (moto's URL) and the
+//! `aws-requests`, `bulk-requests`, `import-requests` and `notice-fanout aws` need KANRI_COUNT_AWS_REQUESTS=1, KANRI_BENCH_AWS_ENDPOINT (moto's URL) and the
 //! provisioned KANRI_TABLE, KANRI_LOG_TABLE, KANRI_KEYS_TABLE, KANRI_KMS_KEY_ID (infra/provision.py prints them).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+use async_trait::async_trait;
 
 use base64::Engine as _;
 use kanri::adapters::aws::metrics;
@@ -48,9 +62,20 @@ async fn main() -> std::process::ExitCode {
             };
             bulk_requests(n(1, 10_000), n(2, 1000), n(3, 1000)).await
         }
+        Some("notice-fanout") => {
+            let n = |i: usize, default: usize| {
+                args.get(i).and_then(|n| n.parse().ok()).unwrap_or(default)
+            };
+            notice_fanout(args.get(1).map(String::as_str), n(2, 10_000), n(3, 4)).await
+        }
+        Some("import-requests") => {
+            import_requests(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(2000)).await
+        }
         _ => Err(err(
             "usage: kanri-bench argon2 [N] | kanri-bench aws-requests \
-             | kanri-bench bulk-requests [USERS] [MEMBERS] [GROUPS]",
+             | kanri-bench bulk-requests [USERS] [MEMBERS] [GROUPS] \
+             | kanri-bench notice-fanout aws|embedded [SUBSCRIBERS] [TENANTS] \
+             | kanri-bench import-requests [ROWS]",
         )),
     };
     match result {
@@ -333,7 +358,10 @@ fn aws_setup() -> Res<(Config, String, String)> {
         kms_key_id: var("KANRI_KMS_KEY_ID")?,
         aws_emulator: Some(moto.clone()),
         queue_url: None,
-        bucket: "kanri-files".into(),
+        bucket: std::env::var("KANRI_BUCKET")
+            .ok()
+            .filter(|b| !b.is_empty())
+            .unwrap_or_else(|| "kanri-files".into()),
     };
     Ok((config, moto, run))
 }
@@ -1007,5 +1035,353 @@ async fn bulk_requests(users: usize, members: usize, groups: usize) -> Res<Value
         "rows": rec.rows,
         "routes_measured": rec.measured,
         "failures": rec.failures,
+    }))
+}
+
+// ---- background tasks: notice fan-out, background import -------------------------------------------------
+
+/// A task queue that only holds what is queued, so that this process plays the worker and knows when the
+/// work is done (no polling requests mixed into the counts).
+#[derive(Default)]
+struct Held(Mutex<VecDeque<kanri::ports::Task>>);
+
+impl Held {
+    fn tasks(&self) -> std::sync::MutexGuard<'_, VecDeque<kanri::ports::Task>> {
+        // A panic while holding the lock leaves a plain queue behind: keep using it.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl kanri::ports::TaskQueue for Held {
+    async fn enqueue(
+        &self,
+        tasks: Vec<kanri::ports::Task>,
+    ) -> Result<(), kanri::ports::QueueError> {
+        self.tasks().extend(tasks);
+        Ok(())
+    }
+}
+
+/// Tasks run at once, as the local server's worker (`kanri::worker`) runs them.
+const WORKER_CONCURRENCY: usize = 4;
+
+/// The services of `config` with their task queue held by this process.
+async fn held_services(config: &Config) -> Res<(Arc<kanri::app::Services>, Arc<Held>)> {
+    let held = Arc::new(Held::default());
+    let mut svc = config.services().await?;
+    svc.queue = held.clone();
+    Ok((Arc::new(svc), held))
+}
+
+/// Plays the worker: runs the held tasks with `kanri::worker::run_task`, up to WORKER_CONCURRENCY at once,
+/// until none is left. A failing task fails the run (the real worker would retry it). Returns the tasks run.
+async fn drain(svc: &Arc<kanri::app::Services>, held: &Held) -> Res<usize> {
+    let mut running = tokio::task::JoinSet::new();
+    let mut ran = 0;
+    loop {
+        while running.len() < WORKER_CONCURRENCY {
+            let Some(task) = held.tasks().pop_front() else {
+                break;
+            };
+            let svc = svc.clone();
+            ran += 1;
+            running.spawn(async move {
+                kanri::worker::run_task(&svc, &task)
+                    .await
+                    .map_err(|e| format!("{task:?}: {e}"))
+            });
+        }
+        match running.join_next().await {
+            None => return Ok(ran),
+            Some(r) => r?.map_err(err)?,
+        }
+    }
+}
+
+/// The counter delta as JSON: requests per service, and per service and operation.
+fn counted(before: &metrics::Counts, after: &metrics::Counts) -> (Value, Vec<Value>) {
+    // S3 operations are counted as `METHOD /bucket/key`: one line per method here.
+    let mut d = metrics::Counts::new();
+    for ((svc, op), n) in metrics::delta(before, after) {
+        let op = match svc.as_str() {
+            "S3" => op.split_whitespace().next().unwrap_or_default().to_owned(),
+            _ => op,
+        };
+        *d.entry((svc, op)).or_default() += n;
+    }
+    let mut services = serde_json::Map::new();
+    for s in ["DynamoDB", "KMS", "S3", "SES", "SQS"] {
+        let n: u64 = d
+            .iter()
+            .filter(|((svc, _), _)| svc == s)
+            .map(|(_, n)| n)
+            .sum();
+        services.insert(s.into(), json!(n));
+    }
+    let ops = d
+        .iter()
+        .map(|((svc, op), n)| json!({"service": svc, "operation": op, "count": n}))
+        .collect();
+    (Value::Object(services), ops)
+}
+
+/// A config on the embedded store (the local server's) in a fresh data dir.
+fn embedded_setup() -> Res<(Config, String)> {
+    let run = kanri::domain::ids::new_id()[16..].to_lowercase();
+    let data_dir = std::env::temp_dir().join(format!("kanri-bench-{run}"));
+    let config = Config {
+        backend: Backend::Embedded,
+        addr: "127.0.0.1:0".parse()?,
+        data_dir,
+        operator_token: Some(format!("op-bench-{run}")),
+        settings: kanri::app::Settings {
+            public_url: "http://kanri.bench".into(),
+            ..Default::default()
+        },
+        table: String::new(),
+        log_table: String::new(),
+        keys_table: String::new(),
+        kms_key_id: String::new(),
+        aws_emulator: None,
+        queue_url: None,
+        bucket: String::new(),
+    };
+    Ok((config, run))
+}
+
+/// Notice fan-out (see the top of this file).
+async fn notice_fanout(backend: Option<&str>, subscribers: usize, tenants: usize) -> Res<Value> {
+    use kanri::app::layout::{self, attr};
+    use kanri::app::users::{Status, UserRecord, email_index};
+    use kanri::domain::values::{Email, Name, Slug};
+    use kanri::ports::{BatchWrite, Item, Table};
+
+    let (config, run) = match backend {
+        Some("aws") => {
+            let (c, _, run) = aws_setup()?;
+            (c, run)
+        }
+        Some("embedded") => embedded_setup()?,
+        _ => return Err(err("notice-fanout: the backend is aws or embedded")),
+    };
+    let (svc, held) = held_services(&config).await?;
+    let tenants = tenants.max(1);
+    let now = time::OffsetDateTime::now_utc();
+    let ts = now.unix_timestamp();
+    let t_setup = Instant::now();
+    let mut written = 0;
+    for t in 0..tenants {
+        let per = subscribers / tenants + usize::from(t < subscribers % tenants);
+        let slug = format!("fan{t}-{run}");
+        let domain = format!("{slug}.example.com");
+        let created = kanri::app::tenants::create(
+            &svc,
+            kanri::app::tenants::NewTenant {
+                slug: Slug::parse(&slug).map_err(|e| err(format!("{e:?}")))?,
+                name: Name::parse("name", "Fan-out KK").map_err(|e| err(format!("{e:?}")))?,
+                seat_limit: per as i64 + 10,
+                admin_name: Name::parse("name", "Fan-out Admin")
+                    .map_err(|e| err(format!("{e:?}")))?,
+                admin_email: Email::parse(&format!("admin@{domain}"))
+                    .map_err(|e| err(format!("{e:?}")))?,
+            },
+            now,
+        )
+        .await?;
+        let scope = svc.scope(&created.tenant.id).await?;
+        // Users with an e-mail address, each subscribed to release notes (the e-mail guard items, which
+        // only logins and uniqueness checks read, are left out).
+        let mut writes = Vec::with_capacity(2 * per);
+        for i in 0..per {
+            let addr = format!("s{i}@{domain}");
+            let email = Email::parse(&addr).map_err(|e| err(format!("{e:?}")))?;
+            let user = UserRecord {
+                id: kanri::domain::ids::UserId::generate(),
+                name: format!("Subscriber {i}"),
+                email: Some(addr),
+                login_id: None,
+                email_index: Some(email_index(&scope.key, &email)),
+                login_index: None,
+                role_id: created.tenant.default_role_id.clone(),
+                org_admin: false,
+                group_ids: vec![],
+                status: Status::Invited,
+                must_change_password: false,
+                password_hash: None,
+                created: ts,
+                updated: ts,
+            };
+            writes.push(BatchWrite::Put(
+                Item::new(scope.pk(), layout::subscription_sk("release", &user.id))
+                    .with(attr::USER, kanri::ports::Value::S(user.id.to_string())),
+            ));
+            writes.push(BatchWrite::Put(user.to_item(&scope)));
+        }
+        for chunk in writes.chunks(2000) {
+            svc.store.batch_write(Table::Data, chunk.to_vec()).await?;
+        }
+        written += per;
+    }
+    let setup_s = t_setup.elapsed().as_secs_f64();
+    eprintln!(
+        "kanri-bench: {written} subscribers in {tenants} tenant(s) written in {setup_s:.1} s"
+    );
+    // The invitation mails of the tenants' admins went out above; only the notice's mails count.
+    held.tasks().clear();
+
+    let before = metrics::snapshot();
+    let waited = metrics::waited();
+    let t = Instant::now();
+    let notice = kanri::app::notices::publish(
+        &svc,
+        kanri::app::notices::NewNotice {
+            kind: kanri::app::notices::Kind::Release,
+            title: format!("Bench release {run}"),
+            body: "A release note mailed to every subscriber, for make bench.".into(),
+            occurred: None,
+        },
+        now,
+    )
+    .await?;
+    let tasks = drain(&svc, &held).await?;
+    let seconds = t.elapsed().as_secs_f64();
+    let waited_s = metrics::waited().saturating_sub(waited).as_secs_f64();
+    let (services, operations) = counted(&before, &metrics::snapshot());
+    let stored = kanri::app::notices::load(&svc, &notice.id)
+        .await?
+        .ok_or_else(|| err("the notice is gone"))?;
+    let mut failures = vec![];
+    if stored.mails_sent != written as i64 {
+        failures.push(format!(
+            "notice-fanout: {} of {written} mails sent ({} failed)",
+            stored.mails_sent, stored.mails_failed
+        ));
+    }
+    let outbox = std::fs::read_dir(config.data_dir.join("outbox"))
+        .map(|d| d.count())
+        .ok();
+    let _ = std::fs::remove_dir_all(&config.data_dir);
+    Ok(json!({
+        "backend": backend,
+        "subscribers": written,
+        "tenants": tenants,
+        "setup_seconds": setup_s,
+        "seconds": seconds,
+        "seconds_waiting_on_emulator": waited_s,
+        "tasks_run": tasks,
+        "worker_concurrency": WORKER_CONCURRENCY,
+        "mails_sent": stored.mails_sent,
+        "mails_failed": stored.mails_failed,
+        // The outbox also holds the tenants' admin invitations.
+        "outbox_files": outbox,
+        "services": services,
+        "operations": operations,
+        "failures": failures,
+    }))
+}
+
+/// Background import's AWS requests (see the top of this file).
+async fn import_requests(rows: usize) -> Res<Value> {
+    let (config, moto, run) = aws_setup()?;
+    let api = start(&config).await?;
+    let (svc, held) = held_services(&config).await?;
+    let op = api.operator.clone();
+    let slug = format!("imp-{run}");
+    let domain = format!("{slug}.example.com");
+    let admin_email = format!("admin@{domain}");
+    let r = api
+        .call(
+            "POST",
+            "/v1/ops/tenants",
+            Some(&op),
+            Some(
+                json!({"slug": slug, "name": "Import KK", "seat_limit": rows + 10,
+                        "admin": {"name": "Import Admin", "email": admin_email}}),
+            ),
+        )
+        .await?;
+    if r.status != 201 {
+        return Err(err(format!("tenant create: {} {}", r.status, r.body)));
+    }
+    let session = admin_session(
+        &api,
+        &moto,
+        &slug,
+        &admin_email,
+        &format!("Imp-{run}-passphrase"),
+    )
+    .await?;
+    let csv = users_csv(0..rows, &domain);
+    let csv_bytes = csv.len();
+    let up = api
+        .call(
+            "POST",
+            "/v1/uploads",
+            Some(&session),
+            Some(json!({"purpose": "user_import", "filename": "users.csv",
+                        "content_type": "text/csv", "size": csv_bytes})),
+        )
+        .await?;
+    if up.status != 201 {
+        return Err(err(format!("POST /v1/uploads: {} {}", up.status, up.body)));
+    }
+    // The client's PUT to the presigned URL goes to S3 (moto) from outside the app: not counted.
+    let mut put = api.http.put(str_at(&up.body, &["upload_url"])?);
+    for (k, v) in up.body["upload_headers"].as_object().into_iter().flatten() {
+        put = put.header(k, v.as_str().unwrap_or_default());
+    }
+    let put = put.body(csv).send().await?;
+    if !put.status().is_success() {
+        return Err(err(format!("PUT upload_url: {}", put.status())));
+    }
+    let upload_id = str_at(&up.body, &["id"])?.to_owned();
+
+    // From here counted: POST /v1/imports's work (the session, the import's start) and every task.
+    let now = time::OffsetDateTime::now_utc();
+    let before = metrics::snapshot();
+    let waited = metrics::waited();
+    let t = Instant::now();
+    let principal = kanri::app::auth::authenticate(&svc, &session, now).await?;
+    let id = kanri::app::import_jobs::start(
+        &svc,
+        &principal,
+        &upload_id,
+        kanri::app::import_jobs::Kind::Users,
+        None,
+        now,
+    )
+    .await?;
+    let (start_services, _) = counted(&before, &metrics::snapshot());
+    let tasks = drain(&svc, &held).await?;
+    let seconds = t.elapsed().as_secs_f64();
+    let waited_s = metrics::waited().saturating_sub(waited).as_secs_f64();
+    let (services, operations) = counted(&before, &metrics::snapshot());
+    let view = kanri::app::import_jobs::view(&svc, &principal.scope, &id).await?;
+    let view = serde_json::to_value(&view)?;
+    let created = view["created"].as_u64().unwrap_or(0) as usize;
+    let mut failures = vec![];
+    if view["status"] != "done" || created != rows {
+        failures.push(format!(
+            "import-requests: status {}, {created} of {rows} created: {}",
+            view["status"],
+            view.to_string().chars().take(300).collect::<String>()
+        ));
+    }
+    let _ = std::fs::remove_dir_all(&config.data_dir);
+    Ok(json!({
+        "rows": rows,
+        "csv_bytes": csv_bytes,
+        "created": created,
+        "status": view["status"],
+        "seconds": seconds,
+        "seconds_waiting_on_emulator": waited_s,
+        "tasks_run": tasks,
+        "start_services": start_services,
+        "services": services,
+        "operations": operations,
+        "failures": failures,
     }))
 }
