@@ -662,6 +662,12 @@ def section_lambda(target, res, moto: Moto):
         fn_env = {k: v for k, v in moto.env.items()}
         # Each AWS request logs its duration (metrics.rs), so the time spent waiting for moto can be told
         # apart from the function's own time.
+        # The allocator setting the functions get from template.yaml (Globals), so peak memory is measured
+        # as deployed; the parent's own setting, if any, is not passed on.
+        fn_env.pop("GLIBC_TUNABLES", None)
+        tunables = re.search(r"^\s+GLIBC_TUNABLES:\s*(\S+)\s*$", (ROOT / "template.yaml").read_text(), re.M)
+        if tunables:
+            fn_env["GLIBC_TUNABLES"] = tunables.group(1)
         fn_env.update(AWS_LAMBDA_FUNCTION_VERSION="$LATEST", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256",
                       AWS_LAMBDA_LOG_FORMAT="JSON",
                       RUST_LOG="info,kanri_aws=debug", KANRI_COUNT_AWS_REQUESTS="1", KANRI_PUBLIC_URL=base)
