@@ -641,30 +641,21 @@ both_backends!(
         subscribe(&app, &b, true, true).await;
         let uid = kanri::domain::ids::UserId::from_stored(id.clone());
         let pk = format!("T#{}", t.id);
-        for kind in ["release", "incident"] {
-            let sk = kanri::app::layout::subscription_sk(kind, &uid);
-            assert!(
+        let stored = |kind: &'static str| {
+            let (app, pk, sk) = (&app, &pk, kanri::app::layout::subscription_sk(kind, &uid));
+            async move {
                 app.svc
                     .store
-                    .get(kanri::ports::Table::Data, &pk, &sk)
+                    .get(kanri::ports::Table::Data, pk, &sk)
                     .await
                     .unwrap()
                     .is_some()
-            );
-        }
+            }
+        };
+        assert!(stored("release").await && stored("incident").await);
         let r = app.delete(&format!("/v1/users/{id}"), &t.admin_token).await;
         assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
-        for kind in ["release", "incident"] {
-            let sk = kanri::app::layout::subscription_sk(kind, &uid);
-            assert!(
-                app.svc
-                    .store
-                    .get(kanri::ports::Table::Data, &pk, &sk)
-                    .await
-                    .unwrap()
-                    .is_none()
-            );
-        }
+        assert!(!stored("release").await && !stored("incident").await);
     }
 );
 

@@ -90,7 +90,6 @@ impl Status {
 struct Record {
     id: String,
     kind: Kind,
-    delivery: Delivery,
     upload: String,
     status: Status,
     total: Option<i64>,
@@ -148,7 +147,6 @@ fn load_record(scope: &Scope, item: &Item) -> Result<Record, AppError> {
             .s(attr::KIND)
             .and_then(Kind::parse)
             .unwrap_or(Kind::Users),
-        delivery: Delivery::InviteLink,
         upload: item.s(attr::UPLOAD).unwrap_or_default().to_owned(),
         status: Status::parse(item.s(attr::STATUS).unwrap_or_default()),
         total: item.n(attr::TOTAL),
@@ -578,7 +576,8 @@ async fn run_users(
         let end = (at + CHUNK).min(rows.len());
         let chunk = &rows[at..end];
         let (prepared, failed) =
-            imports::prepare_user_rows(svc, scope, &r.actor, chunk, r.delivery, now).await?;
+            // Invitation links only: `start` refuses generated passwords for background imports.
+            imports::prepare_user_rows(svc, scope, &r.actor, chunk, Delivery::InviteLink, now).await?;
         record_failures(svc, scope, &r.id, failed).await?;
         let progress = RowProgress {
             pk: scope.pk(),

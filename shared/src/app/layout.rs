@@ -202,7 +202,6 @@ pub mod attr {
     pub const IMPORT: &str = "import";
     /// How many imports took an upload (0 or 1): the condition that one file is imported once.
     pub const IMPORTS: &str = "imports";
-    pub const DELIVERY: &str = "delivery";
     pub const PURPOSE: &str = "purpose";
     pub const FILENAME: &str = "filename";
     pub const CONTENT_TYPE: &str = "content_type";

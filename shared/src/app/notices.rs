@@ -245,12 +245,14 @@ pub async fn load(svc: &Services, id: &str) -> Result<Option<Notice>, AppError> 
         .and_then(Notice::from_item))
 }
 
-/// A page of notices, newest first, of one kind or all.
+/// A page of notices, newest first, of one kind or all; `with_counts` fills in the mailing counters (the
+/// operator's view), which a kind's page must read from the main items.
 pub async fn list(
     svc: &Services,
     kind: Option<Kind>,
     limit: usize,
     after: Option<String>,
+    with_counts: bool,
 ) -> Result<(Vec<Notice>, Option<String>), AppError> {
     let pk = match kind {
         Some(k) => layout::notices_kind_pk(k.as_str()),
@@ -266,7 +268,7 @@ pub async fn list(
         )
         .await?;
     let mut notices: Vec<Notice> = page.items.iter().filter_map(Notice::from_item).collect();
-    if kind.is_some() && !notices.is_empty() {
+    if with_counts && kind.is_some() && !notices.is_empty() {
         // The per-kind copies carry no mailing counters; the operator's view reads them from the main item.
         let keys: Vec<(String, String)> = notices
             .iter()

@@ -143,6 +143,11 @@ pub struct Issued {
     pub expires_at: OffsetDateTime,
 }
 
+/// An upload's object key in the file store: `<materials|imports>/<tenant>/<id>` (see [`parse_key`]).
+fn file_key(purpose: Purpose, tenant: &TenantId, id: &str) -> String {
+    format!("{}/{tenant}/{id}", purpose.prefix())
+}
+
 fn context(tenant: &TenantId, id: &str, field: &str) -> String {
     format!("{tenant}/upload/{id}/{field}")
 }
@@ -152,9 +157,9 @@ fn ms(t: OffsetDateTime) -> i64 {
 }
 
 impl Upload {
-    /// The object's key in the file store: `<materials|imports>/<tenant>/<id>`.
+    /// The object's key in the file store.
     pub fn key(&self) -> String {
-        format!("{}/{}/{}", self.purpose.prefix(), self.tenant, self.id)
+        file_key(self.purpose, &self.tenant, &self.id)
     }
 
     fn to_item(&self, scope: &Scope) -> Item {
@@ -357,33 +362,26 @@ pub async fn refresh(svc: &Services, scope: &Scope, mut u: Upload) -> Result<Upl
 }
 
 async fn mark_stored(svc: &Services, scope: &Scope, u: &Upload) -> Result<(), AppError> {
-    let mut writes = vec![Write::Update {
-        table: Table::Data,
-        pk: scope.pk(),
-        sk: layout::upload_sk(&u.id),
-        changes: vec![Change::Set(attr::STATUS, Value::S("stored".into()))],
-        cond: Some(Cond::Exists),
-    }];
+    let mut changes = vec![Change::Set(attr::STATUS, Value::S("stored".into()))];
+    let mut writes = vec![];
     // A material stays until deleted; an import file stays watched until its import ends.
     if u.purpose == Purpose::Material
         && let Some(sk) = &u.expiry_sk
     {
-        writes[0] = Write::Update {
-            table: Table::Data,
-            pk: scope.pk(),
-            sk: layout::upload_sk(&u.id),
-            changes: vec![
-                Change::Set(attr::STATUS, Value::S("stored".into())),
-                Change::Remove(attr::EXPIRY),
-            ],
-            cond: Some(Cond::Exists),
-        };
+        changes.push(Change::Remove(attr::EXPIRY));
         writes.push(Write::delete(
             Table::Data,
             layout::UPLOAD_EXPIRY_PK,
             sk.clone(),
         ));
     }
+    writes.push(Write::Update {
+        table: Table::Data,
+        pk: scope.pk(),
+        sk: layout::upload_sk(&u.id),
+        changes,
+        cond: Some(Cond::Exists),
+    });
     match svc.store.transact(writes).await {
         Ok(()) => Ok(()),
         Err(crate::ports::StoreError::ConditionFailed { .. }) => Err(AppError::NotFound("upload")),
@@ -653,14 +651,15 @@ async fn sweep(svc: &Services, sk: &str, now: OffsetDateTime) -> Result<bool, Ap
     Ok(true)
 }
 
-/// Every upload of a tenant, for the purge (which deletes their objects before the records).
+/// The object keys of the uploads among a page of a tenant's items, for the purge (which deletes the
+/// objects before the records).
 pub fn keys_of_items(items: &[Item], tenant: &TenantId) -> Vec<String> {
     items
         .iter()
         .filter_map(|i| {
             let id = i.sk.strip_prefix(layout::UPLOAD_PREFIX)?;
             let purpose = i.s(attr::PURPOSE).and_then(Purpose::parse)?;
-            Some(format!("{}/{tenant}/{id}", purpose.prefix()))
+            Some(file_key(purpose, tenant, id))
         })
         .collect()
 }

@@ -20,7 +20,12 @@ pub struct NoticeQuery {
     cursor: Option<String>,
 }
 
-async fn page(s: &AppState, q: NoticeQuery, render: fn(&Notice) -> Value) -> ApiResult<Out<Value>> {
+async fn page(
+    s: &AppState,
+    q: NoticeQuery,
+    operator: bool,
+    render: fn(&Notice) -> Value,
+) -> ApiResult<Out<Value>> {
     let kind = q
         .kind
         .as_deref()
@@ -36,6 +41,7 @@ async fn page(s: &AppState, q: NoticeQuery, render: fn(&Notice) -> Value) -> Api
         kind,
         limit(q.limit.as_deref())?,
         decode_cursor(q.cursor.as_deref(), "")?,
+        operator,
     )
     .await?;
     let items: Vec<Value> = items.iter().map(render).collect();
@@ -48,14 +54,14 @@ pub async fn list(
     State(s): State<AppState>,
     Params(q): Params<NoticeQuery>,
 ) -> ApiResult<Out<Value>> {
-    page(&s, q, |n| json!(n.view())).await
+    page(&s, q, false, |n| json!(n.view())).await
 }
 
 pub async fn ops_list(
     State(s): State<AppState>,
     Params(q): Params<NoticeQuery>,
 ) -> ApiResult<Out<Value>> {
-    page(&s, q, |n| json!(n.ops_view())).await
+    page(&s, q, true, |n| json!(n.ops_view())).await
 }
 
 #[derive(Deserialize)]
