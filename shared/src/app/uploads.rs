@@ -355,7 +355,8 @@ pub async fn refresh(svc: &Services, scope: &Scope, mut u: Upload) -> Result<Upl
     }
     mark_stored(svc, scope, &u).await?;
     u.status = Status::Stored;
-    if u.import.is_none() {
+    // As mark_stored: a stored material leaves the expiry index; an import file stays in it.
+    if u.purpose == Purpose::Material {
         u.expiry_sk = None;
     }
     Ok(u)
