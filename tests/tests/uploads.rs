@@ -444,6 +444,7 @@ both_backends!(
                 "delivery",
             ),
             (json!({"upload_id": "nope", "kind": "users"}), "upload_id"),
+            (json!({"upload_id": "\u{0}", "kind": "users"}), "upload_id"),
             (json!({"upload_id": up, "kind": "roles"}), "kind"),
         ] {
             let r = app
@@ -537,6 +538,11 @@ both_backends!(
                 .status,
             StatusCode::NOT_FOUND
         );
+        // Ids that cannot be ours are unknown (404), never a server error.
+        for path in ["/v1/imports/%00", "/v1/uploads/%00", "/v1/imports/x"] {
+            let r = app.get(path, &t.admin_token).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {r:?}");
+        }
         // Another tenant cannot see the import.
         let other = app.onboard(2).await;
         assert_eq!(

@@ -162,6 +162,9 @@ fn load_record(scope: &Scope, item: &Item) -> Result<Record, AppError> {
 }
 
 async fn get(svc: &Services, scope: &Scope, id: &str) -> Result<Option<Record>, AppError> {
+    if !crate::domain::ids::looks_like_id(id) {
+        return Ok(None);
+    }
     match svc
         .store
         .get(Table::Data, &scope.pk(), &layout::import_sk(id))

@@ -331,6 +331,10 @@ pub async fn create(
 }
 
 pub async fn load(svc: &Services, scope: &Scope, id: &str) -> Result<Upload, AppError> {
+    // Ids come from clients: one that cannot be ours is unknown, not a malformed store key.
+    if !crate::domain::ids::looks_like_id(id) {
+        return Err(AppError::NotFound("upload"));
+    }
     let item = svc
         .store
         .get(Table::Data, &scope.pk(), &layout::upload_sk(id))
