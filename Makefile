@@ -21,13 +21,17 @@ deps:
 	@command -v cfn-lint >/dev/null 2>&1 \
 		|| $(PYTHON) -m pip install --quiet --disable-pip-version-check cfn-lint
 
+# `--workspace` resolves dependency features as `make test` does (cargo unifies features over the packages it
+# builds), so after `make test` this links kanri-local from the same artefacts instead of recompiling the
+# AWS SDK with another feature set.
 run:
-	$(CARGO) run -p kanri-functions --bin kanri-local
+	$(CARGO) build --workspace --bin kanri-local
+	./target/debug/kanri-local
 
 # Uses AWS_ENDPOINT_URL when set; otherwise starts moto on a free loopback port (stopped on exit).
 # Provisions tables, key and mail identity from template.yaml (skipping what exists), then serves.
 run-aws: deps
-	@$(CARGO) build -p kanri-functions --bin kanri-local
+	@$(CARGO) build --workspace --bin kanri-local
 	@set -a; \
 	if [ -z "$${AWS_ENDPOINT_URL:-}" ]; then \
 		eval "$$(infra/moto.sh /tmp/kanri-run-aws.url)"; \
