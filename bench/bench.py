@@ -293,7 +293,9 @@ class LocalServer:
         self.data = self.work / "data"
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(KANRI_BACKEND="embedded", KANRI_ADDR=f"127.0.0.1:{port}", KANRI_DATA_DIR=str(self.data),
-                   KANRI_OPERATOR_TOKEN=self.optok, KANRI_PUBLIC_URL=self.base)
+                   KANRI_OPERATOR_TOKEN=self.optok, KANRI_PUBLIC_URL=self.base,
+                   # as `make run` and template.yaml start it
+                   GLIBC_TUNABLES="glibc.malloc.mmap_threshold=131072")
         self.log = open(self.work / "server.log", "wb")
         try:
             self.proc = subprocess.Popen([f"{target}/release/kanri-local"], env=env, stdout=self.log,
@@ -434,6 +436,46 @@ def section_argon2(target, res):
     a["min_ms"] = min(a["ms"])
     res["argon2"] = a
     log(f"argon2: median {a['median_ms']:.1f} ms")
+    a["concurrent"] = hash_memory(target, res)
+
+
+HASH_CONCURRENCY = 32
+
+
+def hash_memory(target, res):
+    """Peak RSS of the release local server under 32 concurrent creates with generated passwords, then 32
+    concurrent logins: every one is an argon2 hash, and the server runs at most one per core at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+    srv = LocalServer(target, "hash-memory")
+    try:
+        srv.__enter__()
+        base = srv.base
+        slug = f"mem-{secrets.token_hex(3)}"
+        _, _, session, admin, pw = srv.onboard(slug)
+        idle = (proc_status_kib(srv.proc.pid, "VmRSS") or 0) / 1024
+
+        def create(i):
+            return http("POST", f"{base}/v1/users", {"name": f"Mem {i}", "login_id": f"mem{i:03}",
+                                                    "delivery": "generated"}, session, timeout=120)
+
+        def login(_):
+            return http("POST", f"{base}/v1/auth/login", {"tenant": slug, "login": admin, "password": pw},
+                        timeout=120)
+
+        out = {"concurrency": HASH_CONCURRENCY, "idle_rss_mib": round(idle, 1)}
+        with ThreadPoolExecutor(HASH_CONCURRENCY) as pool:
+            for name, fn, want in (("creates", create, 201), ("logins", login, 200)):
+                t0 = time.monotonic()
+                answers = list(pool.map(fn, range(HASH_CONCURRENCY)))
+                out[f"{name}_s"] = round(time.monotonic() - t0, 2)
+                out[f"{name}_ok"] = sum(1 for st, _ in answers if st == want)
+                out[f"rss_after_{name}_mib"] = round((proc_status_kib(srv.proc.pid, "VmRSS") or 0) / 1024, 1)
+        out["peak_rss_mib"] = round((proc_status_kib(srv.proc.pid, "VmHWM") or 0) / 1024, 1)
+        log(f"argon2: {HASH_CONCURRENCY} concurrent creates + logins: peak RSS {out['peak_rss_mib']} MiB "
+            f"(idle {out['idle_rss_mib']} MiB)")
+        return out
+    finally:
+        srv.close(res)
 
 
 # ---- 3. AWS requests per endpoint and 4. Lambda, both on moto ---------------------------------------------

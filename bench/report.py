@@ -467,6 +467,19 @@ def render(res: dict, ci: dict | None, total_seconds: int | None) -> str:
           f"median **{f1(a2.get('median_ms'))} ms**, min {f1(a2.get('min_ms'))} ms, p99 {f1(a2.get('p99_ms'))} ms "
           "per hash (one core). Verifying a password costs one hash.")
         w("")
+        c = a2.get("concurrent") or {}
+        if c:
+            peak = c.get("peak_rss_mib")
+            met = "met" if peak is not None and peak <= 256 else "**not met**"
+            w(f"Memory under concurrent hashing (release `kanri-local`, embedded store, started as `make run` starts "
+              f"it, with `GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072`): {c.get('concurrency')} concurrent "
+              f"creates with generated passwords ({c.get('creates_ok')} answered 201 in {f1(c.get('creates_s'))} s), "
+              f"then {c.get('concurrency')} concurrent logins ({c.get('logins_ok')} answered 200 in "
+              f"{f1(c.get('logins_s'))} s). At most one hash per core runs at once (`crypto::password_slots`), the "
+              f"rest wait their turn. RSS idle {f1(c.get('idle_rss_mib'))} MiB, after the creates "
+              f"{f1(c.get('rss_after_creates_mib'))} MiB, after the logins {f1(c.get('rss_after_logins_mib'))} MiB; "
+              f"**peak {f1(peak)} MiB** (target ≤ 256 MiB: {met}).")
+            w("")
     if login:
         md = login["median"]
         w(f"Login (`POST /v1/auth/login`, e-mail and password, one connection so requests do not queue): median "

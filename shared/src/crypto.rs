@@ -148,9 +148,25 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// Hashes on a blocking thread (about 20 ms of one core), keeping the current span.
+/// How many argon2 computations (19 MiB each) may run at once in this process: one per core. The rest
+/// wait their turn, so a flood of logins or generated passwords costs queueing time, not memory (each
+/// running hash holds its 19 MiB block; unbounded, 32 at once took the local server past 2 GiB).
+pub fn password_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tokio::sync::Semaphore::new(cores)
+    })
+}
+
+/// Hashes on a blocking thread (about 20 ms of one core) once a [`password_slots`] slot is free, keeping
+/// the current span.
 pub async fn hash_password(password: SecretString) -> Result<String, CryptoError> {
     let span = tracing::Span::current();
+    let _slot = password_slots()
+        .acquire()
+        .await
+        .map_err(|_| CryptoError::Undecryptable)?;
     tokio::task::spawn_blocking(move || {
         let _g = span.enter();
         hash_password_blocking(&password)
@@ -178,6 +194,12 @@ pub struct Verified {
 /// the same time as a wrong password.
 pub async fn verify_password(stored: Option<String>, password: SecretString) -> Verified {
     let span = tracing::Span::current();
+    let Ok(_slot) = password_slots().acquire().await else {
+        return Verified {
+            ok: false,
+            needs_rehash: false,
+        };
+    };
     tokio::task::spawn_blocking(move || {
         let _g = span.enter();
         let real = stored.is_some();

@@ -479,7 +479,13 @@ async fn hash_all(n: usize) -> Result<Vec<(SecretString, String)>, AppError> {
     let mut tasks = Vec::new();
     for w in 0..workers {
         let count = n / workers + usize::from(w < n % workers);
+        // Each worker holds one of the process's password slots for its whole run.
+        let slot = crypto::password_slots()
+            .acquire()
+            .await
+            .map_err(|e| AppError::Internal(Box::new(e)))?;
         tasks.push(tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             (0..count)
                 .map(|_| {
                     let pw = crypto::generate_password();
