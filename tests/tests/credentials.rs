@@ -332,3 +332,253 @@ mod expired_tokens {
         expired_invitation_is_refused(Backend::Aws).await;
     }
 }
+
+/// Sets a password with `token`; the answer's status and code.
+async fn use_link(app: &App, token: &str, password: &str) -> (StatusCode, String) {
+    let r = app
+        .post(
+            "/v1/auth/set-password",
+            None,
+            json!({"token": token, "password": password}),
+        )
+        .await;
+    (r.status, r.code().to_owned())
+}
+
+/// Whether `login` gets in with `password`.
+async fn logs_in(app: &App, slug: &str, login: &str, password: &str) -> bool {
+    app.post(
+        "/v1/auth/login",
+        None,
+        json!({"tenant": slug, "login": login, "password": password}),
+    )
+    .await
+    .status
+        == StatusCode::OK
+}
+
+both_backends!(
+    an_invitation_mailed_to_a_mistyped_address_stops_working_once_the_address_is_corrected,
+    |app: App| async move {
+        let t = app.onboard(10).await;
+        let (wrong, right) = (unique("typo-"), unique("right-"));
+        let (wrong, right) = (format!("{wrong}@example.jp"), format!("{right}@example.jp"));
+        let u = app
+            .post(
+                "/v1/users",
+                Some(&t.admin_token),
+                json!({"name": "宛先 誤り", "email": wrong, "delivery": "invite_link"}),
+            )
+            .await;
+        assert_eq!(u.status, StatusCode::CREATED, "{u:?}");
+        let id = r_str(&u.body["user"]["id"]);
+        let mailed = app.link_token(&wrong).await;
+        let fixed = app
+            .patch(
+                &format!("/v1/users/{id}"),
+                &t.admin_token,
+                json!({"email": right}),
+            )
+            .await;
+        assert_eq!(fixed.status, StatusCode::OK, "{fixed:?}");
+        // Whoever reads the mistyped mailbox cannot set the password of the corrected account.
+        let pw = "chosen by a stranger";
+        assert_eq!(
+            use_link(&app, &mailed, pw).await,
+            (StatusCode::BAD_REQUEST, "invalid_token".into())
+        );
+        assert!(!logs_in(&app, &t.slug, &right, pw).await);
+        let user = app.get(&format!("/v1/users/{id}"), &t.admin_token).await;
+        assert_eq!(user.body["status"], "invited", "{user:?}");
+        // A link re-issued to the corrected address works.
+        let again = app
+            .post(
+                &format!("/v1/users/{id}/credentials"),
+                Some(&t.admin_token),
+                json!({"delivery": "invite_link"}),
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::ACCEPTED, "{again:?}");
+        let token = app.link_token(&right).await;
+        assert_eq!(
+            use_link(&app, &token, "chosen by the owner").await.0,
+            StatusCode::NO_CONTENT
+        );
+        assert!(logs_in(&app, &t.slug, &right, "chosen by the owner").await);
+    }
+);
+
+both_backends!(
+    changing_or_clearing_an_address_voids_the_reset_and_invitation_links_sent_to_it,
+    |app: App| async move {
+        let t = app.onboard(10).await;
+        let old = format!("{}@example.jp", unique("old-"));
+        let login = unique("acct");
+        let u = app
+            .post(
+                "/v1/users",
+                Some(&t.admin_token),
+                json!({"name": "移動 する", "email": old, "login_id": login, "delivery": "generated"}),
+            )
+            .await;
+        assert_eq!(u.status, StatusCode::CREATED, "{u:?}");
+        let id = r_str(&u.body["user"]["id"]);
+        // A reset link to the old address, then a new address.
+        let r = app
+            .post(
+                "/v1/auth/password-reset",
+                None,
+                json!({"tenant": t.slug, "login": old}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED);
+        let reset = app.link_token(&old).await;
+        let new = format!("{}@example.jp", unique("new-"));
+        let moved = app
+            .patch(
+                &format!("/v1/users/{id}"),
+                &t.admin_token,
+                json!({"email": new}),
+            )
+            .await;
+        assert_eq!(moved.status, StatusCode::OK, "{moved:?}");
+        assert_eq!(
+            use_link(&app, &reset, "set through the old mailbox").await,
+            (StatusCode::BAD_REQUEST, "invalid_token".into())
+        );
+        assert!(!logs_in(&app, &t.slug, &new, "set through the old mailbox").await);
+        // An invitation to the new address, then the address cleared: the invitation dies with it.
+        let inv = app
+            .post(
+                &format!("/v1/users/{id}/credentials"),
+                Some(&t.admin_token),
+                json!({"delivery": "invite_link"}),
+            )
+            .await;
+        assert_eq!(inv.status, StatusCode::ACCEPTED, "{inv:?}");
+        let invitation = app.link_token(&new).await;
+        let cleared = app
+            .patch(
+                &format!("/v1/users/{id}"),
+                &t.admin_token,
+                json!({"email": null}),
+            )
+            .await;
+        assert_eq!(cleared.status, StatusCode::OK, "{cleared:?}");
+        assert_eq!(
+            use_link(&app, &invitation, "set after the address was removed").await,
+            (StatusCode::BAD_REQUEST, "invalid_token".into())
+        );
+        assert!(!logs_in(&app, &t.slug, &login, "set after the address was removed").await);
+        // A change of name only keeps the links: nothing about the address changed.
+        let keep = format!("{}@example.jp", unique("keep-"));
+        app.patch(
+            &format!("/v1/users/{id}"),
+            &t.admin_token,
+            json!({"email": keep}),
+        )
+        .await;
+        app.post(
+            "/v1/auth/password-reset",
+            None,
+            json!({"tenant": t.slug, "login": keep}),
+        )
+        .await;
+        let link = app.link_token(&keep).await;
+        let renamed = app
+            .patch(
+                &format!("/v1/users/{id}"),
+                &t.admin_token,
+                json!({"name": "改名 した"}),
+            )
+            .await;
+        assert_eq!(renamed.status, StatusCode::OK);
+        assert_eq!(
+            use_link(&app, &link, "the owner's new passphrase").await.0,
+            StatusCode::NO_CONTENT
+        );
+        assert!(logs_in(&app, &t.slug, &keep, "the owner's new passphrase").await);
+    }
+);
+
+both_backends!(
+    setting_or_changing_a_password_voids_an_invitation_still_open,
+    |app: App| async move {
+        let t = app.onboard(10).await;
+        // Three accounts, each with a generated password and an invitation re-issued on top of it.
+        let mut accounts = Vec::new();
+        for _ in 0..3 {
+            let email = format!("{}@example.jp", unique("open-"));
+            let u = app
+                .post(
+                    "/v1/users",
+                    Some(&t.admin_token),
+                    json!({"name": "招待 残り", "email": email, "delivery": "generated"}),
+                )
+                .await;
+            assert_eq!(u.status, StatusCode::CREATED, "{u:?}");
+            let id = r_str(&u.body["user"]["id"]);
+            let generated = r_str(&u.body["initial_password"]);
+            let inv = app
+                .post(
+                    &format!("/v1/users/{id}/credentials"),
+                    Some(&t.admin_token),
+                    json!({"delivery": "invite_link"}),
+                )
+                .await;
+            assert_eq!(inv.status, StatusCode::ACCEPTED, "{inv:?}");
+            let invitation = app.link_token(&email).await;
+            accounts.push((id, email, generated, invitation));
+        }
+        // 1. The owner changes the password: the invitation no longer sets another one.
+        let (_, email, generated, invitation) = &accounts[0];
+        let s = app.login(&t.slug, email, generated).await;
+        let changed = app
+            .post(
+                "/v1/me/password",
+                Some(&s),
+                json!({"current_password": generated, "new_password": "the owner's own passphrase"}),
+            )
+            .await;
+        assert_eq!(changed.status, StatusCode::NO_CONTENT, "{changed:?}");
+        assert_eq!(
+            use_link(&app, invitation, "an old invitation's passphrase").await,
+            (StatusCode::BAD_REQUEST, "invalid_token".into())
+        );
+        assert!(logs_in(&app, &t.slug, email, "the owner's own passphrase").await);
+        assert!(!logs_in(&app, &t.slug, email, "an old invitation's passphrase").await);
+        // 2. The owner sets a password with a reset link: the invitation dies too.
+        let (_, email, _, invitation) = &accounts[1];
+        app.post(
+            "/v1/auth/password-reset",
+            None,
+            json!({"tenant": t.slug, "login": email}),
+        )
+        .await;
+        let reset = app.link_token(email).await;
+        assert_ne!(&reset, invitation);
+        assert_eq!(
+            use_link(&app, &reset, "reset by the owner").await.0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            use_link(&app, invitation, "an old invitation's passphrase").await,
+            (StatusCode::BAD_REQUEST, "invalid_token".into())
+        );
+        // 3. An admin re-issues a generated password: the invitation dies too.
+        let (id, email, _, invitation) = &accounts[2];
+        let g = app
+            .post(
+                &format!("/v1/users/{id}/credentials"),
+                Some(&t.admin_token),
+                json!({"delivery": "generated"}),
+            )
+            .await;
+        assert_eq!(g.status, StatusCode::OK, "{g:?}");
+        assert_eq!(
+            use_link(&app, invitation, "an old invitation's passphrase").await,
+            (StatusCode::BAD_REQUEST, "invalid_token".into())
+        );
+        assert!(logs_in(&app, &t.slug, email, &r_str(&g.body["initial_password"])).await);
+    }
+);

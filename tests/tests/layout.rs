@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use kanri::http::routes::{Access, table};
+use kanri::http::routes::{Access, Target, table};
 use kanri_tests::repo_root;
 
 #[test]
@@ -95,4 +95,60 @@ fn the_task_worker_is_fed_by_the_queue_every_function_sends_to() {
     }
     assert!(template.contains("KANRI_QUEUE_URL: !Ref TaskQueue"));
     assert!(template.contains("deadLetterTargetArn: !GetAtt TaskDeadLetterQueue.Arn"));
+}
+
+/// Whether a route's path or body names a user of the tenant: a path under `/v1/users` or with a
+/// `{user_id}`, a body with user or member ids or a role to give, a CSV file (rows of users or members), or
+/// an import whose kind may be users.
+fn names_a_user(r: &kanri::http::routes::Route, doc: &serde_json::Value) -> bool {
+    if r.path.starts_with("/v1/users") || r.path.contains("{user_id}") {
+        return true;
+    }
+    let Some(schema) = r.doc.request else {
+        return false;
+    };
+    if schema == "CsvFile" {
+        return true;
+    }
+    let props = &doc["components"]["schemas"][schema]["properties"];
+    let fields: Vec<&String> = props
+        .as_object()
+        .map(|p| p.keys().collect())
+        .unwrap_or_default();
+    fields
+        .iter()
+        .any(|f| f.ends_with("user_ids") || *f == "member_ids" || *f == "role_id")
+        || props["kind"]["enum"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|k| k == "users"))
+}
+
+#[test]
+fn every_route_that_names_a_user_declares_its_target() {
+    let doc = kanri::http::openapi::document();
+    let mut declared = 0;
+    for r in table() {
+        let tenant_route = !matches!(r.access, Access::Public | Access::Operator);
+        let mutating = r.method.as_str() != "GET";
+        if tenant_route && mutating && names_a_user(&r, &doc) {
+            assert_ne!(
+                r.target,
+                Target::NoAccount,
+                "{} {} names a user: say in the route table how (Target), and give \
+                 tests/tests/authz.rs a case for it",
+                r.method,
+                r.path
+            );
+        }
+        if r.target != Target::NoAccount {
+            declared += 1;
+            assert!(
+                tenant_route && mutating,
+                "{} {}: only a signed-in caller's change can have a target",
+                r.method,
+                r.path
+            );
+        }
+    }
+    assert!(declared >= 16, "{declared}");
 }

@@ -193,7 +193,7 @@ both_backends!(
         let r = app.post("/v1/roles", Some(&t.admin_token), json!({"name": "人事", "grants": {"settings": "edit", "elearning": "edit", "notices": "view"}})).await;
         let hr = r_str(&r.body["id"]);
         let (_, hr_session) = user_with_role(&app, &t, "hr1", &hr).await;
-        let (target, _) = user_with_role(&app, &t, "target1", "member").await;
+        let (target, _) = user_with_role(&app, &t, "target1", "learner").await;
         let up = app
             .call(
                 "PUT",
@@ -202,18 +202,36 @@ both_backends!(
                 Some(json!({"role_id": "admin"})),
             )
             .await;
-        assert_eq!((up.status, up.code()), (StatusCode::FORBIDDEN, "forbidden"));
+        assert_eq!(
+            (up.status, up.code()),
+            (StatusCode::FORBIDDEN, "role_outranks_caller")
+        );
         let ok = app
             .call(
                 "PUT",
                 &format!("/v1/users/{target}/role"),
                 Some(&hr_session),
-                Some(json!({"role_id": "learner"})),
+                Some(json!({"role_id": hr})),
             )
             .await;
         assert_eq!(
             (ok.status, ok.body["role_id"].as_str()),
-            (StatusCode::OK, Some("learner"))
+            (StatusCode::OK, Some(hr.as_str()))
+        );
+        // A user whose role grants more than the caller's (member views incidents, surveys, …) is out of
+        // reach, whatever role the caller would give.
+        let (member, _) = user_with_role(&app, &t, "member1", "member").await;
+        let out = app
+            .call(
+                "PUT",
+                &format!("/v1/users/{member}/role"),
+                Some(&hr_session),
+                Some(json!({"role_id": "learner"})),
+            )
+            .await;
+        assert_eq!(
+            (out.status, out.code()),
+            (StatusCode::FORBIDDEN, "target_outranks_caller")
         );
         // Roles and org admins are for org admins only.
         assert_eq!(

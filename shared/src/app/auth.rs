@@ -5,6 +5,7 @@
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
+use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
 use crate::app::tx::Tx;
@@ -31,18 +32,49 @@ pub(crate) fn token_writes(
     kind: &str,
     expires: OffsetDateTime,
 ) -> [Write; 2] {
+    writes_of_token(scope, user, hash, kind, expires, None)
+}
+
+/// The items of a link mailed to a user (invitation, reset), bound to the address it was mailed to: once
+/// the user's address is another, `set_password` refuses the link, even one that escaped revocation.
+pub(crate) fn link_writes(
+    scope: &Scope,
+    user: &UserRecord,
+    hash: &str,
+    kind: &str,
+    expires: OffsetDateTime,
+) -> [Write; 2] {
+    writes_of_token(
+        scope,
+        &user.id,
+        hash,
+        kind,
+        expires,
+        user.email_index.as_deref(),
+    )
+}
+
+fn writes_of_token(
+    scope: &Scope,
+    user: &UserId,
+    hash: &str,
+    kind: &str,
+    expires: OffsetDateTime,
+    address: Option<&str>,
+) -> [Write; 2] {
     let exp = expires.unix_timestamp();
     let ttl = exp + 86_400;
+    let mut global = Item::new(layout::token_pk(hash), layout::TOKEN_SK)
+        .with(attr::KIND, Value::S(kind.into()))
+        .with(attr::TENANT, Value::S(scope.tenant.to_string()))
+        .with(attr::USER, Value::S(user.to_string()))
+        .with(attr::EXPIRES, Value::N(exp))
+        .with(attr::TTL, Value::N(ttl));
+    if let Some(a) = address {
+        global = global.with(attr::EMAIL_INDEX, Value::S(a.to_owned()));
+    }
     [
-        Write::put_new(
-            Table::Data,
-            Item::new(layout::token_pk(hash), layout::TOKEN_SK)
-                .with(attr::KIND, Value::S(kind.into()))
-                .with(attr::TENANT, Value::S(scope.tenant.to_string()))
-                .with(attr::USER, Value::S(user.to_string()))
-                .with(attr::EXPIRES, Value::N(exp))
-                .with(attr::TTL, Value::N(ttl)),
-        ),
+        Write::put_new(Table::Data, global),
         Write::put_new(
             Table::Data,
             Item::new(scope.pk(), layout::user_token_sk(user, hash))
@@ -66,6 +98,15 @@ impl Principal {
         Actor::User {
             id: self.user.id.to_string(),
             name: self.user.name.clone(),
+        }
+    }
+
+    /// Who acts and with what rights, for the use cases that name another account (`app::access`).
+    pub fn authority(&self) -> Authority {
+        Authority {
+            actor: self.actor(),
+            grants: self.grants.clone(),
+            org_admin: self.user.org_admin,
         }
     }
 }
@@ -325,6 +366,12 @@ pub async fn set_password(
         Err(AppError::NotFound(_)) => return Err(AppError::InvalidToken),
         Err(e) => return Err(e),
     };
+    // A link follows the address it was mailed to: after an e-mail change it sets nothing.
+    if let Some(sent_to) = rec.s(attr::EMAIL_INDEX)
+        && user.email_index.as_deref() != Some(sent_to)
+    {
+        return Err(AppError::InvalidToken);
+    }
     let password = Password::parse(password, &user.identities())?;
     let pwd_hash = crypto::hash_password(SecretString::from(password.expose().to_owned())).await?;
     let log_key = svc.log_key(&tenant).await?;
@@ -361,9 +408,15 @@ pub async fn set_password(
                     Value::N(now.unix_timestamp().max(user.updated + 1)),
                 ),
             ],
-            cond: Some(Cond::Exists),
+            // The account as checked above: an address changed meanwhile voids the link.
+            cond: Some(Cond::Eq(attr::UPDATED, Value::N(user.updated))),
         },
-        || AppError::InvalidToken,
+        || {
+            AppError::conflict(
+                "conflict",
+                "the account changed while this request ran; open the link again",
+            )
+        },
     );
     let action = if kind == INVITATION {
         "user.accept_invitation"
@@ -439,11 +492,12 @@ pub async fn change_password(
         now,
     ));
     tx.commit(svc.store.as_ref()).await?;
+    // An invitation still open would set another password over this one.
     revoke_tokens(
         svc,
         &p.scope,
         &p.user.id,
-        &[SESSION, RESET],
+        &[SESSION, INVITATION, RESET],
         Some(&p.session_hash),
     )
     .await?;
@@ -489,7 +543,7 @@ pub async fn request_reset(
     revoke_tokens(svc, &scope, &user.id, &[RESET], None).await?;
     let (token, hash) = crypto::new_token();
     let mut tx = Tx::new();
-    for w in token_writes(&scope, &user.id, &hash, RESET, now + svc.settings.reset_ttl) {
+    for w in link_writes(&scope, &user, &hash, RESET, now + svc.settings.reset_ttl) {
         tx.push(w);
     }
     tx.commit(svc.store.as_ref()).await?;
@@ -515,17 +569,25 @@ pub enum Reissued {
 pub async fn reissue(
     svc: &Services,
     scope: &Scope,
-    actor: &Actor,
+    by: &Authority,
     user_id: &UserId,
     delivery: users::Delivery,
     now: OffsetDateTime,
 ) -> Result<Reissued, AppError> {
     let user = users::load(svc, scope, user_id).await?;
+    by.check_target(svc, scope, &user).await?;
+    let actor = &by.actor;
     let log_key = svc.log_key(&scope.tenant).await?;
     let entry = |action| Entry {
         action,
         target_type: "user",
         target_id: user_id.as_str(),
+    };
+    let changed = || {
+        AppError::conflict(
+            "conflict",
+            "the user changed while this request ran; read it again and retry",
+        )
     };
     match delivery {
         users::Delivery::InviteLink => {
@@ -538,13 +600,14 @@ pub async fn reissue(
                     table: Table::Data,
                     pk: scope.pk(),
                     sk: layout::user_sk(user_id),
-                    cond: Cond::Exists,
+                    // The account as checked by the target rule.
+                    cond: Cond::Eq(attr::UPDATED, Value::N(user.updated)),
                 },
-                || AppError::NotFound("user"),
+                changed,
             );
-            for w in token_writes(
+            for w in link_writes(
                 scope,
-                user_id,
+                &user,
                 &hash,
                 INVITATION,
                 now + svc.settings.invitation_ttl,
@@ -588,9 +651,10 @@ pub async fn reissue(
                             Value::N(now.unix_timestamp().max(user.updated + 1)),
                         ),
                     ],
-                    cond: Some(Cond::Exists),
+                    // The account as checked by the target rule.
+                    cond: Some(Cond::Eq(attr::UPDATED, Value::N(user.updated))),
                 },
-                || AppError::NotFound("user"),
+                changed,
             );
             tx.push(audit::entry(
                 &scope.tenant,

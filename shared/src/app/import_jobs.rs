@@ -9,6 +9,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::auth::Principal;
 use crate::app::imports::{self, PROGRESS_MOVED, RowFailure, RowProgress};
@@ -16,7 +17,7 @@ use crate::app::layout::{self, attr};
 use crate::app::uploads::{self, Purpose};
 use crate::app::users::Delivery;
 use crate::app::{AppError, Scope, Services, csv_file};
-use crate::domain::ids::{TenantId, new_id};
+use crate::domain::ids::{TenantId, UserId, new_id};
 use crate::domain::time::jst_from_unix;
 use crate::ports::{BatchWrite, Change, Cond, Item, Query, StoreError, Table, Task, Value, Write};
 
@@ -482,8 +483,22 @@ pub async fn run(
             return Ok(done);
         }
     };
+    // The import acts with what the user who started it may do now (each run reads it again): one who was
+    // deleted or lost settings/edit meanwhile imports nothing more, one whose grants shrank gives no role
+    // beyond them.
+    let by = match &r.actor {
+        Actor::User { id, .. } => {
+            Authority::of_user(svc, &scope, &UserId::from_stored(id.clone())).await?
+        }
+        _ => None,
+    };
+    let Some(by) = by else {
+        let m = "the user who started this import no longer exists or may no longer register users";
+        finish(svc, &scope, &r, Some(m.into()), now).await?;
+        return Ok(done);
+    };
     match r.kind {
-        Kind::Users => run_users(svc, &scope, &r, &text, max_rows, now).await,
+        Kind::Users => run_users(svc, &scope, &r, &by, &text, max_rows, now).await,
         Kind::Groups => {
             // Group files are small (one line per group); they go in one run. Re-running is harmless:
             // existing groups are updated and existing members stay.
@@ -535,6 +550,7 @@ async fn run_users(
     svc: &Services,
     scope: &Scope,
     r: &Record,
+    by: &Authority,
     text: &str,
     max_rows: usize,
     now: OffsetDateTime,
@@ -580,7 +596,7 @@ async fn run_users(
         let chunk = &rows[at..end];
         let (prepared, failed) =
             // Invitation links only: `start` refuses generated passwords for background imports.
-            imports::prepare_user_rows(svc, scope, &r.actor, chunk, Delivery::InviteLink, now).await?;
+            imports::prepare_user_rows(svc, scope, by, chunk, Delivery::InviteLink, now).await?;
         record_failures(svc, scope, &r.id, failed).await?;
         let progress = RowProgress {
             pk: scope.pk(),

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
+use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::csv_file::{self, Row};
 use crate::app::layout::{self, attr};
@@ -58,7 +59,7 @@ fn fail(line: u64, error: AppError) -> RowFailure {
 pub async fn import_users(
     svc: &Services,
     scope: &Scope,
-    actor: &Actor,
+    by: &Authority,
     bytes: &[u8],
     delivery: Delivery,
     now: OffsetDateTime,
@@ -71,8 +72,8 @@ pub async fn import_users(
             format!("at most {MAX_ROWS} rows per file; larger files go through POST /v1/imports"),
         ));
     }
-    let (prepared, mut failed) = prepare_user_rows(svc, scope, actor, &rows, delivery, now).await?;
-    let (created, more) = commit_user_rows(svc, scope, actor, &prepared, None, now).await?;
+    let (prepared, mut failed) = prepare_user_rows(svc, scope, by, &rows, delivery, now).await?;
+    let (created, more) = commit_user_rows(svc, scope, &by.actor, &prepared, None, now).await?;
     failed.extend(more);
     send_invitations(svc, scope, &created, now).await?;
     failed.sort_by_key(|f| f.line);
@@ -102,27 +103,35 @@ pub fn user_rows(text: &str) -> Result<Vec<Row>, AppError> {
     csv_file::rows(text, &["name"], &["email", "login_id", "role", "groups"])
 }
 
-/// Checks rows (format, duplicates in the file, guards already taken, groups, seats in file order) and
-/// prepares the valid ones for writing; invalid rows come back as failures. Groups named are created.
+/// Checks rows (format, duplicates in the file, the role against the caller's grants, guards already
+/// taken, groups, seats in file order) and prepares the valid ones for writing; invalid rows come back as
+/// failures. Groups named by valid rows are created.
 pub async fn prepare_user_rows(
     svc: &Services,
     scope: &Scope,
-    actor: &Actor,
+    by: &Authority,
     rows: &[Row],
     delivery: Delivery,
     now: OffsetDateTime,
 ) -> Result<(Vec<Prepared>, Vec<RowFailure>), AppError> {
+    let actor = &by.actor;
     let tenant = tenants::load(svc, &scope.tenant).await?;
     let mut role_ids: HashMap<String, String> = HashMap::new();
+    let mut role_grants = HashMap::new();
     for r in roles::list(svc, scope).await? {
         role_ids.insert(comparison_form(&r.name), r.id.clone());
-        role_ids.insert(r.id.clone(), r.id);
+        role_ids.insert(r.id.clone(), r.id.clone());
+        role_grants.insert(r.id, r.grants);
     }
     let mut failed = Vec::new();
     let mut seen = HashSet::new();
     let mut parsed = Vec::new();
     for row in rows {
-        match parse_user_row(row, delivery, &tenant.default_role_id, &role_ids, &mut seen) {
+        // The role named, or the tenant default, must lie within the caller's grants.
+        let check_role =
+            |id: &str| by.check_role(&role_grants.get(id).cloned().unwrap_or_default());
+        let roles: RoleCheck<'_> = (tenant.default_role_id.as_str(), &role_ids, &check_role);
+        match parse_user_row(row, delivery, roles, &mut seen) {
             Ok(p) => parsed.push(p),
             Err(e) => failed.push(fail(row.line, e)),
         }
@@ -400,11 +409,17 @@ struct ParsedRow {
     delivery: Delivery,
 }
 
+/// The tenant default role, role ids by name and id, and the role rule of the caller.
+type RoleCheck<'a> = (
+    &'a str,
+    &'a HashMap<String, String>,
+    &'a dyn Fn(&str) -> Result<(), AppError>,
+);
+
 fn parse_user_row(
     row: &Row,
     delivery: Delivery,
-    default_role: &str,
-    roles: &HashMap<String, String>,
+    (default_role, roles, check_role): RoleCheck<'_>,
     seen: &mut HashSet<String>,
 ) -> Result<ParsedRow, AppError> {
     // Cells are stored as the text they are, formula-looking or not; the API returns JSON, never CSV.
@@ -433,6 +448,7 @@ fn parse_user_row(
             .cloned()
             .ok_or_else(|| AppError::invalid("role", format!("no role named {r:?}")))?,
     };
+    check_role(&role_id)?;
     if let Some(e) = &email
         && !seen.insert(format!("e:{}", e.comparison()))
     {
@@ -611,9 +627,9 @@ async fn write_rows(
             );
         }
         if let Some((_, hash)) = &r.invitation {
-            for w in auth::token_writes(
+            for w in auth::link_writes(
                 scope,
-                id,
+                &r.record,
                 hash,
                 auth::INVITATION,
                 now + svc.settings.invitation_ttl,

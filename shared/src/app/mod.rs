@@ -1,6 +1,7 @@
 //! Use cases. Each takes the ports it needs (through [`Services`]) and `now`, and returns domain results or
 //! an [`AppError`]. The rules live here: seats, uniqueness, last org admin, audit entries.
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod csv_file;
@@ -196,6 +197,14 @@ pub enum AppError {
     InvalidCredentials,
     #[error("{0}")]
     Forbidden(String),
+    /// The account acted on is an org admin or holds grants beyond the caller's (`app::access`).
+    #[error(
+        "this account is an organisation admin or has permissions beyond yours; only an organisation admin may change it"
+    )]
+    TargetOutranksCaller,
+    /// A role with grants beyond the caller's (`app::access`).
+    #[error("this role has permissions beyond yours; only an organisation admin may give it")]
+    RoleOutranksCaller,
     #[error("you must change your password before doing anything else")]
     PasswordChangeRequired,
     #[error("the contract of this tenant has ended")]

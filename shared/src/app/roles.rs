@@ -6,13 +6,14 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
 use crate::app::tx::Tx;
 use crate::app::users::{self, UserRecord};
 use crate::app::{AppError, Scope, Services};
 use crate::domain::ids::{UserId, new_id};
-use crate::domain::permissions::{self, Feature, Grants, Level, within};
+use crate::domain::permissions::{self, Feature, Grants, Level};
 use crate::domain::values::{Name, comparison_form};
 use crate::ports::{Change, Cond, Item, Query, Table, Value, Write};
 
@@ -345,20 +346,23 @@ pub async fn delete(
     tx.commit(svc.store.as_ref()).await
 }
 
-/// Sets the role new users get when none is named (in the API and in CSV import).
+/// Sets the role new users get when none is named (in the API and in CSV import). The route is for org
+/// admins; the role rule holds here too, as for every role given.
 pub async fn set_default(
     svc: &Services,
     scope: &Scope,
-    actor: &Actor,
+    by: &Authority,
     role_id: &str,
     now: OffsetDateTime,
 ) -> Result<(), AppError> {
-    if grants_of(svc, scope, role_id).await?.is_none() {
+    let actor = &by.actor;
+    let Some(grants) = grants_of(svc, scope, role_id).await? else {
         return Err(AppError::invalid(
             "role_id",
             format!("no role with id {role_id:?}"),
         ));
-    }
+    };
+    by.check_role(&grants)?;
     let mut tx = Tx::new();
     tx.push(Write::Update {
         table: Table::Data,
@@ -398,11 +402,11 @@ pub async fn set_default(
 }
 
 /// Gives a user another role. A caller who is not an org admin may only hand out roles whose grants lie
-/// within their own.
+/// within their own, and only to accounts the target rule lets them act on.
 pub async fn assign(
     svc: &Services,
     scope: &Scope,
-    caller: &crate::app::auth::Principal,
+    by: &Authority,
     user_id: &UserId,
     role_id: &str,
     now: OffsetDateTime,
@@ -410,12 +414,9 @@ pub async fn assign(
     let grants = grants_of(svc, scope, role_id)
         .await?
         .ok_or_else(|| AppError::invalid("role_id", format!("no role with id {role_id:?}")))?;
-    if !caller.user.org_admin && !within(&grants, &caller.grants) {
-        return Err(AppError::Forbidden(
-            "you may only hand out roles whose permissions lie within your own".into(),
-        ));
-    }
+    by.check_role(&grants)?;
     let mut user = users::load(svc, scope, user_id).await?;
+    by.check_target(svc, scope, &user).await?;
     if user.role_id == role_id {
         return Ok(user);
     }
@@ -448,7 +449,7 @@ pub async fn assign(
     tx.push(audit::entry(
         &scope.tenant,
         &log_key,
-        &caller.actor(),
+        &by.actor,
         Entry {
             action: "user.role",
             target_type: "user",
@@ -465,11 +466,13 @@ pub async fn assign(
 pub async fn set_org_admin(
     svc: &Services,
     scope: &Scope,
-    actor: &Actor,
+    by: &Authority,
     user_id: &UserId,
     on: bool,
     now: OffsetDateTime,
 ) -> Result<UserRecord, AppError> {
+    by.require_org_admin()?;
+    let actor = &by.actor;
     let mut user = users::load(svc, scope, user_id).await?;
     if user.org_admin == on {
         return Ok(user);

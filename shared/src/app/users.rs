@@ -5,6 +5,7 @@ use secrecy::SecretString;
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
 use crate::app::tx::Tx;
@@ -322,11 +323,11 @@ pub(crate) async fn creation_writes(
     }
     let invitation = if new.delivery == Delivery::InviteLink {
         let (token, hash) = crypto::new_token();
-        for w in crate::app::auth::token_writes(
+        for w in crate::app::auth::link_writes(
             scope,
-            &id,
+            &record,
             &hash,
-            "invitation",
+            crate::app::auth::INVITATION,
             now + svc.settings.invitation_ttl,
         ) {
             tx.push(w);
@@ -343,27 +344,27 @@ pub(crate) async fn creation_writes(
     })
 }
 
+/// Registers a user. The role (named, or the tenant default) must lie within the caller's grants.
 pub async fn create(
     svc: &Services,
     scope: &Scope,
-    actor: &Actor,
+    by: &Authority,
     new: NewUser,
     now: OffsetDateTime,
 ) -> Result<Created, AppError> {
+    let actor = &by.actor;
     let tenant = crate::app::tenants::load(svc, &scope.tenant).await?;
     let role_id = match &new.role_id {
         Some(r) => r.clone(),
         None => tenant.default_role_id.clone(),
     };
-    if crate::app::roles::grants_of(svc, scope, &role_id)
-        .await?
-        .is_none()
-    {
+    let Some(grants) = crate::app::roles::grants_of(svc, scope, &role_id).await? else {
         return Err(AppError::invalid(
             "role_id",
             format!("no role with id {role_id:?}"),
         ));
-    }
+    };
+    by.check_role(&grants)?;
     let log_key = svc.log_key(&scope.tenant).await?;
     let mut w = creation_writes(svc, scope, new, role_id, Some(tenant.seat_limit), now).await?;
     let target = w.record.id.to_string();
@@ -517,15 +518,19 @@ pub struct UserChanges {
     pub login_id: Patch<LoginId>,
 }
 
+/// Changes a user's name, e-mail or login id. A changed address voids the user's open invitation and
+/// reset links (they were mailed to the old one).
 pub async fn update(
     svc: &Services,
     scope: &Scope,
-    actor: &Actor,
+    by: &Authority,
     id: &UserId,
     changes: UserChanges,
     now: OffsetDateTime,
 ) -> Result<UserRecord, AppError> {
+    let actor = &by.actor;
     let old = load(svc, scope, id).await?;
+    by.check_target(svc, scope, &old).await?;
     let mut new = old.clone();
     let mut tx = Tx::new();
     if let Some(n) = changes.name {
@@ -624,6 +629,17 @@ pub async fn update(
         now,
     ));
     tx.commit(svc.store.as_ref()).await?;
+    if old.email_index != new.email_index {
+        // Links bound to the old address are refused by set-password already; remove them too.
+        crate::app::auth::revoke_tokens(
+            svc,
+            scope,
+            id,
+            &[crate::app::auth::INVITATION, crate::app::auth::RESET],
+            None,
+        )
+        .await?;
+    }
     Ok(new)
 }
 
@@ -632,10 +648,11 @@ pub async fn update(
 pub async fn delete(
     svc: &Services,
     scope: &Scope,
-    actor: &Actor,
+    by: &Authority,
     id: &UserId,
     now: OffsetDateTime,
 ) -> Result<(), AppError> {
+    let actor = &by.actor;
     if let Actor::User { id: me, .. } = actor
         && me == id.as_str()
     {
@@ -645,6 +662,7 @@ pub async fn delete(
         ));
     }
     let user = load(svc, scope, id).await?;
+    by.check_target(svc, scope, &user).await?;
     // Memberships go in the same transaction; a user in very many groups leaves them first, in batches.
     if user.group_ids.len() > MAX_GROUPS_IN_DELETE {
         for g in user.group_ids.clone() {
@@ -652,7 +670,7 @@ pub async fn delete(
             crate::app::groups::remove_members(svc, scope, actor, &gid, vec![id.to_string()], now)
                 .await?;
         }
-        return Box::pin(delete(svc, scope, actor, id, now)).await;
+        return Box::pin(delete(svc, scope, by, id, now)).await;
     }
     let mut tx = Tx::new();
     for w in crate::app::groups::leave_all_writes(svc, scope, &user).await? {

@@ -62,6 +62,12 @@ impl From<AppError> for ApiError {
                 ApiError::new(S::UNAUTHORIZED, "invalid_credentials", msg)
             }
             AppError::Forbidden(m) => ApiError::new(S::FORBIDDEN, "forbidden", m),
+            AppError::TargetOutranksCaller => {
+                ApiError::new(S::FORBIDDEN, "target_outranks_caller", msg)
+            }
+            AppError::RoleOutranksCaller => {
+                ApiError::new(S::FORBIDDEN, "role_outranks_caller", msg)
+            }
             AppError::PasswordChangeRequired => {
                 ApiError::new(S::FORBIDDEN, "password_change_required", msg)
             }

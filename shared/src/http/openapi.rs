@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::http::routes::{self, Access};
+use crate::http::routes::{self, Access, Target};
 
 fn nullable(t: &str) -> Value {
     json!({"type": [t, "null"]})
@@ -258,6 +258,39 @@ fn components() -> Map<String, Value> {
     out
 }
 
+/// The 403 codes a route's target adds to `forbidden`, and the rule in words (`x-kanri-target`).
+fn target_rule(target: Target, request: Option<&str>) -> Option<(Vec<&'static str>, &'static str)> {
+    let gives_role = request == Some("RoleId");
+    let (mut codes, rule) = match target {
+        Target::NoAccount | Target::Members => return None,
+        Target::PathUser => (
+            vec!["target_outranks_caller"],
+            "the account in the path must not be an org admin and its role's grants must lie within \
+             the caller's, unless the caller is an org admin",
+        ),
+        Target::BodyUserIds => (
+            vec![],
+            "each id is refused on its own (a failed entry with code target_outranks_caller) when it \
+             names an org admin or an account whose role's grants go beyond the caller's, unless the \
+             caller is an org admin",
+        ),
+        Target::NewUsers => (
+            vec!["role_outranks_caller"],
+            "the role given (named, or the tenant default) must lie within the caller's grants unless \
+             the caller is an org admin; in a CSV file a refused row is a failed row with code \
+             role_outranks_caller",
+        ),
+        Target::DefaultRole => (
+            vec!["role_outranks_caller"],
+            "the role must lie within the caller's grants unless the caller is an org admin",
+        ),
+    };
+    if gives_role && !codes.contains(&"role_outranks_caller") {
+        codes.push("role_outranks_caller");
+    }
+    Some((codes, rule))
+}
+
 /// A query parameter by name.
 pub fn param(name: &str) -> Value {
     let (schema, desc) = match name {
@@ -321,6 +354,17 @@ pub fn document() -> Value {
         };
         if let Access::Feature(f, l) = r.access {
             op["x-kanri-permission"] = json!({"feature": f, "level": l});
+        }
+        if let Some((codes, rule)) = target_rule(r.target, r.doc.request) {
+            op["x-kanri-target"] = json!(rule);
+            let error =
+                json!({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}});
+            let mut all = vec!["forbidden"];
+            all.extend(codes);
+            op["responses"]["403"] = json!({
+                "description": format!("refused: {}", all.join(", ")),
+                "content": error,
+            });
         }
         let entry = paths.entry(r.path.to_owned()).or_insert_with(|| json!({}));
         entry[r.method.as_str().to_ascii_lowercase()] = op;

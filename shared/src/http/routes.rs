@@ -28,6 +28,29 @@ pub enum Access {
     OrgAdmin,
 }
 
+/// Whether and how a route names accounts it changes: the column the target rule (`app::access`) is
+/// checked against. `tests/tests/authz.rs` builds its matrix (every such route × target × caller) from it,
+/// and `tests/tests/layout.rs` fails when a route whose path or body names a user says `NoAccount`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Changes no account, or only the caller's own (`/v1/me…`), or only reads.
+    NoAccount,
+    /// The path's `{id}` is the account changed: 403 `target_outranks_caller` unless the rule allows it
+    /// (and `role_outranks_caller` for a role beyond the caller's grants, when the body names one).
+    PathUser,
+    /// The body's `ids` name the accounts changed: each one the rule refuses is a failed entry with
+    /// `target_outranks_caller`, the others go ahead.
+    BodyUserIds,
+    /// Creates accounts with the role the body or a CSV row names, or the tenant default: 403
+    /// `role_outranks_caller` (a failed row with that code in a CSV) for a role beyond the caller's grants.
+    NewUsers,
+    /// Sets the role later accounts get (the tenant default): the same role rule.
+    DefaultRole,
+    /// Names accounts only as members of a group. Memberships carry no permission, credential or
+    /// identity, so the target rule does not apply (docs/ARCHITECTURE.md, "Who may act on whom").
+    Members,
+}
+
 /// What the OpenAPI document says of a route beyond method and path.
 #[derive(Clone, Copy, Debug)]
 pub struct Doc {
@@ -47,6 +70,7 @@ pub struct Route {
     pub method: Method,
     pub path: &'static str,
     pub access: Access,
+    pub target: Target,
     pub handler: fn() -> MethodRouter<AppState>,
     pub doc: Doc,
 }
@@ -73,12 +97,14 @@ const SUPPLY_CHAIN_VIEW: Access = Access::Feature(Feature::SupplyChain, Level::V
 
 pub fn table() -> Vec<Route> {
     use Access::*;
+    use Target::*;
     vec![
         Route {
             id: "health",
             method: Method::GET,
             path: "/v1/health",
             access: Public,
+            target: NoAccount,
             handler: || get(system::health),
             doc: doc("Liveness and version", None, 200, Some("Health")),
         },
@@ -87,6 +113,7 @@ pub fn table() -> Vec<Route> {
             method: Method::GET,
             path: "/v1/openapi.json",
             access: Public,
+            target: NoAccount,
             handler: || get(system::openapi),
             doc: doc("This OpenAPI document", None, 200, Some("OpenApi")),
         },
@@ -95,6 +122,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/ops/tenants",
             access: Operator,
+            target: NoAccount,
             handler: || post(ops::create_tenant),
             doc: doc(
                 "Create a tenant and invite its first org admin",
@@ -108,6 +136,7 @@ pub fn table() -> Vec<Route> {
             method: Method::GET,
             path: "/v1/ops/tenants/{id}",
             access: Operator,
+            target: NoAccount,
             handler: || get(ops::get_tenant),
             doc: doc("Read a tenant", None, 200, Some("Tenant")),
         },
@@ -116,6 +145,7 @@ pub fn table() -> Vec<Route> {
             method: Method::PATCH,
             path: "/v1/ops/tenants/{id}",
             access: Operator,
+            target: NoAccount,
             handler: || patch(ops::update_tenant),
             doc: doc(
                 "Change a tenant's name or seat limit",
@@ -129,6 +159,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/auth/login",
             access: Public,
+            target: NoAccount,
             handler: || post(session::login),
             doc: doc(
                 "Log in with tenant slug, e-mail or login id, and password",
@@ -142,6 +173,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/auth/logout",
             access: SelfService,
+            target: NoAccount,
             handler: || post(session::logout),
             doc: doc("Revoke the current session", None, 204, None),
         },
@@ -150,6 +182,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/auth/password-reset",
             access: Public,
+            target: NoAccount,
             handler: || post(session::password_reset),
             doc: doc(
                 "Mail a password-reset link (same answer whether or not the account exists)",
@@ -163,6 +196,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/auth/set-password",
             access: Public,
+            target: NoAccount,
             handler: || post(session::set_password),
             doc: doc(
                 "Set a password with an invitation or reset token",
@@ -176,6 +210,7 @@ pub fn table() -> Vec<Route> {
             method: Method::GET,
             path: "/v1/me",
             access: SelfService,
+            target: NoAccount,
             handler: || get(me::get),
             doc: doc(
                 "The signed-in user with effective grants",
@@ -189,6 +224,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/me/password",
             access: SelfService,
+            target: NoAccount,
             handler: || post(me::change_password),
             doc: doc(
                 "Change one's own password",
@@ -202,6 +238,7 @@ pub fn table() -> Vec<Route> {
             method: Method::GET,
             path: "/v1/tenant",
             access: AnyUser,
+            target: NoAccount,
             handler: || get(tenant::get),
             doc: doc("The caller's tenant", None, 200, Some("Tenant")),
         },
@@ -210,6 +247,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/users",
             access: SETTINGS_EDIT,
+            target: NewUsers,
             handler: || post(users::create),
             doc: doc(
                 "Register a user (invitation link or generated password)",
@@ -223,6 +261,7 @@ pub fn table() -> Vec<Route> {
             method: Method::GET,
             path: "/v1/users",
             access: SETTINGS_EDIT,
+            target: NoAccount,
             handler: || get(users::list),
             doc: Doc {
                 query: &["limit", "cursor", "q"],
@@ -239,6 +278,7 @@ pub fn table() -> Vec<Route> {
             method: Method::GET,
             path: "/v1/users/{id}",
             access: SETTINGS_EDIT,
+            target: NoAccount,
             handler: || get(users::get),
             doc: doc("Read a user", None, 200, Some("User")),
         },
@@ -247,6 +287,7 @@ pub fn table() -> Vec<Route> {
             method: Method::PATCH,
             path: "/v1/users/{id}",
             access: SETTINGS_EDIT,
+            target: PathUser,
             handler: || patch(users::update),
             doc: doc(
                 "Change a user's name, e-mail or login id",
@@ -260,6 +301,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/users/{id}/credentials",
             access: SETTINGS_EDIT,
+            target: PathUser,
             handler: || post(users::credentials),
             doc: doc(
                 "Re-issue an invitation link (202) or a generated password (200)",
@@ -273,6 +315,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/users/import",
             access: SETTINGS_EDIT,
+            target: NewUsers,
             handler: || post(users::import),
             doc: Doc {
                 query: &["delivery"],
@@ -289,6 +332,7 @@ pub fn table() -> Vec<Route> {
             method: Method::DELETE,
             path: "/v1/users/{id}",
             access: SETTINGS_EDIT,
+            target: PathUser,
             handler: || delete(users::delete),
             doc: doc(
                 "Delete a user immediately and for good (not yourself, not the last org admin)",
@@ -302,6 +346,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/users/bulk-delete",
             access: SETTINGS_EDIT,
+            target: BodyUserIds,
             handler: || post(users::bulk_delete),
             doc: doc(
                 "Delete up to 1000 users, reporting each failure",
@@ -315,6 +360,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/groups",
             access: SETTINGS_EDIT,
+            target: Members,
             handler: || post(groups::create),
             doc: doc(
                 "Create a group, optionally with members",
@@ -328,6 +374,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/groups/bulk",
             access: SETTINGS_EDIT,
+            target: NoAccount,
             handler: || post(groups::bulk_create),
             doc: doc(
                 "Create up to 1000 groups by name",
@@ -341,6 +388,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/groups/import",
             access: SETTINGS_EDIT,
+            target: Members,
             handler: || post(groups::import),
             doc: doc(
                 "Create groups and add members from a CSV file (group_name,members)",
@@ -354,6 +402,7 @@ pub fn table() -> Vec<Route> {
             method: Method::GET,
             path: "/v1/groups",
             access: SETTINGS_EDIT,
+            target: NoAccount,
             handler: || get(groups::list),
             doc: Doc {
                 query: &["limit", "cursor", "q"],
@@ -370,6 +419,7 @@ pub fn table() -> Vec<Route> {
             method: Method::GET,
             path: "/v1/groups/{id}",
             access: SETTINGS_EDIT,
+            target: NoAccount,
             handler: || get(groups::get),
             doc: doc("Read a group", None, 200, Some("Group")),
         },
@@ -378,6 +428,7 @@ pub fn table() -> Vec<Route> {
             method: Method::PATCH,
             path: "/v1/groups/{id}",
             access: SETTINGS_EDIT,
+            target: NoAccount,
             handler: || patch(groups::rename),
             doc: doc("Rename a group", Some("GroupRename"), 200, Some("Group")),
         },
@@ -386,6 +437,7 @@ pub fn table() -> Vec<Route> {
             method: Method::DELETE,
             path: "/v1/groups/{id}",
             access: SETTINGS_EDIT,
+            target: NoAccount,
             handler: || delete(groups::delete),
             doc: doc("Delete a group (its members stay)", None, 204, None),
         },
@@ -394,6 +446,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/groups/bulk-delete",
             access: SETTINGS_EDIT,
+            target: NoAccount,
             handler: || post(groups::bulk_delete),
             doc: doc(
                 "Delete up to 1000 groups, reporting each failure",
@@ -407,6 +460,7 @@ pub fn table() -> Vec<Route> {
             method: Method::GET,
             path: "/v1/groups/{id}/members",
             access: SETTINGS_EDIT,
+            target: NoAccount,
             handler: || get(groups::members),
             doc: Doc {
                 query: &["limit", "cursor"],
@@ -418,6 +472,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/groups/{id}/members",
             access: SETTINGS_EDIT,
+            target: Members,
             handler: || post(groups::add_members),
             doc: doc(
                 "Add up to 1000 users to a group",
@@ -431,6 +486,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/groups/{id}/members/remove",
             access: SETTINGS_EDIT,
+            target: Members,
             handler: || post(groups::remove_members),
             doc: doc(
                 "Remove up to 1000 users from a group",
@@ -444,6 +500,7 @@ pub fn table() -> Vec<Route> {
             method: Method::DELETE,
             path: "/v1/groups/{id}/members/{user_id}",
             access: SETTINGS_EDIT,
+            target: Members,
             handler: || delete(groups::remove_member),
             doc: doc("Remove one user from a group", None, 204, None),
         },
@@ -452,6 +509,7 @@ pub fn table() -> Vec<Route> {
             method: Method::GET,
             path: "/v1/roles",
             access: AnyUser,
+            target: NoAccount,
             handler: || get(roles::list),
             doc: doc(
                 "The tenant's roles, built-in and custom",
@@ -465,6 +523,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/roles",
             access: OrgAdmin,
+            target: NoAccount,
             handler: || post(roles::create),
             doc: doc("Create a custom role", Some("NewRole"), 201, Some("Role")),
         },
@@ -473,6 +532,7 @@ pub fn table() -> Vec<Route> {
             method: Method::PATCH,
             path: "/v1/roles/{id}",
             access: OrgAdmin,
+            target: NoAccount,
             handler: || patch(roles::update),
             doc: doc(
                 "Rename a custom role or change its grants",
@@ -486,6 +546,7 @@ pub fn table() -> Vec<Route> {
             method: Method::DELETE,
             path: "/v1/roles/{id}",
             access: OrgAdmin,
+            target: NoAccount,
             handler: || delete(roles::delete),
             doc: doc("Delete a custom role nobody holds", None, 204, None),
         },
@@ -494,6 +555,7 @@ pub fn table() -> Vec<Route> {
             method: Method::GET,
             path: "/v1/permissions",
             access: AnyUser,
+            target: NoAccount,
             handler: || get(roles::permissions),
             doc: doc(
                 "The permission catalogue, generated from the route table",
@@ -507,6 +569,7 @@ pub fn table() -> Vec<Route> {
             method: Method::PUT,
             path: "/v1/tenant/default-role",
             access: OrgAdmin,
+            target: DefaultRole,
             handler: || put(roles::set_default),
             doc: doc(
                 "Set the role new users get when none is named",
@@ -520,6 +583,7 @@ pub fn table() -> Vec<Route> {
             method: Method::PUT,
             path: "/v1/users/{id}/role",
             access: SETTINGS_EDIT,
+            target: PathUser,
             handler: || put(roles::assign),
             doc: doc(
                 "Give a user another role (within your own grants unless you are an org admin)",
@@ -533,6 +597,7 @@ pub fn table() -> Vec<Route> {
             method: Method::PUT,
             path: "/v1/users/{id}/org-admin",
             access: OrgAdmin,
+            target: PathUser,
             handler: || put(roles::grant_org_admin),
             doc: doc("Make a user an organisation admin", None, 200, Some("User")),
         },
@@ -541,6 +606,7 @@ pub fn table() -> Vec<Route> {
             method: Method::DELETE,
             path: "/v1/users/{id}/org-admin",
             access: OrgAdmin,
+            target: PathUser,
             handler: || delete(roles::revoke_org_admin),
             doc: doc(
                 "Take the organisation-admin flag away (never from the last one)",
@@ -554,6 +620,7 @@ pub fn table() -> Vec<Route> {
             method: Method::GET,
             path: "/v1/audit-log",
             access: AUDIT_LOG_VIEW,
+            target: NoAccount,
             handler: || get(logs::audit),
             doc: Doc {
                 query: &["limit", "cursor", "from", "to"],
@@ -570,6 +637,7 @@ pub fn table() -> Vec<Route> {
             method: Method::GET,
             path: "/v1/mail-log",
             access: AUDIT_LOG_VIEW,
+            target: NoAccount,
             handler: || get(logs::mail),
             doc: Doc {
                 query: &["limit", "cursor", "from", "to"],
@@ -586,6 +654,7 @@ pub fn table() -> Vec<Route> {
             method: Method::GET,
             path: "/v1/ops/tenants/{id}/audit-log",
             access: Operator,
+            target: NoAccount,
             handler: || get(logs::ops_audit),
             doc: Doc {
                 query: &["limit", "cursor", "from", "to"],
@@ -602,6 +671,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/questionnaires",
             access: SUPPLY_CHAIN_EDIT,
+            target: NoAccount,
             handler: || post(questionnaires::create),
             doc: doc(
                 "Create a supply-chain questionnaire",
@@ -615,6 +685,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/questionnaires/{id}/responses",
             access: SUPPLY_CHAIN_EDIT,
+            target: NoAccount,
             handler: || post(questionnaires::respond),
             doc: doc(
                 "Record a respondent's answers",
@@ -628,6 +699,7 @@ pub fn table() -> Vec<Route> {
             method: Method::GET,
             path: "/v1/questionnaires/{id}",
             access: SUPPLY_CHAIN_VIEW,
+            target: NoAccount,
             handler: || get(questionnaires::get),
             doc: doc(
                 "A questionnaire with its responses",
@@ -641,6 +713,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/ops/tenants/{id}/terminate",
             access: Operator,
+            target: NoAccount,
             handler: || post(ops::terminate),
             doc: doc(
                 "End a tenant's contract on a date; its data is erased 90 days later",
@@ -654,6 +727,7 @@ pub fn table() -> Vec<Route> {
             method: Method::GET,
             path: "/v1/ops/tenants/{id}/questionnaires",
             access: Operator,
+            target: NoAccount,
             handler: || get(ops::questionnaires),
             doc: doc(
                 "A tenant's questionnaires; after the purge without respondents",
@@ -667,6 +741,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/ops/jobs/backup",
             access: Operator,
+            target: NoAccount,
             handler: || post(ops::backup),
             doc: doc(
                 "Take a backup generation; exactly the 7 newest remain",
@@ -680,6 +755,7 @@ pub fn table() -> Vec<Route> {
             method: Method::GET,
             path: "/v1/ops/backups",
             access: Operator,
+            target: NoAccount,
             handler: || get(ops::backups),
             doc: doc(
                 "The backup generations, newest first",
@@ -693,6 +769,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/ops/jobs/purge",
             access: Operator,
+            target: NoAccount,
             handler: || post(ops::purge),
             doc: doc(
                 "Erase tenants whose contract ended 90 or more days before as_of",
@@ -706,6 +783,7 @@ pub fn table() -> Vec<Route> {
             method: Method::GET,
             path: "/v1/me/subscriptions",
             access: AnyUser,
+            target: NoAccount,
             handler: || get(notices::subscriptions),
             doc: doc(
                 "The caller's e-mail subscriptions to notices",
@@ -719,6 +797,7 @@ pub fn table() -> Vec<Route> {
             method: Method::PUT,
             path: "/v1/me/subscriptions",
             access: AnyUser,
+            target: NoAccount,
             handler: || put(notices::subscribe),
             doc: doc(
                 "Subscribe to (or unsubscribe from) notice mails by kind; needs an e-mail address",
@@ -732,6 +811,7 @@ pub fn table() -> Vec<Route> {
             method: Method::GET,
             path: "/v1/notices",
             access: AnyUser,
+            target: NoAccount,
             handler: || get(notices::list),
             doc: Doc {
                 query: &["kind", "limit", "cursor"],
@@ -748,6 +828,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/ops/notices",
             access: Operator,
+            target: NoAccount,
             handler: || post(notices::publish),
             doc: doc(
                 "Publish a notice and mail it to every subscriber of its kind in every active tenant",
@@ -761,6 +842,7 @@ pub fn table() -> Vec<Route> {
             method: Method::GET,
             path: "/v1/ops/notices",
             access: Operator,
+            target: NoAccount,
             handler: || get(notices::ops_list),
             doc: Doc {
                 query: &["kind", "limit", "cursor"],
@@ -777,6 +859,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/uploads",
             access: AnyUser,
+            target: NoAccount,
             handler: || post(uploads::create),
             doc: doc(
                 "Issue a presigned URL for one file (materials need materials/edit, import files settings/edit)",
@@ -790,6 +873,7 @@ pub fn table() -> Vec<Route> {
             method: Method::GET,
             path: "/v1/uploads/{id}",
             access: AnyUser,
+            target: NoAccount,
             handler: || get(uploads::get),
             doc: doc(
                 "An upload, with a short-lived download URL once stored",
@@ -803,6 +887,7 @@ pub fn table() -> Vec<Route> {
             method: Method::DELETE,
             path: "/v1/uploads/{id}",
             access: AnyUser,
+            target: NoAccount,
             handler: || delete(uploads::delete),
             doc: doc("Delete an upload's file and record", None, 204, None),
         },
@@ -811,6 +896,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/imports",
             access: SETTINGS_EDIT,
+            target: NewUsers,
             handler: || post(uploads::start_import),
             doc: doc(
                 "Import an uploaded CSV of users or groups in the background",
@@ -824,6 +910,7 @@ pub fn table() -> Vec<Route> {
             method: Method::GET,
             path: "/v1/imports/{id}",
             access: SETTINGS_EDIT,
+            target: NoAccount,
             handler: || get(uploads::import_status),
             doc: doc(
                 "A background import's progress and failed rows",
@@ -837,6 +924,7 @@ pub fn table() -> Vec<Route> {
             method: Method::POST,
             path: "/v1/ops/jobs/cleanup-uploads",
             access: Operator,
+            target: NoAccount,
             handler: || post(uploads::cleanup),
             doc: doc(
                 "Delete uploads pending for 24 hours and import files whose import ended, as of as_of",

@@ -139,7 +139,7 @@ pub async fn set_default(
     Caller(p): Caller,
     Json(b): Json<RoleIdBody>,
 ) -> ApiResult<Out<Value>> {
-    roles::set_default(&s.svc, &p.scope, &p.actor(), &b.role_id, time::now()).await?;
+    roles::set_default(&s.svc, &p.scope, &p.authority(), &b.role_id, time::now()).await?;
     Ok(Out(json!(
         tenants::load(&s.svc, &p.scope.tenant).await?.view()
     )))
@@ -158,7 +158,7 @@ pub async fn assign(
     let u = roles::assign(
         &s.svc,
         &p.scope,
-        &p,
+        &p.authority(),
         &user_id(&id)?,
         &b.role_id,
         time::now(),
@@ -175,7 +175,7 @@ pub async fn grant_org_admin(
     let u = roles::set_org_admin(
         &s.svc,
         &p.scope,
-        &p.actor(),
+        &p.authority(),
         &user_id(&id)?,
         true,
         time::now(),
@@ -192,7 +192,7 @@ pub async fn revoke_org_admin(
     let u = roles::set_org_admin(
         &s.svc,
         &p.scope,
-        &p.actor(),
+        &p.authority(),
         &user_id(&id)?,
         false,
         time::now(),

@@ -63,7 +63,7 @@ pub async fn create(
         org_admin: false,
         group_ids,
     };
-    let c = users::create(&s.svc, &p.scope, &p.actor(), new, time::now()).await?;
+    let c = users::create(&s.svc, &p.scope, &p.authority(), new, time::now()).await?;
     let mut body = json!({"user": c.user.view()});
     if let Some(pw) = c.initial_password {
         body["initial_password"] = json!(pw.expose_secret());
@@ -158,7 +158,7 @@ pub async fn update(
             Some(Some(l)) => Patch::Set(LoginId::parse(&l)?),
         },
     };
-    let u = users::update(&s.svc, &p.scope, &p.actor(), &id, changes, time::now()).await?;
+    let u = users::update(&s.svc, &p.scope, &p.authority(), &id, changes, time::now()).await?;
     Ok(Out(json!(u.view())))
 }
 
@@ -167,7 +167,14 @@ pub async fn delete(
     Caller(p): Caller,
     PathId(id): PathId,
 ) -> ApiResult<StatusCode> {
-    users::delete(&s.svc, &p.scope, &p.actor(), &user_id(&id)?, time::now()).await?;
+    users::delete(
+        &s.svc,
+        &p.scope,
+        &p.authority(),
+        &user_id(&id)?,
+        time::now(),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -193,9 +200,10 @@ pub async fn bulk_delete(
     }
     let (mut deleted, mut failed) = (vec![], vec![]);
     let now = time::now();
+    let by = p.authority();
     for raw in b.ids {
         let result = match UserId::parse(&raw) {
-            Some(id) => users::delete(&s.svc, &p.scope, &p.actor(), &id, now)
+            Some(id) => users::delete(&s.svc, &p.scope, &by, &id, now)
                 .await
                 .map_err(ApiError::from),
             None => Err(ApiError::not_found("user")),
@@ -222,8 +230,15 @@ pub async fn credentials(
     Json(b): Json<CredentialsBody>,
 ) -> ApiResult<(StatusCode, Out<Value>)> {
     let id = user_id(&id)?;
-    match crate::app::auth::reissue(&s.svc, &p.scope, &p.actor(), &id, b.delivery, time::now())
-        .await?
+    match crate::app::auth::reissue(
+        &s.svc,
+        &p.scope,
+        &p.authority(),
+        &id,
+        b.delivery,
+        time::now(),
+    )
+    .await?
     {
         crate::app::auth::Reissued::Mailed => Ok((StatusCode::ACCEPTED, Out(json!({})))),
         crate::app::auth::Reissued::Generated(pw) => Ok((
@@ -250,7 +265,7 @@ pub async fn import(
     let report = crate::app::imports::import_users(
         &s.svc,
         &p.scope,
-        &p.actor(),
+        &p.authority(),
         &bytes,
         delivery,
         time::now(),
