@@ -251,9 +251,16 @@ impl Page {
         )
     }
 
-    /// Failures no form can fix: logged, shown as a plain 500 page.
+    /// Failures no form can fix: a lost session goes to the login page, throttling says how long to wait,
+    /// anything else is logged and shown as a plain 500 page.
     fn failure(&self, e: AppError) -> Reply {
         match e {
+            // The session ended while the page was open (signed out elsewhere, user deleted).
+            AppError::Unauthenticated => {
+                let mut r = self.redirect("/login");
+                self.clear_session(&mut r);
+                r
+            }
             AppError::RateLimited { retry_after } => self.message(
                 StatusCode::TOO_MANY_REQUESTS,
                 self.say("しばらくお待ちください", "Please wait a moment"),
