@@ -356,11 +356,7 @@ impl IntoResponse for Reply {
         set(h, header::CACHE_CONTROL, "no-store");
         set(h, header::VARY, "Accept-Language, Cookie");
         if self.hsts {
-            set(
-                h,
-                header::STRICT_TRANSPORT_SECURITY,
-                "max-age=31536000; includeSubDomains",
-            );
+            set(h, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
         }
         if let Some(l) = self.location {
             set(h, header::LOCATION, &l);
