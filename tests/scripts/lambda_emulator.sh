@@ -568,6 +568,27 @@ if session:
     r = lam("auth-login", "POST", "/v1/auth/login", {"tenant": slug, "login": admin_email, "password": pw2})
     check("auth-login with the new password -> 200", r.status == 200 and isinstance((r.json or {}).get("token"), str), repr(r))
 
+    # The same person through the pages: cookies cross API Gateway's v2 event both ways.
+    r = page("page-login", "GET", "/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', r.raw)
+    csrf_cookie = re.search(r"kanri_csrf=([^;]+)", r.headers.get("set-cookie", ""))
+    ok = check("page-login hands out the form token with its cookie", r.status == 200 and csrf and csrf_cookie
+               and csrf.group(1) == csrf_cookie.group(1), repr(r) + repr(r.headers))
+    if ok:
+        r = page("page-login-post", "POST", "/login",
+                 {"tenant": slug, "login": admin_email, "password": pw2, "csrf": csrf.group(1)},
+                 {"cookie": f"kanri_csrf={csrf_cookie.group(1)}"})
+        cookie = re.search(r"kanri_session=([^;]+);[^,]*HttpOnly", r.headers.get("set-cookie", ""))
+        ok = check("page-login-post -> 303 to /account with an HttpOnly session cookie",
+                   is_page(r, 303) and r.headers.get("location") == "/account" and cookie, repr(r) + repr(r.headers))
+    if ok:
+        r = page("page-account", "GET", "/account", headers={"cookie": f"kanri_session={cookie.group(1)}"})
+        check("page-account with the session cookie -> 200 with the person's name", is_page(r, 200, "管理 太郎"),
+              repr(r))
+        r = lam("me-get", "GET", "/v1/me", token=cookie.group(1))
+        check("the page session is an API session", r.status == 200 and (r.json or {}).get("email") == admin_email,
+              repr(r))
+
     r = lam("auth-logout", "POST", "/v1/auth/logout", token=session)
     check("auth-logout -> 204", r.status == 204 and not r.raw, repr(r))
     r = lam("me-get", "GET", "/v1/me", token=session)
