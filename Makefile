@@ -5,12 +5,12 @@ PYTHON ?= python3
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help deps run run-aws test test-rust test-lambda test-schemathesis lint build lambda-build fmt
+.PHONY: help deps run run-aws test test-rust test-lambda test-schemathesis test-browser lint build lambda-build fmt
 
 help:
 	@echo "make run        local server on http://127.0.0.1:3000, embedded store in .kanri/"
 	@echo "make run-aws    the same server on DynamoDB/KMS/SES (AWS_ENDPOINT_URL, or a moto it starts)"
-	@echo "make test       every test: unit, store conformance, HTTP on both backends, template, Lambda, schemathesis"
+	@echo "make test       every test: unit, store conformance, HTTP on both backends, template, Lambda, schemathesis, browser"
 	@echo "make lint       rustfmt, clippy -D warnings, cfn-lint"
 	@echo "make lambda-build  release arm64 Lambda binaries with cargo-lambda (zig)"
 
@@ -20,6 +20,14 @@ deps:
 		|| $(PYTHON) -m pip install --quiet --disable-pip-version-check 'moto[server]' boto3
 	@command -v cfn-lint >/dev/null 2>&1 \
 		|| $(PYTHON) -m pip install --quiet --disable-pip-version-check cfn-lint
+	@# The browser tests (tests/scripts/browser.sh): Debian's headless Chromium and a Japanese font (apt), and
+	@# playwright-core to drive it (npm, pinned by tests/browser/package-lock.json; it never downloads a browser).
+	@{ [ -x /usr/lib/chromium/chromium-headless-shell ] && fc-list 2>/dev/null | grep -qi 'IPAGothic'; } || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq chromium-headless-shell fonts-ipafont-gothic >/dev/null; }
+	@cmp -s tests/browser/package-lock.json tests/browser/node_modules/.kanri-installed-lock 2>/dev/null \
+		|| (cd tests/browser && npm ci --no-audit --no-fund --silent && cp package-lock.json node_modules/.kanri-installed-lock)
 
 # `--workspace` resolves dependency features as `make test` does (cargo unifies features over the packages it
 # builds), so after `make test` this links kanri-local from the same artefacts instead of recompiling the
@@ -46,6 +54,10 @@ build:
 
 test: deps
 	@bash tests/run.sh
+
+# Only the browser tests of the pages (both backends; screenshots into docs/screenshots/).
+test-browser: deps
+	@bash tests/scripts/browser.sh
 
 lint: deps
 	$(CARGO) fmt --all --check

@@ -5,6 +5,7 @@
 #   2. cfn-lint on template.yaml
 #   3. every Lambda binary under cargo-lambda's Runtime API emulator
 #   4. schemathesis against the local server's OpenAPI document
+#   5. the pages in headless Chromium, on both backends (screenshots into docs/screenshots/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,5 +30,8 @@ SKIP_BUILD=1 bash tests/scripts/lambda_emulator.sh  # the binaries were built ab
 
 echo "== schemathesis"
 SKIP_BUILD=1 bash tests/scripts/schemathesis.sh
+
+echo "== browser (pages)"
+SKIP_BUILD=1 bash tests/scripts/browser.sh
 
 echo "make test: everything passed in $(( $(date +%s) - started )) s"

@@ -173,7 +173,7 @@ log "kanri-local (aws backend) at http://127.0.0.1:$LOCAL_PORT"
 export EMU="http://127.0.0.1:$EMU_PORT" LOCAL="http://127.0.0.1:$LOCAL_PORT" OPERATOR_TOKEN WORK COUNTS RUN_ID
 set +e
 timeout 300 "$PYTHON" - <<'PY'
-import base64, email, json, os, re, secrets, sys, time, urllib.error, urllib.request
+import base64, email, json, os, re, secrets, sys, time, urllib.error, urllib.parse, urllib.request
 
 EMU, LOCAL, WORK, COUNTS = os.environ["EMU"], os.environ["LOCAL"], os.environ["WORK"], os.environ["COUNTS"]
 MOTO, RUN = os.environ["AWS_ENDPOINT_URL"], os.environ["RUN_ID"]
@@ -353,7 +353,9 @@ for p, item in (doc.get("paths") or {}).items():
     for m, op in item.items():
         if isinstance(op, dict) and op.get("operationId"):
             ops[op["operationId"]] = (m.upper(), p, op)
-missing = [i for i in IDS if i not in ops or ops[i][0] != BY_ID[i]["method"] or ops[i][1] != BY_ID[i]["path"]]
+PAGES = [i for i in IDS if BY_ID[i].get("page")]
+missing = [i for i in IDS if not BY_ID[i].get("page")
+           and (i not in ops or ops[i][0] != BY_ID[i]["method"] or ops[i][1] != BY_ID[i]["path"])]
 check("openapi document describes every route id with its method and path", not missing, f"missing/different: {missing}")
 # Public routes: `security: []` in the document; the operator flag comes from the route table.
 public = {i for i in IDS if i in ops and ops[i][2].get("security") == []}
@@ -374,7 +376,7 @@ for rid in [i for i in IDS if BY_ID[i]["operator"]]:
 
 print("== every non-public route without a session -> 401", flush=True)
 for rid in IDS:
-    if rid in public or BY_ID[rid]["operator"]:
+    if rid in public or BY_ID[rid]["operator"] or rid in PAGES:
         continue
     route = BY_ID[rid]
     body = {} if route["method"] in ("POST", "PATCH", "PUT") else None
@@ -383,6 +385,68 @@ for rid in IDS:
           is_error(r, 401, "unauthenticated"), repr(r))
     r = lam(rid, route["method"], fill(route["path"]), body, token="not-a-session-token")
     check(f"{rid} with a bogus bearer token -> 401 unauthenticated", is_error(r, 401, "unauthenticated"), repr(r))
+
+print("== pages (HTML): security headers, CSRF, no session", flush=True)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_page_opener = urllib.request.build_opener(_NoRedirect)
+
+
+def page(fn, method, path, form=None, headers=None):
+    """A browser-like request to a page function through the function-URL front end, redirects not followed."""
+    called.add(fn)
+    if not fn_alive(fn):
+        return Resp(0, {}, f"Lambda process {fn} is not running; log tail:\n{fn_log_tail(fn)}")
+    h = {"accept": "text/html", **(headers or {})}
+    data = None
+    if form is not None:
+        data = urllib.parse.urlencode(form).encode()
+        h["content-type"] = "application/x-www-form-urlencoded"
+    req = urllib.request.Request(f"{EMU}/lambda-url/{fn}{path}", data=data, method=method, headers=h)
+    try:
+        with _page_opener.open(req, timeout=30) as r:
+            return Resp(r.status, dict(r.headers), r.read().decode("utf-8", "replace"))
+    except urllib.error.HTTPError as e:
+        return Resp(e.code, dict(e.headers), e.read().decode("utf-8", "replace"))
+    except Exception as e:
+        return Resp(0, {}, f"{type(e).__name__}: {e}; log tail:\n{fn_log_tail(fn)}")
+
+
+def is_page(r, status, text=None):
+    csp = r.headers.get("content-security-policy", "")
+    return (r.status == status and r.headers.get("content-type", "").startswith("text/html")
+            and "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+            and r.headers.get("x-frame-options") == "DENY" and r.headers.get("referrer-policy") == "no-referrer"
+            and r.headers.get("x-content-type-options") == "nosniff"
+            and (text is None or text in r.raw))
+
+
+for rid, path, text in [("page-login", "/login", "ログイン"), ("page-password-reset", "/password-reset", "パスワードの再設定")]:
+    r = page(rid, "GET", path)
+    check(f"{rid} GET {path} -> 200 Japanese page with security headers and a CSRF cookie",
+          is_page(r, 200, text) and "kanri_csrf=" in r.headers.get("set-cookie", ""), repr(r) + repr(r.headers))
+r = page("page-login", "GET", "/login?lang=en")
+check("page-login GET /login?lang=en -> English, language remembered in a cookie",
+      is_page(r, 200, "Sign in") and "kanri_lang=en" in r.headers.get("set-cookie", ""), repr(r))
+r = page("page-set-password", "GET", "/set-password?token=not-a-real-token")
+check("page-set-password with an unknown token -> 410 page saying the link cannot be used",
+      is_page(r, 410, "このリンクは使えません"), repr(r))
+for rid, path in [("page-login-post", "/login"), ("page-password-reset-post", "/password-reset"),
+                  ("page-set-password-post", "/set-password")]:
+    r = page(rid, "POST", path, {"tenant": "x", "login": "y", "password": "z", "token": "t"})
+    check(f"{rid} POST {path} without a CSRF token -> 403 page", is_page(r, 403), repr(r))
+for rid in ["page-account", "page-account-password", "page-account-password-post",
+            "page-account-subscriptions-post", "page-logout-post"]:
+    route = BY_ID[rid]
+    form = {} if route["method"] == "POST" else None
+    r = page(rid, route["method"], route["path"], form, {"cookie": "kanri_session=not-a-session"})
+    check(f"{rid} {route['method']} {route['path']} without a session -> 303 to /login",
+          is_page(r, 303) and r.headers.get("location") == "/login", repr(r) + repr(r.headers))
 
 print("== tenant created by kanri-local (aws backend, same tables)", flush=True)
 slug = f"lam-{RUN}"
@@ -503,6 +567,27 @@ if session:
     check("auth-login with the old password -> 401 invalid_credentials", is_error(r, 401, "invalid_credentials"), repr(r))
     r = lam("auth-login", "POST", "/v1/auth/login", {"tenant": slug, "login": admin_email, "password": pw2})
     check("auth-login with the new password -> 200", r.status == 200 and isinstance((r.json or {}).get("token"), str), repr(r))
+
+    # The same person through the pages: cookies cross API Gateway's v2 event both ways.
+    r = page("page-login", "GET", "/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', r.raw)
+    csrf_cookie = re.search(r"kanri_csrf=([^;]+)", r.headers.get("set-cookie", ""))
+    ok = check("page-login hands out the form token with its cookie", r.status == 200 and csrf and csrf_cookie
+               and csrf.group(1) == csrf_cookie.group(1), repr(r) + repr(r.headers))
+    if ok:
+        r = page("page-login-post", "POST", "/login",
+                 {"tenant": slug, "login": admin_email, "password": pw2, "csrf": csrf.group(1)},
+                 {"cookie": f"kanri_csrf={csrf_cookie.group(1)}"})
+        cookie = re.search(r"kanri_session=([^;]+);[^,]*HttpOnly", r.headers.get("set-cookie", ""))
+        ok = check("page-login-post -> 303 to /account with an HttpOnly session cookie",
+                   is_page(r, 303) and r.headers.get("location") == "/account" and cookie, repr(r) + repr(r.headers))
+    if ok:
+        r = page("page-account", "GET", "/account", headers={"cookie": f"kanri_session={cookie.group(1)}"})
+        check("page-account with the session cookie -> 200 with the person's name", is_page(r, 200, "管理 太郎"),
+              repr(r))
+        r = lam("me-get", "GET", "/v1/me", token=cookie.group(1))
+        check("the page session is an API session", r.status == 200 and (r.json or {}).get("email") == admin_email,
+              repr(r))
 
     r = lam("auth-logout", "POST", "/v1/auth/logout", token=session)
     check("auth-logout -> 204", r.status == 204 and not r.raw, repr(r))

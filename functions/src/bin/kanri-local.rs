@@ -11,11 +11,12 @@ async fn main() -> std::process::ExitCode {
             .iter()
             .map(|r| {
                 format!(
-                    r#"{{"id":"{}","method":"{}","path":"{}","operator":{}}}"#,
+                    r#"{{"id":"{}","method":"{}","path":"{}","operator":{},"page":{}}}"#,
                     r.id,
                     r.method,
                     r.path,
-                    r.access == Access::Operator
+                    r.access == Access::Operator,
+                    r.is_page()
                 )
             })
             .collect();

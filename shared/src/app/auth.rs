@@ -441,6 +441,62 @@ pub async fn set_password(
     Ok(())
 }
 
+/// What a one-time link is, read without consuming it: the set-password page shows it when opened (mail
+/// scanners open every link, so opening must not use it up; only [`set_password`] does).
+pub enum Link {
+    /// Usable: an invitation or reset for this user of this tenant, until `expires`.
+    Valid {
+        kind: &'static str,
+        expires: OffsetDateTime,
+        user: Box<UserRecord>,
+        tenant: Box<tenants::TenantRecord>,
+    },
+    /// Issued but expired (kept until the store's TTL sweeps it).
+    Expired { kind: &'static str },
+    /// Used, replaced by a newer link, revoked, or never issued: nothing tells these apart.
+    Unknown,
+}
+
+/// Reads a set-password link without changing anything.
+pub async fn inspect_link(
+    svc: &Services,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<Link, AppError> {
+    let hash = crypto::token_hash(token);
+    let Some(rec) = svc
+        .store
+        .get(Table::Data, &layout::token_pk(&hash), layout::TOKEN_SK)
+        .await?
+    else {
+        return Ok(Link::Unknown);
+    };
+    let kind = match rec.s(attr::KIND) {
+        Some(INVITATION) => INVITATION,
+        Some(RESET) => RESET,
+        _ => return Ok(Link::Unknown),
+    };
+    let exp = rec.n(attr::EXPIRES).unwrap_or(0);
+    if exp <= now.unix_timestamp() {
+        return Ok(Link::Expired { kind });
+    }
+    let tenant_id = TenantId::from_stored(rec.s(attr::TENANT).unwrap_or_default());
+    let uid = UserId::from_stored(rec.s(attr::USER).unwrap_or_default());
+    let scope = svc.scope(&tenant_id).await?;
+    let user = match users::load(svc, &scope, &uid).await {
+        Ok(u) => u,
+        Err(AppError::NotFound(_)) => return Ok(Link::Unknown),
+        Err(e) => return Err(e),
+    };
+    let tenant = tenants::load(svc, &tenant_id).await?;
+    Ok(Link::Valid {
+        kind,
+        expires: OffsetDateTime::from_unix_timestamp(exp).unwrap_or(now),
+        user: Box::new(user),
+        tenant: Box::new(tenant),
+    })
+}
+
 /// The signed-in user changes their password: the current one must verify; other sessions are revoked.
 pub async fn change_password(
     svc: &Services,

@@ -79,7 +79,8 @@ fn banner(config: &Config, addr: std::net::SocketAddr, token: &str) -> String {
          operator token: {token}\n\
          {mail}\n\
          log in: create a tenant with POST /v1/ops/tenants (Authorization: Bearer <operator token>), open the\n\
-         set-password link mailed to its admin, then POST /v1/auth/login. README.md walks through it with curl."
+         set-password link mailed to its admin in a browser (then http://{addr}/login), or use the API:\n\
+         README.md walks through both."
     )
 }
 

@@ -7,6 +7,7 @@ pub mod handlers;
 pub mod lambda;
 pub mod local;
 pub mod openapi;
+pub mod pages;
 pub mod routes;
 
 use std::sync::Arc;

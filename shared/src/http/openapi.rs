@@ -317,7 +317,7 @@ pub fn param(name: &str) -> Value {
 
 pub fn document() -> Value {
     let mut paths = Map::new();
-    for r in routes::table() {
+    for r in routes::table().into_iter().filter(|r| !r.is_page()) {
         let mut op = json!({
             "operationId": r.id,
             "summary": r.doc.summary,

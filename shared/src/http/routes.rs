@@ -10,6 +10,7 @@ use crate::http::AppState;
 use crate::http::handlers::{
     groups, logs, me, notices, ops, questionnaires, roles, session, system, tenant, uploads, users,
 };
+use crate::http::pages;
 
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,6 +95,18 @@ const SETTINGS_EDIT: Access = Access::Feature(Feature::Settings, Level::Edit);
 const AUDIT_LOG_VIEW: Access = Access::Feature(Feature::AuditLog, Level::View);
 const SUPPLY_CHAIN_EDIT: Access = Access::Feature(Feature::SupplyChain, Level::Edit);
 const SUPPLY_CHAIN_VIEW: Access = Access::Feature(Feature::SupplyChain, Level::View);
+
+impl Route {
+    /// A page for people (HTML, outside `/v1/`): not part of the JSON API or its OpenAPI document.
+    pub fn is_page(&self) -> bool {
+        !self.path.starts_with("/v1/")
+    }
+}
+
+/// A page's documentation: HTML, no JSON schemas.
+const fn page(summary: &'static str, status: u16) -> Doc {
+    doc(summary, None, status, None)
+}
 
 pub fn table() -> Vec<Route> {
     use Access::*;
@@ -932,6 +945,98 @@ pub fn table() -> Vec<Route> {
                 200,
                 Some("CleanupReport"),
             ),
+        },
+        // ---- pages for people (HTML; see http::pages) ----
+        Route {
+            id: "page-login",
+            method: Method::GET,
+            path: "/login",
+            access: Public,
+            handler: || get(pages::login),
+            doc: page("Sign-in page", 200),
+        },
+        Route {
+            id: "page-login-post",
+            method: Method::POST,
+            path: "/login",
+            access: Public,
+            handler: || post(pages::login_post),
+            doc: page("Sign in from the page (session cookie)", 303),
+        },
+        Route {
+            id: "page-logout-post",
+            method: Method::POST,
+            path: "/logout",
+            access: Public,
+            handler: || post(pages::logout_post),
+            doc: page("Sign out from the page", 303),
+        },
+        Route {
+            id: "page-account",
+            method: Method::GET,
+            path: "/account",
+            access: Public,
+            handler: || get(pages::account),
+            doc: page("The signed-in person's account page", 200),
+        },
+        Route {
+            id: "page-account-password",
+            method: Method::GET,
+            path: "/account/password",
+            access: Public,
+            handler: || get(pages::change_password),
+            doc: page("Change-password page", 200),
+        },
+        Route {
+            id: "page-account-password-post",
+            method: Method::POST,
+            path: "/account/password",
+            access: Public,
+            handler: || post(pages::change_password_post),
+            doc: page("Change the password from the page", 303),
+        },
+        Route {
+            id: "page-account-subscriptions-post",
+            method: Method::POST,
+            path: "/account/subscriptions",
+            access: Public,
+            handler: || post(pages::subscriptions_post),
+            doc: page("Choose notice mails from the page", 303),
+        },
+        Route {
+            id: "page-set-password",
+            method: Method::GET,
+            path: "/set-password",
+            access: Public,
+            handler: || get(pages::set_password),
+            doc: page(
+                "The mailed invitation or reset link: shows it without using it",
+                200,
+            ),
+        },
+        Route {
+            id: "page-set-password-post",
+            method: Method::POST,
+            path: "/set-password",
+            access: Public,
+            handler: || post(pages::set_password_post),
+            doc: page("Set the password with the link, then sign in", 303),
+        },
+        Route {
+            id: "page-password-reset",
+            method: Method::GET,
+            path: "/password-reset",
+            access: Public,
+            handler: || get(pages::password_reset),
+            doc: page("Password reset request page", 200),
+        },
+        Route {
+            id: "page-password-reset-post",
+            method: Method::POST,
+            path: "/password-reset",
+            access: Public,
+            handler: || post(pages::password_reset_post),
+            doc: page("Request a reset link from the page", 303),
         },
     ]
 }

@@ -1,0 +1,1089 @@
+//! Pages for people: server-rendered HTML (askama templates compiled into the binary, escaped by default)
+//! for what a person does with their own account — open the mailed set-password link, sign in, change the
+//! password, ask for a reset, choose notice mails, sign out. Each page is a row of the route table (outside
+//! `/v1/`, so not in the OpenAPI document) and calls the same use cases as the JSON API.
+//!
+//! Sessions: the API's session token in an HttpOnly, SameSite=Lax cookie (Secure unless the public URL is
+//! plain http). CSRF: forms of a session carry an HMAC of the session token; forms before a session (login,
+//! reset, set-password) carry a random double-submit token that must match their cookie. Every answer has a
+//! strict Content-Security-Policy (no script at all; the one stylesheet inlined and allowed by its hash),
+//! `frame-ancestors 'none'`, `X-Frame-Options: DENY`, `nosniff`, `Referrer-Policy: no-referrer`,
+//! `Cache-Control: no-store`, and HSTS when the public URL is https. Japanese by default, English by
+//! `Accept-Language` or `?lang=en` (kept in a cookie).
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use askama::Template;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::app::auth::{self, Link, LoginRequest, Principal};
+use crate::app::{AppError, groups, notices, roles};
+use crate::crypto::same_secret;
+use crate::domain::ids::GroupId;
+use crate::domain::time as ktime;
+use crate::http::AppState;
+use crate::http::extract::ClientIp;
+
+const SESSION_COOKIE: &str = "kanri_session";
+const CSRF_COOKIE: &str = "kanri_csrf";
+const LANG_COOKIE: &str = "kanri_lang";
+/// Form bodies are a few short fields.
+const FORM_LIMIT: usize = 16 * 1024;
+
+static CSS: &str = include_str!("../../templates/kanri.css");
+static CSP: LazyLock<String> = LazyLock::new(|| {
+    let hash = STANDARD.encode(Sha256::digest(CSS.as_bytes()));
+    format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; base-uri 'none'; \
+         frame-ancestors 'none'"
+    )
+});
+
+// ---- request context ----------------------------------------------------------------------------------
+
+/// What every page needs from the request: language, cookies, the path and query (for the language switch).
+pub struct Page {
+    en: bool,
+    /// `?lang=` given: remember it in a cookie.
+    chosen: Option<bool>,
+    cookies: HashMap<String, String>,
+    query: Vec<(String, String)>,
+    path: String,
+    /// The public URL is https: cookies are Secure and HSTS is sent.
+    https: bool,
+}
+
+impl FromRequestParts<AppState> for Page {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
+        let cookies: HashMap<String, String> = parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|c| {
+                let (k, v) = c.trim().split_once('=')?;
+                Some((k.to_owned(), v.to_owned()))
+            })
+            .collect();
+        let query: Vec<(String, String)> = parts
+            .uri
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        let chosen = query
+            .iter()
+            .find(|(k, _)| k == "lang")
+            .and_then(|(_, v)| lang_code(v));
+        let en = chosen
+            .or_else(|| cookies.get(LANG_COOKIE).and_then(|v| lang_code(v)))
+            .unwrap_or_else(|| {
+                accept_language_en(
+                    parts
+                        .headers
+                        .get(header::ACCEPT_LANGUAGE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or(""),
+                )
+            });
+        Ok(Page {
+            en,
+            chosen,
+            cookies,
+            query,
+            path: parts.uri.path().to_owned(),
+            https: s.svc.settings.public_url.starts_with("https://"),
+        })
+    }
+}
+
+/// `Some(true)` for English, `Some(false)` for Japanese.
+fn lang_code(v: &str) -> Option<bool> {
+    match v {
+        "en" => Some(true),
+        "ja" => Some(false),
+        _ => None,
+    }
+}
+
+/// Whether the browser prefers English to Japanese (Japanese when it names neither).
+fn accept_language_en(header: &str) -> bool {
+    let mut best: Option<(f32, bool)> = None;
+    for part in header.split(',') {
+        let mut it = part.split(';');
+        let tag = it.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = it
+            .find_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+            })
+            .unwrap_or(1.0);
+        let primary = tag.split('-').next().unwrap_or("");
+        let en = match primary {
+            "en" => true,
+            "ja" => false,
+            _ => continue,
+        };
+        if q > 0.0 && best.is_none_or(|(b, _)| q > b) {
+            best = Some((q, en));
+        }
+    }
+    best.is_some_and(|(_, en)| en)
+}
+
+impl Page {
+    fn q(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn say(&self, ja: &str, en: &str) -> String {
+        if self.en { en } else { ja }.to_owned()
+    }
+
+    /// The parts of the layout every template shares.
+    fn chrome(&self) -> Chrome {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in self.query.iter().filter(|(k, _)| k != "lang") {
+            q.append_pair(k, v);
+        }
+        q.append_pair("lang", if self.en { "ja" } else { "en" });
+        Chrome {
+            en: self.en,
+            lang: if self.en { "en" } else { "ja" },
+            css: CSS,
+            switch_href: format!("{}?{}", self.path, q.finish()),
+        }
+    }
+
+    fn cookie(&self, name: &str, value: &str, max_age: i64, same_site: &str) -> String {
+        format!(
+            "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}{}",
+            if self.https { "; Secure" } else { "" }
+        )
+    }
+
+    /// A reply; the language cookie goes along when `?lang=` chose one.
+    fn reply(&self, status: StatusCode) -> Reply {
+        let mut r = Reply {
+            status,
+            body: None,
+            location: None,
+            cookies: Vec::new(),
+            hsts: self.https,
+        };
+        if let Some(en) = self.chosen {
+            r.cookies.push(self.cookie(
+                LANG_COOKIE,
+                if en { "en" } else { "ja" },
+                365 * 86_400,
+                "Lax",
+            ));
+        }
+        r
+    }
+
+    fn html(&self, status: StatusCode, t: &impl Template) -> Reply {
+        let mut r = self.reply(status);
+        match t.render() {
+            Ok(b) => r.body = Some(b),
+            Err(e) => {
+                tracing::error!(error = %e, "page template failed");
+                r.status = StatusCode::INTERNAL_SERVER_ERROR;
+                r.body = Some("Internal error".into());
+            }
+        }
+        r
+    }
+
+    fn redirect(&self, to: &str) -> Reply {
+        let mut r = self.reply(StatusCode::SEE_OTHER);
+        r.location = Some(to.to_owned());
+        r
+    }
+
+    fn message(
+        &self,
+        status: StatusCode,
+        title: String,
+        paragraphs: Vec<String>,
+        links: Vec<(&'static str, String)>,
+    ) -> Reply {
+        self.html(
+            status,
+            &MessagePage {
+                c: self.chrome(),
+                title,
+                paragraphs,
+                links,
+            },
+        )
+    }
+
+    /// The 403 page of a form posted without its CSRF token (another site's form, or a stale page).
+    fn csrf_refused(&self) -> Reply {
+        self.message(
+            StatusCode::FORBIDDEN,
+            self.say(
+                "送信を受け付けられませんでした",
+                "This form could not be accepted",
+            ),
+            vec![self.say(
+                "フォームの確認用トークンがないか、一致しません。ページを開き直してから、もう一度送信してください。",
+                "The form's check token is missing or does not match. Open the page again and send it once more.",
+            )],
+            vec![("/login", self.say("ログインへ", "Sign in"))],
+        )
+    }
+
+    /// Failures no form can fix: a lost session goes to the login page, throttling says how long to wait,
+    /// anything else is logged and shown as a plain 500 page.
+    fn failure(&self, e: AppError) -> Reply {
+        match e {
+            // The session ended while the page was open (signed out elsewhere, user deleted).
+            AppError::Unauthenticated => {
+                let mut r = self.redirect("/login");
+                self.clear_session(&mut r);
+                r
+            }
+            AppError::RateLimited { retry_after } => self.message(
+                StatusCode::TOO_MANY_REQUESTS,
+                self.say("しばらくお待ちください", "Please wait a moment"),
+                vec![if self.en {
+                    format!("Too many attempts. Try again in {retry_after} seconds.")
+                } else {
+                    format!("試行回数が多すぎます。{retry_after} 秒後にもう一度お試しください。")
+                }],
+                vec![],
+            ),
+            e => {
+                tracing::error!(error = %e, "page failed");
+                self.message(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    self.say("エラーが発生しました", "Something went wrong"),
+                    vec![self.say(
+                        "しばらくしてから、もう一度お試しください。",
+                        "Please try again in a little while.",
+                    )],
+                    vec![],
+                )
+            }
+        }
+    }
+
+    /// The double-submit token of the pre-session forms: the cookie's, or a new one (set with the page).
+    fn form_token(&self, reply_cookies: &mut Vec<String>) -> String {
+        match self.cookies.get(CSRF_COOKIE).filter(|v| v.len() >= 32) {
+            Some(t) => t.clone(),
+            None => {
+                let (t, _) = crate::crypto::new_token();
+                let t = t.expose_secret().to_owned();
+                reply_cookies.push(self.cookie(CSRF_COOKIE, &t, 86_400, "Strict"));
+                t
+            }
+        }
+    }
+
+    fn form_token_ok(&self, form: &Form) -> bool {
+        match (self.cookies.get(CSRF_COOKIE), form.get("csrf")) {
+            (Some(c), Some(f)) if c.len() >= 32 => same_secret(c, f),
+            _ => false,
+        }
+    }
+
+    fn session_token(&self) -> Option<&str> {
+        self.cookies
+            .get(SESSION_COOKIE)
+            .map(String::as_str)
+            .filter(|t| !t.is_empty())
+    }
+
+    fn clear_session(&self, r: &mut Reply) {
+        r.cookies.push(self.cookie(SESSION_COOKIE, "", 0, "Lax"));
+    }
+}
+
+/// The CSRF token of a session's forms: an HMAC keyed by the session token, so only a page of that
+/// session can know it, and it reveals neither the token nor the stored hash.
+fn session_csrf(token: &str) -> String {
+    match <Hmac<Sha256> as Mac>::new_from_slice(token.as_bytes()) {
+        Ok(mut m) => {
+            m.update(b"kanri page csrf");
+            URL_SAFE_NO_PAD.encode(m.finalize().into_bytes())
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// A page's answer, with the security headers every page carries.
+pub struct Reply {
+    status: StatusCode,
+    body: Option<String>,
+    location: Option<String>,
+    cookies: Vec<String>,
+    hsts: bool,
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut res = (self.status, self.body.unwrap_or_default()).into_response();
+        let h = res.headers_mut();
+        let set = |h: &mut axum::http::HeaderMap, k, v: &str| {
+            if let Ok(v) = HeaderValue::from_str(v) {
+                h.insert(k, v);
+            }
+        };
+        set(h, header::CONTENT_TYPE, "text/html; charset=utf-8");
+        set(h, header::CONTENT_SECURITY_POLICY, &CSP);
+        set(h, header::X_FRAME_OPTIONS, "DENY");
+        set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+        set(h, header::REFERRER_POLICY, "no-referrer");
+        set(h, header::CACHE_CONTROL, "no-store");
+        set(h, header::VARY, "Accept-Language, Cookie");
+        if self.hsts {
+            set(h, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
+        }
+        if let Some(l) = self.location {
+            set(h, header::LOCATION, &l);
+        }
+        for c in self.cookies {
+            if let Ok(v) = HeaderValue::from_str(&c) {
+                h.append(header::SET_COOKIE, v);
+            }
+        }
+        res
+    }
+}
+
+/// An `application/x-www-form-urlencoded` body.
+pub struct Form(HashMap<String, String>);
+
+impl Form {
+    fn get(&self, k: &str) -> Option<&str> {
+        self.0.get(k).map(String::as_str)
+    }
+    fn text(&self, k: &str) -> String {
+        self.get(k).unwrap_or("").trim().to_owned()
+    }
+    fn secret(&self, k: &str) -> SecretString {
+        SecretString::from(self.get(k).unwrap_or("").to_owned())
+    }
+    fn checked(&self, k: &str) -> bool {
+        self.get(k).is_some()
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for Form {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, Response> {
+        let bytes = axum::body::to_bytes(req.into_body(), FORM_LIMIT)
+            .await
+            .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response())?;
+        Ok(Form(
+            form_urlencoded::parse(&bytes)
+                .into_owned()
+                .collect::<HashMap<_, _>>(),
+        ))
+    }
+}
+
+// ---- templates ----------------------------------------------------------------------------------------
+
+struct Chrome {
+    en: bool,
+    lang: &'static str,
+    css: &'static str,
+    switch_href: String,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    c: Chrome,
+    title: String,
+    paragraphs: Vec<String>,
+    links: Vec<(&'static str, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    c: Chrome,
+    csrf: String,
+    tenant: String,
+    login: String,
+    ok: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "set_password.html")]
+struct SetPasswordPage {
+    c: Chrome,
+    csrf: String,
+    token: String,
+    reset: bool,
+    user_name: String,
+    username: String,
+    tenant_name: String,
+    tenant_slug: String,
+    expires: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "password_reset.html")]
+struct PasswordResetPage {
+    c: Chrome,
+    csrf: String,
+    tenant: String,
+    sent: bool,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "change_password.html")]
+struct ChangePasswordPage {
+    c: Chrome,
+    csrf: String,
+    username: String,
+    forced: bool,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    c: Chrome,
+    csrf: String,
+    name: String,
+    tenant_name: String,
+    email: String,
+    login_id: String,
+    role: String,
+    org_admin: bool,
+    groups: String,
+    release: bool,
+    incident: bool,
+    ok: Option<String>,
+    error: Option<String>,
+}
+
+fn jst_minutes(t: OffsetDateTime) -> String {
+    let t = t.to_offset(ktime::JST);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} (JST)",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+/// The password rule a weak password broke, in the page's language.
+fn weak_password(page: &Page, msg: &str) -> String {
+    let (ja, en) = if msg.contains("at least") {
+        (
+            "パスワードは 8 文字以上にしてください。",
+            "The password must have at least 8 characters.",
+        )
+    } else if msg.contains("at most") {
+        (
+            "パスワードは 128 文字以内にしてください。",
+            "The password must have at most 128 characters.",
+        )
+    } else if msg.contains("login id or e-mail") {
+        (
+            "ログイン ID やメールアドレスと同じパスワードは使えません。",
+            "The password must not be your login ID or e-mail address.",
+        )
+    } else {
+        (
+            "このパスワードはよく使われているため使えません。別のものを選んでください。",
+            "This password is too common. Please choose another one.",
+        )
+    };
+    page.say(ja, en)
+}
+
+fn mismatch(page: &Page) -> String {
+    page.say(
+        "2 つの新しいパスワードが一致しません。",
+        "The two new passwords do not match.",
+    )
+}
+
+// ---- sessions -----------------------------------------------------------------------------------------
+
+enum Signed {
+    In(Box<Principal>, String),
+    Out(Reply),
+}
+
+/// The signed-in principal of the session cookie, or a redirect to the login page (which also drops a dead
+/// cookie). A user who must change their password is sent to that page unless `self_service`.
+async fn signed_in(s: &AppState, page: &Page, self_service: bool) -> Result<Signed, AppError> {
+    let Some(token) = page.session_token() else {
+        return Ok(Signed::Out(page.redirect("/login")));
+    };
+    match auth::authenticate(&s.svc, token, ktime::now()).await {
+        Ok(p) => {
+            if p.user.must_change_password && !self_service {
+                return Ok(Signed::Out(page.redirect("/account/password")));
+            }
+            Ok(Signed::In(Box::new(p), session_csrf(token)))
+        }
+        Err(AppError::Unauthenticated) => {
+            let mut r = page.redirect("/login");
+            page.clear_session(&mut r);
+            Ok(Signed::Out(r))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn session_cookie(page: &Page, token: &SecretString, expires: OffsetDateTime) -> String {
+    let max_age = (expires - ktime::now()).whole_seconds().max(0);
+    page.cookie(SESSION_COOKIE, token.expose_secret(), max_age, "Lax")
+}
+
+// ---- login --------------------------------------------------------------------------------------------
+
+pub async fn login(State(s): State<AppState>, page: Page) -> Reply {
+    if let Some(token) = page.session_token()
+        && let Ok(p) = auth::authenticate(&s.svc, token, ktime::now()).await
+    {
+        return page.redirect(if p.user.must_change_password {
+            "/account/password"
+        } else {
+            "/account"
+        });
+    }
+    let ok = match page.q("done") {
+        Some("signed_out") => Some(page.say("ログアウトしました。", "You have signed out.")),
+        Some("password_set") => Some(page.say(
+            "パスワードを設定しました。ログインしてください。",
+            "Your password is set. Please sign in.",
+        )),
+        _ => None,
+    };
+    let tenant = page.q("tenant").unwrap_or("").to_owned();
+    login_form(&page, StatusCode::OK, tenant, String::new(), ok, None)
+}
+
+fn login_form(
+    page: &Page,
+    status: StatusCode,
+    tenant: String,
+    login: String,
+    ok: Option<String>,
+    error: Option<String>,
+) -> Reply {
+    let mut cookies = Vec::new();
+    let csrf = page.form_token(&mut cookies);
+    let mut r = page.html(
+        status,
+        &LoginPage {
+            c: page.chrome(),
+            csrf,
+            tenant,
+            login,
+            ok,
+            error,
+        },
+    );
+    r.cookies.extend(cookies);
+    r
+}
+
+pub async fn login_post(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    page: Page,
+    form: Form,
+) -> Reply {
+    if !page.form_token_ok(&form) {
+        return page.csrf_refused();
+    }
+    let (tenant, login) = (form.text("tenant"), form.text("login"));
+    let req = LoginRequest {
+        tenant: tenant.clone(),
+        login: login.clone(),
+        password: form.secret("password"),
+        source: ip,
+    };
+    match auth::login(&s.svc, req, ktime::now()).await {
+        Ok(session) => signed_in_reply(&page, &session),
+        Err(AppError::InvalidCredentials) => {
+            let e = page.say(
+                "テナント ID、ログイン ID またはパスワードが違います。",
+                "The tenant ID, login or password is wrong.",
+            );
+            login_form(
+                &page,
+                StatusCode::UNAUTHORIZED,
+                tenant,
+                login,
+                None,
+                Some(e),
+            )
+        }
+        Err(AppError::ContractEnded) => {
+            let e = page.say(
+                "この組織の契約は終了しています。",
+                "The contract of this organisation has ended.",
+            );
+            login_form(&page, StatusCode::FORBIDDEN, tenant, login, None, Some(e))
+        }
+        Err(e) => page.failure(e),
+    }
+}
+
+fn signed_in_reply(page: &Page, session: &auth::Session) -> Reply {
+    let mut r = page.redirect(if session.user.must_change_password {
+        "/account/password"
+    } else {
+        "/account"
+    });
+    r.cookies
+        .push(session_cookie(page, &session.token, session.expires));
+    r
+}
+
+pub async fn logout_post(State(s): State<AppState>, page: Page, form: Form) -> Reply {
+    let signed = match signed_in(&s, &page, true).await {
+        Ok(x) => x,
+        Err(e) => return page.failure(e),
+    };
+    let Signed::In(p, csrf) = signed else {
+        return page.redirect("/login");
+    };
+    if !form.get("csrf").is_some_and(|f| same_secret(f, &csrf)) {
+        return page.csrf_refused();
+    }
+    if let Err(e) = auth::logout(&s.svc, &p).await {
+        return page.failure(e);
+    }
+    let mut r = page.redirect("/login?done=signed_out");
+    page.clear_session(&mut r);
+    r
+}
+
+// ---- account ------------------------------------------------------------------------------------------
+
+pub async fn account(State(s): State<AppState>, page: Page) -> Reply {
+    let (p, csrf) = match signed_in(&s, &page, false).await {
+        Ok(Signed::In(p, c)) => (p, c),
+        Ok(Signed::Out(r)) => return r,
+        Err(e) => return page.failure(e),
+    };
+    let ok = match page.q("done") {
+        Some("password_set") => Some(page.say(
+            "パスワードを設定しました。ようこそ。",
+            "Your password is set. Welcome.",
+        )),
+        Some("password_changed") => Some(page.say(
+            "パスワードを変更しました。ほかの端末のログインは終了しました。",
+            "Your password is changed. Your other sessions have ended.",
+        )),
+        Some("subscriptions") => Some(page.say(
+            "お知らせメールの設定を保存しました。",
+            "Your notice mail settings are saved.",
+        )),
+        _ => None,
+    };
+    match account_page(&s, &page, &p, csrf, StatusCode::OK, ok, None).await {
+        Ok(r) => r,
+        Err(e) => page.failure(e),
+    }
+}
+
+async fn account_page(
+    s: &AppState,
+    page: &Page,
+    p: &Principal,
+    csrf: String,
+    status: StatusCode,
+    ok: Option<String>,
+    error: Option<String>,
+) -> Result<Reply, AppError> {
+    let subs = notices::subscriptions(&s.svc, &p.scope, &p.user.id).await?;
+    let role = roles::list(&s.svc, &p.scope)
+        .await?
+        .into_iter()
+        .find(|r| r.id == p.user.role_id)
+        .map(|r| r.name)
+        .unwrap_or_else(|| p.user.role_id.clone());
+    let mut names = Vec::new();
+    for g in &p.user.group_ids {
+        match groups::load(&s.svc, &p.scope, &GroupId::from_stored(g.clone())).await {
+            Ok(v) => names.push(v.name),
+            Err(AppError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let tenant = crate::app::tenants::load(&s.svc, &p.scope.tenant).await?;
+    let none = page.say("なし", "none");
+    Ok(page.html(
+        status,
+        &AccountPage {
+            c: page.chrome(),
+            csrf,
+            name: p.user.name.clone(),
+            tenant_name: tenant.name,
+            email: p.user.email.clone().unwrap_or_else(|| none.clone()),
+            login_id: p.user.login_id.clone().unwrap_or_else(|| none.clone()),
+            role,
+            org_admin: p.user.org_admin,
+            groups: if names.is_empty() {
+                none
+            } else {
+                names.join(", ")
+            },
+            release: subs.release,
+            incident: subs.incident,
+            ok,
+            error,
+        },
+    ))
+}
+
+pub async fn subscriptions_post(State(s): State<AppState>, page: Page, form: Form) -> Reply {
+    let (p, csrf) = match signed_in(&s, &page, false).await {
+        Ok(Signed::In(p, c)) => (p, c),
+        Ok(Signed::Out(r)) => return r,
+        Err(e) => return page.failure(e),
+    };
+    if !form.get("csrf").is_some_and(|f| same_secret(f, &csrf)) {
+        return page.csrf_refused();
+    }
+    let subs = notices::Subscriptions {
+        release: form.checked("release"),
+        incident: form.checked("incident"),
+    };
+    match notices::subscribe(&s.svc, &p, subs, ktime::now()).await {
+        Ok(_) => page.redirect("/account?done=subscriptions"),
+        Err(AppError::Invalid { .. }) => {
+            let e = page.say(
+                "メールアドレスが登録されていないため、お知らせメールは受け取れません。",
+                "Notice mails need an e-mail address, and your account has none.",
+            );
+            account_page(&s, &page, &p, csrf, StatusCode::BAD_REQUEST, None, Some(e))
+                .await
+                .unwrap_or_else(|e| page.failure(e))
+        }
+        Err(e) => page.failure(e),
+    }
+}
+
+// ---- change password ----------------------------------------------------------------------------------
+
+pub async fn change_password(State(s): State<AppState>, page: Page) -> Reply {
+    match signed_in(&s, &page, true).await {
+        Ok(Signed::In(p, csrf)) => change_form(&page, &p, csrf, StatusCode::OK, None),
+        Ok(Signed::Out(r)) => r,
+        Err(e) => page.failure(e),
+    }
+}
+
+fn change_form(
+    page: &Page,
+    p: &Principal,
+    csrf: String,
+    status: StatusCode,
+    error: Option<String>,
+) -> Reply {
+    page.html(
+        status,
+        &ChangePasswordPage {
+            c: page.chrome(),
+            csrf,
+            username: p
+                .user
+                .email
+                .clone()
+                .or_else(|| p.user.login_id.clone())
+                .unwrap_or_default(),
+            forced: p.user.must_change_password,
+            error,
+        },
+    )
+}
+
+pub async fn change_password_post(State(s): State<AppState>, page: Page, form: Form) -> Reply {
+    let (p, csrf) = match signed_in(&s, &page, true).await {
+        Ok(Signed::In(p, c)) => (p, c),
+        Ok(Signed::Out(r)) => return r,
+        Err(e) => return page.failure(e),
+    };
+    if !form.get("csrf").is_some_and(|f| same_secret(f, &csrf)) {
+        return page.csrf_refused();
+    }
+    let new = form.secret("password");
+    if new.expose_secret() != form.get("confirm").unwrap_or("") {
+        let e = mismatch(&page);
+        return change_form(&page, &p, csrf, StatusCode::BAD_REQUEST, Some(e));
+    }
+    match auth::change_password(&s.svc, &p, form.secret("current"), new, ktime::now()).await {
+        Ok(()) => page.redirect("/account?done=password_changed"),
+        Err(AppError::Invalid { .. }) => {
+            let e = page.say(
+                "現在のパスワードが違います。",
+                "The current password is wrong.",
+            );
+            change_form(&page, &p, csrf, StatusCode::BAD_REQUEST, Some(e))
+        }
+        Err(AppError::WeakPassword(m)) => {
+            let e = weak_password(&page, &m);
+            change_form(&page, &p, csrf, StatusCode::BAD_REQUEST, Some(e))
+        }
+        Err(e) => page.failure(e),
+    }
+}
+
+// ---- set password (invitation and reset links) --------------------------------------------------------
+
+/// Opening the link only reads it: the token is used up by the form's POST alone.
+pub async fn set_password(State(s): State<AppState>, page: Page) -> Reply {
+    let token = page.q("token").unwrap_or("").to_owned();
+    set_password_form(&s, &page, token, StatusCode::OK, None).await
+}
+
+async fn set_password_form(
+    s: &AppState,
+    page: &Page,
+    token: String,
+    status: StatusCode,
+    error: Option<String>,
+) -> Reply {
+    let link = if token.is_empty() {
+        Ok(Link::Unknown)
+    } else {
+        auth::inspect_link(&s.svc, &token, ktime::now()).await
+    };
+    match link {
+        Ok(Link::Valid {
+            kind,
+            expires,
+            user,
+            tenant,
+        }) => {
+            let mut cookies = Vec::new();
+            let csrf = page.form_token(&mut cookies);
+            let mut r = page.html(
+                status,
+                &SetPasswordPage {
+                    c: page.chrome(),
+                    csrf,
+                    token,
+                    reset: kind == auth::RESET,
+                    user_name: user.name.clone(),
+                    username: user
+                        .email
+                        .clone()
+                        .or(user.login_id.clone())
+                        .unwrap_or_default(),
+                    tenant_name: tenant.name.clone(),
+                    tenant_slug: tenant.slug.clone(),
+                    expires: jst_minutes(expires),
+                    error,
+                },
+            );
+            r.cookies.extend(cookies);
+            r
+        }
+        Ok(Link::Expired { kind }) => dead_link(page, Some(kind), true),
+        Ok(Link::Unknown) => dead_link(page, None, false),
+        Err(e) => page.failure(e),
+    }
+}
+
+/// The page of a link that cannot be used, saying what to do instead. 410: it will not work again.
+fn dead_link(page: &Page, kind: Option<&str>, expired: bool) -> Reply {
+    let mut paragraphs = vec![if expired {
+        page.say(
+            "このリンクは有効期限が切れています。",
+            "This link has expired.",
+        )
+    } else {
+        page.say(
+            "このリンクはすでに使用済みか、新しいリンクが発行されたため無効になっています。",
+            "This link has already been used, or a newer link has replaced it.",
+        )
+    }];
+    if kind != Some(auth::RESET) {
+        paragraphs.push(page.say(
+            "招待のリンクの場合: 組織の管理者に、招待の再発行を依頼してください。",
+            "An invitation link: ask your organisation's administrator to invite you again.",
+        ));
+    }
+    if kind != Some(auth::INVITATION) {
+        paragraphs.push(page.say(
+            "パスワード再設定のリンクの場合: 再設定をもう一度申し込んでください。",
+            "A password reset link: request a new reset.",
+        ));
+    }
+    paragraphs.push(page.say(
+        "パスワードを設定済みであれば、そのままログインできます。",
+        "If you have already set your password, just sign in.",
+    ));
+    page.message(
+        StatusCode::GONE,
+        page.say("このリンクは使えません", "This link cannot be used"),
+        paragraphs,
+        vec![
+            ("/login", page.say("ログイン", "Sign in")),
+            (
+                "/password-reset",
+                page.say("パスワードの再設定", "Reset your password"),
+            ),
+        ],
+    )
+}
+
+/// Sets the password (using up the link), then signs the person in with it, as the login page would: the
+/// token leaves the URL with the redirect to their account page.
+pub async fn set_password_post(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    page: Page,
+    form: Form,
+) -> Reply {
+    if !page.form_token_ok(&form) {
+        return page.csrf_refused();
+    }
+    let token = form.text("token");
+    let password = form.secret("password");
+    if password.expose_secret() != form.get("confirm").unwrap_or("") {
+        let e = mismatch(&page);
+        return set_password_form(&s, &page, token, StatusCode::BAD_REQUEST, Some(e)).await;
+    }
+    let now = ktime::now();
+    let (user, tenant) = match auth::inspect_link(&s.svc, &token, now).await {
+        Ok(Link::Valid { user, tenant, .. }) => (user, tenant),
+        Ok(Link::Expired { kind }) => return dead_link(&page, Some(kind), true),
+        Ok(Link::Unknown) => return dead_link(&page, None, false),
+        Err(e) => return page.failure(e),
+    };
+    match auth::set_password(&s.svc, &token, password.clone(), now).await {
+        Ok(()) => {}
+        Err(AppError::InvalidToken) => return dead_link(&page, None, false),
+        Err(AppError::WeakPassword(m)) => {
+            let e = weak_password(&page, &m);
+            return set_password_form(&s, &page, token, StatusCode::BAD_REQUEST, Some(e)).await;
+        }
+        Err(e) => return page.failure(e),
+    }
+    let login = user.email.clone().or(user.login_id.clone());
+    let after = format!(
+        "/login?done=password_set&tenant={}",
+        form_urlencoded::byte_serialize(tenant.slug.as_bytes()).collect::<String>()
+    );
+    let Some(login) = login else {
+        return page.redirect(&after);
+    };
+    let req = LoginRequest {
+        tenant: tenant.slug.clone(),
+        login,
+        password,
+        source: ip,
+    };
+    match auth::login(&s.svc, req, ktime::now()).await {
+        Ok(session) => {
+            let mut r = page.redirect("/account?done=password_set");
+            r.cookies
+                .push(session_cookie(&page, &session.token, session.expires));
+            r
+        }
+        // The password is set; signing in is the login page's job when it cannot happen here.
+        Err(_) => page.redirect(&after),
+    }
+}
+
+// ---- password reset request ---------------------------------------------------------------------------
+
+pub async fn password_reset(page: Page) -> Reply {
+    let sent = page.q("sent") == Some("1");
+    let tenant = page.q("tenant").unwrap_or("").to_owned();
+    reset_form(&page, StatusCode::OK, tenant, sent, None)
+}
+
+fn reset_form(
+    page: &Page,
+    status: StatusCode,
+    tenant: String,
+    sent: bool,
+    error: Option<String>,
+) -> Reply {
+    let mut cookies = Vec::new();
+    let csrf = page.form_token(&mut cookies);
+    let mut r = page.html(
+        status,
+        &PasswordResetPage {
+            c: page.chrome(),
+            csrf,
+            tenant,
+            sent,
+            error,
+        },
+    );
+    r.cookies.extend(cookies);
+    r
+}
+
+/// The same answer whether or not the account exists (as `POST /v1/auth/password-reset`).
+pub async fn password_reset_post(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    page: Page,
+    form: Form,
+) -> Reply {
+    if !page.form_token_ok(&form) {
+        return page.csrf_refused();
+    }
+    let (tenant, login) = (form.text("tenant"), form.text("login"));
+    match auth::request_reset(&s.svc, &tenant, &login, &ip, ktime::now()).await {
+        Ok(()) => page.redirect("/password-reset?sent=1"),
+        Err(AppError::RateLimited { retry_after }) => {
+            let e = if page.en {
+                format!("Too many requests. Try again in {retry_after} seconds.")
+            } else {
+                format!("リクエストが多すぎます。{retry_after} 秒後にもう一度お試しください。")
+            };
+            reset_form(&page, StatusCode::TOO_MANY_REQUESTS, tenant, false, Some(e))
+        }
+        Err(e) => page.failure(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accept_language_en;
+
+    #[test]
+    fn japanese_unless_the_browser_prefers_english() {
+        assert!(!accept_language_en(""));
+        assert!(!accept_language_en("fr-FR,fr;q=0.9"));
+        assert!(!accept_language_en("ja,en-US;q=0.9,en;q=0.8"));
+        assert!(accept_language_en("en-US,en;q=0.9,ja;q=0.8"));
+        assert!(accept_language_en("de,en;q=0.5"));
+        assert!(!accept_language_en("en;q=0,ja;q=0.1"));
+    }
+}
