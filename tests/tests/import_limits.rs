@@ -249,3 +249,139 @@ both_backends!(
         }
     }
 );
+
+both_backends!(
+    an_upload_url_never_replaces_a_stored_file_nor_an_imported_one,
+    |app: App| async move {
+        let t = app.onboard(10).await;
+        let file = format!(
+            "name,email,login_id,role,groups\n一 人目,{}@example.jp,,,\n",
+            unique("ow")
+        );
+        let r = app
+            .post(
+                "/v1/uploads",
+                Some(&t.admin_token),
+                json!({"purpose": "user_import", "filename": "users.csv", "content_type": "text/csv", "size": file.len()}),
+            )
+            .await;
+        let url = app.reachable(&r_str(&r.body["upload_url"]));
+        let headers = r.body["upload_headers"].as_object().unwrap().clone();
+        let up = r_str(&r.body["id"]);
+        let put = |bytes: Vec<u8>| {
+            let mut req = app.http.put(&url);
+            for (k, v) in &headers {
+                req = req.header(k, v.as_str().unwrap());
+            }
+            req.body(bytes).send()
+        };
+        assert!(
+            put(file.clone().into_bytes())
+                .await
+                .unwrap()
+                .status()
+                .is_success()
+        );
+        // Same size, other rows: refused, whatever the store.
+        let evil = file.replace("一 人目", "悪 意者").into_bytes();
+        assert_eq!(evil.len(), file.len());
+        let again = put(evil.clone()).await.unwrap();
+        let status = again.status();
+        match app.backend {
+            kanri::config::Backend::Embedded => {
+                let body: Value = again.json().await.unwrap();
+                assert_eq!(
+                    (status, body["error"]["code"].as_str()),
+                    (StatusCode::CONFLICT, Some("upload_stored")),
+                    "{body}"
+                );
+            }
+            // S3 answers 412 to the signed If-None-Match: *.
+            kanri::config::Backend::Aws => {
+                assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+                assert!(
+                    url.contains("if-none-match"),
+                    "the condition is signed: {url}"
+                );
+            }
+        }
+        // Once an import has taken the file, the same holds.
+        let r = app
+            .post(
+                "/v1/imports",
+                Some(&t.admin_token),
+                json!({"upload_id": up, "kind": "users"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{r:?}");
+        assert!(!put(evil).await.unwrap().status().is_success());
+        let done = wait_import(&app, &t, &r_str(&r.body["id"])).await;
+        assert_eq!(done["created"], 1, "{done}");
+        let users = app.get("/v1/users?q=悪", &t.admin_token).await;
+        assert_eq!(
+            users.body["items"],
+            json!([]),
+            "the replacement never landed"
+        );
+    }
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_local_file_urls_answer_every_refusal_in_the_json_error_format() {
+    let app = kanri_tests::spawn_app(kanri::config::Backend::Embedded).await;
+    let t = app.onboard(2).await;
+    let r = app
+        .post(
+            "/v1/uploads",
+            Some(&t.admin_token),
+            json!({"purpose": "material", "filename": "a.pdf", "content_type": "application/pdf", "size": 4}),
+        )
+        .await;
+    let url = app.reachable(&r_str(&r.body["upload_url"]));
+    let path = url.split('?').next().unwrap().to_owned();
+    let cases = [
+        (
+            app.http.get(&path),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            app.http
+                .put(url.replace("sig=", "sig=0"))
+                .header("content-type", "application/pdf")
+                .body("abcd"),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        ),
+        (
+            app.http
+                .put(&url)
+                .header("content-type", "application/pdf")
+                .body(vec![b'x'; 64 * 1024]),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            app.http.delete(&url),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            app.http.get(format!("{}/files/", app.base)),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+    ];
+    for (req, status, code) in cases {
+        let resp = req.send().await.unwrap();
+        let got = resp.status();
+        let text = resp.text().await.unwrap();
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
+        assert!(body["error"]["message"].is_string(), "{body}");
+    }
+}
