@@ -266,3 +266,160 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    no_stored_item_exceeds_400_kb_from_the_largest_questionnaire_to_its_archive,
+    |app: App| async move {
+        use kanri::app::questionnaires::{MAX_STORED_BYTES, MAX_TEXT};
+        let t = app.onboard(3).await;
+        // Title and questions filling the limit to the byte: 4000 kanji each, then ASCII pieces.
+        let question = "問".repeat(MAX_TEXT);
+        let mut texts: Vec<String> = Vec::new();
+        let size = |texts: &[String]| {
+            serde_json::to_string(&"題").unwrap().len()
+                + serde_json::to_string(
+                    &texts.iter().map(|t| json!({"text": t})).collect::<Vec<_>>(),
+                )
+                .unwrap()
+                .len()
+        };
+        while size(&texts) + 12_013 <= MAX_STORED_BYTES {
+            texts.push(question.clone());
+        }
+        while size(&texts) + 13 <= MAX_STORED_BYTES {
+            let room = MAX_STORED_BYTES - size(&texts) - 12;
+            texts.push("a".repeat(room.min(MAX_TEXT)));
+        }
+        assert_eq!(size(&texts), MAX_STORED_BYTES);
+        let questions: Vec<Value> = texts.iter().map(|t| json!({"text": t})).collect();
+        let m = questions.len();
+        let mut too_big = questions.clone();
+        too_big[m - 1] = json!({"text": format!("{}b", texts[m - 1])});
+        let r = app
+            .post(
+                "/v1/questionnaires",
+                Some(&t.admin_token),
+                json!({"title": "題", "questions": too_big}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code(), r.body["error"]["field"].as_str()),
+            (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                Some("questions")
+            ),
+            "{:?}",
+            r.body["error"]
+        );
+        let r = app
+            .post(
+                "/v1/questionnaires",
+                Some(&t.admin_token),
+                json!({"title": "題", "questions": questions}),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "the largest accepted: {:?}",
+            r.body["error"]
+        );
+        let qid = r_str(&r.body["id"]);
+        // Answers as long as the questions are accepted (just under the limit); one kanji answer in place of
+        // an ASCII one goes over it and is refused.
+        let respondent = json!({"name": "回答 者", "email": "r@supplier.jp", "company": "S社"});
+        let answers: Vec<String> = texts.iter().map(|t| t.replace('問', "答")).collect();
+        let mut over = answers.clone();
+        over[m - 1] = "答".repeat(over[m - 1].chars().count());
+        let path = format!("/v1/questionnaires/{qid}/responses");
+        let refused = app
+            .post(
+                &path,
+                Some(&t.admin_token),
+                json!({"respondent": respondent, "answers": over}),
+            )
+            .await;
+        assert_eq!(
+            (refused.status, refused.body["error"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("answers")),
+            "{:?}",
+            refused.body["error"]
+        );
+        for _ in 0..2 {
+            let ok = app
+                .post(
+                    &path,
+                    Some(&t.admin_token),
+                    json!({"respondent": respondent, "answers": answers}),
+                )
+                .await;
+            assert_eq!(ok.status, StatusCode::CREATED, "{:?}", ok.body["error"]);
+        }
+        // The purge keeps them split across archive items, and they read back whole.
+        app.post(
+            &format!("/v1/ops/tenants/{}/terminate", t.id),
+            Some(&app.operator_token),
+            json!({"contract_end": "2030-01-01"}),
+        )
+        .await;
+        let r = app
+            .post(
+                "/v1/ops/jobs/purge",
+                Some(&app.operator_token),
+                json!({"as_of": "2030-06-01T00:00:00+09:00"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        let kept = app
+            .get(
+                &format!("/v1/ops/tenants/{}/questionnaires", t.id),
+                &app.operator_token,
+            )
+            .await;
+        assert_eq!(kept.status, StatusCode::OK);
+        let q = &kept.body["items"][0];
+        assert_eq!(q["questions"].as_array().map(Vec::len), Some(m));
+        let responses = q["responses"].as_array().expect("responses");
+        assert_eq!(responses.len(), 2);
+        assert!(
+            responses
+                .iter()
+                .all(|r| r["respondent"].is_null()
+                    && r["answers"].as_array().map(Vec::len) == Some(m))
+        );
+        // Every archive item, measured as DynamoDB counts it (attribute names and values), is under 400 KB.
+        let store = app.svc.store.clone();
+        let page = store
+            .query(
+                &kanri::ports::Query::prefix(
+                    kanri::ports::Table::Log,
+                    format!("QARCHIVE#{}", t.id),
+                    "",
+                )
+                .limit(100),
+            )
+            .await
+            .unwrap();
+        assert!(page.items.len() >= 3, "split: {}", page.items.len());
+        for item in &page.items {
+            let size = item.pk.len()
+                + 2
+                + item.sk.len()
+                + 2
+                + item
+                    .attrs
+                    .iter()
+                    .map(|(k, v)| {
+                        k.len()
+                            + match v {
+                                kanri::ports::Value::B(b) => b.len(),
+                                kanri::ports::Value::S(s) => s.len(),
+                                _ => 21,
+                            }
+                    })
+                    .sum::<usize>();
+            assert!(size < 400 * 1024, "{} is {size} bytes", item.sk);
+        }
+    }
+);
