@@ -105,7 +105,7 @@ both_backends!(
                 .iter()
                 .map(|u| r_str(&u["id"]))
                 .collect();
-            assert_eq!(ids, [id.clone()], "q={q}: {found:?}");
+            assert_eq!(ids, std::slice::from_ref(&id), "q={q}: {found:?}");
         }
         // Group and role names are unique in their folded form, and kept as typed.
         let g = app
