@@ -157,3 +157,56 @@ fn every_route_that_names_a_user_declares_its_target() {
     }
     assert!(declared >= 16, "{declared}");
 }
+
+#[test]
+fn the_http_api_serves_tls_1_2_on_its_custom_domain_and_only_there() {
+    // The template as CloudFormation sees it after the SAM transform.
+    let out = std::env::temp_dir().join(format!("kanri-translated-{}.json", std::process::id()));
+    let run = std::process::Command::new("python3")
+        .arg(repo_root().join("infra/sam_translate.py"))
+        .arg(repo_root().join("template.yaml"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        run.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("translated")).expect("json");
+    let _ = std::fs::remove_file(&out);
+    let res = &doc["Resources"];
+    let conditional = serde_json::json!("HasCustomDomain");
+    // Only deployed with a domain and its certificate (parameters), so the template deploys without them.
+    for p in ["ApiDomainName", "ApiCertificateArn"] {
+        assert_eq!(doc["Parameters"][p]["Default"], "", "{p}");
+    }
+    let domains: Vec<&serde_json::Value> = res
+        .as_object()
+        .expect("resources")
+        .values()
+        .filter(|r| r["Type"] == "AWS::ApiGatewayV2::DomainName")
+        .collect();
+    assert_eq!(domains.len(), 1);
+    assert_eq!(domains[0]["Condition"], conditional);
+    let config = &domains[0]["Properties"]["DomainNameConfigurations"][0];
+    assert_eq!(config["SecurityPolicy"], "TLS_1_2");
+    assert_eq!(config["CertificateArn"]["Ref"], "ApiCertificateArn");
+    let mapping = res
+        .as_object()
+        .expect("resources")
+        .values()
+        .find(|r| r["Type"] == "AWS::ApiGatewayV2::ApiMapping")
+        .expect("an API mapping");
+    assert_eq!(mapping["Condition"], conditional);
+    assert_eq!(mapping["Properties"]["ApiId"]["Ref"], "HttpApi");
+    // With the domain, the default execute-api endpoint is off.
+    assert_eq!(
+        res["HttpApi"]["Properties"]["Body"]["servers"][0]["x-amazon-apigateway-endpoint-configuration"]
+            ["disableExecuteApiEndpoint"],
+        serde_json::json!({"Fn::If": ["HasCustomDomain", true, false]})
+    );
+}

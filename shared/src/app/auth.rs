@@ -130,13 +130,32 @@ pub async fn authenticate(
     }
     let tenant = TenantId::from_stored(rec.s(attr::TENANT).unwrap_or_default());
     let user_id = UserId::from_stored(rec.s(attr::USER).unwrap_or_default());
-    let scope = svc.scope(&tenant).await?;
-    // A deleted user's sessions die with the profile, even before their token items are swept.
-    let user = match users::load(svc, &scope, &user_id).await {
-        Ok(u) => u,
+    // A tenant being purged has lost its data key: its sessions are over, not "not found".
+    let scope = match svc.scope(&tenant).await {
+        Ok(s) => s,
         Err(AppError::NotFound(_)) => return Err(AppError::Unauthenticated),
         Err(e) => return Err(e),
     };
+    // The user and the tenant in one read: a deleted user's sessions die with the profile (before their token
+    // items are swept), and every session ends at the tenant's current contract end, whenever it was set.
+    let keys = [
+        (scope.pk(), layout::user_sk(&user_id)),
+        (scope.pk(), layout::META.to_owned()),
+    ];
+    let items = svc.store.batch_get(Table::Data, &keys).await?;
+    let (Some(user_item), Some(meta)) = (
+        items.iter().find(|i| i.sk == keys[0].1),
+        items.iter().find(|i| i.sk == layout::META),
+    ) else {
+        return Err(AppError::Unauthenticated);
+    };
+    if tenants::TenantRecord::from_item(&tenant, meta)
+        .contract_last_moment()
+        .is_some_and(|end| now >= end)
+    {
+        return Err(AppError::Unauthenticated);
+    }
+    let user = UserRecord::from_item(&scope, user_item)?;
     let grants = crate::app::roles::grants_of(svc, &scope, &user.role_id)
         .await?
         .unwrap_or_default();
@@ -360,7 +379,12 @@ pub async fn set_password(
     }
     let tenant = TenantId::from_stored(rec.s(attr::TENANT).unwrap_or_default());
     let uid = UserId::from_stored(rec.s(attr::USER).unwrap_or_default());
-    let scope = svc.scope(&tenant).await?;
+    // The tenant is being purged (its data key is gone): the link is dead like any other.
+    let scope = match svc.scope(&tenant).await {
+        Ok(s) => s,
+        Err(AppError::NotFound(_)) => return Err(AppError::InvalidToken),
+        Err(e) => return Err(e),
+    };
     let user = match users::load(svc, &scope, &uid).await {
         Ok(u) => u,
         Err(AppError::NotFound(_)) => return Err(AppError::InvalidToken),
@@ -394,6 +418,17 @@ pub async fn set_password(
         scope.pk(),
         layout::user_token_sk(&uid, &hash),
     ));
+    // A process that still holds the data key of a tenant the purge has begun to erase: its tenant item is
+    // gone, and so is the link.
+    tx.guard(
+        Write::Check {
+            table: Table::Data,
+            pk: scope.pk(),
+            sk: layout::META.into(),
+            cond: Cond::Exists,
+        },
+        || AppError::InvalidToken,
+    );
     tx.guard(
         Write::Update {
             table: Table::Data,

@@ -30,6 +30,10 @@ pub const ROWS_PER_TASK: usize = 20_000;
 pub const MAX_ROWS: usize = 200_000;
 /// Failed rows shown by `GET /v1/imports/{id}` (all are counted).
 pub const FAILURES_SHOWN: usize = 1000;
+/// Runs of an import in a row that may fail without progress (a store that keeps failing, say) before the
+/// import ends as `failed` instead of being retried: the worker's attempts at one task
+/// (`worker::MAX_ATTEMPTS` locally, the queue's `maxReceiveCount` in AWS).
+pub const MAX_ATTEMPTS: i64 = 5;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -97,6 +101,7 @@ struct Record {
     processed: i64,
     created: i64,
     done_line: i64,
+    attempts: i64,
     actor: Actor,
     message: Option<String>,
     created_at: i64,
@@ -154,6 +159,7 @@ fn load_record(scope: &Scope, item: &Item) -> Result<Record, AppError> {
         processed: item.n(attr::PROCESSED).unwrap_or(0),
         created: item.n(attr::CREATED_COUNT).unwrap_or(0),
         done_line: item.n(attr::DONE_LINE).unwrap_or(0),
+        attempts: item.n(attr::ATTEMPTS).unwrap_or(0),
         actor: Actor::User { id: actor_id, name },
         message: item.s(attr::MESSAGE).map(str::to_owned),
         created_at: item.n(attr::CREATED).unwrap_or(0),
@@ -464,22 +470,85 @@ pub async fn run(
     if matches!(r.status, Status::Done | Status::Failed) {
         return Ok(done);
     }
-    let upload = match uploads::load(svc, &scope, &r.upload).await {
+    // This run counts as an attempt until it makes progress (each committed chunk resets the count).
+    let attempt = r.attempts + 1;
+    set(
+        svc,
+        &scope,
+        &r.id,
+        vec![Change::Set(attr::ATTEMPTS, Value::N(attempt))],
+        Some(Cond::Exists),
+    )
+    .await?;
+    match run_record(svc, &scope, &r, max_rows, now).await {
+        Ok(report) => Ok(report),
+        // An error that will come back on every retry, or the last attempt: the import ends as failed
+        // with a reason (its file deleted), never `running` for good.
+        Err(e) if attempt >= MAX_ATTEMPTS || !transient(&e) => {
+            tracing::error!(
+                import = %r.id,
+                attempt,
+                error = %crate::http::error::ErrorChain(&e),
+                "import stopped"
+            );
+            let r = get(svc, &scope, &r.id).await?.unwrap_or(r);
+            let reason = match &e {
+                AppError::Internal(_) => format!(
+                    "the import stopped after an error on our side (it has been logged); rows up to line {} \
+                     were imported, upload the rest again to import it",
+                    r.done_line
+                ),
+                other => format!(
+                    "the import stopped: {other}; rows up to line {} were imported",
+                    r.done_line
+                ),
+            };
+            finish(svc, &scope, &r, Some(reason), now).await?;
+            Ok(done)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether a retry may succeed: a store that failed, throttled or conflicted may answer next time; a
+/// malformed request to it (too many writes in a transaction, say) or a refusal by the rules will not.
+fn transient(e: &AppError) -> bool {
+    match e {
+        AppError::Internal(source) => !matches!(
+            source.downcast_ref::<StoreError>(),
+            Some(StoreError::Invalid(_))
+        ),
+        _ => false,
+    }
+}
+
+async fn run_record(
+    svc: &Services,
+    scope: &Scope,
+    r: &Record,
+    max_rows: usize,
+    now: OffsetDateTime,
+) -> Result<RunReport, AppError> {
+    let done = RunReport {
+        processed: 0,
+        finished: true,
+    };
+    let upload = match uploads::load(svc, scope, &r.upload).await {
         Ok(u) => u,
         Err(AppError::NotFound(_)) => {
-            finish(svc, &scope, &r, Some("the file was deleted".into()), now).await?;
+            finish(svc, scope, r, Some("the file was deleted".into()), now).await?;
             return Ok(done);
         }
         Err(e) => return Err(e),
     };
-    let Some(bytes) = uploads::read(svc, &scope, &upload).await? else {
-        finish(svc, &scope, &r, Some("the file is missing".into()), now).await?;
+    let Some(bytes) = uploads::read(svc, scope, &upload).await? else {
+        finish(svc, scope, r, Some("the file is missing".into()), now).await?;
         return Ok(done);
     };
     let text = match csv_file::decode(&bytes) {
         Ok(t) => t,
         Err(e) => {
-            finish(svc, &scope, &r, Some(e.to_string()), now).await?;
+            finish(svc, scope, r, Some(e.to_string()), now).await?;
             return Ok(done);
         }
     };
@@ -488,23 +557,23 @@ pub async fn run(
     // beyond them.
     let by = match &r.actor {
         Actor::User { id, .. } => {
-            Authority::of_user(svc, &scope, &UserId::from_stored(id.clone())).await?
+            Authority::of_user(svc, scope, &UserId::from_stored(id.clone())).await?
         }
         _ => None,
     };
     let Some(by) = by else {
         let m = "the user who started this import no longer exists or may no longer register users";
-        finish(svc, &scope, &r, Some(m.into()), now).await?;
+        finish(svc, scope, r, Some(m.into()), now).await?;
         return Ok(done);
     };
     match r.kind {
-        Kind::Users => run_users(svc, &scope, &r, &by, &text, max_rows, now).await,
+        Kind::Users => run_users(svc, scope, r, &by, &text, max_rows, now).await,
         Kind::Groups => {
             // Group files are small (one line per group); they go in one run. Re-running is harmless:
             // existing groups are updated and existing members stay.
             set(
                 svc,
-                &scope,
+                scope,
                 &r.id,
                 vec![Change::Set(
                     attr::STATUS,
@@ -514,20 +583,20 @@ pub async fn run(
             )
             .await?;
             let report =
-                match imports::import_groups(svc, &scope, &r.actor, text.as_bytes(), now).await {
+                match imports::import_groups(svc, scope, &r.actor, text.as_bytes(), now).await {
                     Ok(rep) => rep,
                     Err(e @ AppError::Invalid { .. }) => {
-                        finish(svc, &scope, &r, Some(e.to_string()), now).await?;
+                        finish(svc, scope, r, Some(e.to_string()), now).await?;
                         return Ok(done);
                     }
                     Err(e) => return Err(e),
                 };
             let failed = report.failed.len() as i64;
             let created = (report.created + report.updated) as i64;
-            record_failures(svc, &scope, &r.id, report.failed).await?;
+            record_failures(svc, scope, &r.id, report.failed).await?;
             set(
                 svc,
-                &scope,
+                scope,
                 &r.id,
                 vec![
                     Change::Set(attr::TOTAL, Value::N(created + failed)),
@@ -537,7 +606,7 @@ pub async fn run(
                 Some(Cond::Exists),
             )
             .await?;
-            finish(svc, &scope, &r, None, now).await?;
+            finish(svc, scope, r, None, now).await?;
             Ok(RunReport {
                 processed: (created + failed) as usize,
                 finished: true,
@@ -639,6 +708,7 @@ async fn run_users(
                 Change::Set(attr::DONE_LINE, Value::N(last as i64)),
                 Change::Set(attr::PROCESSED, Value::N(end as i64)),
                 Change::Set(attr::UPDATED, Value::N(now.unix_timestamp())),
+                Change::Set(attr::ATTEMPTS, Value::N(0)),
             ],
             Some(Cond::Lt(attr::DONE_LINE, last as i64)),
         )

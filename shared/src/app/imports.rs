@@ -24,6 +24,9 @@ use crate::ports::{Change, Cond, Item, Table, Value, Write};
 
 /// Most rows of one synchronous import (the 1 MiB body holds about that many).
 pub const MAX_ROWS: usize = 20_000;
+/// Most groups one row names, as for `POST /v1/users`: a row's writes (profile, two guards, invitation,
+/// two per group) must fit one transaction beside the counters.
+pub const MAX_GROUPS_PER_ROW: usize = users::MAX_GROUPS_ON_CREATE;
 
 pub struct RowFailure {
     pub line: u64,
@@ -158,12 +161,6 @@ pub async fn prepare_user_rows(
             taken.insert(item.sk);
         }
     }
-    // Groups named in the file, created when missing.
-    let names: Vec<String> = parsed
-        .iter()
-        .flat_map(|p| p.groups.iter().cloned())
-        .collect();
-    let group_ids = groups::ensure_named(svc, scope, actor, &names, now).await?;
     let mut free = tenant.seat_limit - tenant.seats_used;
     let mut ready = Vec::new();
     for p in parsed {
@@ -195,20 +192,6 @@ pub async fn prepare_user_rows(
             ));
             continue;
         }
-        let mut gids = Vec::new();
-        let mut bad_group = None;
-        for g in &p.groups {
-            match group_ids.get(&comparison_form(g)) {
-                Some(Ok(id)) if !gids.contains(id) => gids.push(id.clone()),
-                Some(Ok(_)) => {}
-                Some(Err(m)) => bad_group = Some(format!("group {g:?}: {m}")),
-                None => bad_group = Some(format!("group {g:?} could not be resolved")),
-            }
-        }
-        if let Some(m) = bad_group {
-            failed.push(fail(p.line, AppError::invalid("groups", m)));
-            continue;
-        }
         if free <= 0 {
             failed.push(fail(
                 p.line,
@@ -220,8 +203,33 @@ pub async fn prepare_user_rows(
             continue;
         }
         free -= 1;
-        ready.push((p, gids));
+        ready.push(p);
     }
+    // Only now, for the rows that passed every check, are the groups they name created when missing: a
+    // refused row creates none.
+    let names: Vec<String> = ready
+        .iter()
+        .flat_map(|p| p.groups.iter().map(|g| g.as_str().to_owned()))
+        .collect();
+    let group_ids = groups::ensure_named(svc, scope, actor, &names, now).await?;
+    let mut resolved = Vec::with_capacity(ready.len());
+    for p in ready {
+        let mut gids = Vec::new();
+        let mut bad_group = None;
+        for g in &p.groups {
+            match group_ids.get(&comparison_form(g.as_str())) {
+                Some(Ok(id)) if !gids.contains(id) => gids.push(id.clone()),
+                Some(Ok(_)) => {}
+                Some(Err(m)) => bad_group = Some(format!("group {:?}: {m}", g.as_str())),
+                None => bad_group = Some(format!("group {:?} could not be resolved", g.as_str())),
+            }
+        }
+        match bad_group {
+            Some(m) => failed.push(fail(p.line, AppError::invalid("groups", m))),
+            None => resolved.push((p, gids)),
+        }
+    }
+    let ready = resolved;
     // argon2 for generated passwords on every core.
     let passwords = hash_all(
         ready
@@ -405,7 +413,7 @@ struct ParsedRow {
     email: Option<Email>,
     login_id: Option<LoginId>,
     role_id: String,
-    groups: Vec<String>,
+    groups: Vec<Name>,
     delivery: Delivery,
 }
 
@@ -465,13 +473,31 @@ fn parse_user_row(
             "this login id appears earlier in the file",
         ));
     }
-    let groups = row
+    let mut groups: Vec<Name> = Vec::new();
+    let mut folded = HashSet::new();
+    for g in row
         .get("groups")
         .split(';')
         .map(str::trim)
         .filter(|g| !g.is_empty())
-        .map(str::to_owned)
-        .collect();
+    {
+        let name = Name::parse("groups", g)
+            .map_err(|e| AppError::invalid("groups", format!("group {g:?}: {}", e.message)))?;
+        if folded.insert(comparison_form(name.as_str())) {
+            groups.push(name);
+        }
+    }
+    // Each row's items go in one transaction (at most 100 writes): a row names a bounded number of groups.
+    if groups.len() > MAX_GROUPS_PER_ROW {
+        return Err(AppError::invalid(
+            "groups",
+            format!(
+                "a row names at most {MAX_GROUPS_PER_ROW} groups (this one names {}); add more with \
+                 POST /v1/groups/{{id}}/members",
+                groups.len()
+            ),
+        ));
+    }
     Ok(ParsedRow {
         line: row.line,
         name,
@@ -529,20 +555,26 @@ fn row_writes(r: &Prepared) -> usize {
 fn pack(rows: &[Prepared]) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
-    // The seat counter, the audit entry, an import's progress and up to four custom-role counters.
-    const FIXED: usize = 7;
+    // The seat counter, the audit entry and an import's progress; then one counter per group and per role
+    // the transaction touches.
+    const FIXED: usize = 3;
     let mut used = FIXED;
     let mut groups: HashSet<&GroupId> = HashSet::new();
+    let mut roles: HashSet<&str> = HashSet::new();
     for (i, r) in rows.iter().enumerate() {
-        let new_groups = r.groups.iter().filter(|g| !groups.contains(g)).count();
-        let need = row_writes(r) + new_groups;
+        let counters = r.groups.iter().filter(|g| !groups.contains(g)).count()
+            + usize::from(!roles.contains(r.record.role_id.as_str()));
+        let need = row_writes(r) + counters;
         if i > start && used + need > MAX_TRANSACTION_ITEMS {
             out.push(start..i);
             start = i;
             used = FIXED;
             groups.clear();
+            roles.clear();
         }
-        used += row_writes(r) + r.groups.iter().filter(|g| groups.insert(g)).count();
+        used += row_writes(r)
+            + r.groups.iter().filter(|g| groups.insert(g)).count()
+            + usize::from(roles.insert(r.record.role_id.as_str()));
     }
     if start < rows.len() {
         out.push(start..rows.len());

@@ -198,6 +198,8 @@ pub mod attr {
     pub const PROCESSED: &str = "processed";
     pub const CREATED_COUNT: &str = "created_n";
     pub const TOTAL: &str = "total";
+    /// Background imports: runs in a row that failed without progress.
+    pub const ATTEMPTS: &str = "attempts";
     pub const UPLOAD: &str = "upload";
     pub const IMPORT: &str = "import";
     /// How many imports took an upload (0 or 1): the condition that one file is imported once.

@@ -15,6 +15,29 @@ use crate::ports::{Item, Query, Table, Value, Write};
 
 pub const MAX_QUESTIONS: usize = 200;
 pub const MAX_TEXT: usize = 4000;
+/// Most bytes of JSON one stored part may hold: a questionnaire's title and questions, a response's
+/// respondent and answers, one item of the purge's archive. DynamoDB items hold at most 400 KB; this leaves
+/// room for the seal and the other attributes.
+pub const MAX_STORED_BYTES: usize = 300_000;
+
+fn json_len<T: Serialize>(v: &T) -> Result<usize, AppError> {
+    serde_json::to_string(v)
+        .map(|s| s.len())
+        .map_err(|e| AppError::Internal(Box::new(e)))
+}
+
+/// Refuses what would not fit one stored item, naming the field.
+fn check_stored_size(field: &'static str, what: &str, bytes: usize) -> Result<(), AppError> {
+    if bytes > MAX_STORED_BYTES {
+        return Err(AppError::invalid(
+            field,
+            format!(
+                "{what} may hold at most {MAX_STORED_BYTES} bytes of text (as UTF-8 JSON); this one has {bytes}"
+            ),
+        ));
+    }
+    Ok(())
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Question {
@@ -90,6 +113,11 @@ pub async fn create(
     for q in &questions {
         check_text("questions", &q.text)?;
     }
+    check_stored_size(
+        "questions",
+        "a questionnaire's title and questions together",
+        json_len(&title)? + json_len(&questions)?,
+    )?;
     let id = new_id();
     let ctx = scope.context(&id, "questionnaire");
     let item = Item::new(scope.pk(), layout::questionnaire_sk(&id))
@@ -179,6 +207,11 @@ pub async fn respond(
     check_text("respondent.name", &respondent.name)?;
     crate::domain::values::Email::parse(&respondent.email)?;
     check_text("respondent.company", &respondent.company)?;
+    check_stored_size(
+        "answers",
+        "a response (answers and respondent together)",
+        json_len(&respondent)? + json_len(&answers)?,
+    )?;
     let rid = new_id();
     let ctx = scope.context(&rid, "response");
     let item = Item::new(scope.pk(), layout::response_sk(id, &rid))
@@ -279,31 +312,62 @@ pub async fn all(svc: &Services, scope: &Scope) -> Result<Vec<Questionnaire>, Ap
 }
 
 /// The anonymised copy the purge keeps: questions and answers, no respondent, sealed under the log key.
-pub fn archive_item(
+/// Split across items so none exceeds [`MAX_STORED_BYTES`] of JSON: the questionnaire (sort key: its id),
+/// then its responses packed into items `<id>#R<nnnnn>`.
+pub fn archive_items(
     tenant: &TenantId,
     log_key: &TenantKey,
     q: &Questionnaire,
-) -> Result<Item, AppError> {
-    let anonymised = Questionnaire {
-        responses: q.responses.as_ref().map(|rs| {
-            rs.iter()
-                .map(|r| Response {
-                    respondent: None,
-                    ..r.clone()
-                })
-                .collect()
-        }),
+) -> Result<Vec<Item>, AppError> {
+    let head = Questionnaire {
+        responses: None,
         ..q.clone()
     };
-    let ctx = format!("{tenant}/archive/{}", q.id);
-    Ok(Item::new(layout::archive_pk(tenant), q.id.clone())
-        .with(attr::RESPONSES, seal_json(log_key, &ctx, &anonymised)?))
+    let seal = |sk: String, v: &dyn ErasedJson| -> Result<Item, AppError> {
+        let ctx = format!("{tenant}/archive/{sk}");
+        let text = v.json()?;
+        Ok(Item::new(layout::archive_pk(tenant), sk)
+            .with(attr::RESPONSES, Value::B(log_key.seal(&ctx, &text))))
+    };
+    let mut items = vec![seal(q.id.clone(), &head)?];
+    let mut part: Vec<Response> = Vec::new();
+    let mut used = 2;
+    for r in q.responses.iter().flatten() {
+        let r = Response {
+            respondent: None,
+            ..r.clone()
+        };
+        let n = json_len(&r)? + 1;
+        if !part.is_empty() && used + n > MAX_STORED_BYTES {
+            let sk = format!("{}#R{:05}", q.id, items.len());
+            items.push(seal(sk, &std::mem::take(&mut part))?);
+            used = 2;
+        }
+        used += n;
+        part.push(r);
+    }
+    if !part.is_empty() {
+        let sk = format!("{}#R{:05}", q.id, items.len());
+        items.push(seal(sk, &part)?);
+    }
+    Ok(items)
 }
 
-/// The anonymised questionnaires of a purged tenant.
+/// Serialises to JSON behind a trait object (the head and the response parts differ in type).
+trait ErasedJson {
+    fn json(&self) -> Result<String, AppError>;
+}
+
+impl<T: Serialize> ErasedJson for T {
+    fn json(&self) -> Result<String, AppError> {
+        serde_json::to_string(self).map_err(|e| AppError::Internal(Box::new(e)))
+    }
+}
+
+/// The anonymised questionnaires of a purged tenant, put together from their archive items.
 pub async fn archived(svc: &Services, tenant: &TenantId) -> Result<Vec<Questionnaire>, AppError> {
     let key = svc.log_key(tenant).await?;
-    let mut out = Vec::new();
+    let mut out: Vec<Questionnaire> = Vec::new();
     let mut after = None;
     loop {
         let page = svc
@@ -315,12 +379,21 @@ pub async fn archived(svc: &Services, tenant: &TenantId) -> Result<Vec<Questionn
             )
             .await?;
         for item in &page.items {
-            out.push(open_json(
-                &key,
-                &format!("{tenant}/archive/{}", item.sk),
-                item,
-                attr::RESPONSES,
-            )?);
+            let ctx = format!("{tenant}/archive/{}", item.sk);
+            match item.sk.split_once("#R") {
+                // A part of the responses of the questionnaire before it (sort keys keep them together).
+                Some((qid, _)) => {
+                    let part: Vec<Response> = open_json(&key, &ctx, item, attr::RESPONSES)?;
+                    if let Some(q) = out.last_mut().filter(|q| q.id == qid) {
+                        q.responses.get_or_insert_with(Vec::new).extend(part);
+                    }
+                }
+                None => {
+                    let mut q: Questionnaire = open_json(&key, &ctx, item, attr::RESPONSES)?;
+                    q.responses.get_or_insert_with(Vec::new);
+                    out.push(q);
+                }
+            }
         }
         match page.next {
             Some(n) => after = Some(n),

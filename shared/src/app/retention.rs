@@ -166,11 +166,14 @@ async fn shred(svc: &Services, tenant: &TenantId, now: OffsetDateTime) -> Result
     if let Some(meta) = &meta {
         let scope = svc.scope(tenant).await?;
         let log_key = svc.log_key(tenant).await?;
-        let archive: Vec<BatchWrite> = questionnaires::all(svc, &scope)
-            .await?
-            .iter()
-            .map(|q| questionnaires::archive_item(tenant, &log_key, q).map(BatchWrite::Put))
-            .collect::<Result<_, _>>()?;
+        let mut archive: Vec<BatchWrite> = Vec::new();
+        for q in questionnaires::all(svc, &scope).await? {
+            archive.extend(
+                questionnaires::archive_items(tenant, &log_key, &q)?
+                    .into_iter()
+                    .map(BatchWrite::Put),
+            );
+        }
         svc.store.batch_write(Table::Log, archive).await?;
         let mut writes = vec![
             Write::delete(Table::Keys, layout::tenant_pk(tenant), layout::DATA_KEY_SK),

@@ -57,7 +57,7 @@ impl TenantRecord {
         }
     }
 
-    fn from_item(id: &TenantId, item: &Item) -> Self {
+    pub(crate) fn from_item(id: &TenantId, item: &Item) -> Self {
         TenantRecord {
             id: id.clone(),
             slug: item.s(attr::SLUG).unwrap_or_default().to_owned(),

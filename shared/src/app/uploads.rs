@@ -477,6 +477,13 @@ pub async fn erase(
     Ok(())
 }
 
+fn already_stored() -> AppError {
+    AppError::conflict(
+        "upload_stored",
+        "this upload's file is stored already; issue a new upload to send another file",
+    )
+}
+
 /// The local store's upload URL was called: seal the bytes under the tenant key and store them. Size and
 /// type must be the declared ones (the URL's signature covers them).
 pub async fn receive_local(
@@ -488,6 +495,10 @@ pub async fn receive_local(
     let (tenant, id) = parse_key(key).ok_or(AppError::NotFound("upload"))?;
     let scope = svc.scope(&tenant).await?;
     let u = load(svc, &scope, &id).await?;
+    // A URL creates its file once: a stored file (an import's file too) is never replaced through it.
+    if u.status == Status::Stored || u.import.is_some() {
+        return Err(already_stored());
+    }
     if bytes.len() as u64 != u.size {
         return Err(AppError::invalid(
             "size",
@@ -507,10 +518,11 @@ pub async fn receive_local(
     let sealed = scope
         .key
         .seal_bytes(&context(&tenant, &id, "content"), &bytes);
-    svc.files
-        .write(&u.key(), sealed)
-        .await
-        .map_err(|e| AppError::Internal(Box::new(e)))?;
+    match svc.files.write(&u.key(), sealed).await {
+        Ok(()) => {}
+        Err(e) if e.exists => return Err(already_stored()),
+        Err(e) => return Err(AppError::Internal(Box::new(e))),
+    }
     refresh(svc, &scope, u).await?;
     Ok(())
 }

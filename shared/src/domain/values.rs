@@ -1,6 +1,16 @@
-//! Newtypes that parse at the boundary: a value that exists is valid. Comparison forms (for uniqueness and
-//! look-up) are NFKC-normalised and lower-cased.
+//! Newtypes that parse at the boundary: a value that exists is valid.
+//!
+//! - Names are kept as typed (Unicode NFC, trimmed); e-mail addresses and login ids are NFKC-normalised, so
+//!   full-width input works.
+//! - Comparison forms (uniqueness, look-up, search) are NFKC-folded and lower-cased ([`comparison_form`]):
+//!   `①㈱ ﾔﾏﾀﾞ` is stored as typed and compares equal to `1(株) ヤマダ`.
+//! - Invisible characters ([`invisible`]) are refused in every one of them, so two values that look the same
+//!   are the same value.
+//! - An e-mail domain compares in its ASCII (punycode, UTS #46) form: `taro@例え.jp` and
+//!   `taro@xn--r8jz45g.jp` are one address.
 
+use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory};
+use icu_properties::{CodePointMapData, CodePointSetData};
 use secrecy::{ExposeSecret, SecretString};
 use unicode_normalization::UnicodeNormalization;
 
@@ -28,8 +38,46 @@ pub fn comparison_form(s: &str) -> String {
     nfkc_trim(s).to_lowercase()
 }
 
+/// A character that shows nothing or changes how its neighbours show: controls (Cc), format characters
+/// (Cf: zero-width space, non-joiner and joiner, soft hyphen, the byte order mark, the bidirectional
+/// embeddings, overrides and isolates U+202A–U+202E and U+2066–U+2069, tag characters…), line and paragraph
+/// separators, and the other default-ignorable code points (Hangul fillers, U+034F…). Variation selectors
+/// are kept: they choose a kanji's glyph in real names (ideographic variation sequences).
+pub fn invisible(c: char) -> bool {
+    let variation_selector = matches!(
+        c,
+        '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}' | '\u{180B}'..='\u{180D}' | '\u{180F}'
+    );
+    matches!(
+        CodePointMapData::<GeneralCategory>::new().get(c),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    ) || (!variation_selector && CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c))
+}
+
+/// Refuses a value holding an invisible character, naming the field and the character.
+fn visible(field: &'static str, what: &str, v: &str) -> Result<(), Invalid> {
+    match v.chars().find(|c| invisible(*c)) {
+        Some(c) => Err(invalid(
+            field,
+            format!(
+                "{what} must not contain invisible or control characters (it contains U+{:04X})",
+                c as u32
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// An e-mail address: NFKC-normalised and trimmed, as typed otherwise. It compares case-insensitively, with
+/// its domain in ASCII form (UTS #46, punycode), which also refuses a domain that is not a valid host name.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Email(String);
+pub struct Email {
+    value: String,
+    folded: String,
+}
 
 impl Email {
     pub fn parse(s: &str) -> Result<Self, Invalid> {
@@ -43,9 +91,10 @@ impl Email {
         if v.is_empty() || v.chars().count() > 254 {
             return Err(bad("must be 1 to 254 characters"));
         }
-        if v.chars().any(|c| {
-            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ',' | ';')
-        }) {
+        visible("email", "an e-mail address", &v)?;
+        if v.chars()
+            .any(|c| c.is_whitespace() || matches!(c, '<' | '>' | '"' | ',' | ';'))
+        {
             return Err(bad(
                 "contains spaces or characters not allowed in an address",
             ));
@@ -63,13 +112,19 @@ impl Email {
         {
             return Err(bad("has no valid domain"));
         }
-        Ok(Email(v))
+        let Ok(ascii) = idna::domain_to_ascii_strict(domain) else {
+            return Err(bad("has no valid domain"));
+        };
+        let folded = format!("{}@{ascii}", local.to_lowercase());
+        Ok(Email { value: v, folded })
     }
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.value
     }
+    /// The form addresses are compared (and blind-indexed) in: the local part lower-cased, the domain in
+    /// ASCII (`例え.jp` → `xn--r8jz45g.jp`).
     pub fn comparison(&self) -> String {
-        self.0.to_lowercase()
+        self.folded.clone()
     }
 }
 
@@ -84,6 +139,7 @@ impl LoginId {
         if v.is_empty() || v.len() > 64 {
             return Err(invalid("login_id", "login id must be 1 to 64 characters"));
         }
+        visible("login_id", "a login id", &v)?;
         if !v
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
@@ -119,13 +175,14 @@ impl Login {
     }
 }
 
-/// A person's or a thing's display name: 1 to 100 characters, no control characters.
+/// A person's or a thing's display name: 1 to 100 characters, none of them invisible. Kept as typed (NFC,
+/// trimmed); compared through [`comparison_form`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Name(String);
 
 impl Name {
     pub fn parse(field: &'static str, s: &str) -> Result<Self, Invalid> {
-        let v = nfkc_trim(s);
+        let v = s.nfc().collect::<String>().trim().to_owned();
         let n = v.chars().count();
         if n == 0 || n > 100 {
             return Err(invalid(
@@ -133,12 +190,7 @@ impl Name {
                 format!("{field} must be 1 to 100 characters"),
             ));
         }
-        if v.chars().any(char::is_control) {
-            return Err(invalid(
-                field,
-                format!("{field} must not contain control characters"),
-            ));
-        }
+        visible(field, field, &v)?;
         Ok(Name(v))
     }
     pub fn as_str(&self) -> &str {
@@ -255,6 +307,75 @@ mod tests {
         assert!(Name::parse("name", "  ").is_err());
         assert!(Slug::parse("-bad").is_err());
         assert!(seat_limit(0).is_err());
+    }
+
+    #[test]
+    fn invisible_and_bidirectional_characters_are_refused_with_their_field() {
+        for c in [
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{00AD}',
+            '\u{202A}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{2069}',
+            '\u{FEFF}',
+            '\u{2060}',
+            '\u{061C}',
+            '\u{3164}',
+            '\u{E0041}',
+            '\u{0007}',
+            '\u{2028}',
+        ] {
+            let e = Name::parse("name", &format!("山田{c}太郎")).unwrap_err();
+            assert_eq!(e.field, "name", "U+{:04X}", c as u32);
+            assert!(e.message.contains("invisible"), "{}", e.message);
+            assert_eq!(
+                Name::parse("group_name", &format!("営業{c}部"))
+                    .unwrap_err()
+                    .field,
+                "group_name"
+            );
+            assert_eq!(
+                Email::parse(&format!("ta{c}ro@example.jp"))
+                    .unwrap_err()
+                    .field,
+                "email"
+            );
+            assert_eq!(
+                Email::parse(&format!("taro@exa{c}mple.jp"))
+                    .unwrap_err()
+                    .field,
+                "email"
+            );
+            assert_eq!(
+                LoginId::parse(&format!("taro{c}01")).unwrap_err().field,
+                "login_id"
+            );
+        }
+        // A kanji with its ideographic variation selector is a real name; so is a full-width space.
+        assert!(Name::parse("name", "葛\u{E0100}飾　太郎").is_ok());
+    }
+
+    #[test]
+    fn names_are_kept_as_typed_and_compared_folded() {
+        let n = Name::parse("name", " ①㈱ ﾔﾏﾀﾞ ").unwrap();
+        assert_eq!(n.as_str(), "①㈱ ﾔﾏﾀﾞ");
+        assert_eq!(comparison_form(n.as_str()), comparison_form("1(株) ヤマダ"));
+        // NFC: a decomposed kana is stored composed.
+        assert_eq!(Name::parse("name", "カ\u{3099}").unwrap().as_str(), "ガ");
+    }
+
+    #[test]
+    fn idn_domains_compare_in_their_ascii_form() {
+        let unicode = Email::parse("Taro@例え.JP").unwrap();
+        let ascii = Email::parse("taro@xn--r8jz45g.jp").unwrap();
+        assert_eq!(unicode.comparison(), ascii.comparison());
+        assert_eq!(unicode.comparison(), "taro@xn--r8jz45g.jp");
+        assert_eq!(unicode.as_str(), "Taro@例え.JP");
+        assert!(Email::parse("taro@exa_mple.jp").is_err());
+        assert!(Email::parse("taro@-example.jp").is_err());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Extractors that turn every malformed request into the API's JSON error: bodies (media type, size,
-//! syntax, unknown fields, wrong types), query strings, ids in paths, and the caller.
+//! syntax, keys given twice, unknown fields, wrong types), query strings, ids in paths, and the caller.
 
 use std::sync::Arc;
 
@@ -8,7 +8,8 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 use crate::app::auth::Principal;
 use crate::http::error::ApiError;
@@ -16,7 +17,8 @@ use crate::http::error::ApiError;
 /// Request bodies above this are refused with 413 (API.md: 1 MiB unless an endpoint says otherwise).
 pub const BODY_LIMIT: usize = 1 << 20;
 
-/// A JSON body: `application/json`, at most [`BODY_LIMIT`], strictly typed (`deny_unknown_fields` on T).
+/// A JSON body: `application/json`, at most [`BODY_LIMIT`], no key given twice, strictly typed
+/// (`deny_unknown_fields` on T).
 pub struct Json<T>(pub T);
 
 /// A JSON body that may be left out entirely (then `T::default()`), e.g. `{as_of?}` of the jobs.
@@ -66,7 +68,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
             ));
         }
         let bytes = read_body(req, BODY_LIMIT).await?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        let value = parse_json_object(&bytes).map_err(|e| {
             ApiError::invalid(if bytes.is_empty() {
                 "the request body is empty".to_owned()
             } else {
@@ -80,6 +82,73 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
         T::deserialize(value)
             .map(Json)
             .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))
+    }
+}
+
+/// Parses a JSON document, refusing an object that names a key twice at any depth. serde_json would keep
+/// the last one, so `{"role_id": "staff", "role_id": "admin"}` could mean one thing to a proxy or firewall in
+/// front and another here.
+pub fn parse_json_object(bytes: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let StrictValue(v) = StrictValue::deserialize(&mut de)?;
+    de.end()?;
+    Ok(v)
+}
+
+struct StrictValue(serde_json::Value);
+
+impl<'de> Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = StrictValue;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<StrictValue, E> {
+        Ok(StrictValue(v.into()))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<StrictValue, E> {
+        Ok(StrictValue(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<StrictValue, E> {
+        Ok(StrictValue(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<StrictValue, E> {
+        Ok(StrictValue(v.into()))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<StrictValue, E> {
+        Ok(StrictValue(v.into()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<StrictValue, E> {
+        Ok(StrictValue(v.into()))
+    }
+    fn visit_unit<E>(self) -> Result<StrictValue, E> {
+        Ok(StrictValue(serde_json::Value::Null))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StrictValue, A::Error> {
+        let mut out = Vec::new();
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(StrictValue(serde_json::Value::Array(out)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StrictValue, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("duplicate key {key:?}")));
+            }
+            let StrictValue(v) = map.next_value()?;
+            out.insert(key, v);
+        }
+        Ok(StrictValue(serde_json::Value::Object(out)))
     }
 }
 
@@ -260,4 +329,27 @@ pub fn row_failures(failed: Vec<crate::app::imports::RowFailure>) -> Vec<serde_j
             serde_json::json!({"line": f.line, "code": e.code, "message": e.message})
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_json_object;
+
+    #[test]
+    fn a_key_given_twice_is_refused_at_any_depth_however_it_is_spelt() {
+        for body in [
+            r#"{"role_id": "staff", "role_id": "admin"}"#,
+            r#"{"name": "a", "n\u0061me": "b"}"#,
+            r#"{"respondent": {"email": "a@x.jp", "email": "b@x.jp"}, "answers": []}"#,
+            r#"{"items": [{"id": 1}, {"id": 2, "id": 3}]}"#,
+        ] {
+            let e = parse_json_object(body.as_bytes()).unwrap_err();
+            assert!(e.to_string().contains("duplicate key"), "{body}: {e}");
+        }
+        let v =
+            parse_json_object(br#"{"a": [1, -2, 3.5, true, null, "x"], "b": {"a": {}}}"#).unwrap();
+        assert_eq!(v["a"][2], 3.5);
+        assert_eq!(v["b"]["a"], serde_json::json!({}));
+        assert!(parse_json_object(br#"{"a": 1} trailing"#).is_err());
+    }
 }

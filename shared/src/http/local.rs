@@ -55,11 +55,11 @@ pub async fn app_with_services(
         .route(
             "/files/{*key}",
             axum::routing::put(crate::http::handlers::uploads::put_file)
-                .get(crate::http::handlers::uploads::get_file),
+                .get(crate::http::handlers::uploads::get_file)
+                .fallback(crate::http::handlers::uploads::file_method_not_allowed),
         )
-        .layer(axum::extract::DefaultBodyLimit::max(
-            crate::app::uploads::Purpose::Material.max_size() as usize,
-        ))
+        // The body limit is the size the URL was signed for (read by the handler, with a JSON 413).
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state.clone());
     Ok((router(state, |_| true).merge(files), token, svc))
 }

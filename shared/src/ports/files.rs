@@ -17,6 +17,8 @@ pub struct PresignedPut {
 #[error("file store: {message}")]
 pub struct FileError {
     pub message: String,
+    /// A create-only write found the object there already.
+    pub exists: bool,
     #[source]
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
@@ -25,6 +27,7 @@ impl FileError {
     pub fn new(message: impl Into<String>) -> Self {
         FileError {
             message: message.into(),
+            exists: false,
             source: None,
         }
     }
@@ -35,7 +38,8 @@ pub trait FileStore: Send + Sync {
     /// Whether the app seals the bytes under the tenant key itself (the local store) or the store
     /// encrypts at rest (S3, SSE-KMS). `read` returns what was written either way.
     fn sealed_by_app(&self) -> bool;
-    /// A URL that accepts exactly this object: this content type and this many bytes, until it expires.
+    /// A URL that accepts exactly this object: this content type and this many bytes, until it expires, and
+    /// only while the object does not exist (a stored file is never replaced through it).
     async fn presign_put(
         &self,
         key: &str,
@@ -53,6 +57,7 @@ pub trait FileStore: Send + Sync {
     /// The stored size, or `None` when nothing was uploaded yet.
     async fn size(&self, key: &str) -> Result<Option<u64>, FileError>;
     async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, FileError>;
+    /// Creates the object; one that exists already is left as it is (an error with `exists`).
     async fn write(&self, key: &str, bytes: Vec<u8>) -> Result<(), FileError>;
     /// Deleting what does not exist is not an error.
     async fn delete(&self, key: &str) -> Result<(), FileError>;

@@ -1,7 +1,8 @@
 //! Uploaded files in S3. Every object is written with SSE-KMS under the data key (the presigned PUT signs
 //! the encryption headers, so a client cannot leave them out, and the bucket policy refuses puts without
 //! them); presigned PUTs also sign content type and length, which is how a size limit holds without
-//! presigned POST.
+//! presigned POST. They sign `If-None-Match: *` too: a URL can create its object, never replace it (the
+//! bucket policy refuses puts without it).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -60,6 +61,8 @@ impl FileStore for S3Files {
             .key(key)
             .content_type(content_type)
             .content_length(i64::try_from(size).map_err(|_| FileError::new("size too large"))?)
+            // Signed, so the client must send it: S3 refuses the PUT once the object exists (412).
+            .if_none_match("*")
             .server_side_encryption(ServerSideEncryption::AwsKms)
             .ssekms_key_id(&self.kms_key_id)
             .presigned(Self::presigning(expires_in)?)
@@ -138,6 +141,7 @@ impl FileStore for S3Files {
             .put_object()
             .bucket(&self.bucket)
             .key(key)
+            .if_none_match("*")
             .server_side_encryption(ServerSideEncryption::AwsKms)
             .ssekms_key_id(&self.kms_key_id)
             .body(ByteStream::from(bytes))

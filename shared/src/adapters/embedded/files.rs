@@ -34,6 +34,7 @@ pub struct Signed<'a> {
 fn io(what: &str, e: std::io::Error) -> FileError {
     FileError {
         message: format!("{what}: {e}"),
+        exists: e.kind() == std::io::ErrorKind::AlreadyExists,
         source: Some(Box::new(e)),
     }
 }
@@ -177,14 +178,15 @@ impl FileStore for LocalFiles {
                 .await
                 .map_err(|e| io("mkdir", e))?;
         }
-        // Write aside, then rename: a reader never sees half a file.
+        // Write aside, then link into place: a reader never sees half a file, and the link fails when the
+        // file exists (two PUTs racing on one URL store one file; a stored file is never replaced).
         let tmp = path.with_extension(format!("part-{}", crate::util::random_u32()));
         tokio::fs::write(&tmp, bytes)
             .await
             .map_err(|e| io("write", e))?;
-        tokio::fs::rename(&tmp, &path)
-            .await
-            .map_err(|e| io("rename", e))
+        let linked = tokio::fs::hard_link(&tmp, &path).await;
+        let _ = tokio::fs::remove_file(&tmp).await;
+        linked.map_err(|e| io("link", e))
     }
 
     async fn delete(&self, key: &str) -> Result<(), FileError> {
