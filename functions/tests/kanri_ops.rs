@@ -1,6 +1,9 @@
 //! `kanri-ops check` as an operator runs it: on a sound store it says so and exits 0; after a row is
 //! corrupted it prints the broken invariant and exits 1.
 
+// A test helper that fails should stop the test right there (as in the kanri-tests package).
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::process::Command;
 

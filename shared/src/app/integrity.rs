@@ -170,7 +170,8 @@ pub async fn check_tenant(svc: &Services, tenant: &TenantId) -> Result<TenantRep
 
     // E-mail and login-id guards, both ways.
     type IndexOf = fn(&UserFacts) -> Option<&String>;
-    let kinds: [(String, &'static str, IndexOf, fn(&str) -> String); 2] = [
+    type GuardSk = fn(&str) -> String;
+    let kinds: [(String, &'static str, IndexOf, GuardSk); 2] = [
         (
             layout::email_guard_sk(""),
             "email",
