@@ -558,3 +558,18 @@ impl App {
         }
     }
 }
+
+impl App {
+    /// The integrity check of `kanri-ops check` on one tenant: each broken invariant as text (none when the
+    /// tenant's derived state is sound).
+    pub async fn broken_invariants(&self, tenant_id: &str) -> Vec<String> {
+        let tenant = kanri::domain::ids::TenantId::from_stored(tenant_id);
+        kanri::app::integrity::check_tenant(&self.svc, &tenant)
+            .await
+            .expect("the integrity check runs")
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+}

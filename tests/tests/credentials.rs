@@ -1,7 +1,7 @@
 //! Password reset, re-issued credentials, token expiry and login throttling, on both backends.
 
 use kanri::config::Backend;
-use kanri_tests::{App, StatusCode, both_backends, r_str, spawn_app_with, unique};
+use kanri_tests::{App, Resp, StatusCode, both_backends, r_str, spawn_app_with, unique};
 use serde_json::json;
 
 both_backends!(
@@ -127,13 +127,13 @@ both_backends!(
                 .await
             }
         };
-        // Per account, from many addresses.
-        for i in 0..10 {
-            let r = login(format!("10.1.0.{i}"), "wrong", t.admin_email.clone()).await;
+        // Per account from one address: that address is locked out of that account.
+        for _ in 0..10 {
+            let r = login("10.1.0.1".into(), "wrong", t.admin_email.clone()).await;
             assert_eq!(r.code(), "invalid_credentials");
         }
         let blocked = login(
-            "10.1.0.99".into(),
+            "10.1.0.1".into(),
             "Kanri-test-passw0rd!",
             t.admin_email.clone(),
         )
@@ -149,6 +149,14 @@ both_backends!(
             .and_then(|v| v.parse().ok())
             .expect("Retry-After");
         assert!((1..=900).contains(&retry));
+        // The owner, from another address, is not.
+        let owner = login(
+            "10.1.0.99".into(),
+            "Kanri-test-passw0rd!",
+            t.admin_email.clone(),
+        )
+        .await;
+        assert_eq!(owner.status, StatusCode::OK, "{owner:?}");
         // Per source, over many accounts (existing or not: they look alike).
         let src = unique("10.2.");
         for i in 0..100 {
@@ -256,6 +264,195 @@ both_backends!(
             )
             .await;
         assert_eq!(r.code(), "delivery_requires_email");
+    }
+);
+
+fn retry_after(r: &Resp) -> u64 {
+    r.headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn login_from(app: &App, ip: &str, slug: &str, who: &str, password: &str) -> Resp {
+    app.call_from(
+        ip,
+        "POST",
+        "/v1/auth/login",
+        None,
+        Some(json!({"tenant": slug, "login": who, "password": password})),
+    )
+    .await
+}
+
+both_backends!(
+    forty_parallel_wrong_passwords_run_at_most_ten_password_checks,
+    |app: App| async move {
+        let t = app.onboard(5).await;
+        let ip = unique("203.0.113.");
+        let answers = futures::future::join_all(
+            (0..40).map(|_| login_from(&app, &ip, &t.slug, &t.admin_email, "wrong guess")),
+        )
+        .await;
+        // A 401 is a password check that ran; a 429 was refused before any check.
+        let checked = answers
+            .iter()
+            .filter(|r| r.code() == "invalid_credentials")
+            .count();
+        let refused = answers
+            .iter()
+            .filter(|r| r.code() == "rate_limited")
+            .count();
+        assert_eq!(
+            (checked, refused),
+            (10, 30),
+            "40 parallel attempts: checks, refusals"
+        );
+        let owner = login_from(
+            &app,
+            "198.51.100.77",
+            &t.slug,
+            &t.admin_email,
+            "Kanri-test-passw0rd!",
+        )
+        .await;
+        assert_eq!(
+            owner.status,
+            StatusCode::OK,
+            "the owner logs in from another address: {owner:?}"
+        );
+    }
+);
+
+both_backends!(
+    twenty_parallel_reset_requests_send_at_most_three_mails,
+    |app: App| async move {
+        let t = app.onboard(5).await;
+        let ip = unique("192.0.2.");
+        let answers = futures::future::join_all((0..20).map(|_| {
+            app.call_from(
+                &ip,
+                "POST",
+                "/v1/auth/password-reset",
+                None,
+                Some(json!({"tenant": t.slug, "login": t.admin_email})),
+            )
+        }))
+        .await;
+        assert!(answers.iter().all(|r| r.status == StatusCode::ACCEPTED));
+        assert_eq!(
+            app.mails_to(&t.admin_email).await.len(),
+            1 + 3,
+            "the invitation and three reset mails, however many requests ran at once"
+        );
+    }
+);
+
+both_backends!(
+    an_attack_from_many_addresses_slows_the_account_but_never_locks_its_owner_out,
+    |app: App| async move {
+        let t = app.onboard(5).await;
+        let net = unique("10.");
+        for i in 0..20 {
+            let r = login_from(
+                &app,
+                &format!("{net}.{i}"),
+                &t.slug,
+                &t.admin_email,
+                "wrong",
+            )
+            .await;
+            assert_eq!(r.code(), "invalid_credentials", "attempt {i}");
+        }
+        // Past 20 failures the account takes one check every 2 seconds, whoever asks.
+        let ips: Vec<String> = (20..30).map(|i| format!("{net}.{i}")).collect();
+        let burst = futures::future::join_all(
+            ips.iter()
+                .map(|ip| login_from(&app, ip, &t.slug, &t.admin_email, "wrong")),
+        )
+        .await;
+        let checked = burst
+            .iter()
+            .filter(|r| r.code() == "invalid_credentials")
+            .count();
+        assert!(
+            checked <= 2,
+            "a burst of 10 in one or two 2-second windows: {checked} checks"
+        );
+        for r in burst.iter().filter(|r| r.code() == "rate_limited") {
+            assert!(
+                (1..=2).contains(&retry_after(r)),
+                "slowed, not locked: {r:?}"
+            );
+        }
+        let mut tries = 0;
+        let owner = loop {
+            tries += 1;
+            let r = login_from(
+                &app,
+                "198.51.100.200",
+                &t.slug,
+                &t.admin_email,
+                "Kanri-test-passw0rd!",
+            )
+            .await;
+            if r.status != StatusCode::TOO_MANY_REQUESTS || tries == 3 {
+                break r;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(retry_after(&r))).await;
+        };
+        assert_eq!(
+            owner.status,
+            StatusCode::OK,
+            "the owner gets in within {tries} tries: {owner:?}"
+        );
+    }
+);
+
+both_backends!(
+    behind_a_trusted_proxy_the_right_most_forwarded_address_is_the_source,
+    |app: App| async move {
+        let t = app.onboard(5).await;
+        let real = unique("203.0.113.");
+        // The client varies what it puts first; the proxy appends the address it saw.
+        for i in 0..10 {
+            let r = login_from(
+                &app,
+                &format!("10.9.9.{i}, {real}"),
+                &t.slug,
+                &t.admin_email,
+                "wrong",
+            )
+            .await;
+            assert_eq!(r.code(), "invalid_credentials");
+        }
+        let spoofed = login_from(
+            &app,
+            &format!("10.9.9.99, {real}"),
+            &t.slug,
+            &t.admin_email,
+            "wrong",
+        )
+        .await;
+        assert_eq!(
+            spoofed.code(),
+            "rate_limited",
+            "a new first entry is not a new source"
+        );
+        let other = login_from(
+            &app,
+            &format!("{real}, 198.51.100.5"),
+            &t.slug,
+            &t.admin_email,
+            "Kanri-test-passw0rd!",
+        )
+        .await;
+        assert_eq!(
+            other.status,
+            StatusCode::OK,
+            "another proxy-seen address is another source"
+        );
     }
 );
 

@@ -3,8 +3,12 @@
 //!   kanri-ops backups                      list the backup generations
 //!   kanri-ops restore <backup-id> <target>  restore one into a new data file (embedded) or into new
 //!                                          tables named <table>-<target> (aws)
+//!   kanri-ops check [<tenant-id>]          check the derived state of one tenant (or of every tenant):
+//!                                          prints each broken invariant; exit status 1 when one is broken
 
+use kanri::app::integrity;
 use kanri::config::Config;
+use kanri::domain::ids::TenantId;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -44,6 +48,38 @@ async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error + Send + S
             println!("restored {id} into {target}");
             Ok(())
         }
-        _ => Err("usage: kanri-ops backups | kanri-ops restore <backup-id> <target>".into()),
+        ["check", rest @ ..] if rest.len() <= 1 => {
+            let reports = match rest.first() {
+                Some(id) => {
+                    let tenant = TenantId::parse(id).ok_or("not a tenant id")?;
+                    vec![integrity::check_tenant(&svc, &tenant).await?]
+                }
+                None => integrity::check_all(&svc).await?,
+            };
+            let mut broken = 0;
+            for r in &reports {
+                for p in &r.problems {
+                    println!("{}\t{p}", r.tenant);
+                }
+                broken += r.problems.len();
+                eprintln!(
+                    "{}: {} users, {} groups, {} memberships, {} custom roles: {}",
+                    r.tenant,
+                    r.users,
+                    r.groups,
+                    r.memberships,
+                    r.roles,
+                    if r.is_sound() { "sound" } else { "BROKEN" }
+                );
+            }
+            match broken {
+                0 => Ok(()),
+                n => Err(format!("{n} broken invariants in {} tenants checked", reports.len()).into()),
+            }
+        }
+        _ => Err(
+            "usage: kanri-ops backups | kanri-ops restore <backup-id> <target> | kanri-ops check [<tenant-id>]"
+                .into(),
+        ),
     }
 }

@@ -194,8 +194,24 @@ pub async fn login(
     now: OffsetDateTime,
 ) -> Result<Session, AppError> {
     let account = account_subject(&req.tenant, &req.login);
-    throttle::check(svc, &throttle::LOGIN_PER_SOURCE, &req.source, now).await?;
-    throttle::check(svc, &throttle::LOGIN_PER_ACCOUNT, &account, now).await?;
+    let pair = format!("{account}|{}", req.source);
+    // Count first, then check: a unit of each limit is taken before the password is verified, and a
+    // success gives it back. The source and the account-from-this-source lock; the account as a whole
+    // only slows down (see docs/ARCHITECTURE.md, "Login throttling").
+    let mut units = [
+        (&throttle::LOGIN_PER_SOURCE, req.source.as_str()),
+        (&throttle::LOGIN_PER_ACCOUNT_SOURCE, pair.as_str()),
+        (&throttle::LOGIN_PER_ACCOUNT, account.as_str()),
+    ];
+    let slowed = match throttle::take(svc, &units, now).await? {
+        Ok(()) => false,
+        Err(full) if full.index == 2 => {
+            units[2] = (&throttle::LOGIN_ACCOUNT_SLOWED, account.as_str());
+            throttle::take(svc, &units, now).await??;
+            true
+        }
+        Err(full) => return Err(full.into()),
+    };
     let found = find_login(svc, &req.tenant, &req.login).await?;
     let (tenant, scope, user) = match found {
         Some((t, s, u)) => (Some(t), Some(s), Some(u)),
@@ -205,14 +221,14 @@ pub async fn login(
     let verified = crypto::verify_password(stored, req.password.clone()).await;
     let (Some(tenant), Some(scope), Some(mut user), true) = (tenant, scope, user, verified.ok)
     else {
-        let hits = [
-            (&throttle::LOGIN_PER_SOURCE, req.source.as_str()),
-            (&throttle::LOGIN_PER_ACCOUNT, account.as_str()),
-        ];
-        throttle::hit(svc, &hits, now).await?;
+        // The units taken stay taken: they count this failure.
         return Err(AppError::InvalidCredentials);
     };
-    throttle::clear(svc, &throttle::LOGIN_PER_ACCOUNT, &account, now).await?;
+    throttle::give_back(svc, &throttle::LOGIN_PER_SOURCE, &req.source, now).await?;
+    if !slowed {
+        throttle::give_back(svc, &throttle::LOGIN_PER_ACCOUNT, &account, now).await?;
+    }
+    throttle::clear(svc, &throttle::LOGIN_PER_ACCOUNT_SOURCE, &pair, now).await?;
     if tenant.contract_ended(now) {
         return Err(AppError::ContractEnded);
     }
@@ -605,21 +621,11 @@ pub async fn request_reset(
     source: &str,
     now: OffsetDateTime,
 ) -> Result<(), AppError> {
-    throttle::check(svc, &throttle::RESET_PER_SOURCE, source, now).await?;
+    // Counted first (a conditional increment each), so parallel requests cannot pass a limit together.
+    throttle::take(svc, &[(&throttle::RESET_PER_SOURCE, source)], now).await??;
     let account = account_subject(tenant, login);
-    let allowed = throttle::check(svc, &throttle::RESET_PER_ACCOUNT, &account, now)
-        .await
-        .is_ok();
-    throttle::hit(
-        svc,
-        &[
-            (&throttle::RESET_PER_SOURCE, source),
-            (&throttle::RESET_PER_ACCOUNT, account.as_str()),
-        ],
-        now,
-    )
-    .await?;
-    if !allowed {
+    let units = [(&throttle::RESET_PER_ACCOUNT, account.as_str())];
+    if throttle::take(svc, &units, now).await?.is_err() {
         return Ok(());
     }
     let Some((tenant, scope, user)) = find_login(svc, tenant, login).await? else {

@@ -393,7 +393,8 @@ pub async fn delete(
     }
 }
 
-/// Removes one membership in both directions (without touching the group's counter).
+/// Removes one membership in both directions (without touching the group's counter). The user's side
+/// moves its membership revision, so a deletion that read the user before fails and reads again.
 fn unlink_writes(scope: &Scope, g: &GroupId, u: &UserId) -> [Write; 2] {
     [
         Write::delete(Table::Data, scope.pk(), layout::member_sk(g, u)),
@@ -401,7 +402,10 @@ fn unlink_writes(scope: &Scope, g: &GroupId, u: &UserId) -> [Write; 2] {
             table: Table::Data,
             pk: scope.pk(),
             sk: layout::user_sk(u),
-            changes: vec![Change::SetDelete(attr::GROUPS, vec![g.to_string()])],
+            changes: vec![
+                Change::SetDelete(attr::GROUPS, vec![g.to_string()]),
+                Change::Add(attr::GROUPS_REV, 1),
+            ],
             cond: Some(Cond::Exists),
         },
     ]
@@ -546,11 +550,15 @@ fn link_writes(
             Item::new(scope.pk(), layout::member_sk(g, u))
                 .with(attr::CREATED, Value::N(now.unix_timestamp())),
         ));
+        // Only the set and its revision: a profile write racing this one never rewrites them.
         w.push(Write::Update {
             table: Table::Data,
             pk: scope.pk(),
             sk: layout::user_sk(u),
-            changes: vec![Change::SetInsert(attr::GROUPS, vec![g.to_string()])],
+            changes: vec![
+                Change::SetInsert(attr::GROUPS, vec![g.to_string()]),
+                Change::Add(attr::GROUPS_REV, 1),
+            ],
             cond: Some(Cond::Exists),
         });
     }

@@ -40,6 +40,7 @@ pub fn group_name_sk(digest: &str) -> String {
     format!("GNAME#{digest}")
 }
 /// Membership, group side: the members of a group are one query.
+pub const MEMBER_PREFIX: &str = "GMEM#";
 pub fn member_sk(g: &GroupId, u: &UserId) -> String {
     format!("GMEM#{g}#{u}")
 }
@@ -170,6 +171,9 @@ pub mod attr {
     pub const MUST_CHANGE: &str = "must_change";
     pub const PASSWORD: &str = "pwd";
     pub const GROUPS: &str = "groups";
+    /// How many membership writes changed a user's `groups` (only ever grows): the optimistic condition
+    /// of the writes that act on the whole set, like deleting the user.
+    pub const GROUPS_REV: &str = "groups_rev";
     pub const KIND: &str = "kind";
     pub const EXPIRES: &str = "expires";
     /// DynamoDB TTL attribute (epoch seconds): the backstop that removes expired tokens.

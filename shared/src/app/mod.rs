@@ -8,6 +8,7 @@ pub mod csv_file;
 pub mod groups;
 pub mod import_jobs;
 pub mod imports;
+pub mod integrity;
 pub mod layout;
 pub mod logs;
 pub mod mail;

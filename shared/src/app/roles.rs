@@ -120,7 +120,12 @@ pub async fn list(svc: &Services, scope: &Scope) -> Result<Vec<RoleView>, AppErr
 }
 
 fn name_digest(name: &Name) -> String {
-    crate::util::hex(&Sha256::digest(comparison_form(name.as_str()).as_bytes())[..16])
+    stored_name_digest(name.as_str())
+}
+
+/// The digest a role name's guard is keyed by (also what the integrity check expects of a stored name).
+pub(crate) fn stored_name_digest(name: &str) -> String {
+    crate::util::hex(&Sha256::digest(comparison_form(name).as_bytes())[..16])
 }
 
 fn name_taken() -> AppError {
@@ -424,19 +429,7 @@ pub async fn assign(
     let old_role = std::mem::replace(&mut user.role_id, role_id.to_owned());
     let old_updated = user.updated;
     user.updated = now.unix_timestamp().max(old_updated + 1);
-    tx.guard(
-        Write::Put {
-            table: Table::Data,
-            item: user.to_item(scope),
-            cond: Some(Cond::Eq(attr::UPDATED, Value::N(old_updated))),
-        },
-        || {
-            AppError::conflict(
-                "conflict",
-                "the user changed while this request ran; read it again and retry",
-            )
-        },
-    );
+    tx.guard(user.profile_write(scope, old_updated), users::user_changed);
     if let Some(w) = holder_change(scope, role_id, 1) {
         tx.guard(w, || {
             AppError::invalid("role_id", "the role was deleted meanwhile")
@@ -481,19 +474,7 @@ pub async fn set_org_admin(
     user.org_admin = on;
     user.updated = now.unix_timestamp().max(old_updated + 1);
     let mut tx = Tx::new();
-    tx.guard(
-        Write::Put {
-            table: Table::Data,
-            item: user.to_item(scope),
-            cond: Some(Cond::Eq(attr::UPDATED, Value::N(old_updated))),
-        },
-        || {
-            AppError::conflict(
-                "conflict",
-                "the user changed while this request ran; read it again and retry",
-            )
-        },
-    );
+    tx.guard(user.profile_write(scope, old_updated), users::user_changed);
     tx.guard(
         Write::Update {
             table: Table::Data,

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use crate::app::layout::attr;
 use crate::app::{AppError, Services};
-use crate::ports::{BatchWrite, Change, Table, Value, Write};
+use crate::ports::{BatchWrite, Change, Cond, StoreError, Table, Value, Write};
 
 #[derive(Clone, Copy, Debug)]
 pub struct Limit {
@@ -15,11 +15,27 @@ pub struct Limit {
     pub window_secs: i64,
 }
 
-/// Failed logins per account (tenant + login, whether or not it exists) in 15 minutes.
-pub const LOGIN_PER_ACCOUNT: Limit = Limit {
-    name: "login-account",
+/// Failed logins per account from one source address in 15 minutes: beyond it that source is locked out of
+/// that account (429) until the window ends. Other sources are not.
+pub const LOGIN_PER_ACCOUNT_SOURCE: Limit = Limit {
+    name: "login-account-source",
     max: 10,
     window_secs: 900,
+};
+/// Failed logins per account (tenant + login, whether or not it exists) from all sources in 15 minutes
+/// before the account is slowed. Past it the account is not locked (that would let anyone who knows the
+/// address keep its owner out) but takes at most [`LOGIN_ACCOUNT_SLOWED`] password checks.
+pub const LOGIN_PER_ACCOUNT: Limit = Limit {
+    name: "login-account",
+    max: 20,
+    window_secs: 900,
+};
+/// A slowed account's budget: one password check every 2 seconds, whoever asks (a 429 with a Retry-After
+/// of a second or two for the others).
+pub const LOGIN_ACCOUNT_SLOWED: Limit = Limit {
+    name: "login-account-slowed",
+    max: 1,
+    window_secs: 2,
 };
 /// Failed logins per source address in 15 minutes.
 pub const LOGIN_PER_SOURCE: Limit = Limit {
@@ -50,35 +66,31 @@ fn key(limit: &Limit, subject: &str, now: OffsetDateTime) -> (String, String, i6
     )
 }
 
-/// `RateLimited` when the subject has used up the current window.
-pub async fn check(
-    svc: &Services,
-    limit: &Limit,
-    subject: &str,
-    now: OffsetDateTime,
-) -> Result<(), AppError> {
-    let (pk, sk, end) = key(limit, subject, now);
-    let count = svc
-        .store
-        .get(Table::Data, &pk, &sk)
-        .await?
-        .and_then(|i| i.n(attr::COUNT))
-        .unwrap_or(0);
-    if count >= limit.max {
-        return Err(AppError::RateLimited {
-            retry_after: (end - now.unix_timestamp()).max(1) as u64,
-        });
-    }
-    Ok(())
+/// A limit that had no unit left: which of the pairs given to [`take`], and how long until its window ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Full {
+    pub index: usize,
+    pub retry_after: u64,
 }
 
-/// Counts one event for each (limit, subject) pair, in one transaction.
-pub async fn hit(
+impl From<Full> for AppError {
+    fn from(f: Full) -> Self {
+        AppError::RateLimited {
+            retry_after: f.retry_after,
+        }
+    }
+}
+
+/// Takes one unit from each (limit, subject) pair's current window, all or none, counting first: each
+/// increment is conditioned on the count still being below the limit (`count < max`, a missing counter
+/// being 0), so however many requests arrive at once, no more than `max` get through a window. `Full`
+/// names the first pair that had none left.
+pub async fn take(
     svc: &Services,
-    hits: &[(&Limit, &str)],
+    pairs: &[(&Limit, &str)],
     now: OffsetDateTime,
-) -> Result<(), AppError> {
-    let writes = hits
+) -> Result<Result<(), Full>, AppError> {
+    let writes = pairs
         .iter()
         .map(|(limit, subject)| {
             let (pk, sk, end) = key(limit, subject, now);
@@ -90,12 +102,46 @@ pub async fn hit(
                     Change::Add(attr::COUNT, 1),
                     Change::Set(attr::TTL, Value::N(end + 60)),
                 ],
-                cond: None,
+                cond: Some(Cond::Not(Box::new(Cond::Ge(attr::COUNT, limit.max)))),
             }
         })
         .collect();
-    svc.store.transact(writes).await?;
-    Ok(())
+    match svc.store.transact(writes).await {
+        Ok(()) => Ok(Ok(())),
+        Err(StoreError::ConditionFailed { index }) => {
+            let end = pairs
+                .get(index)
+                .map(|(limit, subject)| key(limit, subject, now).2)
+                .unwrap_or_else(|| now.unix_timestamp());
+            Ok(Err(Full {
+                index,
+                retry_after: (end - now.unix_timestamp()).max(1) as u64,
+            }))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Gives one unit back (a login that succeeded does not count as a failure).
+pub async fn give_back(
+    svc: &Services,
+    limit: &Limit,
+    subject: &str,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    let (pk, sk, _) = key(limit, subject, now);
+    let w = Write::Update {
+        table: Table::Data,
+        pk,
+        sk,
+        changes: vec![Change::Add(attr::COUNT, -1)],
+        cond: Some(Cond::Ge(attr::COUNT, 1)),
+    };
+    match svc.store.transact(vec![w]).await {
+        // The window turned meanwhile: nothing to give back.
+        Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Forgets the subject's count in the current window (a successful login clears its account's failures).

@@ -127,6 +127,28 @@ impl UserRecord {
         item
     }
 
+    /// The write that stores this profile over the stored one, provided nobody changed the profile since
+    /// it was read (`updated` still `read_updated`). It sets or removes each profile attribute one by one
+    /// and never touches the groups set: that belongs to the membership writes, which a profile change
+    /// racing them must not undo (a whole-item put did).
+    pub(crate) fn profile_write(&self, scope: &Scope, read_updated: i64) -> Write {
+        let mut item = self.to_item(scope);
+        let changes = PROFILE_ATTRS
+            .iter()
+            .map(|a| match item.attrs.remove(*a) {
+                Some(v) => Change::Set(a, v),
+                None => Change::Remove(a),
+            })
+            .collect();
+        Write::Update {
+            table: Table::Data,
+            pk: item.pk,
+            sk: item.sk,
+            changes,
+            cond: Some(Cond::Eq(attr::UPDATED, Value::N(read_updated))),
+        }
+    }
+
     pub fn from_item(scope: &Scope, item: &Item) -> Result<Self, AppError> {
         let id = item
             .sk
@@ -165,6 +187,22 @@ impl UserRecord {
     }
 }
 
+/// Every attribute of a user item but the groups set and its revision (see [`UserRecord::profile_write`]).
+const PROFILE_ATTRS: [&str; 12] = [
+    attr::NAME,
+    attr::EMAIL,
+    attr::EMAIL_INDEX,
+    attr::LOGIN_ID,
+    attr::LOGIN_INDEX,
+    attr::ROLE,
+    attr::ORG_ADMIN,
+    attr::STATUS,
+    attr::MUST_CHANGE,
+    attr::PASSWORD,
+    attr::CREATED,
+    attr::UPDATED,
+];
+
 pub fn email_index(key: &TenantKey, e: &Email) -> String {
     key.blind_index(EMAIL_KIND, &e.comparison())
 }
@@ -174,6 +212,13 @@ pub fn login_index(key: &TenantKey, l: &LoginId) -> String {
 
 fn guard_item(scope: &Scope, sk: String, user: &UserId) -> Item {
     Item::new(scope.pk(), sk).with(attr::USER, Value::S(user.to_string()))
+}
+
+pub(crate) fn user_changed() -> AppError {
+    AppError::conflict(
+        "conflict",
+        "the user changed while this request ran; read it again and retry",
+    )
 }
 
 fn email_taken() -> AppError {
@@ -572,19 +617,7 @@ pub async fn update(
     }
     new.updated = now.unix_timestamp().max(old.updated + 1);
     // The profile is replaced only if nobody changed it since we read it.
-    tx.guard(
-        Write::Put {
-            table: Table::Data,
-            item: new.to_item(scope),
-            cond: Some(Cond::Eq(attr::UPDATED, Value::N(old.updated))),
-        },
-        || {
-            AppError::conflict(
-                "conflict",
-                "the user changed while this request ran; read it again and retry",
-            )
-        },
-    );
+    tx.guard(new.profile_write(scope, old.updated), user_changed);
     for (old_i, new_i, sk, taken) in [
         (
             &old.email_index,
@@ -643,8 +676,14 @@ pub async fn update(
     Ok(new)
 }
 
-/// Deletes a user at once and for good: profile, guards and seat in one transaction (so no half-deleted
-/// user is ever visible), then every token of the user. Not oneself; not the last org admin.
+/// How often a deletion reads the user again when a concurrent write to the user (a profile change, a
+/// membership added or removed) made its transaction fail, before it answers `conflict`.
+const DELETE_ATTEMPTS: usize = 5;
+
+/// Deletes a user at once and for good: profile, guards, seat and memberships in one transaction (so no
+/// half-deleted user is ever visible), then every token of the user. Not oneself; not the last org admin.
+/// A write racing the deletion makes it start over from a fresh read, so it never leaves a membership
+/// (or a count) of the deleted user behind.
 pub async fn delete(
     svc: &Services,
     scope: &Scope,
@@ -661,8 +700,33 @@ pub async fn delete(
             "you cannot delete your own account",
         ));
     }
-    let user = load(svc, scope, id).await?;
+    let mut attempt = 1;
+    loop {
+        match delete_once(svc, scope, by, id, now).await {
+            Err(AppError::Conflict {
+                code: "conflict", ..
+            }) if attempt < DELETE_ATTEMPTS => attempt += 1,
+            done => return done,
+        }
+    }
+}
+
+async fn delete_once(
+    svc: &Services,
+    scope: &Scope,
+    by: &Authority,
+    id: &UserId,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    let actor = &by.actor;
+    let item = svc
+        .store
+        .get(Table::Data, &scope.pk(), &layout::user_sk(id))
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
+    let user = UserRecord::from_item(scope, &item)?;
     by.check_target(svc, scope, &user).await?;
+    let groups_rev = item.n(attr::GROUPS_REV).unwrap_or(0);
     // Memberships go in the same transaction; a user in very many groups leaves them first, in batches.
     if user.group_ids.len() > MAX_GROUPS_IN_DELETE {
         for g in user.group_ids.clone() {
@@ -670,25 +734,25 @@ pub async fn delete(
             crate::app::groups::remove_members(svc, scope, actor, &gid, vec![id.to_string()], now)
                 .await?;
         }
-        return Box::pin(delete(svc, scope, by, id, now)).await;
+        return Box::pin(delete_once(svc, scope, by, id, now)).await;
     }
     let mut tx = Tx::new();
     for w in crate::app::groups::leave_all_writes(svc, scope, &user).await? {
         tx.push(w);
     }
+    // Neither the profile nor the groups changed since the read (the revision only grows, so "not yet
+    // past the value read" is "unchanged", and also holds for a user who never had a membership).
     tx.guard(
         Write::Delete {
             table: Table::Data,
             pk: scope.pk(),
             sk: layout::user_sk(id),
-            cond: Some(Cond::Eq(attr::UPDATED, Value::N(user.updated))),
+            cond: Some(Cond::And(vec![
+                Cond::Eq(attr::UPDATED, Value::N(user.updated)),
+                Cond::Not(Box::new(Cond::Ge(attr::GROUPS_REV, groups_rev + 1))),
+            ])),
         },
-        || {
-            AppError::conflict(
-                "conflict",
-                "the user changed while this request ran; read it again and retry",
-            )
-        },
+        user_changed,
     );
     for sk in user
         .email_index
@@ -763,4 +827,80 @@ pub async fn delete(
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::SecretBox;
+
+    fn scope() -> Scope {
+        Scope {
+            tenant: crate::domain::ids::TenantId::generate(),
+            key: std::sync::Arc::new(TenantKey::new(&SecretBox::new(Box::new([7u8; 32])))),
+        }
+    }
+
+    fn full_record() -> UserRecord {
+        UserRecord {
+            id: UserId::generate(),
+            name: "山田".into(),
+            email: Some("y@example.jp".into()),
+            login_id: Some("yamada".into()),
+            email_index: Some("ei".into()),
+            login_index: Some("li".into()),
+            role_id: "admin".into(),
+            org_admin: true,
+            group_ids: vec!["g1".into()],
+            status: Status::Active,
+            must_change_password: true,
+            password_hash: Some("h".into()),
+            created: 1,
+            updated: 2,
+        }
+    }
+
+    #[test]
+    fn a_profile_write_sets_every_attribute_but_the_groups() {
+        let s = scope();
+        let rec = full_record();
+        let item = rec.to_item(&s);
+        let Write::Update { changes, cond, .. } = rec.profile_write(&s, 1) else {
+            panic!("an update");
+        };
+        assert_eq!(cond, Some(Cond::Eq(attr::UPDATED, Value::N(1))));
+        let set: Vec<&str> = changes
+            .iter()
+            .map(|c| match c {
+                Change::Set(a, _) => *a,
+                other => panic!("only sets for a full record: {other:?}"),
+            })
+            .collect();
+        let mut stored: Vec<&str> = item.attrs.keys().map(String::as_str).collect();
+        stored.retain(|a| *a != attr::GROUPS);
+        stored.sort_unstable();
+        let mut set_sorted = set.clone();
+        set_sorted.sort_unstable();
+        assert_eq!(set_sorted, stored, "every stored attribute but the groups");
+    }
+
+    #[test]
+    fn a_profile_write_removes_what_the_record_no_longer_has() {
+        let s = scope();
+        let mut rec = full_record();
+        rec.email = None;
+        rec.email_index = None;
+        rec.password_hash = None;
+        let Write::Update { changes, .. } = rec.profile_write(&s, 2) else {
+            panic!("an update");
+        };
+        for a in [attr::EMAIL, attr::EMAIL_INDEX, attr::PASSWORD] {
+            assert!(changes.contains(&Change::Remove(a)), "{a} removed");
+        }
+        assert!(
+            !changes
+                .iter()
+                .any(|c| matches!(c, Change::Set(a, _) | Change::Remove(a) if *a == attr::GROUPS))
+        );
+    }
 }

@@ -256,7 +256,9 @@ pub fn decode_cursor(raw: Option<&str>, prefix: &str) -> Result<Option<String>, 
 }
 
 /// The client's address: API Gateway's source IP in Lambda; locally the trusted header when configured
-/// (`KANRI_CLIENT_IP_HEADER`, first entry), else the socket peer. Used for per-source rate limits.
+/// (`KANRI_CLIENT_IP_HEADER`), else the socket peer. Used for per-source rate limits. Of a list
+/// (`X-Forwarded-For: client, proxy1, …`) the right-most entry counts: the one the trusted proxy itself
+/// added; every entry left of it is whatever the client chose to send.
 pub struct ClientIp(pub String);
 
 impl FromRequestParts<crate::http::AppState> for ClientIp {
@@ -271,9 +273,13 @@ impl FromRequestParts<crate::http::AppState> for ClientIp {
         }
         if let Some(h) = &state.svc.settings.client_ip_header
             && let Some(v) = parts.headers.get(h.as_str()).and_then(|v| v.to_str().ok())
-            && let Some(first) = v.split(',').next().map(str::trim).filter(|s| !s.is_empty())
+            && let Some(last) = v
+                .rsplit(',')
+                .next()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
         {
-            return Ok(ClientIp(first.to_owned()));
+            return Ok(ClientIp(last.to_owned()));
         }
         let peer = parts
             .extensions
