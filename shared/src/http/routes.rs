@@ -80,7 +80,12 @@ pub fn table() -> Vec<Route> {
             path: "/v1/health",
             access: Public,
             handler: || get(system::health),
-            doc: doc("Liveness and version", None, 200, Some("Health")),
+            doc: doc(
+                "Liveness, readiness (the store answers a read; 503 unavailable otherwise) and version",
+                None,
+                200,
+                Some("Health"),
+            ),
         },
         Route {
             id: "openapi",

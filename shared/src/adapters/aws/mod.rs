@@ -15,11 +15,61 @@ pub use s3::S3Files;
 pub use ses::SesMailer;
 pub use sqs::SqsQueue;
 
+use std::time::Duration;
+
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+/// Connecting to an AWS endpoint (DNS, TCP, TLS).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// One attempt of an AWS call, from sending to the whole response.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// One AWS call with its retries: well inside the API functions' 10-second timeout (template.yaml), so a
+/// hung dependency is answered 503 `unavailable` by the function, not cut off by Lambda.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(8);
+
+fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
+
+/// Error codes AWS services answer when they throttle.
+const THROTTLING: &[&str] = &[
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "SlowDown",
+];
+
+/// Whether an AWS call may succeed if tried again later: it timed out, the service could not be reached
+/// or answered a 5xx, or it throttled. These become 503 `unavailable` with `Retry-After`.
+pub(crate) fn is_transient<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool {
+    match e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(s) => {
+            s.raw().status().is_server_error()
+                || s.err().code().is_some_and(|c| THROTTLING.contains(&c))
+        }
+        _ => false,
+    }
+}
+
 /// The SDK configuration from the standard AWS settings (`AWS_ENDPOINT_URL` points every client at a local
-/// emulator), or for an explicit emulator endpoint with dummy credentials (tests). Credentials are resolved
-/// on first use, not here.
+/// emulator), or for an explicit emulator endpoint with dummy credentials (tests), with the timeouts above.
+/// Credentials are resolved on first use, not here.
 pub async fn sdk_config(emulator: Option<&str>) -> aws_config::SdkConfig {
-    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    let loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts());
     match emulator {
         None => loader.load().await,
         Some(url) => {
