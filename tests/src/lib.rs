@@ -128,6 +128,7 @@ pub fn config(backend: Backend, data_dir: PathBuf) -> Config {
         aws_emulator: None,
         queue_url: None,
         bucket: String::new(),
+        store_cache_bytes: kanri::adapters::embedded::store::DEFAULT_CACHE_BYTES,
     };
     if backend == Backend::Aws {
         let aws = aws();
