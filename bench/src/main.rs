@@ -363,6 +363,7 @@ fn aws_setup() -> Res<(Config, String, String)> {
             .filter(|b| !b.is_empty())
             .unwrap_or_else(|| "kanri-files".into()),
         store_cache_bytes: kanri::adapters::embedded::store::DEFAULT_CACHE_BYTES,
+        aws_timeouts: None,
     };
     Ok((config, moto, run))
 }
@@ -1150,6 +1151,7 @@ fn embedded_setup() -> Res<(Config, String)> {
         queue_url: None,
         bucket: String::new(),
         store_cache_bytes: kanri::adapters::embedded::store::DEFAULT_CACHE_BYTES,
+        aws_timeouts: None,
     };
     Ok((config, run))
 }

@@ -33,6 +33,9 @@ pub struct Config {
     pub bucket: String,
     /// The embedded store's page cache in bytes (`KANRI_STORE_CACHE_MB`).
     pub store_cache_bytes: usize,
+    /// The limits of every AWS call; `None`: [`aws::Timeouts::AWS`], or [`aws::Timeouts::EMULATOR`] with
+    /// an explicit emulator.
+    pub aws_timeouts: Option<aws::Timeouts>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +144,7 @@ impl Config {
             queue_url: var("KANRI_QUEUE_URL"),
             bucket: var("KANRI_BUCKET").unwrap_or_else(|| "kanri-files".into()),
             store_cache_bytes,
+            aws_timeouts: None,
         })
     }
 
@@ -193,7 +197,10 @@ impl Config {
                 )
             }
             Backend::Aws => {
-                let sdk = aws::sdk_config(self.aws_emulator.as_deref()).await;
+                let sdk = match self.aws_timeouts {
+                    Some(t) => aws::sdk_config_with(self.aws_emulator.as_deref(), t).await,
+                    None => aws::sdk_config(self.aws_emulator.as_deref()).await,
+                };
                 let (dynamo, kms, ses) = aws::metrics::clients(&sdk);
                 let store = aws::DynamoStore::new(
                     dynamo.clone(),

@@ -119,6 +119,9 @@ pub fn config(backend: Backend, data_dir: PathBuf) -> Config {
             // Tests stand behind a "proxy": each names its own client address, so per-source limits of one
             // test never touch another sharing the same DynamoDB tables.
             client_ip_header: Some("x-forwarded-for".into()),
+            // moto answers one request at a time: under a parallel test run a request may queue for a
+            // while. The fault tests set their own limits.
+            request_timeout: std::time::Duration::from_secs(300),
             ..Default::default()
         },
         table: String::new(),
@@ -129,6 +132,7 @@ pub fn config(backend: Backend, data_dir: PathBuf) -> Config {
         queue_url: None,
         bucket: String::new(),
         store_cache_bytes: kanri::adapters::embedded::store::DEFAULT_CACHE_BYTES,
+        aws_timeouts: None,
     };
     if backend == Backend::Aws {
         let aws = aws();

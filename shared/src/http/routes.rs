@@ -838,6 +838,19 @@ pub fn table() -> Vec<Route> {
             ),
         },
         Route {
+            id: "imports-cancel",
+            method: Method::POST,
+            path: "/v1/imports/{id}/cancel",
+            access: SETTINGS_EDIT,
+            handler: || post(uploads::cancel_import),
+            doc: doc(
+                "Cancel a queued or running import: its file is deleted at once, users created so far stay",
+                None,
+                200,
+                Some("Import"),
+            ),
+        },
+        Route {
             id: "ops-jobs-cleanup-uploads",
             method: Method::POST,
             path: "/v1/ops/jobs/cleanup-uploads",

@@ -20,20 +20,41 @@ use std::time::Duration;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
-/// Connecting to an AWS endpoint (DNS, TCP, TLS).
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// One attempt of an AWS call, from sending to the whole response.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
-/// One AWS call with its retries: well inside the API functions' 10-second timeout (template.yaml), so a
-/// hung dependency is answered 503 `unavailable` by the function, not cut off by Lambda.
-pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(8);
+/// The time limits of every AWS call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Connecting to the endpoint (DNS, TCP, TLS).
+    pub connect: Duration,
+    /// One attempt, from sending to the whole response.
+    pub attempt: Duration,
+    /// The call with its retries.
+    pub operation: Duration,
+}
 
-fn timeouts() -> aws_config::timeout::TimeoutConfig {
-    aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-        .operation_timeout(OPERATION_TIMEOUT)
-        .build()
+impl Timeouts {
+    /// AWS: 3 s to connect, 5 s per attempt, 8 s per call with its retries, well inside the API
+    /// functions' 10-second timeout (template.yaml), so a hung dependency is answered 503 `unavailable`
+    /// by the function, not cut off by Lambda.
+    pub const AWS: Timeouts = Timeouts {
+        connect: Duration::from_secs(3),
+        attempt: Duration::from_secs(5),
+        operation: Duration::from_secs(8),
+    };
+    /// An emulator named explicitly (tests, benchmarks): moto serves one request at a time, so under a
+    /// parallel test run a request may wait in its line for many seconds.
+    pub const EMULATOR: Timeouts = Timeouts {
+        connect: Duration::from_secs(10),
+        attempt: Duration::from_secs(120),
+        operation: Duration::from_secs(180),
+    };
+
+    fn config(self) -> aws_config::timeout::TimeoutConfig {
+        aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.operation)
+            .build()
+    }
 }
 
 /// Error codes AWS services answer when they throttle.
@@ -65,11 +86,20 @@ pub(crate) fn is_transient<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse
 }
 
 /// The SDK configuration from the standard AWS settings (`AWS_ENDPOINT_URL` points every client at a local
-/// emulator), or for an explicit emulator endpoint with dummy credentials (tests), with the timeouts above.
-/// Credentials are resolved on first use, not here.
+/// emulator) with [`Timeouts::AWS`], or for an explicit emulator endpoint with dummy credentials (tests)
+/// with [`Timeouts::EMULATOR`]. Credentials are resolved on first use, not here.
 pub async fn sdk_config(emulator: Option<&str>) -> aws_config::SdkConfig {
-    let loader =
-        aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts());
+    let timeouts = match emulator {
+        Some(_) => Timeouts::EMULATOR,
+        None => Timeouts::AWS,
+    };
+    sdk_config_with(emulator, timeouts).await
+}
+
+/// [`sdk_config`] with the given timeouts.
+pub async fn sdk_config_with(emulator: Option<&str>, timeouts: Timeouts) -> aws_config::SdkConfig {
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts.config());
     match emulator {
         None => loader.load().await,
         Some(url) => {
