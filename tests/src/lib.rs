@@ -294,6 +294,16 @@ impl App {
 
     /// Every mail sent to `to`, oldest first, as decoded text bodies.
     pub async fn mails_to(&self, to: &str) -> Vec<String> {
+        self.mails()
+            .await
+            .into_iter()
+            .filter(|(t, _)| t == to)
+            .map(|(_, body)| body)
+            .collect()
+    }
+
+    /// Every mail sent (in the outbox, or to moto's SES), oldest first: (recipient, decoded text body).
+    pub async fn mails(&self) -> Vec<(String, String)> {
         let raws: Vec<String> = match self.backend {
             Backend::Embedded => {
                 let mut files: Vec<_> = std::fs::read_dir(self.data_dir.join("outbox"))
@@ -323,10 +333,7 @@ impl App {
                     .collect()
             }
         };
-        raws.iter()
-            .filter(|raw| raw.contains(&format!("To: {to}\r\n")))
-            .map(|raw| decode_body(raw))
-            .collect()
+        raws.iter().map(|raw| (recipient(raw), decode_body(raw))).collect()
     }
 
     /// The token of the newest set-password link mailed to `to`.
@@ -394,6 +401,14 @@ impl App {
 
 pub fn r_str(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_owned()
+}
+
+/// The `To:` address of a raw mail.
+pub fn recipient(raw: &str) -> String {
+    raw.split("\r\n")
+        .find_map(|l| l.strip_prefix("To: "))
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn decode_body(raw: &str) -> String {
