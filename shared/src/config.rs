@@ -157,6 +157,7 @@ impl Config {
             Arc<dyn crate::ports::BackupService>,
         );
         let mut tasks = None;
+        let mut settings = self.settings.clone();
         let files: Arc<dyn crate::ports::FileStore>;
         let mut local_files = None;
         let (store, keys, mailer, backups): Ports = match self.backend {
@@ -178,6 +179,8 @@ impl Config {
                     .map_err(io("the outbox"))?;
                 let backups =
                     embedded::EmbeddedBackups::new(store.clone(), self.data_dir.join("backups"));
+                // The store's lock makes this process the store's only worker.
+                settings.worker_id = Some(crate::domain::ids::new_id());
                 // A backup that a killed process left half-written.
                 backups.remove_partials();
                 tasks = Some(TaskSource::InProcess(Arc::new(embedded::LocalQueue::new(
@@ -251,7 +254,7 @@ impl Config {
             files,
             local_files,
             keyring: Keyring::default(),
-            settings: self.settings.clone(),
+            settings,
         })
     }
 }

@@ -305,16 +305,7 @@ impl App {
     /// Every mail sent (in the outbox, or to moto's SES), oldest first: (recipient, decoded text body).
     pub async fn mails(&self) -> Vec<(String, String)> {
         let raws: Vec<String> = match self.backend {
-            Backend::Embedded => {
-                let mut files: Vec<_> = std::fs::read_dir(self.data_dir.join("outbox"))
-                    .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-                    .unwrap_or_default();
-                files.sort();
-                files
-                    .iter()
-                    .filter_map(|f| std::fs::read_to_string(f).ok())
-                    .collect()
-            }
+            Backend::Embedded => return outbox_mails(&self.data_dir),
             Backend::Aws => {
                 let data: Value = self
                     .http
@@ -333,7 +324,9 @@ impl App {
                     .collect()
             }
         };
-        raws.iter().map(|raw| (recipient(raw), decode_body(raw))).collect()
+        raws.iter()
+            .map(|raw| (recipient(raw), decode_body(raw)))
+            .collect()
     }
 
     /// The token of the newest set-password link mailed to `to`.
@@ -401,6 +394,19 @@ impl App {
 
 pub fn r_str(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_owned()
+}
+
+/// Every mail in a data dir's outbox, oldest first: (recipient, decoded text body).
+pub fn outbox_mails(data_dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut files: Vec<_> = std::fs::read_dir(data_dir.join("outbox"))
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .map(|raw| (recipient(&raw), decode_body(&raw)))
+        .collect()
 }
 
 /// The `To:` address of a raw mail.

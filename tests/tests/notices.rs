@@ -891,7 +891,9 @@ both_backends!(
         assert!(held.0.lock().unwrap().contains(&mine));
         let isolated = app.backend == kanri::config::Backend::Embedded;
         let remaining = || async {
-            let list = app.get("/v1/ops/notices?limit=200", &app.operator_token).await;
+            let list = app
+                .get("/v1/ops/notices?limit=200", &app.operator_token)
+                .await;
             let item = list.body["items"]
                 .as_array()
                 .unwrap()
@@ -899,7 +901,10 @@ both_backends!(
                 .find(|i| i["id"] == notice.id.as_str())
                 .cloned()
                 .unwrap();
-            (item["mails_sent"].as_i64().unwrap(), item["mails_remaining"].as_i64().unwrap())
+            (
+                item["mails_sent"].as_i64().unwrap(),
+                item["mails_remaining"].as_i64().unwrap(),
+            )
         };
         if isolated {
             assert_eq!(remaining().await, (0, n as i64));
@@ -912,7 +917,11 @@ both_backends!(
             seen: 0.into(),
         });
         let first = app.services_with(Some(dying), None, Some(held.clone()));
-        assert!(notices::mail_page(&first, &notice.id, &t.id, None, now).await.is_err());
+        assert!(
+            notices::mail_page(&first, &notice.id, &t.id, None, now)
+                .await
+                .is_err()
+        );
         let count = |mails: &Vec<(String, String)>| {
             let mut per = std::collections::HashMap::new();
             for (to, body) in mails {

@@ -764,7 +764,14 @@ both_backends!(
         let rows = 1200;
         let t = app.onboard(rows as i64 + 10).await;
         let prefix = unique("cx");
-        let up = upload(&app, &t, "user_import", "text/csv", &users_csv(&prefix, rows, &[])).await;
+        let up = upload(
+            &app,
+            &t,
+            "user_import",
+            "text/csv",
+            &users_csv(&prefix, rows, &[]),
+        )
+        .await;
         let held = Arc::new(HeldQueue::default());
         let svc = app.services_with(None, None, Some(held.clone()));
         let now = time::OffsetDateTime::now_utc();
@@ -823,7 +830,10 @@ both_backends!(
         // The users created before the cancellation got their invitations.
         let mails = app.mails().await;
         assert_eq!(
-            mails.iter().filter(|(to, _)| to.starts_with(&prefix)).count(),
+            mails
+                .iter()
+                .filter(|(to, _)| to.starts_with(&prefix))
+                .count(),
             1000
         );
         // Cancelling needs what starting needs.
@@ -839,7 +849,14 @@ async fn stalled_import_case(backend: Backend) {
     let app = isolated_app(backend).await;
     let t = app.onboard(20).await;
     let prefix = unique("st");
-    let up = upload(&app, &t, "user_import", "text/csv", &users_csv(&prefix, 12, &[])).await;
+    let up = upload(
+        &app,
+        &t,
+        "user_import",
+        "text/csv",
+        &users_csv(&prefix, 12, &[]),
+    )
+    .await;
     // Queued where nobody takes it: the import's worker is lost before it starts.
     let held = Arc::new(HeldQueue::default());
     let svc = app.services_with(None, None, Some(held.clone()));

@@ -601,7 +601,7 @@ async fn mail_left_invitations(
         let mut held_until = None;
         for list in &page.items {
             let lease = list.n(attr::LEASE).unwrap_or(0);
-            if lease > ms(now) {
+            if lease > ms(now) && svc.settings.must_wait_for(list.s(attr::HOLDER)) {
                 held_until = Some(held_until.unwrap_or(lease).min(lease));
                 continue;
             }
@@ -959,7 +959,7 @@ async fn run_users(
                 sk: layout::import_sk(&r.id),
                 base: at,
                 positions: positions.clone(),
-                invites: Some((invites.clone(), lease)),
+                invites: Some((invites.clone(), lease, svc.settings.holder().to_owned())),
             };
             let created =
                 match imports::commit_user_rows(svc, scope, &r.actor, part, Some(&progress), now)

@@ -279,8 +279,8 @@ pub struct RowProgress {
     /// Line and position (rows up to and including it) of every row being committed, in file order.
     pub positions: Vec<(u64, usize)>,
     /// The item that lists the invited users whose mails have not gone yet (written with them, deleted
-    /// once mailed), and until when (ms) this run holds it.
-    pub invites: Option<(String, i64)>,
+    /// once mailed), until when (ms) this run holds it, and who holds it.
+    pub invites: Option<(String, i64, String)>,
 }
 
 /// The code of the error a progress write that lost its condition turns into: another run of the same
@@ -319,7 +319,7 @@ impl RowProgress {
     /// Adds the invited users of `rows` to the list of mails still to send, in the transaction that
     /// creates them: a crash before their mails leave cannot lose them.
     pub fn invites_write(&self, rows: &[Prepared]) -> Option<Write> {
-        let (sk, lease) = self.invites.as_ref()?;
+        let (sk, lease, holder) = self.invites.as_ref()?;
         let users: Vec<String> = rows
             .iter()
             .filter(|r| r.invitation.is_some() && r.record.email.is_some())
@@ -332,6 +332,7 @@ impl RowProgress {
             changes: vec![
                 Change::SetInsert(attr::USERS, users),
                 Change::Set(attr::LEASE, Value::N(*lease)),
+                Change::Set(attr::HOLDER, Value::S(holder.clone())),
             ],
             cond: None,
         })

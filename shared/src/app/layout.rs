@@ -242,6 +242,8 @@ pub mod attr {
     /// Until when (ms since the epoch) a worker holds a pending claim or invitation batch.
     pub const LEASE: &str = "lease";
     pub const DUE: &str = "due";
+    /// The worker that holds a pending claim or invitation list (see `Settings::worker_id`).
+    pub const HOLDER: &str = "holder";
     pub const SETTLED: &str = "settled";
     pub const USERS: &str = "users";
     pub const AT: &str = "at";

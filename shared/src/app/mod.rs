@@ -47,6 +47,11 @@ pub struct Settings {
     /// How long the local server lets a request run before it answers 503 `unavailable`
     /// (`KANRI_REQUEST_TIMEOUT_SECONDS`); in Lambda the function's deadline sets it.
     pub request_timeout: std::time::Duration,
+    /// Set when this process is the only worker of its store: the local server on the embedded store,
+    /// whose lock keeps every other process out. Background work held by another worker id (pending
+    /// notice claims, invitation lists) was then left by a process that is gone, and is taken over at
+    /// once instead of after its hold. `None` where workers run side by side (Lambda, SQS).
+    pub worker_id: Option<String>,
 }
 
 impl Default for Settings {
@@ -60,7 +65,24 @@ impl Default for Settings {
             client_ip_header: None,
             mail_rate: None,
             request_timeout: std::time::Duration::from_secs(30),
+            worker_id: None,
         }
+    }
+}
+
+impl Settings {
+    /// Whether work held by `holder` until a time still to come must be waited for: not when this
+    /// process is the store's only worker and someone else held it.
+    pub fn must_wait_for(&self, holder: Option<&str>) -> bool {
+        match &self.worker_id {
+            Some(me) => holder == Some(me.as_str()),
+            None => true,
+        }
+    }
+
+    /// This worker's id as written on what it holds.
+    pub fn holder(&self) -> &str {
+        self.worker_id.as_deref().unwrap_or("")
     }
 }
 

@@ -551,10 +551,10 @@ struct Recipient {
 }
 
 /// A recipient's claim as found: none yet, or its state and lease.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Claim {
     None,
-    Pending { lease: i64 },
+    Pending { lease: i64, holder: Option<String> },
     Failed { lease: i64 },
     Done,
     Sent,
@@ -568,18 +568,21 @@ impl Claim {
         let lease = i.n(attr::LEASE).unwrap_or(0);
         match i.s(attr::STATE) {
             Some("sent") | None => Claim::Sent,
-            Some("pending") => Claim::Pending { lease },
+            Some("pending") => Claim::Pending {
+                lease,
+                holder: i.s(attr::HOLDER).map(str::to_owned),
+            },
             Some("failed") => Claim::Failed { lease },
             Some(_) => Claim::Done,
         }
     }
 
     /// The condition under which this claim, as found, may be taken.
-    fn cond(self) -> Cond {
+    fn cond(&self) -> Cond {
         match self {
             Claim::None => Cond::NotExists,
-            Claim::Pending { lease } | Claim::Failed { lease } => {
-                Cond::Eq(attr::LEASE, Value::N(lease))
+            Claim::Pending { lease, .. } | Claim::Failed { lease } => {
+                Cond::Eq(attr::LEASE, Value::N(*lease))
             }
             Claim::Done | Claim::Sent => Cond::Not(Box::new(Cond::Exists)),
         }
@@ -689,7 +692,9 @@ pub async fn mail_page(
                     }
                 }
                 Claim::Done => {}
-                Claim::Pending { lease } if lease > now_ms => {
+                Claim::Pending { lease, holder }
+                    if lease > now_ms && svc.settings.must_wait_for(holder.as_deref()) =>
+                {
                     held_until = Some(held_until.map_or(lease, |h: i64| h.min(lease)));
                 }
                 c => todo.push((u.clone(), c)),
@@ -725,6 +730,7 @@ pub async fn mail_page(
                             claim
                                 .with(attr::STATE, Value::S("pending".into()))
                                 .with(attr::LEASE, Value::N(lease))
+                                .with(attr::HOLDER, Value::S(svc.settings.holder().into()))
                         }
                         None => {
                             // Deleted since, or no address: nothing to mail, and counted as such.
