@@ -362,6 +362,8 @@ fn aws_setup() -> Res<(Config, String, String)> {
             .ok()
             .filter(|b| !b.is_empty())
             .unwrap_or_else(|| "kanri-files".into()),
+        store_cache_bytes: kanri::adapters::embedded::store::DEFAULT_CACHE_BYTES,
+        aws_timeouts: None,
     };
     Ok((config, moto, run))
 }
@@ -1148,6 +1150,8 @@ fn embedded_setup() -> Res<(Config, String)> {
         aws_emulator: None,
         queue_url: None,
         bucket: String::new(),
+        store_cache_bytes: kanri::adapters::embedded::store::DEFAULT_CACHE_BYTES,
+        aws_timeouts: None,
     };
     Ok((config, run))
 }

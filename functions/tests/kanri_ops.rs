@@ -27,6 +27,8 @@ fn config(dir: &Path) -> Config {
         aws_emulator: None,
         queue_url: None,
         bucket: String::new(),
+        store_cache_bytes: kanri::adapters::embedded::store::DEFAULT_CACHE_BYTES,
+        aws_timeouts: None,
     }
 }
 

@@ -31,6 +31,11 @@ pub struct Config {
     pub queue_url: Option<String>,
     /// The S3 bucket of uploaded files (AWS backend).
     pub bucket: String,
+    /// The embedded store's page cache in bytes (`KANRI_STORE_CACHE_MB`).
+    pub store_cache_bytes: usize,
+    /// The limits of every AWS call; `None`: [`aws::Timeouts::AWS`], or [`aws::Timeouts::EMULATOR`] with
+    /// an explicit emulator.
+    pub aws_timeouts: Option<aws::Timeouts>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +105,29 @@ impl Config {
                     })?;
             settings.mail_rate = Some(rate);
         }
+        let store_cache_bytes = match var("KANRI_STORE_CACHE_MB") {
+            None => embedded::store::DEFAULT_CACHE_BYTES,
+            Some(m) => m
+                .parse::<usize>()
+                .ok()
+                .filter(|m| (1..=65_536).contains(m))
+                .map(|m| m * 1024 * 1024)
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "KANRI_STORE_CACHE_MB",
+                    message: format!("{m:?}: mebibytes, a whole number from 1 to 65536"),
+                })?,
+        };
+        if let Some(t) = var("KANRI_REQUEST_TIMEOUT_SECONDS") {
+            let secs: u64 = t
+                .parse()
+                .ok()
+                .filter(|s| (1..=3600).contains(s))
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "KANRI_REQUEST_TIMEOUT_SECONDS",
+                    message: format!("{t:?}: seconds, a whole number from 1 to 3600"),
+                })?;
+            settings.request_timeout = std::time::Duration::from_secs(secs);
+        }
         Ok(Config {
             backend,
             addr,
@@ -115,6 +143,8 @@ impl Config {
             aws_emulator: None,
             queue_url: var("KANRI_QUEUE_URL"),
             bucket: var("KANRI_BUCKET").unwrap_or_else(|| "kanri-files".into()),
+            store_cache_bytes,
+            aws_timeouts: None,
         })
     }
 
@@ -127,6 +157,7 @@ impl Config {
             Arc<dyn crate::ports::BackupService>,
         );
         let mut tasks = None;
+        let mut settings = self.settings.clone();
         let files: Arc<dyn crate::ports::FileStore>;
         let mut local_files = None;
         let (store, keys, mailer, backups): Ports = match self.backend {
@@ -136,14 +167,25 @@ impl Config {
                     move |source| ConfigError::Io { what, source }
                 };
                 std::fs::create_dir_all(&self.data_dir).map_err(io("the data dir"))?;
-                let store = embedded::EmbeddedStore::open(&self.data_dir.join("kanri.redb"))
-                    .map_err(ConfigError::Store)?;
+                // First: the store's lock says this process is the only one on the data dir.
+                let store = embedded::EmbeddedStore::open_with_cache(
+                    &self.data_dir.join("kanri.redb"),
+                    self.store_cache_bytes,
+                )
+                .map_err(ConfigError::Store)?;
                 let keys = embedded::LocalKeyService::open(&self.data_dir)
                     .map_err(io("the local master key"))?;
                 let outbox = embedded::Outbox::new(self.data_dir.join("outbox"))
                     .map_err(io("the outbox"))?;
                 let backups =
                     embedded::EmbeddedBackups::new(store.clone(), self.data_dir.join("backups"));
+                // The store's lock makes this process the store's only worker.
+                settings.worker_id = Some(crate::domain::ids::new_id());
+                // A backup that a killed process left half-written.
+                backups.remove_partials();
+                tasks = Some(TaskSource::InProcess(Arc::new(embedded::LocalQueue::new(
+                    store.clone(),
+                ))));
                 let local = Arc::new(
                     embedded::LocalFiles::open(&self.data_dir, self.settings.public_url.clone())
                         .map_err(io("the files dir"))?,
@@ -158,7 +200,10 @@ impl Config {
                 )
             }
             Backend::Aws => {
-                let sdk = aws::sdk_config(self.aws_emulator.as_deref()).await;
+                let sdk = match self.aws_timeouts {
+                    Some(t) => aws::sdk_config_with(self.aws_emulator.as_deref(), t).await,
+                    None => aws::sdk_config(self.aws_emulator.as_deref()).await,
+                };
                 let (dynamo, kms, ses) = aws::metrics::clients(&sdk);
                 let store = aws::DynamoStore::new(
                     dynamo.clone(),
@@ -192,9 +237,13 @@ impl Config {
                 )
             }
         };
-        let tasks = tasks.unwrap_or_else(|| {
-            TaskSource::InProcess(Arc::new(embedded::InProcessQueue::default()))
-        });
+        // On the AWS backend without SQS (tests), tasks wait in memory and die with the process.
+        let tasks = match tasks {
+            Some(t) => t,
+            None => TaskSource::InProcess(Arc::new(embedded::LocalQueue::new(
+                embedded::EmbeddedStore::in_memory().map_err(ConfigError::Store)?,
+            ))),
+        };
         Ok(Services {
             store,
             keys,
@@ -205,7 +254,7 @@ impl Config {
             files,
             local_files,
             keyring: Keyring::default(),
-            settings: self.settings.clone(),
+            settings,
         })
     }
 }

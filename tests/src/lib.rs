@@ -119,6 +119,9 @@ pub fn config(backend: Backend, data_dir: PathBuf) -> Config {
             // Tests stand behind a "proxy": each names its own client address, so per-source limits of one
             // test never touch another sharing the same DynamoDB tables.
             client_ip_header: Some("x-forwarded-for".into()),
+            // moto answers one request at a time: under a parallel test run a request may queue for a
+            // while. The fault tests set their own limits.
+            request_timeout: std::time::Duration::from_secs(300),
             ..Default::default()
         },
         table: String::new(),
@@ -128,6 +131,8 @@ pub fn config(backend: Backend, data_dir: PathBuf) -> Config {
         aws_emulator: None,
         queue_url: None,
         bucket: String::new(),
+        store_cache_bytes: kanri::adapters::embedded::store::DEFAULT_CACHE_BYTES,
+        aws_timeouts: None,
     };
     if backend == Backend::Aws {
         let aws = aws();
@@ -289,17 +294,18 @@ impl App {
 
     /// Every mail sent to `to`, oldest first, as decoded text bodies.
     pub async fn mails_to(&self, to: &str) -> Vec<String> {
+        self.mails()
+            .await
+            .into_iter()
+            .filter(|(t, _)| t == to)
+            .map(|(_, body)| body)
+            .collect()
+    }
+
+    /// Every mail sent (in the outbox, or to moto's SES), oldest first: (recipient, decoded text body).
+    pub async fn mails(&self) -> Vec<(String, String)> {
         let raws: Vec<String> = match self.backend {
-            Backend::Embedded => {
-                let mut files: Vec<_> = std::fs::read_dir(self.data_dir.join("outbox"))
-                    .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-                    .unwrap_or_default();
-                files.sort();
-                files
-                    .iter()
-                    .filter_map(|f| std::fs::read_to_string(f).ok())
-                    .collect()
-            }
+            Backend::Embedded => return outbox_mails(&self.data_dir),
             Backend::Aws => {
                 let data: Value = self
                     .http
@@ -319,8 +325,7 @@ impl App {
             }
         };
         raws.iter()
-            .filter(|raw| raw.contains(&format!("To: {to}\r\n")))
-            .map(|raw| decode_body(raw))
+            .map(|raw| (recipient(raw), decode_body(raw)))
             .collect()
     }
 
@@ -389,6 +394,27 @@ impl App {
 
 pub fn r_str(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_owned()
+}
+
+/// Every mail in a data dir's outbox, oldest first: (recipient, decoded text body).
+pub fn outbox_mails(data_dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut files: Vec<_> = std::fs::read_dir(data_dir.join("outbox"))
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .map(|raw| (recipient(&raw), decode_body(&raw)))
+        .collect()
+}
+
+/// The `To:` address of a raw mail.
+pub fn recipient(raw: &str) -> String {
+    raw.split("\r\n")
+        .find_map(|l| l.strip_prefix("To: "))
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn decode_body(raw: &str) -> String {

@@ -770,3 +770,195 @@ async fn the_purge_erases_subscriptions_and_keeps_the_notices() {
     assert_eq!(list.body["items"][0]["id"], n["id"]);
     assert_eq!(list.body["items"][0]["title"], title.as_str());
 }
+
+/// A store whose transactions fail after the first `ok`: the worker dies there.
+struct DiesAfter {
+    inner: Arc<dyn kanri::ports::ItemStore>,
+    ok: usize,
+    seen: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl kanri::ports::ItemStore for DiesAfter {
+    async fn get(
+        &self,
+        table: kanri::ports::Table,
+        pk: &str,
+        sk: &str,
+    ) -> kanri::ports::StoreResult<Option<kanri::ports::Item>> {
+        self.inner.get(table, pk, sk).await
+    }
+    async fn batch_get(
+        &self,
+        table: kanri::ports::Table,
+        keys: &[(String, String)],
+    ) -> kanri::ports::StoreResult<Vec<kanri::ports::Item>> {
+        self.inner.batch_get(table, keys).await
+    }
+    async fn query(
+        &self,
+        query: &kanri::ports::Query,
+    ) -> kanri::ports::StoreResult<kanri::ports::Page> {
+        self.inner.query(query).await
+    }
+    async fn transact(&self, writes: Vec<kanri::ports::Write>) -> kanri::ports::StoreResult<()> {
+        if self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= self.ok {
+            return Err(kanri::ports::StoreError::Backend {
+                message: "the worker died (test)".into(),
+                source: None,
+            });
+        }
+        self.inner.transact(writes).await
+    }
+    async fn batch_write(
+        &self,
+        table: kanri::ports::Table,
+        writes: Vec<kanri::ports::BatchWrite>,
+    ) -> kanri::ports::StoreResult<()> {
+        self.inner.batch_write(table, writes).await
+    }
+}
+
+/// `n` users with e-mail addresses `<prefix>-<i>@example.jp`, subscribed to releases (written straight
+/// into the store: signing 40 users in would take a minute of argon2).
+async fn subscribers(app: &App, t: &Tenant, prefix: &str, n: usize) {
+    let csv: String = std::iter::once("name,email,login_id,role,groups\n".to_owned())
+        .chain((0..n).map(|i| format!("S{i},{prefix}-{i}@example.jp,,,\n")))
+        .collect();
+    let r = app
+        .post_bytes(
+            "/v1/users/import?delivery=invite_link",
+            &t.admin_token,
+            "text/csv",
+            csv.into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(r.body["created"], n, "{r:?}");
+    let pk = format!("T#{}", t.id);
+    let writes = r.body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            let id = kanri::domain::ids::UserId::from_stored(r_str(&u["id"]));
+            kanri::ports::BatchWrite::Put(
+                kanri::ports::Item::new(
+                    pk.clone(),
+                    kanri::app::layout::subscription_sk("release", &id),
+                )
+                .with("user", kanri::ports::Value::S(id.to_string())),
+            )
+        })
+        .collect();
+    app.svc
+        .store
+        .batch_write(kanri::ports::Table::Data, writes)
+        .await
+        .unwrap();
+}
+
+both_backends!(
+    a_mailing_whose_worker_died_resumes_and_mails_exactly_the_rest,
+    |app: App| async move {
+        let n = 40;
+        let t = app.onboard(n as i64 + 5).await;
+        let prefix = unique("nd");
+        subscribers(&app, &t, &prefix, n).await;
+        let held = Arc::new(HeldQueue::default());
+        let svc = app.services_with(None, None, Some(held.clone()));
+        let now = time::OffsetDateTime::now_utc();
+        let title = format!("中断 {}", unique("r"));
+        let notice = notices::publish(
+            &svc,
+            NewNotice {
+                kind: Kind::Release,
+                title: title.clone(),
+                body: "本文".into(),
+                occurred: None,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+        held.0.lock().unwrap().clear();
+        notices::fan_out(&svc, &notice.id, now).await.unwrap();
+        let mine = Task::NoticeMails {
+            notice: notice.id.clone(),
+            tenant: t.id.clone(),
+            after: None,
+        };
+        assert!(held.0.lock().unwrap().contains(&mine));
+        let isolated = app.backend == kanri::config::Backend::Embedded;
+        let remaining = || async {
+            let list = app
+                .get("/v1/ops/notices?limit=200", &app.operator_token)
+                .await;
+            let item = list.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["id"] == notice.id.as_str())
+                .cloned()
+                .unwrap();
+            (
+                item["mails_sent"].as_i64().unwrap(),
+                item["mails_remaining"].as_i64().unwrap(),
+            )
+        };
+        if isolated {
+            assert_eq!(remaining().await, (0, n as i64));
+        }
+
+        // The worker dies after its second batch of mails left, before it could mark them sent.
+        let dying = Arc::new(DiesAfter {
+            inner: app.svc.store.clone(),
+            ok: 3,
+            seen: 0.into(),
+        });
+        let first = app.services_with(Some(dying), None, Some(held.clone()));
+        assert!(
+            notices::mail_page(&first, &notice.id, &t.id, None, now)
+                .await
+                .is_err()
+        );
+        let count = |mails: &Vec<(String, String)>| {
+            let mut per = std::collections::HashMap::new();
+            for (to, body) in mails {
+                if to.starts_with(&prefix) && body.contains(&title) {
+                    *per.entry(to.clone()).or_insert(0) += 1;
+                }
+            }
+            per
+        };
+        let before = count(&app.mails().await);
+        assert_eq!(before.len(), 2 * notices::BATCH, "{before:?}");
+        if isolated {
+            // 16 marked sent; the 16 in flight and the 8 never reached are still to go.
+            assert_eq!(remaining().await, (16, n as i64 - 16));
+        }
+
+        // The task comes back after the dead worker's hold ended: the rest is mailed.
+        let later = now + notices::CLAIM_LEASE + time::Duration::seconds(1);
+        let r = notices::mail_page(&svc, &notice.id, &t.id, None, later)
+            .await
+            .unwrap();
+        assert_eq!((r.skipped, r.failed), (notices::BATCH, 0), "{r:?}");
+        let after = count(&app.mails().await);
+        assert_eq!(after.len(), n, "nobody is left out: {after:?}");
+        let doubled = after.values().filter(|c| **c > 1).count();
+        if isolated {
+            // The outbox keeps the mail key: the batch in flight at the crash is not written twice.
+            assert_eq!(doubled, 0, "{after:?}");
+            assert_eq!(remaining().await, (n as i64, 0));
+        } else {
+            // SES has no idempotency key: at most the batch in flight went twice.
+            assert!(doubled <= notices::BATCH, "{after:?}");
+        }
+        // A late duplicate delivery mails nobody.
+        let r = notices::mail_page(&svc, &notice.id, &t.id, None, later)
+            .await
+            .unwrap();
+        assert_eq!((r.sent, r.skipped), (0, n), "{r:?}");
+    }
+);

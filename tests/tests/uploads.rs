@@ -652,8 +652,10 @@ both_backends!(
         assert!(processed > 1000 && processed < rows as i64, "{mid}");
         assert_eq!(created, processed - 1, "one bad row so far: {mid}");
 
-        // The task comes back (SQS redelivers it): the import resumes after the last committed row.
-        let r = import_jobs::run(&svc, &t.id, &id, import_jobs::ROWS_PER_TASK, now)
+        // The task comes back (SQS redelivers it): the import resumes after the last committed row. It
+        // comes back later than the dead worker's hold on its unmailed invitations (30 s).
+        let later = now + import_jobs::INVITES_LEASE + time::Duration::seconds(1);
+        let r = import_jobs::run(&svc, &t.id, &id, import_jobs::ROWS_PER_TASK, later)
             .await
             .unwrap();
         assert!(r.finished, "{r:?}");
@@ -713,5 +715,174 @@ both_backends!(
         assert_eq!(n, rows - 2 + 1, "the admin and every good row once");
         let tenant = app.get("/v1/tenant", &t.admin_token).await.body;
         assert_eq!(tenant["seats_used"], n);
+
+        // Every good row's user got exactly one invitation: also those the dead worker created and did
+        // not mail (their links were issued again by the resumed run).
+        let mails = app.mails().await;
+        let mut per_address = std::collections::HashMap::new();
+        for (to, body) in &mails {
+            if to.starts_with(&prefix) && body.contains("/set-password?token=") {
+                *per_address.entry(to.clone()).or_insert(0) += 1;
+            }
+        }
+        for i in (0..rows).filter(|i| ![10, 1450].contains(i)) {
+            let to = format!("{prefix}-{i}@example.jp");
+            assert_eq!(per_address.get(&to), Some(&1), "{to}");
+        }
+        assert_eq!(per_address.len(), rows - 2);
+        // The newest invitation (one issued again, if any was) works.
+        let (last, _) = mails
+            .iter()
+            .rev()
+            .find(|(to, _)| to.starts_with(&prefix))
+            .unwrap();
+        app.accept_invitation(&t.slug, last).await;
     }
 );
+
+/// Counts the tenant's users page by page.
+async fn user_count(app: &App, t: &Tenant) -> usize {
+    let mut n = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/users?limit=200&cursor={c}"),
+            None => "/v1/users?limit=200".into(),
+        };
+        let page = app.get(&path, &t.admin_token).await.body;
+        n += page["items"].as_array().unwrap().len();
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return n,
+        }
+    }
+}
+
+both_backends!(
+    an_admin_cancels_an_import_its_file_goes_at_once_and_its_run_stops,
+    |app: App| async move {
+        let rows = 1200;
+        let t = app.onboard(rows as i64 + 10).await;
+        let prefix = unique("cx");
+        let up = upload(
+            &app,
+            &t,
+            "user_import",
+            "text/csv",
+            &users_csv(&prefix, rows, &[]),
+        )
+        .await;
+        let held = Arc::new(HeldQueue::default());
+        let svc = app.services_with(None, None, Some(held.clone()));
+        let now = time::OffsetDateTime::now_utc();
+        let principal = kanri::app::auth::authenticate(&svc, &t.admin_token, now)
+            .await
+            .unwrap();
+        let id = import_jobs::start(&svc, &principal, &up, import_jobs::Kind::Users, None, now)
+            .await
+            .unwrap();
+        held.0.lock().unwrap().clear();
+        // The worker gets through the first 1000 rows, then the admin cancels.
+        let r = import_jobs::run(&svc, &t.id, &id, 1000, now).await.unwrap();
+        assert_eq!((r.processed, r.finished), (1000, false), "{r:?}");
+        let next = held.0.lock().unwrap().pop().expect("continuation queued");
+
+        let path = format!("/v1/imports/{id}/cancel");
+        let other = app.onboard(2).await;
+        let r = app.post(&path, Some(&other.admin_token), json!({})).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "another tenant: {r:?}");
+        let r = app
+            .post("/v1/imports/nope/cancel", Some(&t.admin_token), json!({}))
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{r:?}");
+        let r = app.post(&path, Some(&t.admin_token), json!({})).await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        assert_eq!(r.body["status"], "cancelled", "{r:?}");
+        assert_eq!(r.body["processed"], 1000, "{r:?}");
+        // The file (names and addresses) is gone at once, record and object.
+        assert_eq!(
+            app.get(&format!("/v1/uploads/{up}"), &t.admin_token)
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            app.svc
+                .files
+                .size(&format!("imports/{}/{up}", t.id))
+                .await
+                .unwrap(),
+            None
+        );
+        // Once ended, it cannot be cancelled again.
+        let r = app.post(&path, Some(&t.admin_token), json!({})).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::CONFLICT, "import_ended"),
+            "{r:?}"
+        );
+        // The continuation runs and stops: nobody more is created, and the import stays cancelled.
+        kanri::worker::run_task(&svc, &next).await.unwrap();
+        let after = app.get(&format!("/v1/imports/{id}"), &t.admin_token).await;
+        assert_eq!(after.body["status"], "cancelled", "{after:?}");
+        assert_eq!(after.body["created"], 1000, "{after:?}");
+        assert_eq!(user_count(&app, &t).await, 1001);
+        // The users created before the cancellation got their invitations.
+        let mails = app.mails().await;
+        assert_eq!(
+            mails
+                .iter()
+                .filter(|(to, _)| to.starts_with(&prefix))
+                .count(),
+            1000
+        );
+        // Cancelling needs what starting needs.
+        let doc = app.get("/v1/openapi.json", &t.admin_token).await.body;
+        assert_eq!(
+            doc["paths"]["/v1/imports/{id}/cancel"]["post"]["x-kanri-permission"],
+            doc["paths"]["/v1/imports"]["post"]["x-kanri-permission"]
+        );
+    }
+);
+
+async fn stalled_import_case(backend: Backend) {
+    let app = isolated_app(backend).await;
+    let t = app.onboard(20).await;
+    let prefix = unique("st");
+    let up = upload(
+        &app,
+        &t,
+        "user_import",
+        "text/csv",
+        &users_csv(&prefix, 12, &[]),
+    )
+    .await;
+    // Queued where nobody takes it: the import's worker is lost before it starts.
+    let held = Arc::new(HeldQueue::default());
+    let svc = app.services_with(None, None, Some(held.clone()));
+    let now = time::OffsetDateTime::now_utc();
+    let principal = kanri::app::auth::authenticate(&svc, &t.admin_token, now)
+        .await
+        .unwrap();
+    let id = import_jobs::start(&svc, &principal, &up, import_jobs::Kind::Users, None, now)
+        .await
+        .unwrap();
+    let r = app.get(&format!("/v1/imports/{id}"), &t.admin_token).await;
+    assert_eq!(r.body["status"], "queued");
+    // The hourly clean-up finds it silent for longer than 10 minutes and queues it again; the server's
+    // worker imports it.
+    cleanup(&app, now + time::Duration::hours(25)).await;
+    let done = wait_import(&app, &t, &id).await;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["created"], 12, "{done}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stalled_import_is_queued_again_by_the_cleanup_embedded() {
+    stalled_import_case(Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stalled_import_is_queued_again_by_the_cleanup_dynamodb() {
+    stalled_import_case(Backend::Aws).await;
+}

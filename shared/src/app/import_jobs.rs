@@ -5,6 +5,16 @@
 //! condition that it is still before the transaction's first line), so a worker that dies half-way, or a
 //! second delivery of the same task, resumes after the last committed row and never creates anyone twice.
 //! Rows that fail are kept as items keyed by line, so writing one again is harmless.
+//!
+//! Invitations exactly once: the transaction that creates invited users also lists them in an item
+//! (`IMPINV#`) that is deleted once their mails went; a run that finds such an item left by a crashed
+//! one (its lease over) issues their links and mails them, keyed so that a mail sent just before the
+//! crash is not sent again ([`crate::ports::Mailer::send_once`]).
+//!
+//! Alive or stalled: `updated_at` moves with every committed transaction and every [`HEARTBEAT`] while a
+//! run works; an import queued or running whose `updated_at` is older than [`STALLED_AFTER`] has lost its
+//! worker, and the hourly clean-up queues it again. An admin can cancel an import; its file is deleted at
+//! once and the run stops at its next transaction.
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -34,6 +44,15 @@ pub const FAILURES_SHOWN: usize = 1000;
 /// import ends as `failed` instead of being retried: the worker's attempts at one task
 /// (`worker::MAX_ATTEMPTS` locally, the queue's `maxReceiveCount` in AWS).
 pub const MAX_ATTEMPTS: i64 = 5;
+/// Rows committed and then mailed together: their invitations leave right after their transactions.
+pub const MAIL_BATCH: usize = 250;
+/// How long a run holds the list of invitations it is about to mail; a run that finds one older than
+/// this takes it over (its worker crashed between creating the users and mailing them).
+pub const INVITES_LEASE: time::Duration = time::Duration::seconds(30);
+/// How often a running import moves `updated_at` even when no row is committed.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
+/// An import queued or running without a sign of life for this long has lost its worker.
+pub const STALLED_AFTER: time::Duration = time::Duration::minutes(10);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -71,6 +90,7 @@ pub enum Status {
     Running,
     Done,
     Failed,
+    Cancelled,
 }
 
 impl Status {
@@ -80,6 +100,7 @@ impl Status {
             Status::Running => "running",
             Status::Done => "done",
             Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
         }
     }
     fn parse(s: &str) -> Status {
@@ -87,8 +108,12 @@ impl Status {
             "running" => Status::Running,
             "done" => Status::Done,
             "failed" => Status::Failed,
+            "cancelled" => Status::Cancelled,
             _ => Status::Queued,
         }
+    }
+    fn ended(self) -> bool {
+        matches!(self, Status::Done | Status::Failed | Status::Cancelled)
     }
 }
 
@@ -186,7 +211,113 @@ async fn get(svc: &Services, scope: &Scope, id: &str) -> Result<Option<Record>, 
 pub async fn running(svc: &Services, scope: &Scope, id: &str) -> Result<bool, AppError> {
     Ok(get(svc, scope, id)
         .await?
-        .is_some_and(|r| matches!(r.status, Status::Queued | Status::Running)))
+        .is_some_and(|r| !r.status.ended()))
+}
+
+/// What the clean-up makes of an import whose file it looks at.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Watch {
+    /// Gone, done, failed or cancelled: its file can go.
+    Ended,
+    /// Queued or running, with a sign of life within [`STALLED_AFTER`].
+    Alive,
+    /// Queued or running, but silent for longer: its worker is gone.
+    Stalled,
+}
+
+pub async fn watch(
+    svc: &Services,
+    scope: &Scope,
+    id: &str,
+    now: OffsetDateTime,
+) -> Result<Watch, AppError> {
+    Ok(match get(svc, scope, id).await? {
+        None => Watch::Ended,
+        Some(r) if r.status.ended() => Watch::Ended,
+        Some(r) if r.updated_at < (now - STALLED_AFTER).unix_timestamp() => Watch::Stalled,
+        Some(_) => Watch::Alive,
+    })
+}
+
+/// Queues an import's task again (an import whose worker is gone resumes after its last committed row).
+pub async fn requeue(svc: &Services, scope: &Scope, id: &str) -> Result<(), AppError> {
+    tracing::warn!(import = id, tenant = %scope.tenant, "stalled import queued again");
+    svc.queue
+        .enqueue(vec![Task::Import {
+            tenant: scope.tenant.to_string(),
+            import: id.to_owned(),
+        }])
+        .await
+        .map_err(|e| AppError::Internal(Box::new(e)))
+}
+
+/// Cancels a queued or running import: its file is deleted at once (the names and addresses in it go
+/// with it), and its run stops at its next transaction. Users created so far stay (and get their
+/// invitations); the import reports how far it came.
+pub async fn cancel(
+    svc: &Services,
+    p: &Principal,
+    id: &str,
+    now: OffsetDateTime,
+) -> Result<ImportView, AppError> {
+    let scope = &p.scope;
+    let r = get(svc, scope, id)
+        .await?
+        .ok_or(AppError::NotFound("import"))?;
+    if r.status.ended() {
+        return Err(AppError::conflict(
+            "import_ended",
+            format!("the import has ended ({})", r.status.as_str()),
+        ));
+    }
+    let log_key = svc.log_key(&scope.tenant).await?;
+    let result = svc
+        .store
+        .transact(vec![
+            Write::Update {
+                table: Table::Data,
+                pk: scope.pk(),
+                sk: layout::import_sk(id),
+                changes: vec![
+                    Change::Set(attr::STATUS, Value::S(Status::Cancelled.as_str().into())),
+                    Change::Set(attr::MESSAGE, Value::S("cancelled by an admin".into())),
+                    Change::Set(attr::UPDATED, Value::N(now.unix_timestamp())),
+                ],
+                cond: Some(Cond::And(vec![
+                    Cond::Exists,
+                    Cond::Eq(attr::STATUS, Value::S(r.status.as_str().into())),
+                ])),
+            },
+            audit::entry(
+                &scope.tenant,
+                &log_key,
+                &p.actor(),
+                Entry {
+                    action: "import.cancel",
+                    target_type: "import",
+                    target_id: id,
+                },
+                now,
+            ),
+        ])
+        .await;
+    match result {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed { .. }) => {
+            return Err(AppError::conflict(
+                "import_ended",
+                "the import changed meanwhile; read it again",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    match uploads::load(svc, scope, &r.upload).await {
+        Ok(u) => uploads::erase(svc, scope, &u, &p.actor(), now).await?,
+        Err(AppError::NotFound(_)) => {}
+        Err(e) => return Err(e),
+    }
+    tracing::info!(import = id, tenant = %scope.tenant, "import cancelled");
+    view(svc, scope, id).await
 }
 
 /// Queues the import of a stored upload. Background imports mail invitation links; generated passwords,
@@ -411,6 +542,178 @@ async fn record_failures(
     Ok(())
 }
 
+/// The import exists and was not cancelled (a cancellation is never overwritten).
+fn live() -> Cond {
+    Cond::And(vec![
+        Cond::Exists,
+        Cond::Not(Box::new(Cond::Eq(
+            attr::STATUS,
+            Value::S(Status::Cancelled.as_str().into()),
+        ))),
+    ])
+}
+
+/// The clock of a run: the task's `now`, moved on by the time the run has taken (holds on invitation
+/// lists are set and compared on it, so a test can play a later run by passing a later `now`).
+struct Clock {
+    start: OffsetDateTime,
+    at: std::time::Instant,
+}
+
+impl Clock {
+    fn new(start: OffsetDateTime) -> Self {
+        Clock {
+            start,
+            at: std::time::Instant::now(),
+        }
+    }
+    fn now(&self) -> OffsetDateTime {
+        self.start + self.at.elapsed()
+    }
+}
+
+fn ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn invite_key(import: &str, user: &str) -> String {
+    format!("invite/{import}/{user}")
+}
+
+/// Mails the invitations that a crashed run created users for but did not mail: each list whose hold
+/// has run out is taken over (a conditional write, so two runs never both take it), its users still
+/// invited get a new link, mailed with the same key as the first attempt, and the list is deleted. With
+/// `wait`, lists still held by another run are waited for until their hold ends.
+async fn mail_left_invitations(
+    svc: &Services,
+    scope: &Scope,
+    import: &str,
+    clock: &Clock,
+    wait: bool,
+) -> Result<usize, AppError> {
+    let mut mailed = 0;
+    loop {
+        let page = svc
+            .store
+            .query(&Query::prefix(
+                Table::Data,
+                scope.pk(),
+                layout::import_invites_prefix(import),
+            ))
+            .await?;
+        if page.items.is_empty() {
+            return Ok(mailed);
+        }
+        let now = clock.now();
+        let mut held_until = None;
+        for list in &page.items {
+            let lease = list.n(attr::LEASE).unwrap_or(0);
+            if lease > ms(now) && svc.settings.must_wait_for(list.s(attr::HOLDER)) {
+                held_until = Some(held_until.unwrap_or(lease).min(lease));
+                continue;
+            }
+            let taken = svc
+                .store
+                .transact(vec![Write::Update {
+                    table: Table::Data,
+                    pk: scope.pk(),
+                    sk: list.sk.clone(),
+                    changes: vec![Change::Set(attr::LEASE, Value::N(ms(now + INVITES_LEASE)))],
+                    cond: Some(Cond::Eq(attr::LEASE, Value::N(lease))),
+                }])
+                .await;
+            match taken {
+                Ok(()) => {}
+                Err(StoreError::ConditionFailed { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            mailed += reissue(svc, scope, import, &list.ss(attr::USERS), now).await?;
+            svc.store
+                .batch_write(
+                    Table::Data,
+                    vec![BatchWrite::Delete {
+                        pk: scope.pk(),
+                        sk: list.sk.clone(),
+                    }],
+                )
+                .await?;
+        }
+        match held_until {
+            Some(until) if wait => {
+                let left = (until - ms(clock.now())).clamp(0, 60_000) as u64;
+                tokio::time::sleep(std::time::Duration::from_millis(left + 50)).await;
+            }
+            _ if page.next.is_some() => {}
+            _ => return Ok(mailed),
+        }
+    }
+}
+
+/// New invitation links for users an import created and could not mail (the first link's secret died
+/// with the crashed run), mailed with the first attempt's key.
+async fn reissue(
+    svc: &Services,
+    scope: &Scope,
+    import: &str,
+    users: &[String],
+    now: OffsetDateTime,
+) -> Result<usize, AppError> {
+    let keys: Vec<(String, String)> = users
+        .iter()
+        .map(|u| {
+            (
+                scope.pk(),
+                layout::user_sk(&crate::domain::ids::UserId::from_stored(u.clone())),
+            )
+        })
+        .collect();
+    let mut invited = vec![];
+    for item in svc.store.batch_get(Table::Data, &keys).await? {
+        let user = crate::app::users::UserRecord::from_item(scope, &item)?;
+        if user.status == crate::app::users::Status::Invited
+            && let Some(email) = user.email.clone()
+        {
+            invited.push((user, email));
+        }
+    }
+    if invited.is_empty() {
+        return Ok(0);
+    }
+    let tenant = crate::app::tenants::load(svc, &scope.tenant).await?;
+    let mut writes = vec![];
+    let mut messages = vec![];
+    for (user, email) in &invited {
+        let (token, hash) = crate::crypto::new_token();
+        writes.extend(crate::app::auth::token_writes(
+            scope,
+            &user.id,
+            &hash,
+            crate::app::auth::INVITATION,
+            now + svc.settings.invitation_ttl,
+        ));
+        messages.push((
+            Some(invite_key(import, user.id.as_str())),
+            crate::app::mail::invitation(
+                email,
+                &user.name,
+                &tenant.name,
+                &crate::app::users::set_password_link(svc, &token),
+            ),
+        ));
+    }
+    for chunk in writes.chunks(crate::ports::store::MAX_TRANSACTION_ITEMS) {
+        svc.store.transact(chunk.to_vec()).await?;
+    }
+    tracing::warn!(
+        import,
+        users = invited.len(),
+        "invitations a crashed run left are mailed"
+    );
+    svc.send_mails_keyed(&scope.tenant, "invitation", messages, now)
+        .await;
+    Ok(invited.len())
+}
+
 /// Ends the import (done, or failed with a reason) and deletes its file, which is no longer needed.
 async fn finish(
     svc: &Services,
@@ -432,13 +735,19 @@ async fn finish(
                 .into(),
             ),
         ),
-        Change::Set(attr::UPDATED, Value::N(now.unix_timestamp())),
+        Change::Set(
+            attr::UPDATED,
+            Value::N(crate::domain::time::now().unix_timestamp()),
+        ),
     ];
     if let Some(m) = &failure {
         tracing::warn!(import = %r.id, reason = %m, "import failed");
         changes.push(Change::Set(attr::MESSAGE, Value::S(m.clone())));
     }
-    set(svc, scope, &r.id, changes, Some(Cond::Exists)).await?;
+    if !set(svc, scope, &r.id, changes, Some(live())).await? {
+        // Cancelled meanwhile: the cancellation deleted the file and has the last word.
+        return Ok(());
+    }
     match uploads::load(svc, scope, &r.upload).await {
         Ok(u) => uploads::erase(svc, scope, &u, &r.actor, now).await,
         Err(AppError::NotFound(_)) => Ok(()),
@@ -467,7 +776,11 @@ pub async fn run(
     let Some(r) = get(svc, &scope, import).await? else {
         return Ok(done);
     };
-    if matches!(r.status, Status::Done | Status::Failed) {
+    // Invitations a crashed run left unmailed go first, whatever became of the import since.
+    if r.kind == Kind::Users {
+        mail_left_invitations(svc, &scope, &r.id, &Clock::new(now), false).await?;
+    }
+    if r.status.ended() {
         return Ok(done);
     }
     // This run counts as an attempt until it makes progress (each committed chunk resets the count).
@@ -480,7 +793,20 @@ pub async fn run(
         Some(Cond::Exists),
     )
     .await?;
-    match run_record(svc, &scope, &r, max_rows, now).await {
+    // The run, with a heartbeat on `updated_at` while it goes on.
+    let result = {
+        let work = run_record(svc, &scope, &r, max_rows, now);
+        tokio::pin!(work);
+        let mut beat = tokio::time::interval(HEARTBEAT);
+        beat.tick().await;
+        loop {
+            tokio::select! {
+                report = &mut work => break report,
+                _ = beat.tick() => heartbeat(svc, &scope, import).await,
+            }
+        }
+    };
+    match result {
         Ok(report) => Ok(report),
         // An error that will come back on every retry, or the last attempt: the import ends as failed
         // with a reason (its file deleted), never `running` for good.
@@ -519,6 +845,27 @@ fn transient(e: &AppError) -> bool {
             Some(StoreError::Invalid(_))
         ),
         _ => false,
+    }
+}
+
+/// Moves a running import's `updated_at` (a failed heartbeat is logged, not fatal).
+async fn heartbeat(svc: &Services, scope: &Scope, id: &str) {
+    let r = set(
+        svc,
+        scope,
+        id,
+        vec![Change::Set(
+            attr::UPDATED,
+            Value::N(crate::domain::time::now().unix_timestamp()),
+        )],
+        Some(Cond::Eq(
+            attr::STATUS,
+            Value::S(Status::Running.as_str().into()),
+        )),
+    )
+    .await;
+    if let Err(e) = r {
+        tracing::warn!(error = %e, import = id, "import heartbeat not written");
     }
 }
 
@@ -579,7 +926,7 @@ async fn run_record(
                     attr::STATUS,
                     Value::S(Status::Running.as_str().into()),
                 )],
-                Some(Cond::Exists),
+                Some(live()),
             )
             .await?;
             let report =
@@ -624,6 +971,7 @@ async fn run_users(
     max_rows: usize,
     now: OffsetDateTime,
 ) -> Result<RunReport, AppError> {
+    let clock = Clock::new(now);
     let rows = match imports::user_rows(text) {
         Ok(rows) if rows.len() <= MAX_ROWS => rows,
         Ok(rows) => {
@@ -650,9 +998,12 @@ async fn run_users(
             vec![
                 Change::Set(attr::STATUS, Value::S(Status::Running.as_str().into())),
                 Change::Set(attr::TOTAL, Value::N(rows.len() as i64)),
-                Change::Set(attr::UPDATED, Value::N(now.unix_timestamp())),
+                Change::Set(
+                    attr::UPDATED,
+                    Value::N(crate::domain::time::now().unix_timestamp()),
+                ),
             ],
-            Some(Cond::Exists),
+            Some(live()),
         )
         .await?;
     }
@@ -667,37 +1018,62 @@ async fn run_users(
             // Invitation links only: `start` refuses generated passwords for background imports.
             imports::prepare_user_rows(svc, scope, by, chunk, Delivery::InviteLink, now).await?;
         record_failures(svc, scope, &r.id, failed).await?;
-        let progress = RowProgress {
-            pk: scope.pk(),
-            sk: layout::import_sk(&r.id),
-            base: at,
-            positions: chunk
-                .iter()
-                .enumerate()
-                .map(|(i, row)| (row.line, i + 1))
-                .collect(),
-        };
-        let created =
-            match imports::commit_user_rows(svc, scope, &r.actor, &prepared, Some(&progress), now)
-                .await
-            {
-                Ok((created, more)) => {
-                    record_failures(svc, scope, &r.id, more).await?;
-                    created
-                }
-                Err(AppError::Conflict {
-                    code: PROGRESS_MOVED,
-                    ..
-                }) => {
-                    // Another delivery of this task is importing the same rows; it carries on.
-                    return Ok(RunReport {
-                        processed,
-                        finished: false,
-                    });
-                }
-                Err(e) => return Err(e),
+        let positions: Vec<(u64, usize)> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, row)| (row.line, i + 1))
+            .collect();
+        // A few hundred rows at a time: their users are created, then their invitations mailed, while
+        // this run's hold on the list of mails to send is fresh.
+        for part in prepared.chunks(MAIL_BATCH) {
+            let invites = layout::import_invites_sk(&r.id, part[0].line);
+            let lease = ms(clock.now() + INVITES_LEASE);
+            let progress = RowProgress {
+                pk: scope.pk(),
+                sk: layout::import_sk(&r.id),
+                base: at,
+                positions: positions.clone(),
+                invites: Some((invites.clone(), lease, svc.settings.holder().to_owned())),
             };
-        imports::send_invitations(svc, scope, &created, now).await?;
+            let created =
+                match imports::commit_user_rows(svc, scope, &r.actor, part, Some(&progress), now)
+                    .await
+                {
+                    Ok((created, more)) => {
+                        record_failures(svc, scope, &r.id, more).await?;
+                        created
+                    }
+                    Err(AppError::Conflict {
+                        code: PROGRESS_MOVED,
+                        ..
+                    }) => {
+                        // Another delivery of this task is importing the same rows (it carries on), or
+                        // the import was cancelled.
+                        return Ok(RunReport {
+                            processed,
+                            finished: false,
+                        });
+                    }
+                    Err(e) => return Err(e),
+                };
+            imports::send_invitations_keyed(
+                svc,
+                scope,
+                &created,
+                |u| Some(invite_key(&r.id, u.as_str())),
+                now,
+            )
+            .await?;
+            svc.store
+                .batch_write(
+                    Table::Data,
+                    vec![BatchWrite::Delete {
+                        pk: scope.pk(),
+                        sk: invites,
+                    }],
+                )
+                .await?;
+        }
         // The chunk's failed rows after its last created one: move the progress past them.
         let last = chunk[chunk.len() - 1].line;
         set(
@@ -729,6 +1105,8 @@ async fn run_users(
             finished: false,
         });
     }
+    // Before the import says done: the invitations a crashed run left, once its hold on them is over.
+    mail_left_invitations(svc, scope, &r.id, &clock, true).await?;
     let r = get(svc, scope, &r.id)
         .await?
         .ok_or(AppError::NotFound("import"))?;

@@ -295,6 +295,9 @@ pub struct RowProgress {
     pub base: usize,
     /// Line and position (rows up to and including it) of every row being committed, in file order.
     pub positions: Vec<(u64, usize)>,
+    /// The item that lists the invited users whose mails have not gone yet (written with them, deleted
+    /// once mailed), until when (ms) this run holds it, and who holds it.
+    pub invites: Option<(String, i64, String)>,
 }
 
 /// The code of the error a progress write that lost its condition turns into: another run of the same
@@ -307,7 +310,8 @@ impl RowProgress {
         self.base + if i == 0 { 0 } else { self.positions[i - 1].1 }
     }
 
-    /// The progress update for rows `first..=last` (lines) of which `created` are new users.
+    /// The progress update for rows `first..=last` (lines) of which `created` are new users. It moves
+    /// `updated_at` too: the import's heartbeat. Only a running import moves (a cancelled one stops).
     pub fn write(&self, first: u64, last: u64, created: i64) -> Write {
         Write::Update {
             table: Table::Data,
@@ -317,9 +321,38 @@ impl RowProgress {
                 Change::Set(attr::DONE_LINE, Value::N(last as i64)),
                 Change::Set(attr::PROCESSED, Value::N(self.position(last) as i64)),
                 Change::Add(attr::CREATED_COUNT, created),
+                Change::Set(
+                    attr::UPDATED,
+                    Value::N(crate::domain::time::now().unix_timestamp()),
+                ),
             ],
-            cond: Some(Cond::Lt(attr::DONE_LINE, first as i64)),
+            cond: Some(Cond::And(vec![
+                Cond::Lt(attr::DONE_LINE, first as i64),
+                Cond::Eq(attr::STATUS, Value::S("running".into())),
+            ])),
         }
+    }
+
+    /// Adds the invited users of `rows` to the list of mails still to send, in the transaction that
+    /// creates them: a crash before their mails leave cannot lose them.
+    pub fn invites_write(&self, rows: &[Prepared]) -> Option<Write> {
+        let (sk, lease, holder) = self.invites.as_ref()?;
+        let users: Vec<String> = rows
+            .iter()
+            .filter(|r| r.invitation.is_some() && r.record.email.is_some())
+            .map(|r| r.record.id.to_string())
+            .collect();
+        (!users.is_empty()).then(|| Write::Update {
+            table: Table::Data,
+            pk: self.pk.clone(),
+            sk: sk.clone(),
+            changes: vec![
+                Change::SetInsert(attr::USERS, users),
+                Change::Set(attr::LEASE, Value::N(*lease)),
+                Change::Set(attr::HOLDER, Value::S(holder.clone())),
+            ],
+            cond: None,
+        })
     }
 }
 
@@ -338,8 +371,12 @@ pub async fn commit_user_rows<'a>(
     let mut created = Vec::new();
     let mut failed = Vec::new();
     let write = |rows: &'a [Prepared]| {
-        let p =
-            progress.map(|p| p.write(rows[0].line, rows[rows.len() - 1].line, rows.len() as i64));
+        let p = progress.map(|p| {
+            (
+                p.write(rows[0].line, rows[rows.len() - 1].line, rows.len() as i64),
+                p.invites_write(rows),
+            )
+        });
         write_rows(svc, scope, actor, &log_key, rows, tenant.seat_limit, p, now)
     };
     for chunk in pack(prepared) {
@@ -385,24 +422,39 @@ pub async fn send_invitations(
     created: &[&Prepared],
     now: OffsetDateTime,
 ) -> Result<(), AppError> {
+    send_invitations_keyed(svc, scope, created, |_| None, now).await
+}
+
+/// [`send_invitations`], each mail sent with the key `key` gives its user (see
+/// [`crate::ports::Mailer::send_once`]).
+pub async fn send_invitations_keyed(
+    svc: &Services,
+    scope: &Scope,
+    created: &[&Prepared],
+    key: impl Fn(&crate::domain::ids::UserId) -> Option<String>,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
     if created.iter().all(|r| r.invitation.is_none()) {
         return Ok(());
     }
     let tenant = tenants::load(svc, &scope.tenant).await?;
-    let messages: Vec<mail::Message> = created
+    let messages: Vec<(Option<String>, mail::Message)> = created
         .iter()
         .filter_map(|r| {
             let (token, _) = r.invitation.as_ref()?;
             let email = r.record.email.as_ref()?;
-            Some(mail::invitation(
-                email,
-                &r.record.name,
-                &tenant.name,
-                &users::set_password_link(svc, token),
+            Some((
+                key(&r.record.id),
+                mail::invitation(
+                    email,
+                    &r.record.name,
+                    &tenant.name,
+                    &users::set_password_link(svc, token),
+                ),
             ))
         })
         .collect();
-    svc.send_mails(&scope.tenant, "invitation", messages, now)
+    svc.send_mails_keyed(&scope.tenant, "invitation", messages, now)
         .await;
     Ok(())
 }
@@ -555,9 +607,9 @@ fn row_writes(r: &Prepared) -> usize {
 fn pack(rows: &[Prepared]) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
-    // The seat counter, the audit entry and an import's progress; then one counter per group and per role
-    // the transaction touches.
-    const FIXED: usize = 3;
+    // The seat counter, the audit entry, an import's progress and its list of mails to send; then one
+    // counter per group and per role the transaction touches.
+    const FIXED: usize = 4;
     let mut used = FIXED;
     let mut groups: HashSet<&GroupId> = HashSet::new();
     let mut roles: HashSet<&str> = HashSet::new();
@@ -591,19 +643,23 @@ async fn write_rows(
     log_key: &crypto::TenantKey,
     rows: &[Prepared],
     seat_limit: i64,
-    progress: Option<Write>,
+    progress: Option<(Write, Option<Write>)>,
     now: OffsetDateTime,
 ) -> Result<(), AppError> {
     let k = rows.len() as i64;
     let mut tx = Tx::new();
-    // First, so that when another run of the same import got here before, that is the failure reported.
-    if let Some(p) = progress {
+    // First, so that when another run of the same import got here before (or the import was cancelled),
+    // that is the failure reported.
+    if let Some((p, invites)) = progress {
         tx.guard(p, || {
             AppError::conflict(
                 PROGRESS_MOVED,
-                "another run of this import committed these rows already",
+                "another run of this import committed these rows already, or it was cancelled",
             )
         });
+        if let Some(w) = invites {
+            tx.push(w);
+        }
     }
     tx.guard(
         Write::Update {

@@ -113,10 +113,21 @@ pub fn subscription_sk(kind: &str, u: &UserId) -> String {
 pub fn subscriptions_prefix(kind: &str) -> String {
     format!("SUB#{kind}#")
 }
-/// The claim that a notice mail to a user is sent (or being sent): a retried task never mails twice.
+/// The claim that a notice mail to a user is sent (or being sent, or failed, or not mailable): a retried
+/// task never mails twice, and one that resumes after a crash mails exactly the rest.
 pub fn notice_sent_sk(notice: &str, u: &UserId) -> String {
     format!("NSENT#{notice}#{u}")
 }
+pub fn notice_sent_prefix(notice: &str) -> String {
+    format!("NSENT#{notice}#")
+}
+/// A tenant's part of a notice's mailing: its subscribers counted at fan-out, settled at the last page.
+pub fn notice_mailing_sk(notice: &str) -> String {
+    format!("NMAIL#{notice}")
+}
+/// Global: read by the readiness check (`GET /v1/health`); never written.
+pub const HEALTH_PK: &str = "HEALTH";
+pub const HEALTH_SK: &str = "PROBE";
 
 /// An upload's record in the tenant partition.
 pub const UPLOAD_PREFIX: &str = "UPLOAD#";
@@ -143,6 +154,14 @@ pub fn import_failure_sk(import: &str, line: u64) -> String {
 }
 pub fn import_failures_prefix(import: &str) -> String {
     format!("IMPFAIL#{import}#")
+}
+/// Users a background import created whose invitations are not mailed yet, one item per transaction of
+/// rows (keyed by its first line); written with the users, deleted once their mails went.
+pub fn import_invites_sk(import: &str, line: u64) -> String {
+    format!("IMPINV#{import}#{line:010}")
+}
+pub fn import_invites_prefix(import: &str) -> String {
+    format!("IMPINV#{import}#")
 }
 
 /// Attribute names.
@@ -220,6 +239,19 @@ pub mod attr {
     pub const OCCURRED: &str = "occurred";
     pub const MAILS_SENT: &str = "mails_sent";
     pub const MAILS_FAILED: &str = "mails_failed";
+    /// Recipients of a notice counted at fan-out (settled per tenant at its last page).
+    pub const MAILS_DUE: &str = "mails_due";
+    /// Subscribers found not mailable (deleted, no address) by the mailing.
+    pub const MAILS_SKIPPED: &str = "mails_skipped";
+    /// A claim's state: pending (held until `lease`), sent, failed or skipped.
+    pub const STATE: &str = "state";
+    /// Until when (ms since the epoch) a worker holds a pending claim or invitation batch.
+    pub const LEASE: &str = "lease";
+    pub const DUE: &str = "due";
+    /// The worker that holds a pending claim or invitation list (see `Settings::worker_id`).
+    pub const HOLDER: &str = "holder";
+    pub const SETTLED: &str = "settled";
+    pub const USERS: &str = "users";
     pub const AT: &str = "at";
     pub const TO: &str = "to";
     pub const MESSAGE_ID: &str = "message_id";

@@ -142,37 +142,53 @@ impl Services {
         messages: Vec<Message>,
         now: OffsetDateTime,
     ) {
+        let messages = messages.into_iter().map(|m| (None, m)).collect();
+        self.send_mails_keyed(tenant, kind, messages, now).await;
+    }
+
+    /// [`Services::send_mails`] where a message with a key is sent with [`crate::ports::Mailer::send_once`]:
+    /// work that resumes after a crash does not mail again what left before it. Returns, per message,
+    /// whether it was sent.
+    pub async fn send_mails_keyed(
+        &self,
+        tenant: &TenantId,
+        kind: &str,
+        messages: Vec<(Option<String>, Message)>,
+        now: OffsetDateTime,
+    ) -> Vec<bool> {
         use futures_util::StreamExt;
         if messages.is_empty() {
-            return;
+            return vec![];
         }
-        let sent: Vec<(String, Option<String>)> = futures_util::stream::iter(messages)
-            .map(|m| async move {
-                let raw = render(&self.settings.mail_from, &m, now);
-                let id = match self
-                    .mailer
-                    .send(&OutgoingMail {
+        let sent: Vec<(usize, String, Option<String>)> =
+            futures_util::stream::iter(messages.into_iter().enumerate())
+                .map(|(i, (key, m))| async move {
+                    let raw = render(&self.settings.mail_from, &m, now);
+                    let mail = OutgoingMail {
                         to: m.to.clone(),
                         raw,
-                    })
-                    .await
-                {
-                    Ok(id) => Some(id),
-                    Err(e) => {
-                        tracing::error!(error = %e, kind, "mail not sent");
-                        None
-                    }
-                };
-                (m.to, id)
-            })
-            .buffer_unordered(MAIL_CONCURRENCY)
-            .collect()
-            .await;
+                    };
+                    let result = match &key {
+                        Some(k) => self.mailer.send_once(k, &mail).await,
+                        None => self.mailer.send(&mail).await,
+                    };
+                    let id = match result {
+                        Ok(id) => Some(id),
+                        Err(e) => {
+                            tracing::error!(error = %e, kind, "mail not sent");
+                            None
+                        }
+                    };
+                    (i, m.to, id)
+                })
+                .buffer_unordered(MAIL_CONCURRENCY)
+                .collect()
+                .await;
         match self.log_key(tenant).await {
             Ok(key) => {
                 let records = sent
                     .iter()
-                    .map(|(to, id)| {
+                    .map(|(_, to, id)| {
                         crate::ports::BatchWrite::Put(audit::mail_record(
                             tenant,
                             &key,
@@ -189,6 +205,11 @@ impl Services {
             }
             Err(e) => tracing::error!(error = %e, "mail log key unavailable"),
         }
+        let mut ok = vec![false; sent.len()];
+        for (i, _, id) in &sent {
+            ok[*i] = id.is_some();
+        }
+        ok
     }
 }
 

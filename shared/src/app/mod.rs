@@ -46,6 +46,14 @@ pub struct Settings {
     /// A header carrying the client's address, trusted only when set (the local server behind a reverse
     /// proxy). In Lambda the address always comes from API Gateway's request context.
     pub client_ip_header: Option<String>,
+    /// How long the local server lets a request run before it answers 503 `unavailable`
+    /// (`KANRI_REQUEST_TIMEOUT_SECONDS`); in Lambda the function's deadline sets it.
+    pub request_timeout: std::time::Duration,
+    /// Set when this process is the only worker of its store: the local server on the embedded store,
+    /// whose lock keeps every other process out. Background work held by another worker id (pending
+    /// notice claims, invitation lists) was then left by a process that is gone, and is taken over at
+    /// once instead of after its hold. `None` where workers run side by side (Lambda, SQS).
+    pub worker_id: Option<String>,
 }
 
 impl Default for Settings {
@@ -58,7 +66,25 @@ impl Default for Settings {
             mail_from: mail::FROM_DEFAULT.into(),
             client_ip_header: None,
             mail_rate: None,
+            request_timeout: std::time::Duration::from_secs(30),
+            worker_id: None,
         }
+    }
+}
+
+impl Settings {
+    /// Whether work held by `holder` until a time still to come must be waited for: not when this
+    /// process is the store's only worker and someone else held it.
+    pub fn must_wait_for(&self, holder: Option<&str>) -> bool {
+        match &self.worker_id {
+            Some(me) => holder == Some(me.as_str()),
+            None => true,
+        }
+    }
+
+    /// This worker's id as written on what it holds.
+    pub fn holder(&self) -> &str {
+        self.worker_id.as_deref().unwrap_or("")
     }
 }
 
@@ -82,8 +108,9 @@ pub struct Services {
 /// The queue behind [`Services::queue`], for the worker that drains it.
 #[derive(Clone)]
 pub enum TaskSource {
-    /// The local server's in-process queue, drained by `crate::worker::start`.
-    InProcess(Arc<crate::adapters::embedded::InProcessQueue>),
+    /// The local server's queue, kept in the embedded store (in memory on the AWS backend without SQS)
+    /// and drained in this process by `crate::worker::start`.
+    InProcess(Arc<crate::adapters::embedded::LocalQueue>),
     /// SQS: the worker Lambda receives its messages; the local server on the AWS backend polls it.
     Sqs(Arc<crate::adapters::aws::SqsQueue>),
 }
@@ -123,6 +150,15 @@ fn log_key_context(t: &TenantId) -> String {
 }
 
 impl Services {
+    /// Whether this process can serve: one strongly consistent read of the store (an embedded store
+    /// that an I/O error closed is opened again here). `GET /v1/health` answers 503 when it fails.
+    pub async fn ready(&self) -> Result<(), AppError> {
+        self.store
+            .get(Table::Data, layout::HEALTH_PK, layout::HEALTH_SK)
+            .await?;
+        Ok(())
+    }
+
     /// The tenant's data key, unwrapped by the key service once and then served from memory.
     pub async fn scope(&self, tenant: &TenantId) -> Result<Scope, AppError> {
         let cache_id = format!("data:{tenant}");
@@ -222,6 +258,10 @@ pub enum AppError {
     UnsupportedMediaType(String),
     #[error("too many attempts; try again in {retry_after} seconds")]
     RateLimited { retry_after: u64 },
+    /// A dependency (the store, the key service, a queue) is throttled or unreachable right now: 503
+    /// `unavailable` with `Retry-After`. Also what an internal error whose source chain says so becomes.
+    #[error("a service this request needs is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -243,11 +283,17 @@ impl AppError {
 
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
+        if e.is_transient() {
+            return AppError::Unavailable(Box::new(e));
+        }
         AppError::Internal(Box::new(e))
     }
 }
 impl From<KeyError> for AppError {
     fn from(e: KeyError) -> Self {
+        if matches!(e, KeyError::Unavailable { .. }) {
+            return AppError::Unavailable(Box::new(e));
+        }
         AppError::Internal(Box::new(e))
     }
 }

@@ -2,11 +2,14 @@
 //! who subscribed to a kind receive by mail. Notices are not tenant data (a global partition the purge leaves
 //! alone); subscriptions and the sent-claims are, so they go with the tenant.
 //!
-//! Mailing fans out through the task queue: publishing queues one `NoticeFanout`, which queues one
-//! `NoticeMails` per active tenant, each of which mails one page of subscribers and queues the next page.
-//! Before a mail goes out its recipient is claimed with a conditional write (`NSENT#notice#user`), so a task
-//! that is delivered twice, or retried after a partial failure, never mails anyone twice; a failed send
-//! releases its claim and fails the task, so the queue retries exactly the recipients that did not get it.
+//! Mailing fans out through the task queue: publishing queues one `NoticeFanout`, which counts each active
+//! tenant's subscribers into the notice's `mails_due` and queues one `NoticeMails` per tenant that has
+//! any; each mails one page of subscribers and queues the next page. Recipients go in small batches:
+//! claimed with a conditional write (`NSENT#notice#user`, pending and held for a while), mailed, then
+//! marked sent (or failed) together with the notice's counters. A task delivered twice or retried never
+//! mails anyone twice; one that resumes after a crash mails exactly the recipients not marked sent (the
+//! crashed batch once its hold ends, with the same mail key, so the local outbox does not write a mail
+//! twice; SES has no such key, so there a batch in flight at the crash may be mailed twice).
 
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -26,8 +29,14 @@ use crate::ports::{
 pub const PROMISE: Duration = Duration::hours(72);
 pub const TITLE_MAX: usize = 200;
 pub const BODY_MAX: usize = 20_000;
-/// Subscribers mailed by one `NoticeMails` task (also one transaction of claims).
+/// Subscribers mailed by one `NoticeMails` task.
 pub const PAGE: usize = 100;
+/// Recipients claimed, mailed and marked together: what a crash can leave in flight.
+pub const BATCH: usize = 16;
+/// How long a worker holds the recipients it is mailing: longer than a batch takes (two rounds of
+/// `MAIL_CONCURRENCY` sends, each bounded by the AWS operation timeout, plus pacing). A pending claim
+/// older than this was left by a worker that died, and is taken over.
+pub const CLAIM_LEASE: Duration = Duration::seconds(30);
 /// How long a sent-claim is kept (DynamoDB TTL); far longer than any retry.
 const CLAIM_DAYS: i64 = 30;
 
@@ -69,6 +78,9 @@ pub struct Notice {
     pub occurred: Option<i64>,
     pub mails_sent: i64,
     pub mails_failed: i64,
+    /// Recipients counted for the mailing (see `fan_out`), and those found not mailable.
+    pub mails_due: i64,
+    pub mails_skipped: i64,
 }
 
 /// The notice object of the API.
@@ -91,8 +103,12 @@ pub struct NoticeView {
 pub struct OpsNoticeView {
     #[serde(flatten)]
     pub notice: NoticeView,
+    /// Recipients mailed.
     pub mails_sent: i64,
+    /// Failed attempts (each retried).
     pub mails_failed: i64,
+    /// Recipients not mailed yet: 0 once the mailing is through.
+    pub mails_remaining: i64,
 }
 
 fn ms(t: OffsetDateTime) -> i64 {
@@ -127,6 +143,7 @@ impl Notice {
             notice: self.view(),
             mails_sent: self.mails_sent,
             mails_failed: self.mails_failed,
+            mails_remaining: (self.mails_due - self.mails_sent - self.mails_skipped).max(0),
         }
     }
 
@@ -152,6 +169,8 @@ impl Notice {
             occurred: item.n(attr::OCCURRED),
             mails_sent: item.n(attr::MAILS_SENT).unwrap_or(0),
             mails_failed: item.n(attr::MAILS_FAILED).unwrap_or(0),
+            mails_due: item.n(attr::MAILS_DUE).unwrap_or(0),
+            mails_skipped: item.n(attr::MAILS_SKIPPED).unwrap_or(0),
         })
     }
 }
@@ -216,6 +235,8 @@ pub async fn publish(
         occurred,
         mails_sent: 0,
         mails_failed: 0,
+        mails_due: 0,
+        mails_skipped: 0,
     };
     svc.store
         .transact(vec![
@@ -279,6 +300,8 @@ pub async fn list(
             if let Some(m) = main.iter().find(|m| m.sk == n.id) {
                 n.mails_sent = m.n(attr::MAILS_SENT).unwrap_or(0);
                 n.mails_failed = m.n(attr::MAILS_FAILED).unwrap_or(0);
+                n.mails_due = m.n(attr::MAILS_DUE).unwrap_or(0);
+                n.mails_skipped = m.n(attr::MAILS_SKIPPED).unwrap_or(0);
             }
         }
     }
@@ -396,13 +419,17 @@ pub fn unsubscribe_writes(scope: &Scope, user: &UserId) -> Vec<Write> {
 
 // ---- mailing ------------------------------------------------------------------------------------------
 
-/// Queues one `NoticeMails` task per tenant whose contract runs; returns how many.
+/// Queues one `NoticeMails` task per tenant whose contract runs and that has subscribers of the notice's
+/// kind, after counting them into the notice's `mails_due` (once per tenant: a mailing record in the
+/// tenant's partition says it was counted). Returns how many tasks were queued.
 pub async fn fan_out(svc: &Services, notice: &str, now: OffsetDateTime) -> Result<usize, AppError> {
-    if load(svc, notice).await?.is_none() {
+    use futures_util::{StreamExt, TryStreamExt};
+    let Some(n) = load(svc, notice).await? else {
         tracing::warn!(notice, "notice to fan out not found");
         return Ok(0);
-    }
+    };
     let today = now.to_offset(crate::domain::time::JST).date();
+    let ttl = now.unix_timestamp() + Duration::days(CLAIM_DAYS).whole_seconds();
     let mut queued = 0;
     let mut after = None;
     loop {
@@ -414,7 +441,7 @@ pub async fn fan_out(svc: &Services, notice: &str, now: OffsetDateTime) -> Resul
                     .limit(500),
             )
             .await?;
-        let tasks: Vec<Task> = page
+        let active: Vec<TenantId> = page
             .items
             .iter()
             .filter(|e| e.s(attr::PURGE).is_none())
@@ -423,12 +450,54 @@ pub async fn fan_out(svc: &Services, notice: &str, now: OffsetDateTime) -> Resul
                     .and_then(tenants::parse_date)
                     .is_none_or(|end| today <= end)
             })
-            .map(|e| Task::NoticeMails {
-                notice: notice.to_owned(),
-                tenant: e.sk.clone(),
-                after: None,
-            })
+            .map(|e| TenantId::from_stored(e.sk.clone()))
             .collect();
+        // One query per tenant (a tenant without subscribers costs nothing more), a few at a time.
+        let counted: Vec<(TenantId, i64)> = futures_util::stream::iter(active)
+            .map(|t| async move {
+                let n = count(
+                    svc,
+                    &layout::tenant_pk(&t),
+                    &layout::subscriptions_prefix(n.kind.as_str()),
+                )
+                .await?;
+                Ok::<_, AppError>((t, n))
+            })
+            .buffer_unordered(8)
+            .try_collect()
+            .await?;
+        let mut tasks = vec![];
+        for (t, subscribers) in counted.into_iter().filter(|(_, c)| *c > 0) {
+            let counted_once = svc
+                .store
+                .transact(vec![
+                    Write::put_new(
+                        Table::Data,
+                        Item::new(layout::tenant_pk(&t), layout::notice_mailing_sk(notice))
+                            .with(attr::DUE, Value::N(subscribers))
+                            .with(attr::TTL, Value::N(ttl)),
+                    ),
+                    Write::Update {
+                        table: Table::Data,
+                        pk: layout::NOTICES_PK.into(),
+                        sk: notice.to_owned(),
+                        changes: vec![Change::Add(attr::MAILS_DUE, subscribers)],
+                        cond: Some(Cond::Exists),
+                    },
+                ])
+                .await;
+            match counted_once {
+                // Counted by an earlier delivery of this fan-out: the task is queued again, harmlessly.
+                Ok(()) | Err(StoreError::ConditionFailed { index: 0 }) => {}
+                Err(StoreError::ConditionFailed { .. }) => return Ok(queued),
+                Err(e) => return Err(e.into()),
+            }
+            tasks.push(Task::NoticeMails {
+                notice: notice.to_owned(),
+                tenant: t.to_string(),
+                after: None,
+            });
+        }
         queued += tasks.len();
         if !tasks.is_empty() {
             svc.queue
@@ -442,6 +511,27 @@ pub async fn fan_out(svc: &Services, notice: &str, now: OffsetDateTime) -> Resul
         }
     }
     Ok(queued)
+}
+
+/// Items of a partition under a prefix, counted page by page.
+async fn count(svc: &Services, pk: &str, prefix: &str) -> Result<i64, AppError> {
+    let mut n = 0;
+    let mut after = None;
+    loop {
+        let page = svc
+            .store
+            .query(
+                &Query::prefix(Table::Data, pk, prefix)
+                    .after(after)
+                    .limit(1000),
+            )
+            .await?;
+        n += page.items.len() as i64;
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(n),
+        }
+    }
 }
 
 /// What one `NoticeMails` task did.
@@ -460,8 +550,54 @@ struct Recipient {
     name: String,
 }
 
-/// Mails one page of a tenant's subscribers and queues the next page. Fails (so the queue retries it)
-/// when a mail could not be sent; the recipients already mailed are skipped on the retry.
+/// A recipient's claim as found: none yet, or its state and lease.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Claim {
+    None,
+    Pending { lease: i64, holder: Option<String> },
+    Failed { lease: i64 },
+    Done,
+    Sent,
+}
+
+impl Claim {
+    fn of(item: Option<&Item>) -> Claim {
+        let Some(i) = item else {
+            return Claim::None;
+        };
+        let lease = i.n(attr::LEASE).unwrap_or(0);
+        match i.s(attr::STATE) {
+            Some("sent") | None => Claim::Sent,
+            Some("pending") => Claim::Pending {
+                lease,
+                holder: i.s(attr::HOLDER).map(str::to_owned),
+            },
+            Some("failed") => Claim::Failed { lease },
+            Some(_) => Claim::Done,
+        }
+    }
+
+    /// The condition under which this claim, as found, may be taken.
+    fn cond(&self) -> Cond {
+        match self {
+            Claim::None => Cond::NotExists,
+            Claim::Pending { lease, .. } | Claim::Failed { lease } => {
+                Cond::Eq(attr::LEASE, Value::N(*lease))
+            }
+            Claim::Done | Claim::Sent => Cond::Not(Box::new(Cond::Exists)),
+        }
+    }
+}
+
+fn ms_of(t: OffsetDateTime) -> i64 {
+    ms(t)
+}
+
+/// Mails one page of a tenant's subscribers and queues the next page. Recipients are taken a batch at a
+/// time ([`BATCH`]): claimed (pending, held for [`CLAIM_LEASE`]), mailed, then marked sent or failed
+/// with the notice's counters, so a worker that dies loses nothing: its batch's claims are taken over
+/// once their hold ends, and mailed with the same key ([`crate::ports::Mailer::send_once`]). Fails (so
+/// the queue retries it) when a mail could not be sent; the retry mails exactly those recipients.
 pub async fn mail_page(
     svc: &Services,
     notice_id: &str,
@@ -487,104 +623,164 @@ pub async fn mail_page(
             .limit(PAGE),
         )
         .await?;
-    if page.items.is_empty() {
-        return Ok(report);
-    }
-    // Only now, with subscribers to mail, does the tenant's key matter (most tenants have none).
+    // Only with subscribers to mail does the tenant's key matter (the fan-out skips tenants without).
     match tenants::load(svc, &tenant).await {
         Ok(t) if !t.contract_ended(now) => {}
-        Ok(_) | Err(AppError::NotFound(_)) => return Ok(report),
+        Ok(_) => {
+            // The contract ended meanwhile: the rest of this tenant is not mailed, nor still to go.
+            settle(svc, &layout::tenant_pk(&tenant), notice).await?;
+            return Ok(report);
+        }
+        Err(AppError::NotFound(_)) => return Ok(report),
         Err(e) => return Err(e),
     }
     let scope = svc.scope(&tenant).await?;
-    let keys: Vec<(String, String)> = page
+    let started = std::time::Instant::now();
+    // The clock of this run: the task's `now`, moved on by the time the run has taken.
+    let clock = || now + started.elapsed();
+    let subscribers: Vec<UserId> = page
         .items
         .iter()
         .filter_map(|i| i.s(attr::USER))
-        .map(|u| {
-            (
-                scope.pk(),
-                layout::user_sk(&UserId::from_stored(u.to_owned())),
-            )
-        })
+        .map(|u| UserId::from_stored(u.to_owned()))
         .collect();
-    let mut recipients = Vec::with_capacity(keys.len());
-    for item in svc.store.batch_get(Table::Data, &keys).await? {
+    let profiles: Vec<(String, String)> = subscribers
+        .iter()
+        .map(|u| (scope.pk(), layout::user_sk(u)))
+        .collect();
+    let mut recipients: std::collections::HashMap<UserId, Option<Recipient>> =
+        subscribers.iter().map(|u| (u.clone(), None)).collect();
+    for item in svc.store.batch_get(Table::Data, &profiles).await? {
         let user = UserRecord::from_item(&scope, &item)?;
         if let Some(email) = user.email {
-            recipients.push(Recipient {
-                user: user.id,
-                email,
-                name: user.name,
-            });
+            recipients.insert(
+                user.id.clone(),
+                Some(Recipient {
+                    user: user.id,
+                    email,
+                    name: user.name,
+                }),
+            );
         }
     }
-    let before = recipients.len();
-    let recipients = claim(svc, &scope, notice, recipients, now).await?;
-    report.skipped = before - recipients.len();
-
-    // At most `mail_rate` mails a second leave this worker (SES's sending rate is per account), a few in
-    // flight at once.
+    // At most `mail_rate` mails a second leave this worker (SES's sending rate is per account).
     let mut pace = svc.settings.mail_rate.map(|r| {
         let mut i = tokio::time::interval(std::time::Duration::from_secs_f64(1.0 / f64::from(r)));
         i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         i
     });
-    let mut results: Vec<(Recipient, Option<String>)> = Vec::with_capacity(recipients.len());
-    let mut rest = recipients;
-    while !rest.is_empty() {
-        let mut sends = vec![];
-        for r in rest.drain(..rest.len().min(crate::app::mail::MAIL_CONCURRENCY)) {
-            if let Some(p) = pace.as_mut() {
-                p.tick().await;
-            }
-            sends.push(send(svc, notice, r, now));
-        }
-        results.extend(futures_util::future::join_all(sends).await);
-    }
-
-    // Failed sends give their claim back, so the retry of this task mails exactly them.
-    let released: Vec<BatchWrite> = results
-        .iter()
-        .filter(|(_, id)| id.is_none())
-        .map(|(r, _)| BatchWrite::Delete {
-            pk: scope.pk(),
-            sk: layout::notice_sent_sk(&notice.id, &r.user),
-        })
-        .collect();
-    report.failed = released.len();
-    report.sent = results.len() - report.failed;
-    if !released.is_empty() {
-        svc.store.batch_write(Table::Data, released).await?;
-    }
-    if !results.is_empty() {
-        let log_key = svc.log_key(&tenant).await?;
-        let records = results
+    let mut tried: std::collections::HashSet<UserId> = std::collections::HashSet::new();
+    let mut counted = false;
+    loop {
+        let claim_keys: Vec<(String, String)> = subscribers
             .iter()
-            .map(|(r, id)| {
-                BatchWrite::Put(audit::mail_record(
-                    &tenant,
-                    &log_key,
-                    &r.email,
-                    "notice",
-                    id.as_deref(),
-                    now,
-                ))
-            })
+            .map(|u| (scope.pk(), layout::notice_sent_sk(&notice.id, u)))
             .collect();
-        svc.store.batch_write(Table::Log, records).await?;
-        svc.store
-            .transact(vec![Write::Update {
-                table: Table::Data,
-                pk: layout::NOTICES_PK.into(),
-                sk: notice.id.clone(),
-                changes: vec![
-                    Change::Add(attr::MAILS_SENT, report.sent as i64),
-                    Change::Add(attr::MAILS_FAILED, report.failed as i64),
-                ],
-                cond: None,
-            }])
-            .await?;
+        let found = svc.store.batch_get(Table::Data, &claim_keys).await?;
+        let now_ms = ms_of(clock());
+        let mut todo = vec![];
+        let mut held_until: Option<i64> = None;
+        for u in &subscribers {
+            if tried.contains(u) {
+                continue;
+            }
+            let sk = layout::notice_sent_sk(&notice.id, u);
+            match Claim::of(found.iter().find(|i| i.sk == sk)) {
+                Claim::Sent => {
+                    if !counted {
+                        report.skipped += 1;
+                    }
+                }
+                Claim::Done => {}
+                Claim::Pending { lease, holder }
+                    if lease > now_ms && svc.settings.must_wait_for(holder.as_deref()) =>
+                {
+                    held_until = Some(held_until.map_or(lease, |h: i64| h.min(lease)));
+                }
+                c => todo.push((u.clone(), c)),
+            }
+        }
+        counted = true;
+        if todo.is_empty() {
+            match held_until {
+                // Another worker holds some (or a crashed one did): wait for its hold to end.
+                Some(until) => {
+                    let wait = (until - now_ms).clamp(0, CLAIM_LEASE.whole_milliseconds() as i64);
+                    tokio::time::sleep(std::time::Duration::from_millis(wait as u64 + 50)).await;
+                    continue;
+                }
+                None => break,
+            }
+        }
+        for batch in todo.chunks(BATCH) {
+            let lease = ms_of(clock() + CLAIM_LEASE);
+            let mut batch: Vec<(UserId, Claim)> = batch.to_vec();
+            // Claim the batch in one transaction; a claim someone else changed meanwhile drops out.
+            let mut mailable: Vec<&Recipient>;
+            loop {
+                mailable = vec![];
+                let mut writes = vec![];
+                let mut unmailable = 0;
+                for (u, c) in &batch {
+                    let claim = Item::new(scope.pk(), layout::notice_sent_sk(&notice.id, u))
+                        .with(attr::TTL, Value::N(ttl_of(now)));
+                    let claim = match recipients.get(u).and_then(Option::as_ref) {
+                        Some(r) => {
+                            mailable.push(r);
+                            claim
+                                .with(attr::STATE, Value::S("pending".into()))
+                                .with(attr::LEASE, Value::N(lease))
+                                .with(attr::HOLDER, Value::S(svc.settings.holder().into()))
+                        }
+                        None => {
+                            // Deleted since, or no address: nothing to mail, and counted as such.
+                            unmailable += 1;
+                            claim.with(attr::STATE, Value::S("skipped".into()))
+                        }
+                    };
+                    writes.push(Write::Put {
+                        table: Table::Data,
+                        item: claim,
+                        cond: Some(c.cond()),
+                    });
+                }
+                if unmailable > 0 {
+                    writes.push(counter(
+                        notice,
+                        vec![Change::Add(attr::MAILS_SKIPPED, unmailable)],
+                    ));
+                }
+                match svc.store.transact(writes).await {
+                    Ok(()) => break,
+                    Err(StoreError::ConditionFailed { index }) if index < batch.len() => {
+                        batch.remove(index);
+                        if batch.is_empty() {
+                            mailable = vec![];
+                            break;
+                        }
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            for (u, _) in &batch {
+                tried.insert(u.clone());
+            }
+            if mailable.is_empty() {
+                continue;
+            }
+            let mut results: Vec<(&Recipient, Option<String>)> = Vec::with_capacity(mailable.len());
+            for group in mailable.chunks(crate::app::mail::MAIL_CONCURRENCY) {
+                let mut sends = vec![];
+                for r in group {
+                    if let Some(p) = pace.as_mut() {
+                        p.tick().await;
+                    }
+                    sends.push(send(svc, notice, r, now));
+                }
+                results.extend(futures_util::future::join_all(sends).await);
+            }
+            record(svc, &scope, notice, &results, lease, &mut report, now).await?;
+        }
     }
     if let Some(next) = &page.next {
         svc.queue
@@ -596,6 +792,8 @@ pub async fn mail_page(
             .await
             .map_err(|e| AppError::Internal(Box::new(e)))?;
         report.next = Some(next.clone());
+    } else {
+        settle(svc, &scope.pk(), notice).await?;
     }
     if report.failed > 0 {
         return Err(AppError::Internal(
@@ -610,53 +808,145 @@ pub async fn mail_page(
     Ok(report)
 }
 
-async fn send(
+fn ttl_of(now: OffsetDateTime) -> i64 {
+    now.unix_timestamp() + Duration::days(CLAIM_DAYS).whole_seconds()
+}
+
+fn counter(notice: &Notice, changes: Vec<Change>) -> Write {
+    Write::Update {
+        table: Table::Data,
+        pk: layout::NOTICES_PK.into(),
+        sk: notice.id.clone(),
+        changes,
+        cond: None,
+    }
+}
+
+/// Marks a batch's claims sent or failed (only while this run still holds them) and moves the notice's
+/// counters in the same transaction, then writes the mail log.
+async fn record(
+    svc: &Services,
+    scope: &Scope,
+    notice: &Notice,
+    results: &[(&Recipient, Option<String>)],
+    lease: i64,
+    report: &mut PageReport,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    let mut kept: Vec<&(&Recipient, Option<String>)> = results.iter().collect();
+    loop {
+        let sent = kept.iter().filter(|(_, id)| id.is_some()).count() as i64;
+        let failed = kept.len() as i64 - sent;
+        let mut writes: Vec<Write> = kept
+            .iter()
+            .map(|(r, id)| Write::Update {
+                table: Table::Data,
+                pk: scope.pk(),
+                sk: layout::notice_sent_sk(&notice.id, &r.user),
+                changes: vec![Change::Set(
+                    attr::STATE,
+                    Value::S(if id.is_some() { "sent" } else { "failed" }.into()),
+                )],
+                cond: Some(Cond::Eq(attr::LEASE, Value::N(lease))),
+            })
+            .collect();
+        writes.push(counter(
+            notice,
+            vec![
+                Change::Add(attr::MAILS_SENT, sent),
+                Change::Add(attr::MAILS_FAILED, failed),
+            ],
+        ));
+        match svc.store.transact(writes).await {
+            Ok(()) => {
+                report.sent += sent as usize;
+                report.failed += failed as usize;
+                break;
+            }
+            // This run's hold ran out and another took the recipient over: it counts it.
+            Err(StoreError::ConditionFailed { index }) if index < kept.len() => {
+                tracing::warn!(notice = %notice.id, "a notice claim was taken over while its mail was sent");
+                kept.remove(index);
+                if kept.is_empty() {
+                    break;
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let log_key = svc.log_key(&scope.tenant).await?;
+    let records = results
+        .iter()
+        .map(|(r, id)| {
+            BatchWrite::Put(audit::mail_record(
+                &scope.tenant,
+                &log_key,
+                &r.email,
+                "notice",
+                id.as_deref(),
+                now,
+            ))
+        })
+        .collect();
+    svc.store.batch_write(Table::Log, records).await?;
+    Ok(())
+}
+
+/// At a tenant's last page: the subscribers actually met (one claim each, whatever its state) replace
+/// the count made at fan-out in the notice's `mails_due`, once.
+async fn settle(svc: &Services, pk: &str, notice: &Notice) -> Result<(), AppError> {
+    let sk = layout::notice_mailing_sk(&notice.id);
+    let record = svc.store.get(Table::Data, pk, &sk).await?;
+    if record.as_ref().and_then(|r| r.bool(attr::SETTLED)) == Some(true) {
+        return Ok(());
+    }
+    let due = record.as_ref().and_then(|r| r.n(attr::DUE)).unwrap_or(0);
+    let met = count(svc, pk, &layout::notice_sent_prefix(&notice.id)).await?;
+    let result = svc
+        .store
+        .transact(vec![
+            Write::Update {
+                table: Table::Data,
+                pk: pk.to_owned(),
+                sk,
+                changes: vec![
+                    Change::Set(attr::SETTLED, Value::Bool(true)),
+                    Change::Set(attr::DUE, Value::N(met)),
+                ],
+                cond: Some(Cond::Not(Box::new(Cond::Eq(
+                    attr::SETTLED,
+                    Value::Bool(true),
+                )))),
+            },
+            counter(notice, vec![Change::Add(attr::MAILS_DUE, met - due)]),
+        ])
+        .await;
+    match result {
+        Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn send<'r>(
     svc: &Services,
     notice: &Notice,
-    r: Recipient,
+    r: &'r Recipient,
     now: OffsetDateTime,
-) -> (Recipient, Option<String>) {
-    let m = mail(svc, notice, &r);
+) -> (&'r Recipient, Option<String>) {
+    let m = mail(svc, notice, r);
     let raw = crate::app::mail::render(&svc.settings.mail_from, &m, now);
-    match svc.mailer.send(&OutgoingMail { to: m.to, raw }).await {
+    let key = format!("notice/{}/{}", notice.id, r.user);
+    match svc
+        .mailer
+        .send_once(&key, &OutgoingMail { to: m.to, raw })
+        .await
+    {
         Ok(id) => (r, Some(id)),
         Err(e) => {
             tracing::error!(error = %e, notice = %notice.id, "notice mail not sent");
             (r, None)
         }
     }
-}
-
-/// Claims the recipients not mailed yet for this notice, in one transaction; a claim that already
-/// exists (an earlier delivery of the task) drops its recipient and the rest are tried again.
-async fn claim(
-    svc: &Services,
-    scope: &Scope,
-    notice: &Notice,
-    mut recipients: Vec<Recipient>,
-    now: OffsetDateTime,
-) -> Result<Vec<Recipient>, AppError> {
-    let ttl = now.unix_timestamp() + Duration::days(CLAIM_DAYS).whole_seconds();
-    while !recipients.is_empty() {
-        let writes = recipients
-            .iter()
-            .map(|r| {
-                Write::put_new(
-                    Table::Data,
-                    Item::new(scope.pk(), layout::notice_sent_sk(&notice.id, &r.user))
-                        .with(attr::TTL, Value::N(ttl)),
-                )
-            })
-            .collect();
-        match svc.store.transact(writes).await {
-            Ok(()) => break,
-            Err(StoreError::ConditionFailed { index }) if index < recipients.len() => {
-                recipients.remove(index);
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(recipients)
 }
 
 /// The notice mail: a Japanese and an English header, the notice as written, how to unsubscribe.

@@ -25,6 +25,9 @@ pub const DOWNLOAD_URL_TTL: StdDuration = StdDuration::from_secs(5 * 60);
 /// An upload not completed within this time is deleted, as is an import file this long after it stopped
 /// being needed.
 pub const PENDING_LIMIT: Duration = Duration::hours(24);
+/// How often the clean-up looks again at the file of an import that still runs (and queues the import
+/// again when it has stalled).
+pub const WATCH_EVERY: Duration = Duration::hours(1);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -632,11 +635,20 @@ async fn sweep(svc: &Services, sk: &str, now: OffsetDateTime) -> Result<bool, Ap
         }
         Err(e) => return Err(e),
     };
-    if let Some(import) = &u.import
-        && crate::app::import_jobs::running(svc, &scope, import).await?
-    {
-        // Still being read: look again in 24 hours.
-        let next = layout::upload_expiry_sk(ms(now + PENDING_LIMIT), &tenant, &id);
+    let watch = match &u.import {
+        Some(import) => Some(crate::app::import_jobs::watch(svc, &scope, import, now).await?),
+        None => None,
+    };
+    if let (Some(import), Some(crate::app::import_jobs::Watch::Stalled)) = (&u.import, &watch) {
+        // Its worker is gone (a crash, a task that ran out of attempts): it resumes after its last row.
+        crate::app::import_jobs::requeue(svc, &scope, import).await?;
+    }
+    if matches!(
+        watch,
+        Some(crate::app::import_jobs::Watch::Alive | crate::app::import_jobs::Watch::Stalled)
+    ) {
+        // Still being read: look again at the next hourly run, when a stalled import is queued again.
+        let next = layout::upload_expiry_sk(ms(now + WATCH_EVERY), &tenant, &id);
         svc.store
             .transact(vec![
                 Write::delete(Table::Data, layout::UPLOAD_EXPIRY_PK, sk),

@@ -82,6 +82,10 @@ impl From<AppError> for ApiError {
                 retry_after: Some(retry_after),
                 ..ApiError::new(S::TOO_MANY_REQUESTS, "rate_limited", msg)
             },
+            AppError::Unavailable(source) => unavailable(source.as_ref()),
+            AppError::Internal(source) if crate::ports::is_unavailable(source.as_ref()) => {
+                unavailable(source.as_ref())
+            }
             AppError::Internal(source) => {
                 tracing::error!(error = %ErrorChain(source.as_ref()), "request failed");
                 ApiError::new(
@@ -91,6 +95,33 @@ impl From<AppError> for ApiError {
                 )
             }
         }
+    }
+}
+
+/// Seconds a client is asked to wait after a 503 `unavailable`.
+pub const RETRY_AFTER_UNAVAILABLE: u64 = 2;
+
+fn unavailable(source: &(dyn std::error::Error + 'static)) -> ApiError {
+    tracing::warn!(error = %ErrorChain(source), "request answered 503: a dependency is unavailable");
+    ApiError {
+        retry_after: Some(RETRY_AFTER_UNAVAILABLE),
+        ..ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "a service this request needs is busy or unreachable; try again shortly",
+        )
+    }
+}
+
+/// The answer to a request that ran out of time (the HTTP layer's request timeout).
+pub fn timed_out() -> ApiError {
+    ApiError {
+        retry_after: Some(RETRY_AFTER_UNAVAILABLE),
+        ..ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the request took too long and was stopped; try again shortly",
+        )
     }
 }
 

@@ -18,6 +18,16 @@ pub fn has_iam_identity(req: &Request) -> bool {
     }
 }
 
+/// The time this Lambda invocation has left, from the runtime's deadline (`None` outside Lambda).
+pub fn time_left(req: &Request) -> Option<std::time::Duration> {
+    let ctx = req.extensions().get::<lambda_http::Context>()?;
+    Some(
+        ctx.deadline()
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
+}
+
 /// The caller's address as API Gateway saw it.
 pub fn source_ip(parts: &axum::http::request::Parts) -> Option<String> {
     match parts.extensions.get::<RequestContext>() {

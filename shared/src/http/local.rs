@@ -42,9 +42,11 @@ pub async fn app(config: &Config) -> Result<(axum::Router, String), ConfigError>
 pub async fn app_with_services(
     config: &Config,
 ) -> Result<(axum::Router, String, Arc<Services>), ConfigError> {
-    let token = operator_token(config)?;
+    // The store first: its lock makes this the only process on the data dir, so the token written next is
+    // the one this server checks (a start that loses the race writes nothing).
     let svc = Arc::new(config.services().await?);
-    // Background tasks (notice mails) run in this process: its in-process queue, or SQS when configured.
+    let token = operator_token(config)?;
+    // Background tasks run in this process: the local queue kept in the store, or SQS when configured.
     crate::worker::start(svc.clone());
     let state = AppState {
         svc: svc.clone(),

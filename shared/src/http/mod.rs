@@ -98,6 +98,27 @@ async fn check(state: &AppState, access: Access, req: &mut Request) -> Result<()
     Ok(())
 }
 
+/// What a request is given before it is answered 503 `unavailable`: in Lambda, the invocation's time left
+/// minus [`DEADLINE_MARGIN`] (so the function answers, not Lambda's timeout); locally,
+/// `Settings::request_timeout`.
+async fn deadline(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = match lambda::time_left(&req) {
+        Some(left) => left.saturating_sub(DEADLINE_MARGIN),
+        None => state.svc.settings.request_timeout,
+    };
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::error!(%method, path, limit_ms = limit.as_millis() as u64, "request timed out");
+            error::timed_out().into_response()
+        }
+    }
+}
+
+/// Kept between the HTTP layer's timeout and the Lambda function's.
+pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A router with the routes `keep` selects (all of them locally, one per Lambda binary).
 pub fn router(state: AppState, keep: impl Fn(&Route) -> bool) -> Router {
     let mut r = Router::new();
@@ -111,6 +132,7 @@ pub fn router(state: AppState, keep: impl Fn(&Route) -> bool) -> Router {
     r.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .with_state(state)
 }
 

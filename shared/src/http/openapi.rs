@@ -208,12 +208,14 @@ fn components() -> Map<String, Value> {
     ops_notice["mails_sent"] = json!({"type": "integer", "minimum": 0});
     ops_notice["mails_failed"] =
         json!({"type": "integer", "minimum": 0, "description": "failed attempts; each is retried"});
+    ops_notice["mails_remaining"] = json!({"type": "integer", "minimum": 0,
+        "description": "subscribers not mailed yet (counted when the mailing starts, settled per tenant as it ends); 0 once through"});
     let notice_required = ["id", "kind", "title", "body", "published_at"];
     let part3 = json!({
         "Subscriptions": obj(&["release", "incident"], json!({"release": {"type": "boolean"}, "incident": {"type": "boolean"}})),
         "Notice": obj(&notice_required, notice),
         "NoticePage": page_of("Notice"),
-        "OpsNotice": obj(&[&notice_required[..], &["mails_sent", "mails_failed"]].concat(), ops_notice),
+        "OpsNotice": obj(&[&notice_required[..], &["mails_sent", "mails_failed", "mails_remaining"]].concat(), ops_notice),
         "OpsNoticePage": page_of("OpsNotice"),
         "NewNotice": obj(&["kind", "title", "body"], json!({
             "kind": {"enum": ["release", "incident"]},
@@ -240,12 +242,14 @@ fn components() -> Map<String, Value> {
         "ImportId": obj(&["id"], json!({"id": {"type": "string"}})),
         "Import": obj(&["id", "kind", "status", "total", "processed", "created", "failed", "failed_rows", "created_at", "updated_at"], json!({
             "id": {"type": "string"}, "kind": {"enum": ["users", "groups"]},
-            "status": {"enum": ["queued", "running", "done", "failed"]},
+            "status": {"enum": ["queued", "running", "done", "failed", "cancelled"]},
             "total": {"type": ["integer", "null"]}, "processed": {"type": "integer"}, "created": {"type": "integer"},
             "failed": {"type": "integer"},
             "failed_rows": {"type": "array", "items": obj(&["line", "code", "message"], json!({
                 "line": {"type": "integer"}, "code": {"type": "string"}, "message": {"type": "string"}}))},
-            "message": {"type": "string"}, "created_at": ts, "updated_at": ts})),
+            "message": {"type": "string"}, "created_at": ts,
+            "updated_at": {"type": "string", "format": "date-time",
+                "description": "RFC 3339 in JST; moves at least every 30 s while the import runs (a queued or running import silent for 10 minutes has lost its worker and is queued again)"}})),
         "CleanupReport": obj(&["deleted"], json!({"deleted": {"type": "integer", "minimum": 0}})),
         "CleanupJob": obj(&[], json!({"as_of": {"type": "string", "format": "date-time"}})),
     });

@@ -119,7 +119,12 @@ pub fn table() -> Vec<Route> {
             access: Public,
             target: NoAccount,
             handler: || get(system::health),
-            doc: doc("Liveness and version", None, 200, Some("Health")),
+            doc: doc(
+                "Liveness, readiness (the store answers a read; 503 unavailable otherwise) and version",
+                None,
+                200,
+                Some("Health"),
+            ),
         },
         Route {
             id: "openapi",
@@ -927,6 +932,20 @@ pub fn table() -> Vec<Route> {
             handler: || get(uploads::import_status),
             doc: doc(
                 "A background import's progress and failed rows",
+                None,
+                200,
+                Some("Import"),
+            ),
+        },
+        Route {
+            id: "imports-cancel",
+            method: Method::POST,
+            path: "/v1/imports/{id}/cancel",
+            access: SETTINGS_EDIT,
+            target: Target::NoAccount,
+            handler: || post(uploads::cancel_import),
+            doc: doc(
+                "Cancel a queued or running import: its file is deleted at once, users created so far stay",
                 None,
                 200,
                 Some("Import"),

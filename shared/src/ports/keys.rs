@@ -18,6 +18,13 @@ pub enum KeyError {
     },
     #[error("the wrapped key does not decrypt under this context")]
     Undecryptable,
+    /// The key service throttled or cannot be reached right now (503 with `Retry-After`).
+    #[error("key service unavailable: {message}")]
+    Unavailable {
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 }
 
 #[async_trait]

@@ -30,4 +30,13 @@ pub struct MailError {
 pub trait Mailer: Send + Sync {
     /// Sends the message and returns the provider's message id.
     async fn send(&self, mail: &OutgoingMail) -> Result<String, MailError>;
+
+    /// Sends the message unless one with the same `key` was sent already, and returns the message id.
+    /// Background work that resumes after a crash mails with a key, so a mail that left just before the
+    /// crash is not sent again. Only a mailer that can tell keeps the promise (the local outbox); SES has
+    /// no idempotency key, so there a mail in flight at a crash may go twice (this default).
+    async fn send_once(&self, key: &str, mail: &OutgoingMail) -> Result<String, MailError> {
+        let _ = key;
+        self.send(mail).await
+    }
 }

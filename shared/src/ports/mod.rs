@@ -16,3 +16,28 @@ pub use store::{
     BatchWrite, Change, Cond, Item, ItemStore, Page, Query, StoreError, StoreResult, Table, Value,
     Write,
 };
+
+/// Put in the source chain of an adapter's error when the dependency cannot serve right now (throttled,
+/// unreachable, timed out): the request is answered 503 `unavailable` with `Retry-After`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unavailable(pub String);
+
+/// Whether an error, or any error in its source chain, says that trying again later may succeed.
+pub fn is_unavailable(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(e) = cur {
+        if e.is::<Unavailable>()
+            || e.downcast_ref::<StoreError>()
+                .is_some_and(StoreError::is_transient)
+            || matches!(
+                e.downcast_ref::<KeyError>(),
+                Some(KeyError::Unavailable { .. })
+            )
+        {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}

@@ -245,9 +245,18 @@ pub enum StoreError {
     /// Another transaction kept touching the same items; retried with backoff and still failing.
     #[error("transaction conflict persisted after retries")]
     Conflict,
-    /// The backend kept throttling; retried with backoff and still failing.
+    /// The backend kept throttling; retried with backoff and still failing. Answered 503 with
+    /// `Retry-After`: the request may succeed later.
     #[error("store throttled the request after retries")]
     Throttled,
+    /// The backend cannot be reached or used right now (a timeout, a refused connection, a 5xx, an I/O
+    /// error of the local disk); answered 503 with `Retry-After` like [`StoreError::Throttled`].
+    #[error("store unavailable: {message}")]
+    Unavailable {
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// The request itself is malformed (too many items, the same item twice, a key too long).
     #[error("invalid store request: {0}")]
     Invalid(String),
@@ -269,6 +278,23 @@ impl StoreError {
             message: message.into(),
             source: Some(Box::new(source)),
         }
+    }
+}
+
+impl StoreError {
+    pub fn unavailable(
+        message: impl Into<String>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        StoreError::Unavailable {
+            message: message.into(),
+            source,
+        }
+    }
+
+    /// Whether trying again later may succeed (throttling, an unreachable or failing backend).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Throttled | StoreError::Unavailable { .. })
     }
 }
 

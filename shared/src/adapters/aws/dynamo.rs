@@ -222,7 +222,7 @@ fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
 
 fn sdk_err<E>(op: &str, e: SdkError<E>) -> StoreError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
 {
     let text = aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string();
     if e.as_service_error().is_some()
@@ -231,6 +231,12 @@ where
             || text.contains("RequestLimitExceeded"))
     {
         return StoreError::Throttled;
+    }
+    if super::is_transient(&e) {
+        return StoreError::Unavailable {
+            message: format!("DynamoDB {op}: {text}"),
+            source: None,
+        };
     }
     StoreError::Backend {
         message: format!("DynamoDB {op}: {text}"),

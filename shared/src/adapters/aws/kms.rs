@@ -20,6 +20,19 @@ impl KmsKeyService {
     }
 }
 
+fn sdk_err<E>(op: &str, e: aws_sdk_kms::error::SdkError<E>) -> KeyError
+where
+    E: std::error::Error + aws_sdk_kms::error::ProvideErrorMetadata + Send + Sync + 'static,
+{
+    if super::is_transient(&e) {
+        return KeyError::Unavailable {
+            message: format!("KMS {op}: {}", aws_sdk_kms::error::DisplayErrorContext(&e)),
+            source: None,
+        };
+    }
+    backend(op, aws_sdk_kms::error::DisplayErrorContext(e))
+}
+
 fn backend(op: &str, e: impl std::fmt::Display) -> KeyError {
     KeyError::Backend {
         message: format!("KMS {op}: {e}"),
@@ -43,12 +56,7 @@ impl KeyService for KmsKeyService {
             .encryption_context("kanri", context)
             .send()
             .await
-            .map_err(|e| {
-                backend(
-                    "GenerateDataKey",
-                    aws_sdk_kms::error::DisplayErrorContext(e),
-                )
-            })?;
+            .map_err(|e| sdk_err("GenerateDataKey", e))?;
         let plain = out
             .plaintext
             .ok_or_else(|| backend("GenerateDataKey", "no plaintext returned"))?;
@@ -77,7 +85,7 @@ impl KeyService for KmsKeyService {
                 {
                     KeyError::Undecryptable
                 } else {
-                    backend("Decrypt", aws_sdk_kms::error::DisplayErrorContext(e))
+                    sdk_err("Decrypt", e)
                 }
             })?;
         let plain = out

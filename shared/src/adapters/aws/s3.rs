@@ -27,6 +27,20 @@ fn err(what: &str, e: impl std::error::Error) -> FileError {
     FileError::new(format!("S3 {what}: {}", DisplayErrorContext(e)))
 }
 
+fn sdk_err<E>(what: &str, e: aws_sdk_s3::error::SdkError<E>) -> FileError
+where
+    E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + Send + Sync + 'static,
+{
+    let message = format!("S3 {what}: {}", DisplayErrorContext(&e));
+    let source: Option<Box<dyn std::error::Error + Send + Sync>> =
+        super::is_transient(&e).then(|| Box::new(crate::ports::Unavailable(message.clone())) as _);
+    FileError {
+        message,
+        exists: false,
+        source,
+    }
+}
+
 impl S3Files {
     pub fn new(client: Client, bucket: String, kms_key_id: String) -> Self {
         S3Files {
@@ -110,7 +124,7 @@ impl FileStore for S3Files {
         {
             Ok(out) => Ok(Some(out.content_length.unwrap_or(0).max(0) as u64)),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
-            Err(e) => Err(err("HeadObject", e)),
+            Err(e) => Err(sdk_err("HeadObject", e)),
         }
     }
 
@@ -132,7 +146,7 @@ impl FileStore for S3Files {
                 Ok(Some(bytes.into_bytes().to_vec()))
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
-            Err(e) => Err(err("GetObject", e)),
+            Err(e) => Err(sdk_err("GetObject", e)),
         }
     }
 
@@ -147,7 +161,7 @@ impl FileStore for S3Files {
             .body(ByteStream::from(bytes))
             .send()
             .await
-            .map_err(|e| err("PutObject", e))?;
+            .map_err(|e| sdk_err("PutObject", e))?;
         Ok(())
     }
 
@@ -158,7 +172,7 @@ impl FileStore for S3Files {
             .key(key)
             .send()
             .await
-            .map_err(|e| err("DeleteObject", e))?;
+            .map_err(|e| sdk_err("DeleteObject", e))?;
         Ok(())
     }
 }

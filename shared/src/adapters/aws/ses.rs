@@ -36,12 +36,15 @@ impl Mailer for SesMailer {
             .content(EmailContent::builder().raw(raw).build())
             .send()
             .await
-            .map_err(|e| MailError {
-                message: format!(
+            .map_err(|e| {
+                let message = format!(
                     "SES SendEmail: {}",
-                    aws_sdk_sesv2::error::DisplayErrorContext(e)
-                ),
-                source: None,
+                    aws_sdk_sesv2::error::DisplayErrorContext(&e)
+                );
+                let source: Option<Box<dyn std::error::Error + Send + Sync>> =
+                    super::is_transient(&e)
+                        .then(|| Box::new(crate::ports::Unavailable(message.clone())) as _);
+                MailError { message, source }
             })?;
         Ok(out.message_id.unwrap_or_default())
     }

@@ -1,5 +1,6 @@
 //! Embedded backups: snapshot files `backups/<id>.redb` beside the database, each written from one read
-//! transaction (a consistent copy) into a new database file.
+//! transaction (a consistent copy) into a new database file, `<id>.partial` until it is complete. A
+//! process killed mid-backup leaves its `.partial`, removed at the next start and the next backup.
 
 use std::path::PathBuf;
 
@@ -7,7 +8,7 @@ use async_trait::async_trait;
 
 use super::EmbeddedStore;
 use crate::ports::backups::{Backup, BackupService};
-use crate::ports::store::{BatchWrite, ItemStore, StoreError, StoreResult, Table};
+use crate::ports::store::{StoreError, StoreResult};
 
 pub struct EmbeddedBackups {
     store: EmbeddedStore,
@@ -18,6 +19,25 @@ impl EmbeddedBackups {
     pub fn new(store: EmbeddedStore, dir: PathBuf) -> Self {
         EmbeddedBackups { store, dir }
     }
+    /// Deletes the `.partial` files a killed backup left behind. Called at start and before each backup,
+    /// when this process holds the store's lock, so no other backup can be writing them.
+    pub fn remove_partials(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) == Some("partial") {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => tracing::warn!(file = %path.display(), "stale backup part removed"),
+                    Err(e) => {
+                        tracing::error!(file = %path.display(), error = %e, "stale backup part not removed")
+                    }
+                }
+            }
+        }
+    }
+
     fn path(&self, id: &str) -> StoreResult<PathBuf> {
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(StoreError::Invalid(format!("{id:?} is not a backup id")));
@@ -35,15 +55,13 @@ impl BackupService for EmbeddedBackups {
     async fn create(&self, id: &str) -> StoreResult<Backup> {
         let path = self.path(id)?;
         std::fs::create_dir_all(&self.dir).map_err(|e| io("creating the backup dir", e))?;
+        self.remove_partials();
         let tmp = self.dir.join(format!("{id}.partial"));
-        let _ = std::fs::remove_file(&tmp);
-        let copy = EmbeddedStore::open(&tmp)?;
-        for table in [Table::Data, Table::Log] {
-            let items = self.store.scan_all(table).await?;
-            copy.batch_write(table, items.into_iter().map(BatchWrite::Put).collect())
-                .await?;
+        // Streamed: entry by entry from one read transaction, never a whole table in memory.
+        if let Err(e) = self.store.copy_into(tmp.clone()).await {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
         }
-        drop(copy);
         std::fs::rename(&tmp, &path).map_err(|e| io("finishing the backup file", e))?;
         let size = std::fs::metadata(&path).map(|m| m.len()).ok();
         Ok(Backup {

@@ -1,5 +1,5 @@
-//! Adapters for one laptop and no AWS: redb on disk, a local master key, an `.eml` outbox, an in-process
-//! task queue, files on disk.
+//! Adapters for one laptop and no AWS: redb on disk, a local master key, an `.eml` outbox, a task queue
+//! kept in the store, files on disk.
 
 pub mod backups;
 mod codec;
@@ -13,5 +13,5 @@ pub use backups::EmbeddedBackups;
 pub use files::LocalFiles;
 pub use keys::LocalKeyService;
 pub use outbox::Outbox;
-pub use queue::InProcessQueue;
+pub use queue::LocalQueue;
 pub use store::EmbeddedStore;

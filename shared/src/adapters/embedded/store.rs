@@ -3,7 +3,7 @@
 
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -56,8 +56,18 @@ fn corrupt(what: &str) -> StoreError {
     }
 }
 
+/// Maps a redb error: an I/O error (a full disk, say) or the error redb answers after one, which asks
+/// for the database to be closed and opened again, is [`StoreError::Unavailable`]; the store re-opens
+/// itself on the next call (see [`EmbeddedStore`]).
 fn err(e: impl Into<redb::Error>) -> StoreError {
-    StoreError::backend("embedded store", e.into())
+    let e: redb::Error = e.into();
+    if matches!(
+        e,
+        redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::DatabaseClosed
+    ) {
+        return StoreError::unavailable("embedded store I/O", Some(Box::new(e)));
+    }
+    StoreError::backend("embedded store", e)
 }
 
 fn check_key(pk: &str, sk: &str) -> StoreResult<()> {
@@ -69,36 +79,228 @@ fn check_key(pk: &str, sk: &str) -> StoreResult<()> {
     Ok(())
 }
 
+/// redb's page cache when nothing else is said (`KANRI_STORE_CACHE_MB`); redb's own default is 1 GiB,
+/// which a long-running server fills with every page it ever touched.
+pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+type Opener = Box<dyn Fn() -> Result<Database, redb::DatabaseError> + Send + Sync>;
+
+/// The open database, or none while it is being re-opened after an I/O error.
+struct Slot {
+    db: Option<Arc<Database>>,
+    /// Bumped at every re-open, so that a late error from an older handle closes nothing.
+    generation: u64,
+    /// The handle given up after an I/O error: its file lock goes when the last user lets go of it.
+    retired: Option<Weak<Database>>,
+}
+
+struct Inner {
+    open: Opener,
+    slot: Mutex<Slot>,
+    reopening: tokio::sync::Mutex<()>,
+    /// The process's claim on the data dir, taken before the database is opened and held for the life
+    /// of the store (also while the database is re-opened).
+    _lock: Option<std::fs::File>,
+}
+
+/// The embedded store. After an I/O error (a full disk), redb refuses every later operation until the
+/// database is opened again: the store then gives up its handle, answers [`StoreError::Unavailable`]
+/// (503) meanwhile, and opens the file again on the next call, so writes recover without a restart once
+/// the disk has room.
 #[derive(Clone)]
 pub struct EmbeddedStore {
-    db: Arc<Database>,
+    inner: Arc<Inner>,
+}
+
+/// Takes the data file's lock (`<file>.lock` beside it), or says which process holds it.
+fn lock_file(path: &Path) -> StoreResult<std::fs::File> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = std::path::PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| StoreError::backend(format!("opening {}", lock_path.display()), e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Backend {
+            message: format!(
+                "{} is in use by another process (another server on the same data dir?)",
+                path.display()
+            ),
+            source: None,
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::backend(
+            format!("locking {}", lock_path.display()),
+            e,
+        )),
+    }
 }
 
 impl EmbeddedStore {
-    /// Opens (or creates) the database file; the data survives restarts.
+    /// Opens (or creates) the database file with the default cache; the data survives restarts.
     pub fn open(path: &Path) -> StoreResult<Self> {
-        let db = Database::create(path).map_err(err)?;
+        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the database file with a page cache of `cache_bytes`. The file's lock is taken
+    /// first: a second process on the same file is refused before it touches anything.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> StoreResult<Self> {
+        let lock = lock_file(path)?;
+        let path = path.to_owned();
+        Self::from_opener(
+            Box::new(move || {
+                let mut b = Database::builder();
+                b.set_cache_size(cache_bytes);
+                b.create(&path)
+            }),
+            Some(lock),
+        )
+    }
+
+    /// A store that lives in memory only (the task queue of a process without a durable one).
+    pub fn in_memory() -> StoreResult<Self> {
+        Self::from_opener(
+            Box::new(|| {
+                let mut b = Database::builder();
+                b.set_cache_size(8 * 1024 * 1024);
+                b.create_with_backend(redb::backends::InMemoryBackend::new())
+            }),
+            None,
+        )
+    }
+
+    fn from_opener(open: Opener, lock: Option<std::fs::File>) -> StoreResult<Self> {
+        let db = open().map_err(err)?;
         let txn = db.begin_write().map_err(err)?;
         {
             txn.open_table(DATA).map_err(err)?;
             txn.open_table(LOG).map_err(err)?;
             txn.open_table(KEYS).map_err(err)?;
+            super::queue::create_tables(&txn)?;
         }
         txn.commit().map_err(err)?;
-        Ok(EmbeddedStore { db: Arc::new(db) })
+        Ok(EmbeddedStore {
+            inner: Arc::new(Inner {
+                open,
+                slot: Mutex::new(Slot {
+                    db: Some(Arc::new(db)),
+                    generation: 0,
+                    retired: None,
+                }),
+                reopening: tokio::sync::Mutex::new(()),
+                _lock: lock,
+            }),
+        })
     }
 
-    async fn blocking<T: Send + 'static>(
+    fn slot(&self) -> std::sync::MutexGuard<'_, Slot> {
+        self.inner
+            .slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The open database and its generation, re-opening it first if an I/O error closed it.
+    async fn handle(&self) -> StoreResult<(Arc<Database>, u64)> {
+        {
+            let slot = self.slot();
+            if let Some(db) = &slot.db {
+                return Ok((db.clone(), slot.generation));
+            }
+        }
+        self.reopen().await?;
+        let slot = self.slot();
+        match &slot.db {
+            Some(db) => Ok((db.clone(), slot.generation)),
+            None => Err(StoreError::unavailable(
+                "embedded store is being re-opened",
+                None,
+            )),
+        }
+    }
+
+    async fn reopen(&self) -> StoreResult<()> {
+        let _one_at_a_time = self.inner.reopening.lock().await;
+        let retired = {
+            let slot = self.slot();
+            if slot.db.is_some() {
+                return Ok(());
+            }
+            slot.retired.clone()
+        };
+        // redb releases the file when its last handle goes; the calls that held it fail fast now.
+        if let Some(old) = retired {
+            for _ in 0..500 {
+                if old.strong_count() == 0 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+        let inner = self.inner.clone();
+        let db = tokio::task::spawn_blocking(move || (inner.open)())
+            .await
+            .map_err(|e| StoreError::backend("embedded store task", e))?
+            .map_err(|e| {
+                StoreError::unavailable("re-opening the embedded store", Some(Box::new(e)))
+            })?;
+        let mut slot = self.slot();
+        slot.db = Some(Arc::new(db));
+        slot.generation += 1;
+        slot.retired = None;
+        tracing::warn!("embedded store re-opened after an I/O error");
+        Ok(())
+    }
+
+    /// After an error of the handle of `generation`: an I/O error gives the handle up, so that the next
+    /// call opens the database again.
+    fn after(&self, generation: u64, e: &StoreError) {
+        if !matches!(e, StoreError::Unavailable { .. }) {
+            return;
+        }
+        let mut slot = self.slot();
+        if slot.generation == generation
+            && let Some(db) = slot.db.take()
+        {
+            slot.retired = Some(Arc::downgrade(&db));
+            tracing::error!(error = %e, "embedded store failed; it is re-opened on the next call");
+        }
+    }
+
+    /// Runs `f` on the database on a blocking thread (writes, long reads).
+    pub(crate) async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Database) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || f(&db))
-            .await
-            .map_err(|e| StoreError::backend("embedded store task", e))?
+        let (db, generation) = self.handle().await?;
+        let result = tokio::task::spawn_blocking(move || {
+            let r = f(&db);
+            drop(db);
+            r
+        })
+        .await
+        .map_err(|e| StoreError::backend("embedded store task", e))?;
+        if let Err(e) = &result {
+            self.after(generation, e);
+        }
+        result
     }
 
-    /// Every item of a table, in key order (backups and their tests).
+    /// Runs `f` on the database on this thread: short reads, which never wait on writers (MVCC).
+    async fn inline<T>(&self, f: impl FnOnce(&Database) -> StoreResult<T>) -> StoreResult<T> {
+        let (db, generation) = self.handle().await?;
+        let result = f(&db);
+        drop(db);
+        if let Err(e) = &result {
+            self.after(generation, e);
+        }
+        result
+    }
+
+    /// Every item of a table, in key order (tests).
     pub async fn scan_all(&self, table: Table) -> StoreResult<Vec<Item>> {
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(err)?;
@@ -112,88 +314,148 @@ impl EmbeddedStore {
         })
         .await
     }
+
+    /// Copies the backed-up tables into a new database file, entry by entry from one read transaction
+    /// (a consistent copy), committing every few thousand entries, so memory stays flat whatever the
+    /// size of the store.
+    pub(crate) async fn copy_into(&self, target: std::path::PathBuf) -> StoreResult<()> {
+        self.blocking(move |db| {
+            let mut b = Database::builder();
+            b.set_cache_size(16 * 1024 * 1024);
+            let copy = b.create(&target).map_err(err)?;
+            let txn = db.begin_read().map_err(err)?;
+            for table in [Table::Data, Table::Log] {
+                let source = txn.open_table(def(table)).map_err(err)?;
+                let mut entries = source.iter().map_err(err)?;
+                loop {
+                    let mut w = copy.begin_write().map_err(err)?;
+                    w.set_durability(redb::Durability::None)
+                        .map_err(|e| StoreError::backend("backup copy", e))?;
+                    let mut copied = 0;
+                    {
+                        let mut t = w.open_table(def(table)).map_err(err)?;
+                        for entry in entries.by_ref() {
+                            let (k, v) = entry.map_err(err)?;
+                            t.insert(k.value(), v.value()).map_err(err)?;
+                            copied += 1;
+                            if copied == COPY_BATCH {
+                                break;
+                            }
+                        }
+                    }
+                    w.commit().map_err(err)?;
+                    if copied < COPY_BATCH {
+                        break;
+                    }
+                }
+            }
+            // One durable commit at the end makes everything before it durable.
+            let mut w = copy.begin_write().map_err(err)?;
+            w.set_durability(redb::Durability::Immediate)
+                .map_err(|e| StoreError::backend("backup copy", e))?;
+            {
+                w.open_table(KEYS).map_err(err)?;
+            }
+            w.commit().map_err(err)?;
+            Ok(())
+        })
+        .await
+    }
 }
+
+/// Entries per commit of a backup copy.
+const COPY_BATCH: usize = 5000;
 
 #[async_trait]
 impl ItemStore for EmbeddedStore {
     async fn get(&self, table: Table, pk: &str, sk: &str) -> StoreResult<Option<Item>> {
         check_key(pk, sk)?;
         let k = key(pk, sk);
-        let db = self.db.clone();
         // Reads are short and never wait on writers (MVCC), so they run inline.
-        let txn = db.begin_read().map_err(err)?;
-        let t = txn.open_table(def(table)).map_err(err)?;
-        match t.get(k.as_slice()).map_err(err)? {
-            Some(v) => Ok(Some(to_item(&k, v.value())?)),
-            None => Ok(None),
-        }
+        self.inline(|db| {
+            let txn = db.begin_read().map_err(err)?;
+            let t = txn.open_table(def(table)).map_err(err)?;
+            match t.get(k.as_slice()).map_err(err)? {
+                Some(v) => Ok(Some(to_item(&k, v.value())?)),
+                None => Ok(None),
+            }
+        })
+        .await
     }
 
     async fn batch_get(&self, table: Table, keys: &[(String, String)]) -> StoreResult<Vec<Item>> {
-        let txn = self.db.begin_read().map_err(err)?;
-        let t = txn.open_table(def(table)).map_err(err)?;
-        let mut out = Vec::with_capacity(keys.len());
         for (pk, sk) in keys {
             check_key(pk, sk)?;
-            let k = key(pk, sk);
-            if let Some(v) = t.get(k.as_slice()).map_err(err)? {
-                out.push(to_item(&k, v.value())?);
-            }
         }
-        Ok(out)
+        self.inline(|db| {
+            let txn = db.begin_read().map_err(err)?;
+            let t = txn.open_table(def(table)).map_err(err)?;
+            let mut out = Vec::with_capacity(keys.len());
+            for (pk, sk) in keys {
+                let k = key(pk, sk);
+                if let Some(v) = t.get(k.as_slice()).map_err(err)? {
+                    out.push(to_item(&k, v.value())?);
+                }
+            }
+            Ok(out)
+        })
+        .await
     }
 
     async fn query(&self, q: &Query) -> StoreResult<Page> {
         check_key(&q.pk, &q.sk_prefix)?;
         let limit = q.limit.max(1);
         let prefix = key(&q.pk, &q.sk_prefix);
-        let txn = self.db.begin_read().map_err(err)?;
-        let t = txn.open_table(def(q.table)).map_err(err)?;
-        let after = q.after.as_ref().map(|a| key(&q.pk, a));
-        let mut items = Vec::with_capacity(limit + 1);
-        let mut push = |k: &[u8], v: &[u8]| -> StoreResult<bool> {
-            if !k.starts_with(&prefix) {
-                return Ok(false);
-            }
-            items.push(to_item(k, v)?);
-            Ok(items.len() <= limit)
-        };
-        if q.forward {
-            let start = match &after {
-                Some(a) if a.as_slice() >= prefix.as_slice() => Bound::Excluded(a.as_slice()),
-                _ => Bound::Included(prefix.as_slice()),
+        self.inline(|db| {
+            let txn = db.begin_read().map_err(err)?;
+            let t = txn.open_table(def(q.table)).map_err(err)?;
+            let after = q.after.as_ref().map(|a| key(&q.pk, a));
+            let mut items = Vec::with_capacity(limit + 1);
+            let mut push = |k: &[u8], v: &[u8]| -> StoreResult<bool> {
+                if !k.starts_with(&prefix) {
+                    return Ok(false);
+                }
+                items.push(to_item(k, v)?);
+                Ok(items.len() <= limit)
             };
-            for entry in t.range::<&[u8]>((start, Bound::Unbounded)).map_err(err)? {
-                let (k, v) = entry.map_err(err)?;
-                if !push(k.value(), v.value())? {
-                    break;
+            if q.forward {
+                let start = match &after {
+                    Some(a) if a.as_slice() >= prefix.as_slice() => Bound::Excluded(a.as_slice()),
+                    _ => Bound::Included(prefix.as_slice()),
+                };
+                for entry in t.range::<&[u8]>((start, Bound::Unbounded)).map_err(err)? {
+                    let (k, v) = entry.map_err(err)?;
+                    if !push(k.value(), v.value())? {
+                        break;
+                    }
+                }
+            } else {
+                let mut upper = prefix.clone();
+                upper.push(0xff);
+                let end = match &after {
+                    Some(a) => Bound::Excluded(a.as_slice()),
+                    None => Bound::Excluded(upper.as_slice()),
+                };
+                for entry in t
+                    .range::<&[u8]>((Bound::Included(prefix.as_slice()), end))
+                    .map_err(err)?
+                    .rev()
+                {
+                    let (k, v) = entry.map_err(err)?;
+                    if !push(k.value(), v.value())? {
+                        break;
+                    }
                 }
             }
-        } else {
-            let mut upper = prefix.clone();
-            upper.push(0xff);
-            let end = match &after {
-                Some(a) => Bound::Excluded(a.as_slice()),
-                None => Bound::Excluded(upper.as_slice()),
+            let next = if items.len() > limit {
+                items.truncate(limit);
+                items.last().map(|i| i.sk.clone())
+            } else {
+                None
             };
-            for entry in t
-                .range::<&[u8]>((Bound::Included(prefix.as_slice()), end))
-                .map_err(err)?
-                .rev()
-            {
-                let (k, v) = entry.map_err(err)?;
-                if !push(k.value(), v.value())? {
-                    break;
-                }
-            }
-        }
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|i| i.sk.clone())
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+            Ok(Page { items, next })
+        })
+        .await
     }
 
     async fn transact(&self, writes: Vec<Write>) -> StoreResult<()> {
@@ -286,5 +548,121 @@ impl ItemStore for EmbeddedStore {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::store::Value;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A file that lives in memory and can be made full: what a disk does when it runs out of space.
+    #[derive(Debug, Clone)]
+    struct Disk {
+        bytes: Arc<std::sync::RwLock<Vec<u8>>>,
+        full: Arc<AtomicBool>,
+    }
+
+    fn full() -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            "no space left on device (test)",
+        )
+    }
+
+    impl redb::StorageBackend for Disk {
+        fn len(&self) -> Result<u64, std::io::Error> {
+            Ok(self.bytes.read().map(|b| b.len()).unwrap_or(0) as u64)
+        }
+        fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
+            let b = self.bytes.read().map_err(|_| full())?;
+            let at = offset as usize;
+            out.copy_from_slice(b.get(at..at + out.len()).ok_or_else(full)?);
+            Ok(())
+        }
+        fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+            let mut b = self.bytes.write().map_err(|_| full())?;
+            if len as usize > b.len() && self.full.load(Ordering::SeqCst) {
+                return Err(full());
+            }
+            b.resize(len as usize, 0);
+            Ok(())
+        }
+        fn sync_data(&self) -> Result<(), std::io::Error> {
+            if self.full.load(Ordering::SeqCst) {
+                return Err(full());
+            }
+            Ok(())
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+            if self.full.load(Ordering::SeqCst) {
+                return Err(full());
+            }
+            let mut b = self.bytes.write().map_err(|_| full())?;
+            let at = offset as usize;
+            b.get_mut(at..at + data.len())
+                .ok_or_else(full)?
+                .copy_from_slice(data);
+            Ok(())
+        }
+    }
+
+    fn put(n: i64) -> Write {
+        Write::put(
+            Table::Data,
+            Item::new("P", format!("S{n}")).with("n", Value::N(n)),
+        )
+    }
+
+    #[tokio::test]
+    async fn after_a_full_disk_writes_recover_without_a_restart() {
+        let disk = Disk {
+            bytes: Arc::new(std::sync::RwLock::new(Vec::new())),
+            full: Arc::new(AtomicBool::new(false)),
+        };
+        let d = disk.clone();
+        let store = EmbeddedStore::from_opener(
+            Box::new(move || Database::builder().create_with_backend(d.clone())),
+            None,
+        )
+        .unwrap();
+        store.transact(vec![put(1)]).await.unwrap();
+
+        disk.full.store(true, Ordering::SeqCst);
+        let e = store.transact(vec![put(2)]).await.unwrap_err();
+        assert!(matches!(e, StoreError::Unavailable { .. }), "{e:?}");
+        // Still full: every call answers "unavailable" (503), never a lasting failure.
+        for _ in 0..3 {
+            if let Err(e) = store.transact(vec![put(3)]).await {
+                assert!(e.is_transient(), "{e:?}");
+            }
+        }
+
+        // Space again: the next write re-opens the database and goes through; nothing committed is lost.
+        disk.full.store(false, Ordering::SeqCst);
+        store.transact(vec![put(4)]).await.unwrap();
+        for n in [1, 4] {
+            let got = store.get(Table::Data, "P", &format!("S{n}")).await.unwrap();
+            assert_eq!(got.and_then(|i| i.n("n")), Some(n));
+        }
+        assert!(store.get(Table::Data, "P", "S2").await.unwrap().is_none());
+    }
+
+    #[test]
+    fn a_second_process_on_the_same_file_is_refused_before_it_opens_anything() {
+        let dir = std::env::temp_dir().join(format!("kanri-lock-{}", crate::domain::ids::new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("kanri.redb");
+        let first = EmbeddedStore::open(&path).unwrap();
+        let second = EmbeddedStore::open(&path);
+        assert!(
+            matches!(&second, Err(StoreError::Backend { message, .. }) if message.contains("in use")),
+            "{:?}",
+            second.err()
+        );
+        drop(first);
+        assert!(EmbeddedStore::open(&path).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

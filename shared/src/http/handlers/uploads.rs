@@ -105,6 +105,16 @@ pub async fn import_status(
     Ok(Out(json!(import_jobs::view(&s.svc, &p.scope, &id).await?)))
 }
 
+pub async fn cancel_import(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    PathId(id): PathId,
+) -> ApiResult<Out<Value>> {
+    Ok(Out(json!(
+        import_jobs::cancel(&s.svc, &p, &id, time::now()).await?
+    )))
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct CleanupBody {

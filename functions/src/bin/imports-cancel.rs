@@ -1,0 +1,6 @@
+//! Lambda function for `POST /v1/imports/{id}/cancel`.
+
+#[tokio::main]
+async fn main() -> Result<(), kanri::http::lambda::Error> {
+    kanri::http::lambda::run("imports-cancel").await
+}
