@@ -103,8 +103,10 @@ async fn check(state: &AppState, access: Access, req: &mut Request) -> Result<()
 /// `Settings::request_timeout`.
 async fn deadline(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let limit = match lambda::time_left(&req) {
-        Some(left) => left.saturating_sub(DEADLINE_MARGIN),
-        None => state.svc.settings.request_timeout,
+        Some(left) if left > 2 * DEADLINE_MARGIN => left - DEADLINE_MARGIN,
+        // A deadline (nearly) past when the request starts is not one Lambda gives (its function timeout
+        // is 10 s), but cargo-lambda's emulator can: the local request timeout applies then.
+        _ => state.svc.settings.request_timeout,
     };
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     match tokio::time::timeout(limit, next.run(req)).await {
