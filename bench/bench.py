@@ -27,6 +27,8 @@ bench/run.sh builds and installs them. Every section is independent: one that fa
     BENCH_TASKS_TENANTS=4          tenants they are spread over
     BENCH_TASKS_IMPORT_ROWS=100000 rows of the background import on the local server
     BENCH_TASKS_AWS_ROWS=2000      rows of the background import counted against moto
+    BENCH_SOAK_SECONDS=300     length of the soak: mixed traffic against the local server
+    BENCH_SOAK_THREADS=8       client threads of the soak (each one keep-alive connection)
 
 Only the sections run are replaced in --out: the figures of the other sections are kept from the file.
 """
@@ -38,9 +40,11 @@ import base64
 import datetime
 import email
 import glob
+import http.client
 import json
 import os
 import platform
+import random
 import re
 import secrets
 import shutil
@@ -50,6 +54,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.error
@@ -81,7 +86,10 @@ TASKS_SUBSCRIBERS = int(os.environ.get("BENCH_TASKS_SUBSCRIBERS", "10000"))
 TASKS_TENANTS = int(os.environ.get("BENCH_TASKS_TENANTS", "4"))
 TASKS_IMPORT_ROWS = int(os.environ.get("BENCH_TASKS_IMPORT_ROWS", "100000"))
 TASKS_AWS_ROWS = int(os.environ.get("BENCH_TASKS_AWS_ROWS", "2000"))
-SECTIONS = ("load", "argon2", "aws", "lambda", "bulk", "tasks")
+SOAK_SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS", "300"))
+SOAK_THREADS = int(os.environ.get("BENCH_SOAK_THREADS", "8"))
+SOAK_SAMPLE_S = 10
+SECTIONS = ("load", "argon2", "aws", "lambda", "bulk", "tasks", "soak")
 JST = datetime.timezone(datetime.timedelta(hours=9))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 FAKE_ID = "00000000000000000000000000"
@@ -1000,6 +1008,135 @@ def section_tasks(target, res, moto: Moto | None):
     log("tasks: " + ", ".join(f"{k} {v} s" for k, v in timings.items()))
 
 
+# ---- 8. soak: mixed traffic for minutes, errors and memory every 10 s ---------------------------------------
+
+SOAK_MIX = (("users-get", 50), ("users-list", 20), ("users-create", 15), ("users-update", 10), ("tenant-get", 5))
+
+
+def section_soak(target, res):
+    """SOAK_SECONDS of mixed reads and writes against the release local server (default cache): requests,
+    errors, RSS and the store's size every SOAK_SAMPLE_S seconds. Memory must stay flat while the store grows."""
+    srv = LocalServer(target, "soak")
+    try:
+        srv.__enter__()
+        slug = f"soak-{secrets.token_hex(3)}"
+        _, _, session, _, _ = srv.onboard(slug)
+        ids = []
+        for i in range(50):
+            st, b = http("POST", f"{srv.base}/v1/users",
+                         {"name": f"Soak Seed {i:02}", "email": f"seed{i}@{slug}.example.com",
+                          "delivery": "invite_link"}, session)
+            ids.append(need("POST /v1/users (soak seed)", st, b, 201)["user"]["id"])
+        host, port = srv.base.removeprefix("http://").split(":")
+        lock = threading.Lock()
+        tally = {"requests": 0, "errors": 0}
+        statuses = {}
+        stop = threading.Event()
+        created = [0]
+
+        def request(conn, rnd, k):
+            op = rnd.choices([m for m, _ in SOAK_MIX], [w for _, w in SOAK_MIX])[0]
+            body = None
+            if op == "users-get":
+                method, path = "GET", f"/v1/users/{rnd.choice(ids)}"
+            elif op == "users-list":
+                method, path = "GET", "/v1/users?limit=50"
+            elif op == "tenant-get":
+                method, path = "GET", "/v1/tenant"
+            elif op == "users-update":
+                method, path = "PATCH", f"/v1/users/{rnd.choice(ids)}"
+                body = {"name": f"Soak Seed {rnd.randrange(10**6)}"}
+            else:
+                with lock:
+                    created[0] += 1
+                    n = created[0]
+                method, path = "POST", "/v1/users"
+                body = {"name": f"Soak {k}-{n}", "email": f"soak{k}-{n}@{slug}.example.com",
+                        "delivery": "invite_link"}
+            headers = {"authorization": f"Bearer {session}"}
+            data = None
+            if body is not None:
+                data = json.dumps(body).encode()
+                headers["content-type"] = "application/json"
+            conn.request(method, path, body=data, headers=headers)
+            r = conn.getresponse()
+            r.read()
+            return r.status
+
+        def client(k):
+            rnd = random.Random(k)
+            conn = http.client.HTTPConnection(host, int(port), timeout=30)
+            while not stop.is_set():
+                try:
+                    st = request(conn, rnd, k)
+                    bad = not 200 <= st < 300
+                except (OSError, http.client.HTTPException):
+                    st, bad = "connection", True
+                    conn.close()
+                    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+                with lock:
+                    tally["requests"] += 1
+                    tally["errors"] += int(bad)
+                    if bad:
+                        statuses[str(st)] = statuses.get(str(st), 0) + 1
+            conn.close()
+
+        def store_mib():
+            try:
+                return round(os.path.getsize(srv.data / "kanri.redb") / 1048576, 1)
+            except OSError:
+                return None
+
+        def rss_mib():
+            return round((proc_status_kib(srv.proc.pid, "VmRSS") or 0) / 1024, 1)
+
+        samples = [{"t": 0, "requests": 0, "errors": 0, "rss_mib": rss_mib(), "store_mib": store_mib()}]
+        log(f"soak: {SOAK_SECONDS} s of mixed traffic ({', '.join(f'{m} {w} %' for m, w in SOAK_MIX)}), "
+            f"{SOAK_THREADS} connections; RSS {samples[0]['rss_mib']} MiB at start")
+        threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(SOAK_THREADS)]
+        t0 = time.perf_counter()
+        c0 = cpu_seconds(srv.proc.pid)
+        for t in threads:
+            t.start()
+        last = {"requests": 0, "errors": 0}
+        while (elapsed := time.perf_counter() - t0) < SOAK_SECONDS:
+            time.sleep(min(SOAK_SAMPLE_S, SOAK_SECONDS - elapsed))
+            with lock:
+                now = dict(tally)
+            s = {"t": round(time.perf_counter() - t0), "requests": now["requests"] - last["requests"],
+                 "errors": now["errors"] - last["errors"], "rss_mib": rss_mib(), "store_mib": store_mib()}
+            last = now
+            samples.append(s)
+            log(f"soak: {s['t']:>4} s: {s['requests']} requests, {s['errors']} errors, RSS {s['rss_mib']} MiB, "
+                f"store {s['store_mib']} MiB")
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+        secs = time.perf_counter() - t0
+        st, b = http("GET", f"{srv.base}/v1/tenant", token=session)
+        rss = [x["rss_mib"] for x in samples]
+        half = rss[len(rss) // 2]
+        res["soak"] = {
+            "config": {"seconds": SOAK_SECONDS, "threads": SOAK_THREADS, "sample_s": SOAK_SAMPLE_S,
+                       "mix": dict(SOAK_MIX), "store_cache_mib": 64},
+            "samples": samples,
+            "requests": tally["requests"],
+            "errors": tally["errors"],
+            "error_statuses": statuses,
+            "rps": round(tally["requests"] / secs, 1) if secs else None,
+            "server_cpu_s": round(cpu_seconds(srv.proc.pid) - c0, 1),
+            "rss_start_mib": rss[0],
+            "rss_half_mib": half,
+            "rss_end_mib": rss[-1],
+            "rss_peak_mib": round((proc_status_kib(srv.proc.pid, "VmHWM") or 0) / 1024, 1),
+            "store_end_mib": samples[-1]["store_mib"],
+            "tenant_users_at_end": (b or {}).get("seats_used") if st == 200 else None,
+        }
+        log(f"soak: {tally['requests']} requests, {tally['errors']} errors; RSS {rss[0]} → {rss[-1]} MiB")
+    finally:
+        srv.close(res)
+
+
 # ---- main ------------------------------------------------------------------------------------------------
 
 def merge_previous(res, prev, sections, moto_ran):
@@ -1070,6 +1207,7 @@ def main():
 
     run("load", section_load, args.target, res)
     run("argon2", section_argon2, args.target, res)
+    run("soak", section_soak, args.target, res)
     if moto_sections:
         work = Path(tempfile.mkdtemp(prefix="kanri-bench-moto."))
         moto = None

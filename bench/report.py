@@ -31,14 +31,18 @@ TARGET_IMPORT_ROWS = 10_000
 TARGET_SUBSCRIBERS = 10_000      # a notice mailed to 10,000 subscribers must be feasible
 TARGET_BG_IMPORT_ROWS = 100_000  # background import (uploads + POST /v1/imports)
 TARGET_BG_IMPORT_BYTES = 20 * 1024 * 1024  # the import upload limit
+TARGET_SOAK_ERRORS = 0           # the soak (issue #20): mixed traffic for minutes, no error
+TARGET_SOAK_RSS_END_MIB = 256.0  # ... and memory stays bounded (redb's cache is 64 MiB, not 1 GiB) ...
+TARGET_SOAK_RSS_DRIFT_MIB = 32.0 # ... and flat: at most this much more at the end than half-way through
 AWS_MAIL_RATE = 7                # KANRI_MAIL_RATE in the template: mails/s per worker
 AWS_MAIL_WORKERS = 2             # the worker function's SQS event source: MaximumConcurrency 2
-SECTIONS = ("load", "argon2", "aws", "lambda", "bulk", "tasks")  # as bench/bench.py
+SECTIONS = ("load", "argon2", "aws", "lambda", "bulk", "tasks", "soak")  # as bench/bench.py
 
 # ---- the bulk operations' layout minimum (DynamoDB requests), derived by hand like MINIMUM below ----------
 # A transaction holds 100 items, a BatchGetItem 100 keys, a BatchWriteItem 25 writes.
 IMPORT_ITEMS_PER_USER = 4   # profile, e-mail guard, invitation token, the user's token index (invite_link)
 NOTICE_PAGE = 100           # subscribers per NoticeMails task (shared/src/app/notices.rs PAGE)
+NOTICE_BATCH = 16           # recipients claimed, mailed and marked together (notices.rs BATCH)
 MEMBER_ITEMS = 2            # the membership item, the user's group set
 GROUP_ITEMS = 3             # the group, its name guard, its audit entry
 
@@ -48,7 +52,7 @@ GROUP_ITEMS = 3             # the group, its name guard, its audit entry
 # every authenticated call reads that item first and then, knowing tenant and user, everything else it
 # needs by key in one BatchGetItem; each write is one transaction. Update this table with the layout.
 MINIMUM = {
-    ("health", ""): (0, 0, 0, 0, "no storage"),
+    ("health", ""): (1, 0, 0, 0, "the readiness check: one GetItem of a probe key"),
     ("openapi", ""): (0, 0, 0, 0, "no storage"),
     ("ops-tenants-create", "*"): (2, 2, 0, 1, "one transaction; two GenerateDataKey (data key, log key); "
                                   "the mail and its mail-log write"),
@@ -311,6 +315,8 @@ def render(res: dict, ci: dict | None, total_seconds: int | None) -> str:
         w(line)
     for line in tasks_target_rows(res.get("tasks") or {}):
         w(line)
+    for line in soak_target_rows(res.get("soak") or {}):
+        w(line)
     if total_seconds:
         w(f"| `make bench` wall time | {mmss(total_seconds)} "
           f"({(res.get('build') or {}).get('state', '?')} release build){untimed_note} | < {TARGET_BENCH_MIN:.0f} min | "
@@ -518,6 +524,7 @@ def render(res: dict, ci: dict | None, total_seconds: int | None) -> str:
 
     bulk_section(w, res.get("bulk") or {})
     tasks_section(w, res.get("tasks") or {})
+    soak_section(w, res.get("soak") or {})
 
     # -- not measured
     w("## Not measured")
@@ -762,11 +769,19 @@ def fanout_pages(subscribers, tenants):
 def fanout_minimum(subscribers, tenants):
     """(total, text): the fewest DynamoDB requests of a notice's mailing with this layout."""
     pages, per = fanout_pages(subscribers, tenants)
-    logs = sum(ceil_div(p, 25) for p in per)
-    return 2 + 4 * pages + logs, (
-        f"2 (publish: one transaction; fan-out: one Query of the tenant registry) + per page of {NOTICE_PAGE} "
-        f"({pages:,} pages): one Query of subscribers, one BatchGetItem of their profiles, one transaction of "
-        f"sent-claims, one counter update ({4 * pages:,}) + {logs:,} BatchWriteItem (mail log, 25 each)")
+    batches = 0
+    for p in per:
+        full, rest = divmod(p, NOTICE_PAGE)
+        batches += full * ceil_div(NOTICE_PAGE, NOTICE_BATCH) + ceil_div(rest, NOTICE_BATCH)
+    counts = sum(ceil_div(p, 1000) for p in per)
+    per_tenant = 2 * counts + 3 * len(per)
+    return 2 + per_tenant + 3 * pages + 3 * batches, (
+        f"2 (publish: one transaction; fan-out: one Query of the tenant registry) + per tenant ({per_tenant:,}): "
+        f"its subscribers counted (one Query per 1,000) and recorded (one transaction), and settled at its last "
+        f"page (its mailing record read, its claims counted, one transaction) + per page of {NOTICE_PAGE} "
+        f"({pages:,} pages, {3 * pages:,}): one Query of subscribers, one BatchGetItem of their profiles, one of "
+        f"their claims + per batch of {NOTICE_BATCH} recipients ({batches:,} batches, {3 * batches:,}): one "
+        "transaction of claims, one of outcomes with the counters, one BatchWriteItem of the mail log")
 
 
 def mail_time_aws(n):
@@ -925,6 +940,53 @@ def tasks_section(w, tasks):
 
 
 WORKER_CONCURRENCY_TEXT = "4 tasks at once, as the local server's worker"
+
+
+# ---- 8. soak ---------------------------------------------------------------------------------------------
+
+def soak_target_rows(soak):
+    if not soak.get("samples"):
+        return []
+    mins = soak["config"]["seconds"] / 60
+    drift = soak["rss_end_mib"] - soak["rss_half_mib"]
+    return [
+        f"| Soak: {mins:g} min of mixed traffic on the local server: errors | {soak['errors']:,} of "
+        f"{soak['requests']:,} requests | {TARGET_SOAK_ERRORS} | {ok(soak['errors'] <= TARGET_SOAK_ERRORS)} |",
+        f"| Soak: RSS of kanri-local at the end (start {f1(soak['rss_start_mib'])} MiB) | "
+        f"{f1(soak['rss_end_mib'])} MiB (store {f1(soak.get('store_end_mib'))} MiB) | < {TARGET_SOAK_RSS_END_MIB:.0f} MiB | "
+        f"{ok(soak['rss_end_mib'] < TARGET_SOAK_RSS_END_MIB)} |",
+        f"| Soak: RSS growth over the second half (flat memory) | {f1(drift)} MiB "
+        f"({f1(soak['rss_half_mib'])} → {f1(soak['rss_end_mib'])}) | ≤ {TARGET_SOAK_RSS_DRIFT_MIB:.0f} MiB | "
+        f"{ok(drift <= TARGET_SOAK_RSS_DRIFT_MIB)} |",
+    ]
+
+
+def soak_section(w, soak):
+    if not soak.get("samples"):
+        return
+    cfg = soak["config"]
+    w("## 8. Soak: mixed traffic for minutes, errors and memory")
+    w("")
+    mix = ", ".join(f"{k} {v} %" for k, v in cfg["mix"].items())
+    w(f"`target/release/kanri-local` on a fresh data dir with the default store cache (`KANRI_STORE_CACHE_MB`, "
+      f"{cfg['store_cache_mib']} MiB; redb's own default would be 1 GiB); one tenant with 51 users at the start; "
+      f"{cfg['threads']} client threads (bench/bench.py, one keep-alive connection each, no pause) send for "
+      f"{cfg['seconds']} s a mix of {mix} (`users-create` adds a user and mails the invitation; "
+      f"`users-update` renames one). Every {cfg['sample_s']} s: requests and errors (any status outside 2xx, or a "
+      "broken connection) in the interval, the server's RSS (VmRSS) and the store file's size.")
+    w("")
+    w(f"**{soak['requests']:,} requests ({f0(soak.get('rps'))}/s), {soak['errors']:,} errors**"
+      + (f" ({', '.join(f'{k}: {v}' for k, v in soak['error_statuses'].items())})" if soak.get("error_statuses") else "")
+      + f"; RSS {f1(soak['rss_start_mib'])} MiB at the start, {f1(soak['rss_half_mib'])} MiB half-way, "
+      f"{f1(soak['rss_end_mib'])} MiB at the end (peak {f1(soak.get('rss_peak_mib'))} MiB); the store grew to "
+      f"{f1(soak.get('store_end_mib'))} MiB and the tenant to {f0(soak.get('tenant_users_at_end'))} users; "
+      f"server CPU {f1(soak.get('server_cpu_s'))} s.")
+    w("")
+    w("| s | requests | errors | RSS MiB | store MiB |")
+    w("|---|---|---|---|---|")
+    for x in soak["samples"]:
+        w(f"| {x['t']} | {x['requests']:,} | {x['errors']} | {f1(x['rss_mib'])} | {f1(x.get('store_mib'))} |")
+    w("")
 
 
 def ops_text(r, service=None):
