@@ -40,7 +40,7 @@ import base64
 import datetime
 import email
 import glob
-import http.client
+import http.client as httpclient
 import json
 import os
 import platform
@@ -1065,15 +1065,15 @@ def section_soak(target, res):
 
         def client(k):
             rnd = random.Random(k)
-            conn = http.client.HTTPConnection(host, int(port), timeout=30)
+            conn = httpclient.HTTPConnection(host, int(port), timeout=30)
             while not stop.is_set():
                 try:
                     st = request(conn, rnd, k)
                     bad = not 200 <= st < 300
-                except (OSError, http.client.HTTPException):
+                except (OSError, httpclient.HTTPException):
                     st, bad = "connection", True
                     conn.close()
-                    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+                    conn = httpclient.HTTPConnection(host, int(port), timeout=30)
                 with lock:
                     tally["requests"] += 1
                     tally["errors"] += int(bad)
