@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::adapters::aws::SqsQueue;
 use crate::adapters::embedded::queue::{Leased, LocalQueue};
-use crate::app::{AppError, Services, TaskSource, import_jobs, notices};
+use crate::app::{AppError, Services, TaskSource, auth, import_jobs, notices};
 use crate::domain::time;
 use crate::ports::Task;
 
@@ -61,6 +61,9 @@ pub async fn run_task(svc: &Services, task: &Task) -> Result<(), AppError> {
                 finished = r.finished,
                 "import ran"
             );
+        }
+        Task::PasswordReset { tenant, guard } => {
+            auth::send_reset(svc, tenant, guard, now).await?;
         }
     }
     Ok(())

@@ -292,6 +292,21 @@ impl App {
         }
     }
 
+    /// Waits until the background tasks queued so far have run (the in-process queue is empty); panics
+    /// after 60 s. Mails sent by tasks (password resets, notices) are there once this returns.
+    pub async fn settle(&self) {
+        let kanri::app::TaskSource::InProcess(queue) = &self.svc.tasks else {
+            panic!("the test app runs its tasks in process");
+        };
+        for _ in 0..1200 {
+            if queue.counts().await.expect("queue counts").0 == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("background tasks still queued after 60 s");
+    }
+
     /// Every mail sent to `to`, oldest first, as decoded text bodies.
     pub async fn mails_to(&self, to: &str) -> Vec<String> {
         self.mails()
@@ -329,8 +344,10 @@ impl App {
             .collect()
     }
 
-    /// The token of the newest set-password link mailed to `to`.
+    /// The token of the newest set-password link mailed to `to` (after the queued tasks ran: reset links are
+    /// mailed by a task).
     pub async fn link_token(&self, to: &str) -> String {
+        self.settle().await;
         let mails = self.mails_to(to).await;
         let body = mails.last().unwrap_or_else(|| panic!("no mail to {to}"));
         let start = body.find("token=").expect("link in mail") + "token=".len();

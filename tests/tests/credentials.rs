@@ -32,6 +32,8 @@ both_backends!(
         for r in [&known, &unknown, &no_tenant] {
             assert_eq!((r.status, &r.body), (StatusCode::ACCEPTED, &json!({})));
         }
+        // The answer came before the work: the mail is sent by a background task.
+        app.settle().await;
         assert!(app.mails_to("ghost@example.jp").await.is_empty());
         let mails = app.mails_to(&t.admin_email).await;
         assert_eq!(mails.len(), 2, "invitation, then reset");
@@ -81,6 +83,7 @@ both_backends!(
                 .await;
             assert_eq!(r.status, StatusCode::ACCEPTED);
         }
+        app.settle().await;
         assert_eq!(
             app.mails_to(&t.admin_email).await.len(),
             1 + 3,
@@ -106,6 +109,52 @@ both_backends!(
             (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
         );
         assert!(last.headers.get("retry-after").is_some());
+    }
+);
+
+both_backends!(
+    a_reset_request_queues_the_same_task_for_known_and_unknown_accounts_and_no_address,
+    |app: App| async move {
+        let t = app.onboard(5).await;
+        let held = std::sync::Arc::new(kanri_tests::HeldQueue::default());
+        let svc = app.services_with(None, None, Some(held.clone()));
+        let now = kanri::domain::time::now();
+        let ghost = format!("ghost@{}.example.com", t.slug);
+        for login in [t.admin_email.to_uppercase(), ghost.clone()] {
+            kanri::app::auth::request_reset(&svc, &t.slug, &login, &unique("198.51.100."), now)
+                .await
+                .expect("answered");
+        }
+        kanri::app::auth::request_reset(&svc, "no-such-tenant", &ghost, "198.51.100.1", now)
+            .await
+            .expect("answered");
+        let tasks = std::mem::take(&mut *held.0.lock().expect("held"));
+        assert_eq!(tasks.len(), 2, "one task per request of an existing tenant: {tasks:?}");
+        for task in &tasks {
+            let json = serde_json::to_string(task).expect("task json");
+            let lower = json.to_lowercase();
+            assert!(
+                json.contains("\"task\":\"password_reset\"")
+                    && !lower.contains(&t.admin_email.to_lowercase())
+                    && !lower.contains("ghost")
+                    && !lower.contains("example.com"),
+                "the queued task names no address: {json}"
+            );
+        }
+        // As the worker: the known account's task mails a link, the unknown one's nothing.
+        let before = app.mails_to(&t.admin_email).await.len();
+        for task in &tasks {
+            kanri::worker::run_task(&app.svc, task).await.expect("task runs");
+        }
+        assert_eq!(app.mails_to(&t.admin_email).await.len(), before + 1);
+        assert!(app.mails_to(&ghost).await.is_empty());
+        // A task naming anything but a login guard reads nothing and mails nothing.
+        let forged = kanri::ports::Task::PasswordReset {
+            tenant: t.id.clone(),
+            guard: "USER#whatever".into(),
+        };
+        kanri::worker::run_task(&app.svc, &forged).await.expect("dropped");
+        assert_eq!(app.mails_to(&t.admin_email).await.len(), before + 1);
     }
 );
 
@@ -341,6 +390,7 @@ both_backends!(
         }))
         .await;
         assert!(answers.iter().all(|r| r.status == StatusCode::ACCEPTED));
+        app.settle().await;
         assert_eq!(
             app.mails_to(&t.admin_email).await.len(),
             1 + 3,

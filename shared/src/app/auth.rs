@@ -17,7 +17,7 @@ use crate::domain::ids::{TenantId, UserId};
 use crate::domain::permissions::Grants;
 use crate::domain::values::comparison_form;
 use crate::domain::values::{Login, Password};
-use crate::ports::{BatchWrite, Change, Cond, Item, Query, Table, Value, Write};
+use crate::ports::{BatchWrite, Change, Cond, Item, Query, Table, Task, Value, Write};
 
 pub const SESSION: &str = "session";
 pub const INVITATION: &str = "invitation";
@@ -287,10 +287,7 @@ async fn find_login(
         return Ok(None);
     };
     let scope = svc.scope(&tid).await?;
-    let sk = match &login {
-        Login::Email(e) => layout::email_guard_sk(&users::email_index(&scope.key, e)),
-        Login::LoginId(l) => layout::login_guard_sk(&users::login_index(&scope.key, l)),
-    };
+    let sk = login_guard_sk(&scope, &login);
     let Some(guard) = svc.store.get(Table::Data, &scope.pk(), &sk).await? else {
         return Ok(None);
     };
@@ -611,9 +608,12 @@ pub async fn change_password(
     Ok(())
 }
 
-/// Self-service reset. Answers the same whether or not the account exists; mails a reset link (valid one
-/// hour, replacing earlier ones) only to an existing user with an e-mail, at most
-/// [`throttle::RESET_PER_ACCOUNT`] times an hour. Too many requests from one source are refused.
+/// Self-service reset, the half that answers. After the per-source limit (a refusal is the only answer that
+/// differs), it queues a [`Task::PasswordReset`] for every login of an existing tenant, naming the login only
+/// by its blind index (no address or login id waits in the queue), and returns: whether the account exists is
+/// looked at only by the worker ([`send_reset`]), so known and unknown accounts take the same steps here and
+/// answer in the same time. Tenant slugs are not secret (every employee types theirs at sign-in), so an
+/// unknown tenant answers without queueing.
 pub async fn request_reset(
     svc: &Services,
     tenant: &str,
@@ -621,20 +621,76 @@ pub async fn request_reset(
     source: &str,
     now: OffsetDateTime,
 ) -> Result<(), AppError> {
-    // Counted first (a conditional increment each), so parallel requests cannot pass a limit together.
+    // Counted first (a conditional increment), so parallel requests cannot pass the limit together.
     throttle::take(svc, &[(&throttle::RESET_PER_SOURCE, source)], now).await??;
-    let account = account_subject(tenant, login);
+    let Some(tid) = tenants::by_slug(svc, tenant).await? else {
+        return Ok(());
+    };
+    let Some(login) = Login::parse(login) else {
+        return Ok(());
+    };
+    let scope = svc.scope(&tid).await?;
+    svc.queue
+        .enqueue(vec![Task::PasswordReset {
+            tenant: tid.to_string(),
+            guard: login_guard_sk(&scope, &login),
+        }])
+        .await
+        .map_err(|e| AppError::Internal(Box::new(e)))
+}
+
+/// The sort key of the guard item that maps a login (e-mail or login id) to its user.
+fn login_guard_sk(scope: &Scope, login: &Login) -> String {
+    match login {
+        Login::Email(e) => layout::email_guard_sk(&users::email_index(&scope.key, e)),
+        Login::LoginId(l) => layout::login_guard_sk(&users::login_index(&scope.key, l)),
+    }
+}
+
+/// Self-service reset, the worker's half: mails a reset link (valid [`Settings::reset_ttl`], replacing
+/// earlier ones) to the user behind `guard` when there is one, with an e-mail address, in a tenant whose
+/// contract runs, at most [`throttle::RESET_PER_ACCOUNT`] times an hour. Anything else ends quietly: the
+/// requester was answered long ago. A redelivered task mails again (a newer link), within the same limit.
+///
+/// [`Settings::reset_ttl`]: crate::app::Settings::reset_ttl
+pub async fn send_reset(
+    svc: &Services,
+    tenant: &str,
+    guard: &str,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    // Only a login guard: a task is never a way to read another item.
+    if !(guard.starts_with(&layout::email_guard_sk("")) || guard.starts_with(&layout::login_guard_sk("")))
+    {
+        tracing::warn!("a password-reset task without a login guard was dropped");
+        return Ok(());
+    }
+    let tid = TenantId::from_stored(tenant.to_owned());
+    let scope = match svc.scope(&tid).await {
+        Ok(s) => s,
+        // The tenant was deleted since.
+        Err(AppError::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    // Per account, whoever asks: the guard's key names the account without naming the person.
+    let account = format!("{tenant}|{guard}");
     let units = [(&throttle::RESET_PER_ACCOUNT, account.as_str())];
     if throttle::take(svc, &units, now).await?.is_err() {
         return Ok(());
     }
-    let Some((tenant, scope, user)) = find_login(svc, tenant, login).await? else {
+    let Some(item) = svc.store.get(Table::Data, &scope.pk(), guard).await? else {
         return Ok(());
+    };
+    let uid = UserId::from_stored(item.s(attr::USER).unwrap_or_default());
+    let user = match users::load(svc, &scope, &uid).await {
+        Ok(u) => u,
+        Err(AppError::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(e),
     };
     let Some(email) = user.email.clone() else {
         return Ok(());
     };
-    if tenant.contract_ended(now) {
+    if tenants::load(svc, &tid).await?.contract_ended(now) {
         return Ok(());
     }
     revoke_tokens(svc, &scope, &user.id, &[RESET], None).await?;

@@ -19,6 +19,9 @@ pub enum Task {
     },
     /// Run (or resume) a background import; it queues itself again while rows remain.
     Import { tenant: String, import: String },
+    /// Mail a password-reset link to the user a login guard item (`guard`, its sort key: a blind index, so
+    /// no address waits in the queue) points at, if there is one.
+    PasswordReset { tenant: String, guard: String },
 }
 
 #[derive(Debug, thiserror::Error)]
