@@ -293,10 +293,11 @@ impl App {
     }
 
     /// Waits until the background tasks queued so far have run (the in-process queue is empty); panics
-    /// after 60 s. Mails sent by tasks (password resets, notices) are there once this returns.
+    /// after 60 s. Mails sent by tasks (password resets, notices) are there once this returns. An app on SQS
+    /// (the tests of the SQS path) is not waited for: those tests wait for the mails they expect.
     pub async fn settle(&self) {
         let kanri::app::TaskSource::InProcess(queue) = &self.svc.tasks else {
-            panic!("the test app runs its tasks in process");
+            return;
         };
         for _ in 0..1200 {
             if queue.counts().await.expect("queue counts").0 == 0 {
