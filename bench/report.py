@@ -38,10 +38,11 @@ AWS_MAIL_RATE = 7                # KANRI_MAIL_RATE in the template: mails/s per 
 AWS_MAIL_WORKERS = 2             # the worker function's SQS event source: MaximumConcurrency 2
 TARGET_HASH_PEAK_MIB = 256.0    # peak RSS with 32 concurrent creates + logins (issue #19)
 # Password reset (issue #14): the answer for a known account and for an unknown login must not differ. The
-# medians may differ by at most the larger of RESET_MAX_DIFF_MS and RESET_MAX_DIFF_PCT of the smaller: the
-# request path no longer looks at the account at all, so what is left is this shared machine's noise (two
-# halves of the same class's requests drift apart by up to ~0.05 ms). The old path differed by 2-3 ms, 50-90 %.
-RESET_MAX_DIFF_MS = 0.1
+# medians may differ by at most the larger of RESET_MAX_DIFF_MS and RESET_MAX_DIFF_PCT of the smaller. The
+# request path no longer looks at the account at all, so what is left is the noise of this shared machine
+# (section 9 gives the distance between the medians of two halves of the same class as its measure); the
+# old path differed by 2.1-3.2 ms (50-90 %), seven times the allowance or more.
+RESET_MAX_DIFF_MS = 0.3
 RESET_MAX_DIFF_PCT = 10.0
 SECTIONS = ("load", "argon2", "aws", "lambda", "bulk", "tasks", "soak", "reset")  # as bench/bench.py
 
@@ -1007,12 +1008,14 @@ def soak_section(w, soak):
         w(f"Why paced: a soak is meant to show what a steady load does to the server over time, so the load is "
           f"the same from run to run and leaves the server headroom; an unpaced client instead measures how fast "
           f"two shared cores can go, and lets the store's growth (and so its memory) depend on whatever else runs "
-          f"on the machine. {rate:,} requests/s is about a quarter of what the unpaced client reached on this "
-          f"machine (≈ 3,770/s), still {rate * cfg['mix'].get('users-create', 0) // 100:,} new users a second. "
+          f"on the machine. {rate:,} requests/s is about half of what the unpaced client reached while other "
+          f"builds shared the two cores (≈ 1,040/s, 2 Dec) and an eighth of what it reached on a quiet machine "
+          f"(≈ 3,770/s), still {rate * cfg['mix'].get('users-create', 0) // 100:,} new users a second. "
           f"The unpaced run (1,130,122 requests) had 1,875 errors, all of them 409 `conflict` from renames: "
           f"two threads renaming the same one of 50 seed users at once, which the API refuses by design (the "
           f"write is conditioned on the user being unchanged since it was read). Each thread now renames only "
-          f"its own users.")
+          f"its own users. A 40 s unpaced re-run with the old renames confirmed it: 115 errors in 41,550 requests, "
+          f"every one `users-update: 409 conflict`.")
         w("")
     kinds = soak_errors_text(soak)
     behind = soak.get("max_behind_schedule_s")
