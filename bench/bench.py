@@ -30,6 +30,7 @@ bench/run.sh builds and installs them. Every section is independent: one that fa
     BENCH_SOAK_SECONDS=300     length of the soak: mixed traffic against the local server
     BENCH_SOAK_THREADS=8       client threads of the soak (each one keep-alive connection)
     BENCH_SOAK_RATE=500        requests/s of the soak, all threads together (0: as fast as they can)
+    BENCH_SOAK_PRELOAD_USERS=40000  users imported before the soak, so the store starts larger than its cache
     BENCH_RESET_N=1000         timed password-reset requests for each of a known and an unknown login
 
 Only the sections run are replaced in --out: the figures of the other sections are kept from the file.
@@ -93,6 +94,7 @@ SOAK_SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS", "300"))
 SOAK_THREADS = int(os.environ.get("BENCH_SOAK_THREADS", "8"))
 SOAK_RATE = int(os.environ.get("BENCH_SOAK_RATE", "500"))
 SOAK_SEED_USERS = 48
+SOAK_PRELOAD_USERS = int(os.environ.get("BENCH_SOAK_PRELOAD_USERS", "40000"))
 SOAK_SAMPLE_S = 10
 RESET_N = int(os.environ.get("BENCH_RESET_N", "1000"))
 RESET_WARMUP = 50
@@ -1053,6 +1055,18 @@ def section_soak(target, res):
                          {"name": f"Soak Seed {i:02}", "email": f"seed{i}@{slug}.example.com",
                           "delivery": "invite_link"}, session)
             ids.append(need("POST /v1/users (soak seed)", st, b, 201)["user"]["id"])
+        # A deployment's store is larger than the page cache: preload users (CSV imports of 10,000 rows, not
+        # timed) so the soak starts with the cache full, and RSS growth then means a leak, not a filling cache.
+        preload_s = time.perf_counter()
+        for c in range(0, SOAK_PRELOAD_USERS, 10_000):
+            n = min(10_000, SOAK_PRELOAD_USERS - c)
+            st, b = http("POST", f"{srv.base}/v1/users/import?delivery=invite_link", token=session,
+                         csv=users_csv(n, f"p{c // 10_000}.{slug}.example.com"), timeout=600)
+            b = need("POST /v1/users/import (soak preload)", st, b, 200)
+            if b.get("created") != n:
+                raise RuntimeError(f"soak preload: {b.get('created')} of {n} rows created")
+        preload_s = time.perf_counter() - preload_s
+        log(f"soak: preloaded {SOAK_PRELOAD_USERS} users in {preload_s:.1f} s")
         host, port = srv.base.removeprefix("http://").split(":")
         lock = threading.Lock()
         tally = {"requests": 0, "errors": 0}
@@ -1168,7 +1182,7 @@ def section_soak(target, res):
         all_ms = sorted(x * 1000 for xs in latencies.values() for x in xs)
         res["soak"] = {
             "config": {"seconds": SOAK_SECONDS, "threads": SOAK_THREADS, "sample_s": SOAK_SAMPLE_S,
-                       "rate": SOAK_RATE, "seed_users": SOAK_SEED_USERS,
+                       "rate": SOAK_RATE, "seed_users": SOAK_SEED_USERS, "preload_users": SOAK_PRELOAD_USERS,
                        "mix": dict(SOAK_MIX), "store_cache_mib": 64},
             "samples": samples,
             "requests": tally["requests"],
@@ -1190,6 +1204,7 @@ def section_soak(target, res):
             "rss_second_half_min_mib": min(second_half),
             "rss_second_half_max_mib": max(second_half),
             "rss_peak_mib": round((proc_status_kib(srv.proc.pid, "VmHWM") or 0) / 1024, 1),
+            "store_start_mib": samples[0]["store_mib"],
             "store_end_mib": samples[-1]["store_mib"],
             "tenant_users_at_end": (b or {}).get("seats_used") if st == 200 else None,
         }

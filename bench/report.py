@@ -998,7 +998,11 @@ def soak_section(w, soak):
             f"schedule, {rate / cfg['threads']:,.0f} requests/s)") if rate else "with no pause (unpaced)"
     w(f"`target/release/kanri-local` on a fresh data dir with the default store cache (`KANRI_STORE_CACHE_MB`, "
       f"{cfg['store_cache_mib']} MiB; redb's own default would be 1 GiB); one tenant with "
-      f"{cfg.get('seed_users', 50) + 1} users at the start; {cfg['threads']} client threads (bench/bench.py, one "
+      f"{cfg.get('seed_users', 50) + 1 + cfg.get('preload_users', 0):,} users at the start"
+      + (f" ({cfg['preload_users']:,} of them imported by CSV before the soak, untimed, so that the store, "
+         f"{f1(soak.get('store_start_mib'))} MiB, is larger than the cache from the start, as a deployment's is: "
+         f"RSS growth then shows a leak, not a cache still filling)" if cfg.get('preload_users') else "")
+      + f"; {cfg['threads']} client threads (bench/bench.py, one "
       f"keep-alive connection each) send for {cfg['seconds']} s {pace} a mix of {mix} (`users-create` adds a "
       f"user and mails the invitation; `users-update` renames one of the thread's own share of the seed users). "
       f"Every {cfg['sample_s']} s: requests and errors (any status outside 2xx, or a broken connection) in the "
