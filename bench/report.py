@@ -233,7 +233,7 @@ def render(res: dict, ci: dict | None, total_seconds: int | None) -> str:
             g = run.get("git") or {}
             older.setdefault((run.get("date"), g.get("commit"), g.get("dirty")), []).append(name)
     for (d, c, dirty), names in older.items():
-        w(f"- Section(s) {', '.join(names)} kept from an earlier run (`BENCH_SECTIONS` ran only some): {d}, "
+        w(f"- Section(s) {', '.join(names)} from a separate run (`BENCH_SECTIONS` ran only some): {d}, "
           f"commit `{c}`{' with uncommitted changes' if dirty else ''}.")
     w(f"- Machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_gib')} GiB, {m.get('os')}, "
       f"Linux {m.get('kernel')}; {m.get('rustc')}; {m.get('wrk')}. Load average at start: "
