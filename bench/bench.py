@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import copy
 import datetime
 import email
 import email.header
@@ -1389,6 +1390,8 @@ def main():
         res["build"] = json.load(open(args.build))
     moto_sections = [x for x in ("aws", "lambda", "bulk", "tasks") if x in sections]
 
+    done = []
+
     def run(name, fn, *a):
         if name not in sections:
             return
@@ -1399,6 +1402,11 @@ def main():
             traceback.print_exc()
             res["errors"].append(f"{name}: {type(e).__name__}: {e}")
         res.setdefault("section_seconds", {})[name] = round(time.time() - t, 1)
+        # Written after every section, so a run stopped part-way keeps the sections it finished.
+        done.append(name)
+        partial = copy.deepcopy(res)
+        merge_previous(partial, prev, done, any(x in done for x in moto_sections))
+        Path(args.out).write_text(json.dumps(partial, indent=1, ensure_ascii=False) + "\n")
 
     run("load", section_load, args.target, res)
     run("argon2", section_argon2, args.target, res)
