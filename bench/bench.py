@@ -29,6 +29,9 @@ bench/run.sh builds and installs them. Every section is independent: one that fa
     BENCH_TASKS_AWS_ROWS=2000      rows of the background import counted against moto
     BENCH_SOAK_SECONDS=300     length of the soak: mixed traffic against the local server
     BENCH_SOAK_THREADS=8       client threads of the soak (each one keep-alive connection)
+    BENCH_SOAK_RATE=500        requests/s of the soak, all threads together (0: as fast as they can)
+    BENCH_SOAK_PRELOAD_USERS=40000  users imported before the soak, so the store starts larger than its cache
+    BENCH_RESET_N=1000         timed password-reset requests for each of a known and an unknown login
 
 Only the sections run are replaced in --out: the figures of the other sections are kept from the file.
 """
@@ -37,8 +40,10 @@ from __future__ import annotations
 
 import argparse
 import base64
+import copy
 import datetime
 import email
+import email.header
 import glob
 import http.client as httpclient
 import json
@@ -88,8 +93,13 @@ TASKS_IMPORT_ROWS = int(os.environ.get("BENCH_TASKS_IMPORT_ROWS", "100000"))
 TASKS_AWS_ROWS = int(os.environ.get("BENCH_TASKS_AWS_ROWS", "2000"))
 SOAK_SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS", "300"))
 SOAK_THREADS = int(os.environ.get("BENCH_SOAK_THREADS", "8"))
+SOAK_RATE = int(os.environ.get("BENCH_SOAK_RATE", "500"))
+SOAK_SEED_USERS = 48
+SOAK_PRELOAD_USERS = int(os.environ.get("BENCH_SOAK_PRELOAD_USERS", "40000"))
 SOAK_SAMPLE_S = 10
-SECTIONS = ("load", "argon2", "aws", "lambda", "bulk", "tasks", "soak")
+RESET_N = int(os.environ.get("BENCH_RESET_N", "1000"))
+RESET_WARMUP = 50
+SECTIONS = ("load", "argon2", "aws", "lambda", "bulk", "tasks", "soak", "reset")
 JST = datetime.timezone(datetime.timedelta(hours=9))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 FAKE_ID = "00000000000000000000000000"
@@ -292,7 +302,7 @@ def onboard(base, optok, slug, admin_email, password, get_token, seat_limit=1_00
 class LocalServer:
     """target/release/kanri-local on a fresh data dir (embedded store), with an operator token."""
 
-    def __init__(self, target, name):
+    def __init__(self, target, name, **extra_env):
         self.name = name
         self.work = Path(tempfile.mkdtemp(prefix=f"kanri-bench-{name}."))
         port = free_port()
@@ -304,6 +314,7 @@ class LocalServer:
                    KANRI_OPERATOR_TOKEN=self.optok, KANRI_PUBLIC_URL=self.base,
                    # as `make run` and template.yaml start it
                    GLIBC_TUNABLES="glibc.malloc.mmap_threshold=131072")
+        env.update(extra_env)
         self.log = open(self.work / "server.log", "wb")
         try:
             self.proc = subprocess.Popen([f"{target}/release/kanri-local"], env=env, stdout=self.log,
@@ -1013,28 +1024,61 @@ def section_tasks(target, res, moto: Moto | None):
 SOAK_MIX = (("users-get", 50), ("users-list", 20), ("users-create", 15), ("users-update", 10), ("tenant-get", 5))
 
 
+def error_kind(status, body: bytes) -> str:
+    """'409 conflict' from an error answer (its status and the JSON error code), for the error tallies."""
+    try:
+        code = (json.loads(body) or {}).get("error", {}).get("code")
+    except (ValueError, AttributeError):
+        code = None
+    return f"{status} {code or '(no error code)'}"
+
+
 def section_soak(target, res):
-    """SOAK_SECONDS of mixed reads and writes against the release local server (default cache): requests,
-    errors, RSS and the store's size every SOAK_SAMPLE_S seconds. Memory must stay flat while the store grows."""
+    """SOAK_SECONDS of mixed reads and writes against the release local server (default cache), at a steady
+    SOAK_RATE requests/s: requests, errors by kind, latency, RSS and the store's size every SOAK_SAMPLE_S
+    seconds. Memory must stay flat while the store grows.
+
+    Each client thread renames only its own share of the seed users: two admins renaming the same user within
+    the same millisecond is not what a deployment sees, and the API answers it 409 `conflict` by design (the
+    write is conditioned on the user being unchanged since it was read; the client reads again and retries).
+    An unpaced run (SOAK_RATE=0) with every thread renaming any seed user got 1,875 errors in 1.13 million
+    requests; a 40 s re-run of it recorded 115, every one `users-update: 409 conflict`. Paced at 500/s (about
+    half of what the unpaced client reaches while other builds share the two cores), the server keeps headroom
+    and the load, and so the store's growth, is the same from run to run."""
     srv = LocalServer(target, "soak")
     try:
         srv.__enter__()
         slug = f"soak-{secrets.token_hex(3)}"
         _, _, session, _, _ = srv.onboard(slug)
         ids = []
-        for i in range(50):
+        for i in range(SOAK_SEED_USERS):
             st, b = http("POST", f"{srv.base}/v1/users",
                          {"name": f"Soak Seed {i:02}", "email": f"seed{i}@{slug}.example.com",
                           "delivery": "invite_link"}, session)
             ids.append(need("POST /v1/users (soak seed)", st, b, 201)["user"]["id"])
+        # A deployment's store is larger than the page cache: preload users (CSV imports of 10,000 rows, not
+        # timed) so the soak starts with the cache full, and RSS growth then means a leak, not a filling cache.
+        preload_s = time.perf_counter()
+        for c in range(0, SOAK_PRELOAD_USERS, 10_000):
+            n = min(10_000, SOAK_PRELOAD_USERS - c)
+            st, b = http("POST", f"{srv.base}/v1/users/import?delivery=invite_link", token=session,
+                         csv=users_csv(n, f"p{c // 10_000}.{slug}.example.com"), timeout=600)
+            b = need("POST /v1/users/import (soak preload)", st, b, 200)
+            if b.get("created") != n:
+                raise RuntimeError(f"soak preload: {b.get('created')} of {n} rows created")
+        preload_s = time.perf_counter() - preload_s
+        log(f"soak: preloaded {SOAK_PRELOAD_USERS} users in {preload_s:.1f} s")
         host, port = srv.base.removeprefix("http://").split(":")
         lock = threading.Lock()
         tally = {"requests": 0, "errors": 0}
-        statuses = {}
+        kinds: dict[str, int] = {}
+        examples: dict[str, str] = {}
+        latencies: dict[str, list[float]] = {m: [] for m, _ in SOAK_MIX}
+        behind = [0.0]  # the most any thread fell behind its schedule, seconds
         stop = threading.Event()
         created = [0]
 
-        def request(conn, rnd, k):
+        def request(conn, rnd, k, own):
             op = rnd.choices([m for m, _ in SOAK_MIX], [w for _, w in SOAK_MIX])[0]
             body = None
             if op == "users-get":
@@ -1044,7 +1088,7 @@ def section_soak(target, res):
             elif op == "tenant-get":
                 method, path = "GET", "/v1/tenant"
             elif op == "users-update":
-                method, path = "PATCH", f"/v1/users/{rnd.choice(ids)}"
+                method, path = "PATCH", f"/v1/users/{rnd.choice(own)}"
                 body = {"name": f"Soak Seed {rnd.randrange(10**6)}"}
             else:
                 with lock:
@@ -1058,27 +1102,45 @@ def section_soak(target, res):
             if body is not None:
                 data = json.dumps(body).encode()
                 headers["content-type"] = "application/json"
+            t = time.perf_counter()
             conn.request(method, path, body=data, headers=headers)
             r = conn.getresponse()
-            r.read()
-            return r.status
+            raw = r.read()
+            return op, r.status, raw, time.perf_counter() - t
 
         def client(k):
             rnd = random.Random(k)
+            own = ids[k::SOAK_THREADS]  # this thread's share of the users it renames
             conn = httpclient.HTTPConnection(host, int(port), timeout=30)
+            interval = SOAK_THREADS / SOAK_RATE if SOAK_RATE > 0 else 0.0
+            # Threads start spread over one interval, then each keeps its own fixed schedule.
+            due = time.perf_counter() + interval * k / SOAK_THREADS
             while not stop.is_set():
+                if interval:
+                    late = time.perf_counter() - due
+                    if late < 0:
+                        time.sleep(-late)
+                    elif late > behind[0]:
+                        behind[0] = late
+                    due += interval
+                op, kind, detail, secs = None, None, None, None
                 try:
-                    st = request(conn, rnd, k)
-                    bad = not 200 <= st < 300
-                except (OSError, httpclient.HTTPException):
-                    st, bad = "connection", True
+                    op, st, raw, secs = request(conn, rnd, k, own)
+                    if not 200 <= st < 300:
+                        kind, detail = error_kind(st, raw), raw[:300].decode("utf-8", "replace")
+                except (OSError, httpclient.HTTPException) as e:
+                    kind, detail = f"connection {type(e).__name__}", str(e)[:300]
                     conn.close()
                     conn = httpclient.HTTPConnection(host, int(port), timeout=30)
                 with lock:
                     tally["requests"] += 1
-                    tally["errors"] += int(bad)
-                    if bad:
-                        statuses[str(st)] = statuses.get(str(st), 0) + 1
+                    if secs is not None and kind is None:
+                        latencies[op].append(secs)
+                    if kind:
+                        tally["errors"] += 1
+                        key = f"{op or '?'}: {kind}"
+                        kinds[key] = kinds.get(key, 0) + 1
+                        examples.setdefault(key, detail)
             conn.close()
 
         def store_mib():
@@ -1091,8 +1153,9 @@ def section_soak(target, res):
             return round((proc_status_kib(srv.proc.pid, "VmRSS") or 0) / 1024, 1)
 
         samples = [{"t": 0, "requests": 0, "errors": 0, "rss_mib": rss_mib(), "store_mib": store_mib()}]
+        rate = f"{SOAK_RATE:,} requests/s" if SOAK_RATE > 0 else "unpaced"
         log(f"soak: {SOAK_SECONDS} s of mixed traffic ({', '.join(f'{m} {w} %' for m, w in SOAK_MIX)}), "
-            f"{SOAK_THREADS} connections; RSS {samples[0]['rss_mib']} MiB at start")
+            f"{SOAK_THREADS} connections, {rate}; RSS {samples[0]['rss_mib']} MiB at start")
         threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(SOAK_THREADS)]
         t0 = time.perf_counter()
         c0 = cpu_seconds(srv.proc.pid)
@@ -1116,23 +1179,156 @@ def section_soak(target, res):
         st, b = http("GET", f"{srv.base}/v1/tenant", token=session)
         rss = [x["rss_mib"] for x in samples]
         half = rss[len(rss) // 2]
+        second_half = rss[len(rss) // 2:]
+        all_ms = sorted(x * 1000 for xs in latencies.values() for x in xs)
         res["soak"] = {
             "config": {"seconds": SOAK_SECONDS, "threads": SOAK_THREADS, "sample_s": SOAK_SAMPLE_S,
+                       "rate": SOAK_RATE, "seed_users": SOAK_SEED_USERS, "preload_users": SOAK_PRELOAD_USERS,
                        "mix": dict(SOAK_MIX), "store_cache_mib": 64},
             "samples": samples,
             "requests": tally["requests"],
             "errors": tally["errors"],
-            "error_statuses": statuses,
+            "errors_by_kind": dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
+            "error_examples": examples,
             "rps": round(tally["requests"] / secs, 1) if secs else None,
+            "max_behind_schedule_s": round(behind[0], 3) if SOAK_RATE > 0 else None,
+            "latency_ms": {
+                "all": {"p50": percentile(all_ms, 50), "p99": percentile(all_ms, 99),
+                        "max": all_ms[-1] if all_ms else None},
+                **{op: {"p50": percentile([x * 1000 for x in xs], 50), "p99": percentile([x * 1000 for x in xs], 99),
+                        "n": len(xs)} for op, xs in latencies.items()},
+            },
             "server_cpu_s": round(cpu_seconds(srv.proc.pid) - c0, 1),
             "rss_start_mib": rss[0],
             "rss_half_mib": half,
             "rss_end_mib": rss[-1],
+            "rss_second_half_min_mib": min(second_half),
+            "rss_second_half_max_mib": max(second_half),
             "rss_peak_mib": round((proc_status_kib(srv.proc.pid, "VmHWM") or 0) / 1024, 1),
+            "store_start_mib": samples[0]["store_mib"],
             "store_end_mib": samples[-1]["store_mib"],
             "tenant_users_at_end": (b or {}).get("seats_used") if st == 200 else None,
         }
-        log(f"soak: {tally['requests']} requests, {tally['errors']} errors; RSS {rss[0]} → {rss[-1]} MiB")
+        log(f"soak: {tally['requests']} requests, {tally['errors']} errors {kinds or ''}; "
+            f"RSS {rss[0]} → {rss[-1]} MiB")
+        for kind, n in kinds.items():
+            log(f"soak: error {kind} × {n}: {examples[kind]}")
+    finally:
+        srv.close(res)
+
+
+# ---- 9. password reset: the answer does not tell a known account from an unknown one -----------------------
+
+def mails_to(data_dir, addr, subject_part):
+    """The outbox's mails to `addr` whose decoded subject contains `subject_part`, oldest first."""
+    out = []
+    for path in sorted(glob.glob(f"{data_dir}/outbox/*.eml"), key=os.path.getmtime):
+        msg = email.message_from_binary_file(open(path, "rb"))
+        if addr not in (msg.get("To") or ""):
+            continue
+        subject = str(email.header.make_header(email.header.decode_header(msg.get("Subject") or "")))
+        if subject_part in subject:
+            out.append(msg)
+    return out
+
+
+def section_reset(target, res):
+    """POST /v1/auth/password-reset for a known account and for an unknown login of the same tenant,
+    interleaved (each pair in random order), RESET_N of each after RESET_WARMUP untimed pairs, every request
+    from its own source address (X-Forwarded-For, trusted by the server), one keep-alive connection; the time
+    from sending the request to the end of the answer, as the client sees it. Then the outbox must hold the
+    known account's reset mails (the worker mails at most 3 an hour per account) and none for the unknown."""
+    srv = LocalServer(target, "reset", KANRI_CLIENT_IP_HEADER="X-Forwarded-For")
+    try:
+        srv.__enter__()
+        slug = f"reset-{secrets.token_hex(3)}"
+        _, _, session, _, _ = srv.onboard(slug)
+        dom = f"{slug}.example.com"
+        known, unknown = f"known@{dom}", f"unknown@{dom}"
+        st, b = http("POST", f"{srv.base}/v1/users", {"name": "Known User", "email": known,
+                                                      "delivery": "invite_link"}, session)
+        need("POST /v1/users (known)", st, b, 201)
+        pw = f"Bench-{secrets.token_urlsafe(9)}-pw"
+        need("set-password (known)", *http("POST", f"{srv.base}/v1/auth/set-password",
+                                           {"token": read_outbox_token(srv.data, known), "password": pw}), 204)
+        host, port = srv.base.removeprefix("http://").split(":")
+        conn = httpclient.HTTPConnection(host, int(port), timeout=30)
+        sent = [0]
+        statuses: dict[str, int] = {}
+
+        def ask(login):
+            sent[0] += 1
+            n = sent[0]
+            body = json.dumps({"tenant": slug, "login": login}).encode()
+            headers = {"content-type": "application/json",
+                       # a trusted proxy's list: the right-most entry is the source that counts
+                       "x-forwarded-for": f"198.51.100.7, 10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"}
+            t = time.perf_counter()
+            conn.request("POST", "/v1/auth/password-reset", body=body, headers=headers)
+            r = conn.getresponse()
+            raw = r.read()
+            secs = time.perf_counter() - t
+            if r.status != 202:
+                kind = error_kind(r.status, raw)
+                statuses[kind] = statuses.get(kind, 0) + 1
+            return secs * 1000
+
+        rnd = random.Random(7)
+        times = {"known": [], "unknown": []}
+        log(f"reset: {RESET_WARMUP} untimed pairs, then {RESET_N} timed requests each for a known and an unknown "
+            "login, interleaved")
+        for i in range(RESET_WARMUP + RESET_N):
+            pair = [("known", known), ("unknown", unknown)]
+            rnd.shuffle(pair)
+            for name, login in pair:
+                ms = ask(login)
+                if i >= RESET_WARMUP:
+                    times[name].append(ms)
+        conn.close()
+        # The worker's half: the known account's mails (3 an hour at most), none for the unknown login.
+        subject = "Reset your Kanri password"
+        deadline = time.time() + 15
+        while time.time() < deadline and len(mails_to(srv.data, known, subject)) < 3:
+            time.sleep(0.2)
+        time.sleep(1)  # let the worker finish the queue: a fourth mail would be a broken limit
+        known_mails = mails_to(srv.data, known, subject)
+        unknown_mails = mails_to(srv.data, unknown, "")
+        link_ok = None
+        if known_mails:
+            token = None
+            for part in known_mails[-1].walk():
+                if part.get_content_maintype() == "text":
+                    text = (part.get_payload(decode=True) or b"").decode(part.get_content_charset() or "utf-8",
+                                                                         "replace")
+                    if m := re.search(r"/set-password\?token=([A-Za-z0-9_\-]+)", text):
+                        token = m.group(1)
+            if token:
+                st, _ = http("POST", f"{srv.base}/v1/auth/set-password",
+                             {"token": token, "password": f"Reset-{secrets.token_urlsafe(9)}-pw"})
+                link_ok = st == 204
+        out = {"config": {"n": RESET_N, "warmup_pairs": RESET_WARMUP}, "non_202": statuses,
+               "known_reset_mails": len(known_mails), "unknown_mails": len(unknown_mails),
+               "newest_link_sets_password": link_ok}
+        for name, xs in times.items():
+            out[name] = {"n": len(xs), "p50_ms": median(xs), "p90_ms": percentile(xs, 90),
+                         "p99_ms": percentile(xs, 99), "min_ms": min(xs), "mean_ms": statistics.fmean(xs)}
+        # The same split of the same class twice (first half against second half of the known account's times):
+        # how far two medians drift apart when nothing differs, on this machine.
+        half = len(times["known"]) // 2
+        out["same_class_halves_diff_ms"] = abs(median(times["known"][:half]) - median(times["known"][half:]))
+        res["reset"] = out
+        if statuses:
+            res["errors"].append(f"reset: answers other than 202: {statuses}")
+        if not known_mails or len(known_mails) > 3:
+            res["errors"].append(f"reset: the known account got {len(known_mails)} reset mail(s), expected 1 to 3")
+        if unknown_mails:
+            res["errors"].append(f"reset: {len(unknown_mails)} mail(s) went to the unknown login")
+        if link_ok is False:
+            res["errors"].append("reset: the newest reset link did not set the password")
+        k, u = out["known"], out["unknown"]
+        log(f"reset: median known {k['p50_ms']:.3f} ms (p90 {k['p90_ms']:.3f}), unknown {u['p50_ms']:.3f} ms "
+            f"(p90 {u['p90_ms']:.3f}); {len(known_mails)} reset mail(s) to the known account, "
+            f"{len(unknown_mails)} to the unknown")
     finally:
         srv.close(res)
 
@@ -1194,6 +1390,8 @@ def main():
         res["build"] = json.load(open(args.build))
     moto_sections = [x for x in ("aws", "lambda", "bulk", "tasks") if x in sections]
 
+    done = []
+
     def run(name, fn, *a):
         if name not in sections:
             return
@@ -1204,9 +1402,15 @@ def main():
             traceback.print_exc()
             res["errors"].append(f"{name}: {type(e).__name__}: {e}")
         res.setdefault("section_seconds", {})[name] = round(time.time() - t, 1)
+        # Written after every section, so a run stopped part-way keeps the sections it finished.
+        done.append(name)
+        partial = copy.deepcopy(res)
+        merge_previous(partial, prev, done, any(x in done for x in moto_sections))
+        Path(args.out).write_text(json.dumps(partial, indent=1, ensure_ascii=False) + "\n")
 
     run("load", section_load, args.target, res)
     run("argon2", section_argon2, args.target, res)
+    run("reset", section_reset, args.target, res)
     run("soak", section_soak, args.target, res)
     if moto_sections:
         work = Path(tempfile.mkdtemp(prefix="kanri-bench-moto."))

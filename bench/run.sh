@@ -4,7 +4,7 @@
 #
 #   bench/run.sh                 everything (about 14 minutes from a clean clone on 2 cores: a 6.5-minute
 #                                release build, then the sections; BENCHMARKS.md lists each section's time)
-#   BENCH_SECTIONS=load,argon2 bench/run.sh    only some sections (load, argon2, aws, lambda, bulk, tasks, soak); the
+#   BENCH_SECTIONS=load,argon2 bench/run.sh    only some sections (load, argon2, aws, lambda, bulk, tasks, soak, reset); the
 #                                              others' figures are kept from bench/results.json
 #   SKIP_BUILD=1 bench/run.sh    use the release binaries already built
 #   BENCH_FUNCTIONS=all bench/run.sh           every Lambda function, not the default sample
@@ -74,7 +74,7 @@ else
 fi
 
 "$PYTHON" bench/bench.py --target "$TARGET_DIR" --out bench/results.json --build "$BUILD_JSON" \
-    --sections "${BENCH_SECTIONS:-load,argon2,aws,lambda,bulk,tasks,soak}"
+    --sections "${BENCH_SECTIONS:-load,argon2,aws,lambda,bulk,tasks,soak,reset}"
 # The wall time of `make bench` is recorded only when every section ran (a partial run keeps the last one).
 TOTAL=()
 [[ -z "${BENCH_SECTIONS:-}" ]] && TOTAL=(--total-seconds "$((SECONDS - START))")
