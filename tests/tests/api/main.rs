@@ -19,4 +19,5 @@ mod races;
 mod retention;
 mod roles;
 mod store_conformance;
+mod tiers;
 mod uploads;
