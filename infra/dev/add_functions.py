@@ -7,7 +7,7 @@ route's thin binary in functions/src/bin/ if missing. A developer's helper when 
 
 Each new function gets read/write on both tables and kms:Decrypt (every authenticated function unwraps its
 tenant's key); --ses adds ses:SendEmail for functions that send mail. Review the policy before committing:
-narrow it where the function needs less. tests/tests/layout.rs checks the result against the route table.
+narrow it where the function needs less. tests/tests/api/layout.rs checks the result against the route table.
 """
 import json
 import os

@@ -29,3 +29,18 @@ pub fn init(json: bool) {
         builder.try_init()
     };
 }
+
+/// Displays an error with its whole source chain (for a log line or a fatal message).
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cur = self.0.source();
+        while let Some(s) = cur {
+            write!(f, ": {s}")?;
+            cur = s.source();
+        }
+        Ok(())
+    }
+}

@@ -31,10 +31,7 @@ async fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!(
-                "kanri-local: {}",
-                kanri::http::error::ErrorChain(e.as_ref())
-            );
+            eprintln!("kanri-local: {}", kanri::telemetry::ErrorChain(e.as_ref()));
             std::process::ExitCode::FAILURE
         }
     }

@@ -528,13 +528,13 @@ async fn record_failures(
     let writes = failures
         .into_iter()
         .map(|f| {
-            // The API's code and message for the row, as the synchronous import reports them.
-            let e = crate::http::error::ApiError::from(f.error);
+            // The code and message for the row, as the synchronous import reports them.
+            let (code, message) = f.error.failed_item("import row failed");
             BatchWrite::Put(
                 Item::new(scope.pk(), layout::import_failure_sk(id, f.line))
                     .with(attr::LINE, Value::N(f.line as i64))
-                    .with(attr::CODE, Value::S(e.code.into()))
-                    .with(attr::MESSAGE, Value::S(e.message)),
+                    .with(attr::CODE, Value::S(code.into()))
+                    .with(attr::MESSAGE, Value::S(message)),
             )
         })
         .collect();
@@ -814,7 +814,7 @@ pub async fn run(
             tracing::error!(
                 import = %r.id,
                 attempt,
-                error = %crate::http::error::ErrorChain(&e),
+                error = %crate::telemetry::ErrorChain(&e),
                 "import stopped"
             );
             let r = get(svc, &scope, &r.id).await?.unwrap_or(r);

@@ -212,7 +212,10 @@ impl Services {
     }
 }
 
-/// Everything a use case can answer besides success. HTTP status and code are mapped in `http::error`.
+/// Everything a use case can answer besides success, with what a caller is told of it: the wire code
+/// ([`AppError::code`]), the message ([`AppError::public_message`]) and the field it names. `http::error`
+/// only picks the HTTP status; a bulk result (an import's rows, a group's members) carries the same code
+/// and message per failed item.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("{message}")]
@@ -278,6 +281,89 @@ impl AppError {
             code,
             message: message.into(),
         }
+    }
+
+    /// A dependency cannot serve right now: [`AppError::Unavailable`], or an internal error whose source
+    /// chain says so ([`crate::ports::is_unavailable`]). Trying again later may succeed.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            AppError::Unavailable(_) => true,
+            AppError::Internal(source) => crate::ports::is_unavailable(source.as_ref()),
+            _ => false,
+        }
+    }
+
+    /// The stable code a client reads: `error.code` of a response, `code` of a failed item in a bulk result.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Invalid { .. } => "invalid_request",
+            AppError::WeakPassword(_) => "weak_password",
+            AppError::InvalidToken => "invalid_token",
+            AppError::DeliveryRequiresEmail => "delivery_requires_email",
+            AppError::Unauthenticated => "unauthenticated",
+            AppError::InvalidCredentials => "invalid_credentials",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::TargetOutranksCaller => "target_outranks_caller",
+            AppError::RoleOutranksCaller => "role_outranks_caller",
+            AppError::PasswordChangeRequired => "password_change_required",
+            AppError::ContractEnded => "contract_ended",
+            AppError::NotFound(_) => "not_found",
+            AppError::Conflict { code, .. } => code,
+            AppError::TooLarge(_) => "payload_too_large",
+            AppError::UnsupportedMediaType(_) => "unsupported_media_type",
+            AppError::RateLimited { .. } => "rate_limited",
+            AppError::Unavailable(_) | AppError::Internal(_) if self.is_unavailable() => {
+                "unavailable"
+            }
+            AppError::Unavailable(_) | AppError::Internal(_) => "internal",
+        }
+    }
+
+    /// What a caller may read: the error's own text, except that an error of ours or of a dependency says
+    /// nothing internal (its cause is logged instead, see [`AppError::log`]).
+    pub fn public_message(&self) -> String {
+        match self {
+            _ if self.is_unavailable() => {
+                "a service this request needs is busy or unreachable; try again shortly".to_owned()
+            }
+            AppError::Internal(_) => {
+                "something went wrong on our side; it has been logged".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// The request field the error is about, when it names one.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            AppError::Invalid { field, .. } => *field,
+            AppError::WeakPassword(_) => Some("password"),
+            AppError::DeliveryRequiresEmail => Some("delivery"),
+            _ => None,
+        }
+    }
+
+    /// Logs the cause of an error of ours (error level) or of an unavailable dependency (warning) with its
+    /// whole chain, once, where the error is answered; a caller's mistake is not logged. `failed` says
+    /// what it ended: "request failed", "import row failed".
+    pub fn log(&self, failed: &'static str) {
+        let source = match self {
+            AppError::Unavailable(s) | AppError::Internal(s) => s.as_ref(),
+            _ => return,
+        };
+        let error = crate::telemetry::ErrorChain(source);
+        if self.is_unavailable() {
+            tracing::warn!(%error, "{failed}: a dependency is unavailable");
+        } else {
+            tracing::error!(%error, "{failed}");
+        }
+    }
+
+    /// One failed item of a bulk result (an import row, a member, an id), as the caller reads it: `(code,
+    /// message)`. No response carries the error, so its cause is logged here ([`AppError::log`]).
+    pub fn failed_item(&self, failed: &'static str) -> (&'static str, String) {
+        self.log(failed);
+        (self.code(), self.public_message())
     }
 }
 

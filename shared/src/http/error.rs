@@ -1,5 +1,5 @@
-//! The one place where errors become HTTP: status, code, message. A 5xx body says nothing internal; its
-//! cause is logged once with its chain.
+//! The one place where errors become HTTP: an [`AppError`] gets its status here (its code, message and
+//! field are the app's). A 5xx body says nothing internal; its cause is logged once, when the answer is sent.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -15,6 +15,8 @@ pub struct ApiError {
     pub message: String,
     pub field: Option<&'static str>,
     pub retry_after: Option<u64>,
+    /// An error of ours or of a dependency, logged once when the answer is sent (never shown).
+    pub cause: Option<AppError>,
 }
 
 impl ApiError {
@@ -25,6 +27,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             retry_after: None,
+            cause: None,
         }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -41,77 +44,50 @@ impl ApiError {
 
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
-        use StatusCode as S;
-        let msg = e.to_string();
-        match e {
-            AppError::Invalid { field, message } => ApiError {
-                field,
-                ..ApiError::new(S::BAD_REQUEST, "invalid_request", message)
-            },
-            AppError::WeakPassword(m) => ApiError {
-                field: Some("password"),
-                ..ApiError::new(S::BAD_REQUEST, "weak_password", m)
-            },
-            AppError::InvalidToken => ApiError::new(S::BAD_REQUEST, "invalid_token", msg),
-            AppError::DeliveryRequiresEmail => ApiError {
-                field: Some("delivery"),
-                ..ApiError::new(S::BAD_REQUEST, "delivery_requires_email", msg)
-            },
-            AppError::Unauthenticated => ApiError::new(S::UNAUTHORIZED, "unauthenticated", msg),
-            AppError::InvalidCredentials => {
-                ApiError::new(S::UNAUTHORIZED, "invalid_credentials", msg)
-            }
-            AppError::Forbidden(m) => ApiError::new(S::FORBIDDEN, "forbidden", m),
-            AppError::TargetOutranksCaller => {
-                ApiError::new(S::FORBIDDEN, "target_outranks_caller", msg)
-            }
-            AppError::RoleOutranksCaller => {
-                ApiError::new(S::FORBIDDEN, "role_outranks_caller", msg)
-            }
-            AppError::PasswordChangeRequired => {
-                ApiError::new(S::FORBIDDEN, "password_change_required", msg)
-            }
-            AppError::ContractEnded => ApiError::new(S::FORBIDDEN, "contract_ended", msg),
-            AppError::NotFound(what) => ApiError::not_found(what),
-            AppError::Conflict { code, message } => ApiError::new(S::CONFLICT, code, message),
-            AppError::TooLarge(m) => ApiError::new(S::PAYLOAD_TOO_LARGE, "payload_too_large", m),
-            AppError::UnsupportedMediaType(m) => {
-                ApiError::new(S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", m)
-            }
-            AppError::RateLimited { retry_after } => ApiError {
-                retry_after: Some(retry_after),
-                ..ApiError::new(S::TOO_MANY_REQUESTS, "rate_limited", msg)
-            },
-            AppError::Unavailable(source) => unavailable(source.as_ref()),
-            AppError::Internal(source) if crate::ports::is_unavailable(source.as_ref()) => {
-                unavailable(source.as_ref())
-            }
-            AppError::Internal(source) => {
-                tracing::error!(error = %ErrorChain(source.as_ref()), "request failed");
-                ApiError::new(
-                    S::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "something went wrong on our side; it has been logged",
-                )
-            }
+        let retry_after = match &e {
+            AppError::RateLimited { retry_after } => Some(*retry_after),
+            _ if e.is_unavailable() => Some(RETRY_AFTER_UNAVAILABLE),
+            _ => None,
+        };
+        ApiError {
+            status: status(&e),
+            code: e.code(),
+            message: e.public_message(),
+            field: e.field(),
+            retry_after,
+            cause: matches!(e, AppError::Internal(_) | AppError::Unavailable(_)).then_some(e),
         }
+    }
+}
+
+/// The HTTP status of each error; code, message and field are the app's.
+fn status(e: &AppError) -> StatusCode {
+    use StatusCode as S;
+    match e {
+        AppError::Invalid { .. }
+        | AppError::WeakPassword(_)
+        | AppError::InvalidToken
+        | AppError::DeliveryRequiresEmail => S::BAD_REQUEST,
+        AppError::Unauthenticated | AppError::InvalidCredentials => S::UNAUTHORIZED,
+        AppError::Forbidden(_)
+        | AppError::TargetOutranksCaller
+        | AppError::RoleOutranksCaller
+        | AppError::PasswordChangeRequired
+        | AppError::ContractEnded => S::FORBIDDEN,
+        AppError::NotFound(_) => S::NOT_FOUND,
+        AppError::Conflict { .. } => S::CONFLICT,
+        AppError::TooLarge(_) => S::PAYLOAD_TOO_LARGE,
+        AppError::UnsupportedMediaType(_) => S::UNSUPPORTED_MEDIA_TYPE,
+        AppError::RateLimited { .. } => S::TOO_MANY_REQUESTS,
+        AppError::Unavailable(_) | AppError::Internal(_) if e.is_unavailable() => {
+            S::SERVICE_UNAVAILABLE
+        }
+        AppError::Unavailable(_) | AppError::Internal(_) => S::INTERNAL_SERVER_ERROR,
     }
 }
 
 /// Seconds a client is asked to wait after a 503 `unavailable`.
 pub const RETRY_AFTER_UNAVAILABLE: u64 = 2;
-
-fn unavailable(source: &(dyn std::error::Error + 'static)) -> ApiError {
-    tracing::warn!(error = %ErrorChain(source), "request answered 503: a dependency is unavailable");
-    ApiError {
-        retry_after: Some(RETRY_AFTER_UNAVAILABLE),
-        ..ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "a service this request needs is busy or unreachable; try again shortly",
-        )
-    }
-}
 
 /// The answer to a request that ran out of time (the HTTP layer's request timeout).
 pub fn timed_out() -> ApiError {
@@ -125,23 +101,11 @@ pub fn timed_out() -> ApiError {
     }
 }
 
-/// Displays an error with its whole source chain.
-pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut cur = self.0.source();
-        while let Some(s) = cur {
-            write!(f, ": {s}")?;
-            cur = s.source();
-        }
-        Ok(())
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let Some(cause) = &self.cause {
+            cause.log("request failed");
+        }
         let mut body = json!({"error": {"code": self.code, "message": self.message}});
         if let Some(f) = self.field {
             body["error"]["field"] = json!(f);

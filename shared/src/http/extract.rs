@@ -331,8 +331,8 @@ pub fn row_failures(failed: Vec<crate::app::imports::RowFailure>) -> Vec<serde_j
     failed
         .into_iter()
         .map(|f| {
-            let e = ApiError::from(f.error);
-            serde_json::json!({"line": f.line, "code": e.code, "message": e.message})
+            let (code, message) = f.error.failed_item("import row failed");
+            serde_json::json!({"line": f.line, "code": code, "message": message})
         })
         .collect()
 }

@@ -30,8 +30,8 @@ pub enum Access {
 }
 
 /// Whether and how a route names accounts it changes: the column the target rule (`app::access`) is
-/// checked against. `tests/tests/authz.rs` builds its matrix (every such route × target × caller) from it,
-/// and `tests/tests/layout.rs` fails when a route whose path or body names a user says `NoAccount`.
+/// checked against. `tests/tests/api/authz.rs` builds its matrix (every such route × target × caller) from it,
+/// and `tests/tests/api/layout.rs` fails when a route whose path or body names a user says `NoAccount`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
     /// Changes no account, or only the caller's own (`/v1/me…`), or only reads.

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::groups::{self, MemberFailure};
-use crate::app::layout;
+use crate::app::{AppError, layout};
 use crate::domain::ids::GroupId;
 use crate::domain::time;
 use crate::domain::values::Name;
@@ -35,8 +35,8 @@ fn too_many(field: &'static str, n: usize) -> ApiResult<()> {
 fn failures(f: Vec<MemberFailure>) -> Vec<Value> {
     f.into_iter()
         .map(|f| {
-            let e = ApiError::from(f.error);
-            json!({"id": f.id, "code": e.code, "message": e.message})
+            let (code, message) = f.error.failed_item("group member failed");
+            json!({"id": f.id, "code": code, "message": message})
         })
         .collect()
 }
@@ -93,8 +93,8 @@ pub async fn bulk_create(
     let failed: Vec<Value> = failed
         .into_iter()
         .map(|f| {
-            let e = ApiError::from(f.error);
-            json!({"index": f.index, "name": f.name, "code": e.code, "message": e.message})
+            let (code, message) = f.error.failed_item("group creation failed");
+            json!({"index": f.index, "name": f.name, "code": code, "message": message})
         })
         .collect();
     Ok(Out(json!({"created": created, "failed": failed})))
@@ -180,14 +180,15 @@ pub async fn bulk_delete(
     let now = time::now();
     for raw in b.ids {
         let result = match GroupId::parse(&raw) {
-            Some(id) => groups::delete(&s.svc, &p.scope, &p.actor(), &id, now)
-                .await
-                .map_err(ApiError::from),
-            None => Err(ApiError::not_found("group")),
+            Some(id) => groups::delete(&s.svc, &p.scope, &p.actor(), &id, now).await,
+            None => Err(AppError::NotFound("group")),
         };
         match result {
             Ok(()) => deleted.push(raw),
-            Err(e) => failed.push(json!({"id": raw, "code": e.code, "message": e.message})),
+            Err(e) => {
+                let (code, message) = e.failed_item("bulk delete failed");
+                failed.push(json!({"id": raw, "code": code, "message": message}))
+            }
         }
     }
     Ok(Out(json!({"deleted": deleted, "failed": failed})))

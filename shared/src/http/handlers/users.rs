@@ -7,8 +7,8 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
-use crate::app::layout;
 use crate::app::users::{self, Delivery, NewUser, Patch, UserChanges};
+use crate::app::{AppError, layout};
 use crate::domain::ids::{GroupId, UserId};
 use crate::domain::time;
 use crate::domain::values::{Email, LoginId, Name};
@@ -203,14 +203,15 @@ pub async fn bulk_delete(
     let by = p.authority();
     for raw in b.ids {
         let result = match UserId::parse(&raw) {
-            Some(id) => users::delete(&s.svc, &p.scope, &by, &id, now)
-                .await
-                .map_err(ApiError::from),
-            None => Err(ApiError::not_found("user")),
+            Some(id) => users::delete(&s.svc, &p.scope, &by, &id, now).await,
+            None => Err(AppError::NotFound("user")),
         };
         match result {
             Ok(()) => deleted.push(raw),
-            Err(e) => failed.push(json!({"id": raw, "code": e.code, "message": e.message})),
+            Err(e) => {
+                let (code, message) = e.failed_item("bulk delete failed");
+                failed.push(json!({"id": raw, "code": code, "message": message}))
+            }
         }
     }
     Ok(Out(json!({"deleted": deleted, "failed": failed})))

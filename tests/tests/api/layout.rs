@@ -140,7 +140,7 @@ fn every_route_that_names_a_user_declares_its_target() {
                 r.target,
                 Target::NoAccount,
                 "{} {} names a user: say in the route table how (Target), and give \
-                 tests/tests/authz.rs a case for it",
+                 tests/tests/api/authz.rs a case for it",
                 r.method,
                 r.path
             );

@@ -1,0 +1,23 @@
+//! The one integration test binary of the black-box suite: every former `tests/tests/*.rs` is a module here,
+//! so the crate links once and the tests share one moto (zero2prod's `tests/api/main.rs` layout). A test is
+//! named by its module, e.g. `cargo test -p kanri-tests --test api credentials::`.
+
+mod api;
+mod authz;
+mod aws_faults;
+mod contract_end;
+mod credentials;
+mod faults;
+mod groups;
+mod import_limits;
+mod imports;
+mod input;
+mod layout;
+mod notices;
+mod pages;
+mod races;
+mod retention;
+mod roles;
+mod store_conformance;
+mod tiers;
+mod uploads;
