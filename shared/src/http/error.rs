@@ -15,8 +15,9 @@ pub struct ApiError {
     pub message: String,
     pub field: Option<&'static str>,
     pub retry_after: Option<u64>,
-    /// An error of ours or of a dependency, logged once when the answer is sent (never shown).
-    pub cause: Option<AppError>,
+    /// An error of ours or of a dependency, logged once when the answer is sent (never shown). Boxed: it is
+    /// rare, and every handler's `Result` carries an `ApiError`.
+    pub cause: Option<Box<AppError>>,
 }
 
 impl ApiError {
@@ -55,7 +56,8 @@ impl From<AppError> for ApiError {
             message: e.public_message(),
             field: e.field(),
             retry_after,
-            cause: matches!(e, AppError::Internal(_) | AppError::Unavailable(_)).then_some(e),
+            cause: matches!(e, AppError::Internal(_) | AppError::Unavailable(_))
+                .then(|| Box::new(e)),
         }
     }
 }
