@@ -186,7 +186,7 @@ pub struct IdsBody {
     ids: Vec<String>,
 }
 
-/// Deletes each id in turn (each one its own transaction, as a single delete), reporting every failure.
+/// Deletes each id in turn (`users::delete_many`), reporting every failure.
 pub async fn bulk_delete(
     State(s): State<AppState>,
     Caller(p): Caller,
@@ -198,21 +198,15 @@ pub async fn bulk_delete(
             ..ApiError::invalid(format!("at most {BULK_LIMIT} ids per request"))
         });
     }
-    let (mut deleted, mut failed) = (vec![], vec![]);
-    let now = time::now();
-    let by = p.authority();
-    for raw in b.ids {
-        let result = match UserId::parse(&raw) {
-            Some(id) => users::delete(&s.svc, &p.scope, &by, &id, now)
-                .await
-                .map_err(ApiError::from),
-            None => Err(ApiError::not_found("user")),
-        };
-        match result {
-            Ok(()) => deleted.push(raw),
-            Err(e) => failed.push(json!({"id": raw, "code": e.code, "message": e.message})),
-        }
-    }
+    let (deleted, failed) =
+        users::delete_many(&s.svc, &p.scope, &p.authority(), b.ids, time::now()).await;
+    let failed: Vec<Value> = failed
+        .into_iter()
+        .map(|(id, e)| {
+            let e = ApiError::from(e);
+            json!({"id": id, "code": e.code, "message": e.message})
+        })
+        .collect();
     Ok(Out(json!({"deleted": deleted, "failed": failed})))
 }
 
