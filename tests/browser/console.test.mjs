@@ -225,6 +225,34 @@ for (const t of TARGETS) {
       await context.close();
     });
 
+    test("operation 15: make a user an organisation admin, and take it away (never the last one)", async () => {
+      const [target] = await findUser("社員 09");
+      assert.equal(target.org_admin, false);
+      const { context, page } = await adminPage();
+      await page.goto(`${t.base}/admin/users/${target.id}`);
+      await Promise.all([
+        page.waitForURL("**?done=org_admin_on"),
+        page.getByRole("button", { name: "組織管理者にする" }).click(),
+      ]);
+      await page.getByText("組織管理者にしました。").waitFor();
+      await page.locator("#role", { hasText: "組織管理者" }).waitFor();
+      await shot(t, page, "admin-user-org-admin-ja");
+      assert.equal((await get(`/v1/users/${target.id}`)).json.org_admin, true);
+      await Promise.all([
+        page.waitForURL("**?done=org_admin_off"),
+        page.getByRole("button", { name: "組織管理者から外す" }).click(),
+      ]);
+      await page.getByText("組織管理者から外しました。").waitFor();
+      assert.equal((await get(`/v1/users/${target.id}`)).json.org_admin, false);
+      // The only org admin cannot take it from themselves: said in words, nothing changed.
+      const me = (await get("/v1/me")).json;
+      await page.goto(`${t.base}/admin/users/${me.id}`);
+      await page.getByRole("button", { name: "組織管理者から外す" }).click();
+      await page.getByText("組織管理者を 0 人にすることはできません。").waitFor();
+      assert.equal((await get(`/v1/users/${me.id}`)).json.org_admin, true);
+      await context.close();
+    });
+
     test("operation 11: delete one user, and several at once, after a confirmation that it cannot be undone", async () => {
       const doomed = [(await findUser("社員 19"))[0], (await findUser("社員 20"))[0]];
       const single = (await findUser("社員 21"))[0];
@@ -330,6 +358,7 @@ for (const t of TARGETS) {
       await page.goto(`${t.base}/admin/users/${me.id}`);
       await page.locator("#name", { hasText: "管理 太郎" }).waitFor();
       assert.equal(await page.locator("#role_id").count(), 0, "no role form");
+      assert.equal(await page.getByRole("button", { name: "組織管理者から外す" }).count(), 0);
       assert.equal(await page.getByRole("link", { name: "削除する…" }).count(), 0, "no delete button");
       // Roles beyond the caller's own are not offered for others either.
       await page.goto(`${t.base}/admin/users/new`);
@@ -344,6 +373,16 @@ for (const t of TARGETS) {
         maxRedirects: 0,
       });
       assert.equal(demote.status(), 403);
+      const [lesser] = await findUser("社員 16");
+      await page.goto(`${t.base}/admin/users/${lesser.id}`);
+      await page.locator("#role_id").waitFor(); // a lesser account: the role form is there …
+      assert.equal(await page.getByRole("button", { name: "組織管理者にする" }).count(), 0, "… but org admin is not theirs to give");
+      const promote = await page.request.post(`${t.base}/admin/users/${lesser.id}/org-admin`, {
+        form: { csrf, on: "1" },
+        maxRedirects: 0,
+      });
+      assert.equal(promote.status(), 403);
+      assert.equal((await get(`/v1/users/${lesser.id}`)).json.org_admin, false);
       const still = await get(`/v1/users/${me.id}`);
       assert.equal(still.status, 200);
       assert.equal(still.json.role_id, me.role_id);

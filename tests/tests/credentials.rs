@@ -129,7 +129,11 @@ both_backends!(
             .await
             .expect("answered");
         let tasks = std::mem::take(&mut *held.0.lock().expect("held"));
-        assert_eq!(tasks.len(), 2, "one task per request of an existing tenant: {tasks:?}");
+        assert_eq!(
+            tasks.len(),
+            2,
+            "one task per request of an existing tenant: {tasks:?}"
+        );
         for task in &tasks {
             let json = serde_json::to_string(task).expect("task json");
             let lower = json.to_lowercase();
@@ -144,7 +148,9 @@ both_backends!(
         // As the worker: the known account's task mails a link, the unknown one's nothing.
         let before = app.mails_to(&t.admin_email).await.len();
         for task in &tasks {
-            kanri::worker::run_task(&app.svc, task).await.expect("task runs");
+            kanri::worker::run_task(&app.svc, task)
+                .await
+                .expect("task runs");
         }
         assert_eq!(app.mails_to(&t.admin_email).await.len(), before + 1);
         assert!(app.mails_to(&ghost).await.is_empty());
@@ -153,7 +159,9 @@ both_backends!(
             tenant: t.id.clone(),
             guard: "USER#whatever".into(),
         };
-        kanri::worker::run_task(&app.svc, &forged).await.expect("dropped");
+        kanri::worker::run_task(&app.svc, &forged)
+            .await
+            .expect("dropped");
         assert_eq!(app.mails_to(&t.admin_email).await.len(), before + 1);
     }
 );

@@ -660,7 +660,8 @@ pub async fn send_reset(
     now: OffsetDateTime,
 ) -> Result<(), AppError> {
     // Only a login guard: a task is never a way to read another item.
-    if !(guard.starts_with(&layout::email_guard_sk("")) || guard.starts_with(&layout::login_guard_sk("")))
+    if !(guard.starts_with(&layout::email_guard_sk(""))
+        || guard.starts_with(&layout::login_guard_sk("")))
     {
         tracing::warn!("a password-reset task without a login guard was dropped");
         return Ok(());

@@ -142,7 +142,9 @@ fn givable(p: &Principal, roles: &[RoleView]) -> Vec<(String, String)> {
 
 fn state_label(page: &Page, u: &UserRecord) -> String {
     match u.status {
-        users::Status::Invited => page.say("招待中（パスワード未設定）", "invited (no password yet)"),
+        users::Status::Invited => {
+            page.say("招待中（パスワード未設定）", "invited (no password yet)")
+        }
         users::Status::Active if u.must_change_password => page.say(
             "有効（初回パスワード変更待ち）",
             "active (must change the first password)",
@@ -267,12 +269,16 @@ async fn users_list_page(s: &AppState, p: &Principal, page: &Page) -> Result<Rep
         Some("deleted") => Some(if page.en {
             format!(
                 "Deleted {} user(s).",
-                page.q("n").and_then(|n| n.parse::<usize>().ok()).unwrap_or(0)
+                page.q("n")
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .unwrap_or(0)
             )
         } else {
             format!(
                 "{} 人のユーザーを削除しました。",
-                page.q("n").and_then(|n| n.parse::<usize>().ok()).unwrap_or(0)
+                page.q("n")
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .unwrap_or(0)
             )
         }),
         _ => None,
@@ -344,9 +350,11 @@ async fn new_user_form(
     let roles = roles::list(&s.svc, &p.scope).await?;
     let role = match form.get("role") {
         Some(r) => r.to_owned(),
-        None => tenants::load(&s.svc, &p.scope.tenant)
-            .await?
-            .default_role_id,
+        None => {
+            tenants::load(&s.svc, &p.scope.tenant)
+                .await?
+                .default_role_id
+        }
     };
     Ok(page.html(
         status,
@@ -420,7 +428,7 @@ pub async fn user_create(
     }
 }
 
-// ---- one user: details, role (operation 12) -----------------------------------------------------------
+// ---- one user: details, role (operation 12), organisation admin (15) -----------------------------------------------------------
 
 #[derive(Template)]
 #[template(path = "admin_user.html")]
@@ -441,6 +449,8 @@ struct UserPage {
     created: String,
     /// The role form, when the caller may change this user's role: the roles they may give.
     role_options: Option<Vec<(String, String)>>,
+    /// The caller may make this user an organisation admin or take it away (org admins only).
+    may_org_admin: bool,
     may_delete: bool,
 }
 
@@ -457,6 +467,14 @@ pub async fn user_show(
             "The user is registered and has been mailed a link to set a password.",
         )),
         Some("role") => Some(page.say("ロールを変更しました。", "The role is changed.")),
+        Some("org_admin_on") => Some(page.say(
+            "組織管理者にしました。",
+            "The user is now an organisation admin.",
+        )),
+        Some("org_admin_off") => Some(page.say(
+            "組織管理者から外しました。",
+            "The user is no longer an organisation admin.",
+        )),
         _ => None,
     };
     match user_page(&s, &p, &page, &id, StatusCode::OK, ok, None).await {
@@ -531,9 +549,8 @@ async fn user_page(
             ),
             role_options: (actionable && may("page-admin-user-role-post", p))
                 .then(|| givable(p, &roles)),
-            may_delete: actionable
-                && u.id != p.user.id
-                && may("page-admin-users-delete-post", p),
+            may_org_admin: may("page-admin-user-org-admin-post", p),
+            may_delete: actionable && u.id != p.user.id && may("page-admin-users-delete-post", p),
         },
     ))
 }
@@ -564,6 +581,37 @@ pub async fn user_role(
     .await
     {
         Ok(_) => page.redirect(&format!("/admin/users/{id}?done=role")),
+        Err(AppError::NotFound(_)) => not_found(&page),
+        Err(e) => match explain(&page, &e) {
+            Some(msg) => user_page(&s, &p, &page, &id, status_of(&e), None, Some(msg))
+                .await
+                .unwrap_or_else(|e| page.failure(e)),
+            None => page.failure(e),
+        },
+    }
+}
+
+/// `POST /admin/users/{id}/org-admin` (operation 15): `on=1` as `PUT /v1/users/{id}/org-admin`, `on=0` as
+/// `DELETE` (never the last one).
+pub async fn user_org_admin(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    PathId(id): PathId,
+    page: Page,
+    form: Form,
+) -> Reply {
+    if !page.session_form_ok(&form) {
+        return page.csrf_refused();
+    }
+    let Some(uid) = UserId::parse(&id) else {
+        return not_found(&page);
+    };
+    let on = form.get("on") == Some("1");
+    match roles::set_org_admin(&s.svc, &p.scope, &p.authority(), &uid, on, ktime::now()).await {
+        Ok(_) => page.redirect(&format!(
+            "/admin/users/{id}?done={}",
+            if on { "org_admin_on" } else { "org_admin_off" }
+        )),
         Err(AppError::NotFound(_)) => not_found(&page),
         Err(e) => match explain(&page, &e) {
             Some(msg) => user_page(&s, &p, &page, &id, status_of(&e), None, Some(msg))

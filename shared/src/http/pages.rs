@@ -620,7 +620,12 @@ fn session_cookie(page: &Page, token: &SecretString, expires: OffsetDateTime) ->
 /// cookie instead of the bearer token: no session → the login page; a password still to change → that
 /// page; a role that does not allow the route → a 403 page. The principal goes to the handler as the
 /// API's does (`extract::Caller`).
-pub(crate) async fn authorize(state: &AppState, access: Access, req: Request, next: Next) -> Response {
+pub(crate) async fn authorize(
+    state: &AppState,
+    access: Access,
+    req: Request,
+    next: Next,
+) -> Response {
     let (mut parts, body) = req.into_parts();
     let page = match Page::from_request_parts(&mut parts, state).await {
         Ok(p) => p,

@@ -1095,7 +1095,10 @@ pub fn table() -> Vec<Route> {
             access: SETTINGS_EDIT,
             target: NoAccount,
             handler: || get(console::users_list),
-            doc: page("The user list: search, group filter, paging, seats used", 200),
+            doc: page(
+                "The user list: search, group filter, paging, seats used",
+                200,
+            ),
         },
         Route {
             id: "page-admin-users-new",
@@ -1137,13 +1140,28 @@ pub fn table() -> Vec<Route> {
             doc: page("Change a user's role from the page", 303),
         },
         Route {
+            id: "page-admin-user-org-admin-post",
+            method: Method::POST,
+            path: "/admin/users/{id}/org-admin",
+            access: OrgAdmin,
+            target: PathUser,
+            handler: || post(console::user_org_admin),
+            doc: page(
+                "Make a user an organisation admin (on=1) or take it away (on=0)",
+                303,
+            ),
+        },
+        Route {
             id: "page-admin-users-delete",
             method: Method::GET,
             path: "/admin/users/delete",
             access: SETTINGS_EDIT,
             target: NoAccount,
             handler: || get(console::users_delete_confirm),
-            doc: page("Confirm deleting the chosen users: it cannot be undone", 200),
+            doc: page(
+                "Confirm deleting the chosen users: it cannot be undone",
+                200,
+            ),
         },
         Route {
             id: "page-admin-users-delete-post",
