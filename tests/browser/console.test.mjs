@@ -10,6 +10,7 @@ import {
   DESKTOP,
   useBrowser,
   mailedLink,
+  mailCount,
   api,
   tenantWithAdmin,
   newPage,
@@ -253,6 +254,43 @@ for (const t of TARGETS) {
       await context.close();
     });
 
+    test("operation 16: each invitation's state, and re-issuing the first link or password", async () => {
+      const hanakoEmail = `hanako@${slug}.example.com`;
+      const [hanako] = await findUser(hanakoEmail);
+      const before = await mailCount(t, hanakoEmail);
+      const { link: oldLink } = await mailedLink(t, hanakoEmail);
+      const { context, page } = await adminPage();
+      const me = (await get("/v1/me")).json;
+      await page.goto(`${t.base}/admin/users/${me.id}`);
+      await page.locator("#invitation", { hasText: "使用済み" }).waitFor();
+      await page.goto(`${t.base}/admin/users/${hanako.id}`);
+      await page.locator("#invitation", { hasText: "未使用（有効期限" }).waitFor();
+      await shot(t, page, "admin-user-reissue-ja");
+      assert.equal(await page.isChecked("input[name=delivery][value=invite_link]"), true);
+      await Promise.all([
+        page.waitForURL("**?done=reissued_link"),
+        page.getByRole("button", { name: "再発行する" }).click(),
+      ]);
+      await page.getByText("新しいリンクをメールで送りました").waitFor();
+      const { link: newLink } = await mailedLink(t, hanakoEmail, before);
+      assert.notEqual(newLink, oldLink);
+      const old = await fetch(oldLink);
+      assert.equal(old.status, 410, "the earlier link no longer works");
+      assert.equal((await fetch(newLink)).status, 200);
+
+      // A user without an e-mail address: only a generated password, shown once.
+      const [shiro] = await findUser("genba.shiro");
+      await page.goto(`${t.base}/admin/users/${shiro.id}`);
+      assert.equal(await page.locator("input[name=delivery][value=invite_link]").count(), 0, "no link without an address");
+      await page.getByRole("button", { name: "再発行する" }).click();
+      await page.getByRole("heading", { name: "パスワードを再発行しました" }).waitFor();
+      const password = await page.inputValue("#password");
+      const login = await api(t, "POST", "/v1/auth/login", { tenant: slug, login: "genba.shiro", password });
+      assert.equal(login.status, 200, "the re-issued password signs in");
+      assert.equal(login.json.user.must_change_password, true);
+      await context.close();
+    });
+
     test("operation 11: delete one user, and several at once, after a confirmation that it cannot be undone", async () => {
       const doomed = [(await findUser("社員 19"))[0], (await findUser("社員 20"))[0]];
       const single = (await findUser("社員 21"))[0];
@@ -325,6 +363,7 @@ for (const t of TARGETS) {
       const posts = [
         ["/admin/users/delete", { csrf, id: target.id }],
         [`/admin/users/${target.id}/role`, { csrf, role_id: "member" }],
+        [`/admin/users/${target.id}/credentials`, { csrf, delivery: "generated" }],
         ["/admin/users", { csrf, name: "不正 登録", login_id: "fusei.touroku", delivery: "generated" }],
       ];
       for (const [p, form] of posts) {
@@ -359,6 +398,7 @@ for (const t of TARGETS) {
       await page.locator("#name", { hasText: "管理 太郎" }).waitFor();
       assert.equal(await page.locator("#role_id").count(), 0, "no role form");
       assert.equal(await page.getByRole("button", { name: "組織管理者から外す" }).count(), 0);
+      assert.equal(await page.getByRole("button", { name: "再発行する" }).count(), 0, "no re-issue button");
       assert.equal(await page.getByRole("link", { name: "削除する…" }).count(), 0, "no delete button");
       // Roles beyond the caller's own are not offered for others either.
       await page.goto(`${t.base}/admin/users/new`);
@@ -368,6 +408,11 @@ for (const t of TARGETS) {
       const del = await page.request.post(`${t.base}/admin/users/delete`, { form: { csrf, id: me.id }, maxRedirects: 0 });
       assert.equal(del.status(), 403);
       assert.match(await del.text(), /組織管理者か、あなたより広い権限を持っているため/);
+      const reissue = await page.request.post(`${t.base}/admin/users/${me.id}/credentials`, {
+        form: { csrf, delivery: "generated" },
+        maxRedirects: 0,
+      });
+      assert.equal(reissue.status(), 403, "no taking over the org admin's password");
       const demote = await page.request.post(`${t.base}/admin/users/${me.id}/role`, {
         form: { csrf, role_id: "member" },
         maxRedirects: 0,

@@ -14,7 +14,7 @@ use crate::app::access::{may_act_on, may_give};
 use crate::app::auth::Principal;
 use crate::app::roles::RoleView;
 use crate::app::users::{self, Delivery, NewUser, UserRecord};
-use crate::app::{AppError, groups, layout, roles, tenants};
+use crate::app::{AppError, auth, groups, layout, roles, tenants};
 use crate::domain::ids::{GroupId, UserId};
 use crate::domain::time as ktime;
 use crate::domain::values::{Email, LoginId, Name};
@@ -323,6 +323,8 @@ struct NewUserPage {
 #[template(path = "admin_user_created.html")]
 struct CreatedPage {
     c: Chrome,
+    /// A password re-issued for an existing user, not a new user's.
+    reissued: bool,
     id: String,
     name: String,
     login: String,
@@ -410,6 +412,7 @@ pub async fn user_create(
                 StatusCode::CREATED,
                 &CreatedPage {
                     c: page.console(),
+                    reissued: false,
                     id: c.user.id.to_string(),
                     name: c.user.name.clone(),
                     login: contact(&c.user),
@@ -428,7 +431,7 @@ pub async fn user_create(
     }
 }
 
-// ---- one user: details, role (operation 12), organisation admin (15) -----------------------------------------------------------
+// ---- one user: details, role (12), organisation admin (15), first password or link (16) -----------------------------------------------------------
 
 #[derive(Template)]
 #[template(path = "admin_user.html")]
@@ -451,6 +454,11 @@ struct UserPage {
     role_options: Option<Vec<(String, String)>>,
     /// The caller may make this user an organisation admin or take it away (org admins only).
     may_org_admin: bool,
+    /// Where the invitation stands, in words.
+    invitation: String,
+    /// The caller may re-issue the first password or link.
+    may_reissue: bool,
+    has_email: bool,
     may_delete: bool,
 }
 
@@ -467,6 +475,10 @@ pub async fn user_show(
             "The user is registered and has been mailed a link to set a password.",
         )),
         Some("role") => Some(page.say("ロールを変更しました。", "The role is changed.")),
+        Some("reissued_link") => Some(page.say(
+            "新しいリンクをメールで送りました。以前のリンクは使えなくなりました。",
+            "A new link has been mailed. Earlier links no longer work.",
+        )),
         Some("org_admin_on") => Some(page.say(
             "組織管理者にしました。",
             "The user is now an organisation admin.",
@@ -522,6 +534,26 @@ async fn user_page(
         }
     }
     let actionable = may_act(p, &roles, &u);
+    let invitation = match auth::invitation(&s.svc, &p.scope, &u, ktime::now()).await? {
+        auth::Invitation::Used => {
+            page.say("使用済み（パスワード設定済み）", "used (a password is set)")
+        }
+        auth::Invitation::Pending { expires } => {
+            if page.en {
+                format!("waiting to be used, valid until {}", jst_minutes(expires))
+            } else {
+                format!("未使用（有効期限 {}）", jst_minutes(expires))
+            }
+        }
+        auth::Invitation::Expired { expired } => {
+            if page.en {
+                format!("expired unused at {}", jst_minutes(expired))
+            } else {
+                format!("期限切れ（{} に失効）", jst_minutes(expired))
+            }
+        }
+        auth::Invitation::None => page.say("有効なリンクはありません", "no link in force"),
+    };
     let none = page.say("なし", "none");
     Ok(page.html(
         status,
@@ -550,6 +582,9 @@ async fn user_page(
             role_options: (actionable && may("page-admin-user-role-post", p))
                 .then(|| givable(p, &roles)),
             may_org_admin: may("page-admin-user-org-admin-post", p),
+            invitation,
+            may_reissue: actionable && may("page-admin-user-credentials-post", p),
+            has_email: u.email.is_some(),
             may_delete: actionable && u.id != p.user.id && may("page-admin-users-delete-post", p),
         },
     ))
@@ -612,6 +647,56 @@ pub async fn user_org_admin(
             "/admin/users/{id}?done={}",
             if on { "org_admin_on" } else { "org_admin_off" }
         )),
+        Err(AppError::NotFound(_)) => not_found(&page),
+        Err(e) => match explain(&page, &e) {
+            Some(msg) => user_page(&s, &p, &page, &id, status_of(&e), None, Some(msg))
+                .await
+                .unwrap_or_else(|e| page.failure(e)),
+            None => page.failure(e),
+        },
+    }
+}
+
+/// `POST /admin/users/{id}/credentials` (operation 16): as `POST /v1/users/{id}/credentials`. A new link
+/// is mailed (earlier ones stop working); a new generated password is shown on this answer only.
+pub async fn user_credentials(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    PathId(id): PathId,
+    page: Page,
+    form: Form,
+) -> Reply {
+    if !page.session_form_ok(&form) {
+        return page.csrf_refused();
+    }
+    let Some(uid) = UserId::parse(&id) else {
+        return not_found(&page);
+    };
+    let delivery = if form.get("delivery") == Some("generated") {
+        Delivery::Generated
+    } else {
+        Delivery::InviteLink
+    };
+    let now = ktime::now();
+    match auth::reissue(&s.svc, &p.scope, &p.authority(), &uid, delivery, now).await {
+        Ok(auth::Reissued::Mailed) => {
+            page.redirect(&format!("/admin/users/{id}?done=reissued_link"))
+        }
+        Ok(auth::Reissued::Generated(pw)) => match users::load(&s.svc, &p.scope, &uid).await {
+            Ok(u) => page.html(
+                StatusCode::OK,
+                &CreatedPage {
+                    c: page.console(),
+                    reissued: true,
+                    id: u.id.to_string(),
+                    name: u.name.clone(),
+                    login: contact(&u),
+                    password: pw.expose_secret().to_owned(),
+                    js: COPY_JS,
+                },
+            ),
+            Err(e) => page.failure(e),
+        },
         Err(AppError::NotFound(_)) => not_found(&page),
         Err(e) => match explain(&page, &e) {
             Some(msg) => user_page(&s, &p, &page, &id, status_of(&e), None, Some(msg))

@@ -1152,6 +1152,18 @@ pub fn table() -> Vec<Route> {
             ),
         },
         Route {
+            id: "page-admin-user-credentials-post",
+            method: Method::POST,
+            path: "/admin/users/{id}/credentials",
+            access: SETTINGS_EDIT,
+            target: PathUser,
+            handler: || post(console::user_credentials),
+            doc: page(
+                "Re-issue the first password (shown once, 200) or invitation link (303)",
+                200,
+            ),
+        },
+        Route {
             id: "page-admin-users-delete",
             method: Method::GET,
             path: "/admin/users/delete",
