@@ -1,122 +1,21 @@
 // Browser tests of Kanri's pages: headless Chromium from Debian (chromium-headless-shell) driven by
-// playwright-core, against kanri-local servers started by tests/scripts/browser.sh.
-//
-// Environment (set by browser.sh):
-//   KANRI_BROWSER_TARGETS  JSON list of {name, base, operator, outbox?, moto?}: one kanri-local per backend;
-//                          mails are read from the embedded outbox directory or from moto's SES record.
-//   CHROMIUM               the browser binary (default: Debian's chrome-headless-shell).
-//   SCREENSHOTS            a directory: the first target saves a PNG of each page there (docs/screenshots).
+// playwright-core, against kanri-local servers started by tests/scripts/browser.sh (see lib.mjs).
 
-import { test, before, after, describe } from "node:test";
+import { test, before, describe } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import path from "node:path";
-import { chromium } from "playwright-core";
+import {
+  TARGETS,
+  PASSWORD,
+  useBrowser,
+  mailedLink,
+  mailCount,
+  api,
+  newPage,
+  shot,
+  pathOf,
+} from "./lib.mjs";
 
-const TARGETS = JSON.parse(process.env.KANRI_BROWSER_TARGETS || "[]");
-const CHROMIUM = process.env.CHROMIUM || "/usr/lib/chromium/chromium-headless-shell";
-const SHOTS = process.env.SCREENSHOTS || "";
-const PHONE = { width: 390, height: 844 };
-
-assert.ok(TARGETS.length > 0, "KANRI_BROWSER_TARGETS names no server");
-
-let browser;
-before(async () => {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
-});
-after(async () => {
-  await browser?.close();
-});
-
-// ---- mails -------------------------------------------------------------------------------------------------
-
-/** Raw RFC 5322 messages the server sent, oldest first. */
-async function rawMails(t) {
-  if (t.outbox) {
-    if (!fs.existsSync(t.outbox)) return [];
-    return fs
-      .readdirSync(t.outbox)
-      .sort()
-      .map((f) => fs.readFileSync(path.join(t.outbox, f), "utf8"));
-  }
-  const data = await (await fetch(`${t.moto}/moto-api/data.json`)).json();
-  return ((data.ses || {}).RawMessage || []).map((m) => m.raw_data);
-}
-
-function body(raw) {
-  const at = raw.indexOf("\r\n\r\n");
-  const head = raw.slice(0, at);
-  const rest = raw.slice(at + 4);
-  return /Content-Transfer-Encoding: base64/i.test(head)
-    ? Buffer.from(rest.replace(/\s+/g, ""), "base64").toString("utf8")
-    : rest;
-}
-
-/** The set-password link of the newest mail to `to` (waits for it: mails may go through a task queue). */
-async function mailedLink(t, to, after = 0) {
-  for (let i = 0; i < 60; i++) {
-    const mails = (await rawMails(t)).filter((r) => r.includes(`To: ${to}\r\n`));
-    if (mails.length > after) {
-      const m = body(mails[mails.length - 1]).match(/https?:\/\/\S+\/set-password\?token=[A-Za-z0-9_-]+/);
-      assert.ok(m, "the mail has a set-password link");
-      return { link: m[0], count: mails.length };
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`no mail to ${to}`);
-}
-
-async function mailCount(t, to) {
-  return (await rawMails(t)).filter((r) => r.includes(`To: ${to}\r\n`)).length;
-}
-
-// ---- API set-up (as the operator and the admin) ---------------------------------------------------------------
-
-async function api(t, method, p, json, token) {
-  const res = await fetch(`${t.base}${p}`, {
-    method,
-    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: json === undefined ? undefined : JSON.stringify(json),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : null };
-}
-
-const PASSWORD = "sakura tsuki umi yama 2026";
-
-// ---- helpers ------------------------------------------------------------------------------------------------
-
-async function newPage(t, locale = "ja-JP") {
-  const context = await browser.newContext({ viewport: PHONE, locale, javaScriptEnabled: false });
-  const page = await context.newPage();
-  const foreign = [];
-  page.on("request", (r) => {
-    if (!r.url().startsWith(t.base)) foreign.push(r.url());
-  });
-  page.foreign = foreign;
-  return { context, page };
-}
-
-async function shot(t, page, name) {
-  if (!SHOTS || t !== TARGETS[0]) return;
-  fs.mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-function pathOf(page) {
-  const u = new URL(page.url());
-  return u.pathname + u.search;
-}
+useBrowser();
 
 // ---- the walk, on each backend -------------------------------------------------------------------------------
 

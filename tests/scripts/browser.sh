@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Browser tests of the pages (issue 16): headless Chromium from Debian (chromium-headless-shell, never a
+# Browser tests of the pages (issue 16) and the admin console (issue 17): headless Chromium from Debian (chromium-headless-shell, never a
 # downloaded browser) driven by playwright-core (tests/browser, installed with `npm ci`), against two
 # kanri-local servers: one on the embedded store, one with KANRI_BACKEND=aws on moto (AWS_ENDPOINT_URL when
 # set, as tests/run.sh sets it; otherwise a moto started here), each with its own data dir, tables and port.
@@ -130,10 +130,10 @@ KANRI_BROWSER_TARGETS="$("$PYTHON" -c 'import json,sys; print(json.dumps([
     {"name": "embedded", "base": sys.argv[1], "operator": sys.argv[3], "outbox": sys.argv[4]},
     {"name": "aws", "base": sys.argv[2], "operator": sys.argv[3], "moto": sys.argv[5]}]))' \
     "$EMBEDDED" "$AWS" "$OPERATOR_TOKEN" "$WORK/embedded-data/outbox" "$AWS_ENDPOINT_URL")"
-log "node --test tests/browser/pages.test.mjs"
+log "node --test tests/browser/*.test.mjs"
 set +e
 CHROMIUM="$CHROMIUM" SCREENSHOTS="$SHOTS" timeout 600 node --test --test-reporter=spec \
-    tests/browser/pages.test.mjs 2>&1 | tee "$WORK/node.log" >&2
+    tests/browser/pages.test.mjs tests/browser/console.test.mjs 2>&1 | tee "$WORK/node.log" >&2
 rc=${PIPESTATUS[0]}
 set -e
 PASSED="$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$WORK/node.log" | tail -1)"

@@ -712,6 +712,67 @@ pub async fn send_reset(
     Ok(())
 }
 
+/// Where a user's invitation stands (operation 16 of the console).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invitation {
+    /// A password is set: by the link, or generated.
+    Used,
+    /// A link waits to be used until then.
+    Pending { expires: OffsetDateTime },
+    /// The newest link expired unused then.
+    Expired { expired: OffsetDateTime },
+    /// No password and no link (a link made void, or one expired long ago and swept).
+    None,
+}
+
+/// The state of a user's invitation: the newest invitation token of the user, read from the user's side
+/// of the tokens (one query).
+pub async fn invitation(
+    svc: &Services,
+    scope: &Scope,
+    user: &UserRecord,
+    now: OffsetDateTime,
+) -> Result<Invitation, AppError> {
+    if user.password_hash.is_some() {
+        return Ok(Invitation::Used);
+    }
+    let mut newest: Option<i64> = None;
+    let mut after = None;
+    loop {
+        let page = svc
+            .store
+            .query(
+                &Query::prefix(
+                    Table::Data,
+                    scope.pk(),
+                    layout::user_tokens_prefix(&user.id),
+                )
+                .after(after)
+                .limit(100),
+            )
+            .await?;
+        for i in &page.items {
+            if i.s(attr::KIND) == Some(INVITATION)
+                && let Some(exp) = i.n(attr::EXPIRES)
+            {
+                newest = Some(newest.map_or(exp, |n| n.max(exp)));
+            }
+        }
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    let Some(exp) = newest.and_then(|e| OffsetDateTime::from_unix_timestamp(e).ok()) else {
+        return Ok(Invitation::None);
+    };
+    Ok(if exp > now {
+        Invitation::Pending { expires: exp }
+    } else {
+        Invitation::Expired { expired: exp }
+    })
+}
+
 /// What re-issuing credentials hands back.
 pub enum Reissued {
     Mailed,

@@ -676,6 +676,29 @@ pub async fn update(
     Ok(new)
 }
 
+/// Deletes each id in turn, each one its own transaction as a single [`delete`]: the ids deleted, and the
+/// others with why (an id that cannot be one of ours is `NotFound`).
+pub async fn delete_many(
+    svc: &Services,
+    scope: &Scope,
+    by: &Authority,
+    ids: Vec<String>,
+    now: OffsetDateTime,
+) -> (Vec<String>, Vec<(String, AppError)>) {
+    let (mut deleted, mut failed) = (vec![], vec![]);
+    for raw in ids {
+        let result = match UserId::parse(&raw) {
+            Some(id) => delete(svc, scope, by, &id, now).await,
+            None => Err(AppError::NotFound("user")),
+        };
+        match result {
+            Ok(()) => deleted.push(raw),
+            Err(e) => failed.push((raw, e)),
+        }
+    }
+    (deleted, failed)
+}
+
 /// How often a deletion reads the user again when a concurrent write to the user (a profile change, a
 /// membership added or removed) made its transaction fail, before it answers `conflict`.
 const DELETE_ATTEMPTS: usize = 5;

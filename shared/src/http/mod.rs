@@ -1,6 +1,7 @@
 //! The HTTP layer: one route table, one authorisation layer driven by it, one error mapping. Handlers
 //! parse, call one use case, render.
 
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod handlers;
@@ -20,7 +21,6 @@ use axum::response::{IntoResponse, Response};
 
 use crate::app::{AppError, Services, auth};
 use crate::crypto::same_secret;
-use crate::domain::permissions::allows;
 use crate::domain::time;
 use crate::http::error::ApiError;
 use crate::http::routes::{Access, Route};
@@ -63,10 +63,13 @@ fn bearer(req: &Request) -> Option<&str> {
 /// The authorisation every route gets from its row of the table: authenticate, check the access rule,
 /// hand the principal to the handler.
 async fn authorize(
-    State((state, access)): State<(AppState, Access)>,
+    State((state, access, page)): State<(AppState, Access, bool)>,
     mut req: Request,
     next: Next,
 ) -> Response {
+    if page && access != Access::Public {
+        return pages::authorize(&state, access, req, next).await;
+    }
     match check(&state, access, &mut req).await {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
@@ -86,12 +89,7 @@ async fn check(state: &AppState, access: Access, req: &mut Request) -> Result<()
     if session.user.must_change_password && access != Access::SelfService {
         return Err(AppError::PasswordChangeRequired.into());
     }
-    let allowed = match access {
-        Access::Feature(f, l) => allows(&session.grants, session.user.org_admin, f, l),
-        Access::OrgAdmin => session.user.org_admin,
-        _ => true,
-    };
-    if !allowed {
+    if !access.allows(&session) {
         return Err(AppError::Forbidden("your role does not allow this".into()).into());
     }
     req.extensions_mut().insert(Arc::new(session));
@@ -126,7 +124,7 @@ pub fn router(state: AppState, keep: impl Fn(&Route) -> bool) -> Router {
     let mut r = Router::new();
     for route in routes::table().into_iter().filter(|r| keep(r)) {
         let mr = (route.handler)().route_layer(middleware::from_fn_with_state(
-            (state.clone(), route.access),
+            (state.clone(), route.access, route.is_page()),
             authorize,
         ));
         r = r.route(route.path, mr);

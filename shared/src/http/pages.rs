@@ -18,6 +18,7 @@ use askama::Template;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -33,6 +34,7 @@ use crate::domain::ids::GroupId;
 use crate::domain::time as ktime;
 use crate::http::AppState;
 use crate::http::extract::ClientIp;
+use crate::http::routes::Access;
 
 const SESSION_COOKIE: &str = "kanri_session";
 const CSRF_COOKIE: &str = "kanri_csrf";
@@ -41,11 +43,14 @@ const LANG_COOKIE: &str = "kanri_lang";
 const FORM_LIMIT: usize = 16 * 1024;
 
 static CSS: &str = include_str!("../../templates/kanri.css");
+/// The one script: the copy button of a password shown once. Pages work without it.
+pub(crate) static COPY_JS: &str = include_str!("../../templates/copy.js");
 static CSP: LazyLock<String> = LazyLock::new(|| {
     let hash = STANDARD.encode(Sha256::digest(CSS.as_bytes()));
+    let script = STANDARD.encode(Sha256::digest(COPY_JS.as_bytes()));
     format!(
-        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; base-uri 'none'; \
-         frame-ancestors 'none'"
+        "default-src 'none'; style-src 'sha256-{hash}'; script-src 'sha256-{script}'; \
+         form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     )
 });
 
@@ -53,7 +58,7 @@ static CSP: LazyLock<String> = LazyLock::new(|| {
 
 /// What every page needs from the request: language, cookies, the path and query (for the language switch).
 pub struct Page {
-    en: bool,
+    pub(crate) en: bool,
     /// `?lang=` given: remember it in a cookie.
     chosen: Option<bool>,
     cookies: HashMap<String, String>,
@@ -145,19 +150,54 @@ fn accept_language_en(header: &str) -> bool {
 }
 
 impl Page {
-    fn q(&self, name: &str) -> Option<&str> {
+    pub(crate) fn q(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
 
-    fn say(&self, ja: &str, en: &str) -> String {
+    /// Every value of a query parameter (`?id=a&id=b`).
+    pub(crate) fn q_all(&self, name: &str) -> Vec<String> {
+        self.query
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// Whether a form of this session carries the session's CSRF token.
+    pub(crate) fn session_form_ok(&self, form: &Form) -> bool {
+        match (self.session_token(), form.get("csrf")) {
+            (Some(t), Some(f)) => same_secret(f, &session_csrf(t)),
+            _ => false,
+        }
+    }
+
+    /// The CSRF token of this session's forms (empty without a session).
+    pub(crate) fn session_form_token(&self) -> String {
+        self.session_token().map(session_csrf).unwrap_or_default()
+    }
+
+    /// The 403 page of a page or form the caller's role does not allow.
+    pub(crate) fn forbidden(&self) -> Reply {
+        self.message(
+            StatusCode::FORBIDDEN,
+            self.say("この操作の権限がありません", "You may not do this"),
+            vec![self.say(
+                "あなたのロールでは、このページを開くことも、この操作をすることもできません。必要な場合は組織管理者に依頼してください。",
+                "Your role allows neither this page nor this operation. Ask your organisation admin if you need it.",
+            )],
+            vec![("/account", self.say("アカウントへ", "Your account"))],
+        )
+    }
+
+    pub(crate) fn say(&self, ja: &str, en: &str) -> String {
         if self.en { en } else { ja }.to_owned()
     }
 
     /// The parts of the layout every template shares.
-    fn chrome(&self) -> Chrome {
+    pub(crate) fn chrome(&self) -> Chrome {
         let mut q = form_urlencoded::Serializer::new(String::new());
         for (k, v) in self.query.iter().filter(|(k, _)| k != "lang") {
             q.append_pair(k, v);
@@ -168,6 +208,7 @@ impl Page {
             lang: if self.en { "en" } else { "ja" },
             css: CSS,
             switch_href: format!("{}?{}", self.path, q.finish()),
+            console: false,
         }
     }
 
@@ -179,7 +220,7 @@ impl Page {
     }
 
     /// A reply; the language cookie goes along when `?lang=` chose one.
-    fn reply(&self, status: StatusCode) -> Reply {
+    pub(crate) fn reply(&self, status: StatusCode) -> Reply {
         let mut r = Reply {
             status,
             body: None,
@@ -198,7 +239,7 @@ impl Page {
         r
     }
 
-    fn html(&self, status: StatusCode, t: &impl Template) -> Reply {
+    pub(crate) fn html(&self, status: StatusCode, t: &impl Template) -> Reply {
         let mut r = self.reply(status);
         match t.render() {
             Ok(b) => r.body = Some(b),
@@ -211,13 +252,13 @@ impl Page {
         r
     }
 
-    fn redirect(&self, to: &str) -> Reply {
+    pub(crate) fn redirect(&self, to: &str) -> Reply {
         let mut r = self.reply(StatusCode::SEE_OTHER);
         r.location = Some(to.to_owned());
         r
     }
 
-    fn message(
+    pub(crate) fn message(
         &self,
         status: StatusCode,
         title: String,
@@ -236,7 +277,7 @@ impl Page {
     }
 
     /// The 403 page of a form posted without its CSRF token (another site's form, or a stale page).
-    fn csrf_refused(&self) -> Reply {
+    pub(crate) fn csrf_refused(&self) -> Reply {
         self.message(
             StatusCode::FORBIDDEN,
             self.say(
@@ -253,7 +294,7 @@ impl Page {
 
     /// Failures no form can fix: a lost session goes to the login page, throttling says how long to wait,
     /// anything else is logged and shown as a plain 500 page.
-    fn failure(&self, e: AppError) -> Reply {
+    pub(crate) fn failure(&self, e: AppError) -> Reply {
         match e {
             // The session ended while the page was open (signed out elsewhere, user deleted).
             AppError::Unauthenticated => {
@@ -306,7 +347,7 @@ impl Page {
         }
     }
 
-    fn session_token(&self) -> Option<&str> {
+    pub(crate) fn session_token(&self) -> Option<&str> {
         self.cookies
             .get(SESSION_COOKIE)
             .map(String::as_str)
@@ -320,7 +361,7 @@ impl Page {
 
 /// The CSRF token of a session's forms: an HMAC keyed by the session token, so only a page of that
 /// session can know it, and it reveals neither the token nor the stored hash.
-fn session_csrf(token: &str) -> String {
+pub(crate) fn session_csrf(token: &str) -> String {
     match <Hmac<Sha256> as Mac>::new_from_slice(token.as_bytes()) {
         Ok(mut m) => {
             m.update(b"kanri page csrf");
@@ -370,14 +411,25 @@ impl IntoResponse for Reply {
     }
 }
 
-/// An `application/x-www-form-urlencoded` body.
-pub struct Form(HashMap<String, String>);
+/// An `application/x-www-form-urlencoded` body, keys in order (a key may come more than once: checkboxes).
+pub struct Form(Vec<(String, String)>);
 
 impl Form {
-    fn get(&self, k: &str) -> Option<&str> {
-        self.0.get(k).map(String::as_str)
+    pub(crate) fn empty() -> Self {
+        Form(Vec::new())
     }
-    fn text(&self, k: &str) -> String {
+    pub(crate) fn get(&self, k: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+    }
+    /// Every value of a key.
+    pub(crate) fn all(&self, k: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+    pub(crate) fn text(&self, k: &str) -> String {
         self.get(k).unwrap_or("").trim().to_owned()
     }
     fn secret(&self, k: &str) -> SecretString {
@@ -395,21 +447,19 @@ impl<S: Send + Sync> FromRequest<S> for Form {
         let bytes = axum::body::to_bytes(req.into_body(), FORM_LIMIT)
             .await
             .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response())?;
-        Ok(Form(
-            form_urlencoded::parse(&bytes)
-                .into_owned()
-                .collect::<HashMap<_, _>>(),
-        ))
+        Ok(Form(form_urlencoded::parse(&bytes).into_owned().collect()))
     }
 }
 
 // ---- templates ----------------------------------------------------------------------------------------
 
-struct Chrome {
-    en: bool,
-    lang: &'static str,
-    css: &'static str,
-    switch_href: String,
+pub(crate) struct Chrome {
+    pub(crate) en: bool,
+    pub(crate) lang: &'static str,
+    pub(crate) css: &'static str,
+    pub(crate) switch_href: String,
+    /// A console page: the wide layout and the console's navigation.
+    pub(crate) console: bool,
 }
 
 #[derive(Template)]
@@ -481,11 +531,13 @@ struct AccountPage {
     groups: String,
     release: bool,
     incident: bool,
+    /// The caller's role opens the admin console: a link to it.
+    console: bool,
     ok: Option<String>,
     error: Option<String>,
 }
 
-fn jst_minutes(t: OffsetDateTime) -> String {
+pub(crate) fn jst_minutes(t: OffsetDateTime) -> String {
     let t = t.to_offset(ktime::JST);
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02} (JST)",
@@ -562,6 +614,33 @@ async fn signed_in(s: &AppState, page: &Page, self_service: bool) -> Result<Sign
 fn session_cookie(page: &Page, token: &SecretString, expires: OffsetDateTime) -> String {
     let max_age = (expires - ktime::now()).whole_seconds().max(0);
     page.cookie(SESSION_COOKIE, token.expose_secret(), max_age, "Lax")
+}
+
+/// The access of a page's row of the route table, checked as the API checks it but with the session
+/// cookie instead of the bearer token: no session → the login page; a password still to change → that
+/// page; a role that does not allow the route → a 403 page. The principal goes to the handler as the
+/// API's does (`extract::Caller`).
+pub(crate) async fn authorize(
+    state: &AppState,
+    access: Access,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let page = match Page::from_request_parts(&mut parts, state).await {
+        Ok(p) => p,
+        Err(never) => match never {},
+    };
+    let p = match signed_in(state, &page, access == Access::SelfService).await {
+        Ok(Signed::In(p, _)) => p,
+        Ok(Signed::Out(r)) => return r.into_response(),
+        Err(e) => return page.failure(e).into_response(),
+    };
+    if !access.allows(&p) {
+        return page.forbidden().into_response();
+    }
+    parts.extensions.insert(std::sync::Arc::new(*p));
+    next.run(Request::from_parts(parts, body)).await
 }
 
 // ---- login --------------------------------------------------------------------------------------------
@@ -759,6 +838,7 @@ async fn account_page(
             },
             release: subs.release,
             incident: subs.incident,
+            console: crate::http::routes::may("page-admin-users", p),
             ok,
             error,
         },

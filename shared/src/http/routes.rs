@@ -10,7 +10,7 @@ use crate::http::AppState;
 use crate::http::handlers::{
     groups, logs, me, notices, ops, questionnaires, roles, session, system, tenant, uploads, users,
 };
-use crate::http::pages;
+use crate::http::{console, pages};
 
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,6 +95,25 @@ const SETTINGS_EDIT: Access = Access::Feature(Feature::Settings, Level::Edit);
 const AUDIT_LOG_VIEW: Access = Access::Feature(Feature::AuditLog, Level::View);
 const SUPPLY_CHAIN_EDIT: Access = Access::Feature(Feature::SupplyChain, Level::Edit);
 const SUPPLY_CHAIN_VIEW: Access = Access::Feature(Feature::SupplyChain, Level::View);
+
+impl Access {
+    /// Whether a signed-in principal may call a route with this access (the operator is never a user).
+    pub fn allows(self, p: &crate::app::auth::Principal) -> bool {
+        match self {
+            Access::Public | Access::SelfService | Access::AnyUser => true,
+            Access::Operator => false,
+            Access::Feature(f, l) => {
+                crate::domain::permissions::allows(&p.grants, p.user.org_admin, f, l)
+            }
+            Access::OrgAdmin => p.user.org_admin,
+        }
+    }
+}
+
+/// Whether a principal may call the route `id` (a page shows a link or button only when it may).
+pub fn may(id: &str, p: &crate::app::auth::Principal) -> bool {
+    table().iter().any(|r| r.id == id && r.access.allows(p))
+}
 
 impl Route {
     /// A page for people (HTML, outside `/v1/`): not part of the JSON API or its OpenAPI document.
@@ -1067,6 +1086,103 @@ pub fn table() -> Vec<Route> {
             target: Target::NoAccount,
             handler: || post(pages::password_reset_post),
             doc: page("Request a reset link from the page", 303),
+        },
+        // ---- the admin console (HTML; see http::console): the access and target of the API's routes ----
+        Route {
+            id: "page-admin-users",
+            method: Method::GET,
+            path: "/admin/users",
+            access: SETTINGS_EDIT,
+            target: NoAccount,
+            handler: || get(console::users_list),
+            doc: page(
+                "The user list: search, group filter, paging, seats used",
+                200,
+            ),
+        },
+        Route {
+            id: "page-admin-users-new",
+            method: Method::GET,
+            path: "/admin/users/new",
+            access: SETTINGS_EDIT,
+            target: NoAccount,
+            handler: || get(console::user_new),
+            doc: page("The form to register a user", 200),
+        },
+        Route {
+            id: "page-admin-users-create",
+            method: Method::POST,
+            path: "/admin/users",
+            access: SETTINGS_EDIT,
+            target: NewUsers,
+            handler: || post(console::user_create),
+            doc: page(
+                "Register a user: a mailed link (303) or a generated password shown once (201)",
+                201,
+            ),
+        },
+        Route {
+            id: "page-admin-user",
+            method: Method::GET,
+            path: "/admin/users/{id}",
+            access: SETTINGS_EDIT,
+            target: NoAccount,
+            handler: || get(console::user_show),
+            doc: page("One user, with the role form and the delete button", 200),
+        },
+        Route {
+            id: "page-admin-user-role-post",
+            method: Method::POST,
+            path: "/admin/users/{id}/role",
+            access: SETTINGS_EDIT,
+            target: PathUser,
+            handler: || post(console::user_role),
+            doc: page("Change a user's role from the page", 303),
+        },
+        Route {
+            id: "page-admin-user-org-admin-post",
+            method: Method::POST,
+            path: "/admin/users/{id}/org-admin",
+            access: OrgAdmin,
+            target: PathUser,
+            handler: || post(console::user_org_admin),
+            doc: page(
+                "Make a user an organisation admin (on=1) or take it away (on=0)",
+                303,
+            ),
+        },
+        Route {
+            id: "page-admin-user-credentials-post",
+            method: Method::POST,
+            path: "/admin/users/{id}/credentials",
+            access: SETTINGS_EDIT,
+            target: PathUser,
+            handler: || post(console::user_credentials),
+            doc: page(
+                "Re-issue the first password (shown once, 200) or invitation link (303)",
+                200,
+            ),
+        },
+        Route {
+            id: "page-admin-users-delete",
+            method: Method::GET,
+            path: "/admin/users/delete",
+            access: SETTINGS_EDIT,
+            target: NoAccount,
+            handler: || get(console::users_delete_confirm),
+            doc: page(
+                "Confirm deleting the chosen users: it cannot be undone",
+                200,
+            ),
+        },
+        Route {
+            id: "page-admin-users-delete-post",
+            method: Method::POST,
+            path: "/admin/users/delete",
+            access: SETTINGS_EDIT,
+            target: BodyUserIds,
+            handler: || post(console::users_delete),
+            doc: page("Delete the chosen users", 303),
         },
     ]
 }

@@ -7,8 +7,8 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
+use crate::app::layout;
 use crate::app::users::{self, Delivery, NewUser, Patch, UserChanges};
-use crate::app::{AppError, layout};
 use crate::domain::ids::{GroupId, UserId};
 use crate::domain::time;
 use crate::domain::values::{Email, LoginId, Name};
@@ -186,7 +186,7 @@ pub struct IdsBody {
     ids: Vec<String>,
 }
 
-/// Deletes each id in turn (each one its own transaction, as a single delete), reporting every failure.
+/// Deletes each id in turn (`users::delete_many`), reporting every failure.
 pub async fn bulk_delete(
     State(s): State<AppState>,
     Caller(p): Caller,
@@ -198,22 +198,15 @@ pub async fn bulk_delete(
             ..ApiError::invalid(format!("at most {BULK_LIMIT} ids per request"))
         });
     }
-    let (mut deleted, mut failed) = (vec![], vec![]);
-    let now = time::now();
-    let by = p.authority();
-    for raw in b.ids {
-        let result = match UserId::parse(&raw) {
-            Some(id) => users::delete(&s.svc, &p.scope, &by, &id, now).await,
-            None => Err(AppError::NotFound("user")),
-        };
-        match result {
-            Ok(()) => deleted.push(raw),
-            Err(e) => {
-                let (code, message) = e.failed_item("bulk delete failed");
-                failed.push(json!({"id": raw, "code": code, "message": message}))
-            }
-        }
-    }
+    let (deleted, failed) =
+        users::delete_many(&s.svc, &p.scope, &p.authority(), b.ids, time::now()).await;
+    let failed: Vec<Value> = failed
+        .into_iter()
+        .map(|(id, e)| {
+            let (code, message) = e.failed_item("bulk delete failed");
+            json!({"id": id, "code": code, "message": message})
+        })
+        .collect();
     Ok(Out(json!({"deleted": deleted, "failed": failed})))
 }
 

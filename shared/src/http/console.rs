@@ -1,0 +1,838 @@
+//! The admin console (issue 17): pages for an organisation's admins, server-rendered like the pages of
+//! `http::pages` and working without JavaScript. Each page is a row of the route table with the access and
+//! target of the API route it stands beside; the HTTP layer checks that access against the session cookie
+//! (`pages::authorize`) before a handler runs, and the handlers call the same use cases as the API, so the
+//! target rule (`app::access`) applies unchanged. A link or button is shown only when its route's access
+//! and the target rule allow it; its POST is refused either way.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use secrecy::ExposeSecret;
+
+use crate::app::access::{may_act_on, may_give};
+use crate::app::auth::Principal;
+use crate::app::roles::RoleView;
+use crate::app::users::{self, Delivery, NewUser, UserRecord};
+use crate::app::{AppError, auth, groups, layout, roles, tenants};
+use crate::domain::ids::{GroupId, UserId};
+use crate::domain::time as ktime;
+use crate::domain::values::{Email, LoginId, Name};
+use crate::http::AppState;
+use crate::http::extract::{Caller, PathId, decode_cursor, encode_cursor};
+use crate::http::pages::{COPY_JS, Chrome, Form, Page, Reply, jst_minutes};
+use crate::http::routes::may;
+
+/// Users per page of the list.
+const PAGE_SIZE: usize = 20;
+/// Groups offered by the list's filter.
+const GROUP_CHOICES: usize = 200;
+/// Users one confirmation may delete (the API's bulk limit).
+const DELETE_LIMIT: usize = crate::http::handlers::users::BULK_LIMIT;
+
+impl Page {
+    fn console(&self) -> Chrome {
+        Chrome {
+            console: true,
+            ..self.chrome()
+        }
+    }
+}
+
+/// The user-facing sentence for a refusal a form can explain; `None` for failures no form fixes.
+fn explain(page: &Page, e: &AppError) -> Option<String> {
+    if page.en {
+        return match e {
+            AppError::Invalid { .. }
+            | AppError::DeliveryRequiresEmail
+            | AppError::Conflict { .. }
+            | AppError::TargetOutranksCaller
+            | AppError::RoleOutranksCaller
+            | AppError::Forbidden(_) => Some(e.to_string()),
+            AppError::NotFound(_) => Some("This user no longer exists.".into()),
+            _ => None,
+        };
+    }
+    let ja = match e {
+        AppError::Invalid {
+            field: Some("name"),
+            ..
+        } => "氏名は 1 文字以上 100 文字以内で入力してください。",
+        AppError::Invalid {
+            field: Some("email"),
+            ..
+        } => "メールアドレスの形式が正しくありません。",
+        AppError::Invalid {
+            field: Some("login_id"),
+            ..
+        } => "ログイン ID は 64 文字以内の半角英数字と「.」「_」「-」で入力してください。",
+        AppError::Invalid {
+            field: Some("role_id"),
+            ..
+        } => "そのロールはありません。",
+        AppError::Invalid { field: None, .. } => {
+            "メールアドレスとログイン ID の少なくとも一方を入力してください。"
+        }
+        AppError::Invalid { .. } => "入力内容を確認してください。",
+        AppError::DeliveryRequiresEmail => {
+            "リンクをメールで送るには、メールアドレスが必要です。メールアドレスのないユーザーには「パスワードを発行」を選んでください。"
+        }
+        AppError::Conflict { code, .. } => match *code {
+            "email_taken" => "このメールアドレスは、すでにほかのユーザーが使っています。",
+            "login_id_taken" => "このログイン ID は、すでにほかのユーザーが使っています。",
+            "seat_limit_reached" => {
+                "契約のシートをすべて使っています。ユーザーを削除するか、シートの追加をご依頼ください。"
+            }
+            "cannot_delete_self" => "自分自身は削除できません。",
+            "last_org_admin" => "組織管理者を 0 人にすることはできません。",
+            _ => "ほかの操作と重なりました。もう一度お試しください。",
+        },
+        AppError::TargetOutranksCaller => {
+            "このユーザーは組織管理者か、あなたより広い権限を持っているため変更できません。組織管理者に依頼してください。"
+        }
+        AppError::RoleOutranksCaller => {
+            "このロールはあなたより広い権限を持っているため、付与できません。"
+        }
+        AppError::Forbidden(_) => "この操作の権限がありません。",
+        AppError::NotFound(_) => "このユーザーはもう存在しません。",
+        _ => return None,
+    };
+    Some(ja.to_owned())
+}
+
+/// The status of a refusal shown on a form.
+fn status_of(e: &AppError) -> StatusCode {
+    match e {
+        AppError::TargetOutranksCaller | AppError::RoleOutranksCaller | AppError::Forbidden(_) => {
+            StatusCode::FORBIDDEN
+        }
+        AppError::Conflict { .. } => StatusCode::CONFLICT,
+        AppError::NotFound(_) => StatusCode::NOT_FOUND,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+fn grants_of<'a>(roles: &'a [RoleView], id: &str) -> Option<&'a RoleView> {
+    roles.iter().find(|r| r.id == id)
+}
+
+fn role_name(roles: &[RoleView], id: &str) -> String {
+    grants_of(roles, id)
+        .map(|r| r.name.clone())
+        .unwrap_or_else(|| id.to_owned())
+}
+
+/// Whether the target rule lets the caller act on this account (a role that no longer exists grants
+/// nothing, as `Authority::check_target` reads it).
+fn may_act(p: &Principal, roles: &[RoleView], u: &UserRecord) -> bool {
+    let grants = grants_of(roles, &u.role_id)
+        .map(|r| r.grants.clone())
+        .unwrap_or_default();
+    may_act_on(&p.grants, p.user.org_admin, &grants, u.org_admin)
+}
+
+/// The roles the caller may give (all of them for an org admin).
+fn givable(p: &Principal, roles: &[RoleView]) -> Vec<(String, String)> {
+    roles
+        .iter()
+        .filter(|r| may_give(&p.grants, p.user.org_admin, &r.grants))
+        .map(|r| (r.id.clone(), r.name.clone()))
+        .collect()
+}
+
+fn state_label(page: &Page, u: &UserRecord) -> String {
+    match u.status {
+        users::Status::Invited => {
+            page.say("招待中（パスワード未設定）", "invited (no password yet)")
+        }
+        users::Status::Active if u.must_change_password => page.say(
+            "有効（初回パスワード変更待ち）",
+            "active (must change the first password)",
+        ),
+        users::Status::Active => page.say("有効", "active"),
+    }
+}
+
+fn contact(u: &UserRecord) -> String {
+    u.email
+        .clone()
+        .or_else(|| u.login_id.clone())
+        .unwrap_or_default()
+}
+
+// ---- the user list ------------------------------------------------------------------------------------
+
+struct Row {
+    id: String,
+    name: String,
+    contact: String,
+    role: String,
+    org_admin: bool,
+    state: String,
+    /// The target rule lets the caller act on this account: it gets a checkbox.
+    actionable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_users.html")]
+struct UsersPage {
+    c: Chrome,
+    ok: Option<String>,
+    seats_used: i64,
+    seat_limit: i64,
+    q: String,
+    group: String,
+    groups: Vec<(String, String)>,
+    rows: Vec<Row>,
+    may_create: bool,
+    may_delete: bool,
+    first_href: Option<String>,
+    next_href: Option<String>,
+}
+
+fn list_href(q: &str, group: &str, cursor: Option<&str>) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    if !q.is_empty() {
+        s.append_pair("q", q);
+    }
+    if !group.is_empty() {
+        s.append_pair("group", group);
+    }
+    if let Some(c) = cursor {
+        s.append_pair("cursor", c);
+    }
+    let qs = s.finish();
+    if qs.is_empty() {
+        "/admin/users".into()
+    } else {
+        format!("/admin/users?{qs}")
+    }
+}
+
+/// `GET /admin/users`: search by name, e-mail or login id (`q`), or the members of a group (`group`), a
+/// page at a time; the seats used of the contract.
+pub async fn users_list(State(s): State<AppState>, Caller(p): Caller, page: Page) -> Reply {
+    match users_list_page(&s, &p, &page).await {
+        Ok(r) => r,
+        Err(e) => page.failure(e),
+    }
+}
+
+async fn users_list_page(s: &AppState, p: &Principal, page: &Page) -> Result<Reply, AppError> {
+    let q = page.q("q").unwrap_or("").trim().to_owned();
+    let group = page.q("group").unwrap_or("").to_owned();
+    let cursor = page.q("cursor").filter(|c| !c.is_empty());
+    let gid = (!group.is_empty())
+        .then(|| GroupId::parse(&group))
+        .flatten();
+    let listed = match &gid {
+        Some(g) => {
+            // A cursor this list did not give out starts it over.
+            let after = decode_cursor(cursor, &layout::members_prefix(g)).unwrap_or(None);
+            match groups::members(&s.svc, &p.scope, g, PAGE_SIZE, after).await {
+                Err(AppError::NotFound(_)) => users::ListPage {
+                    items: vec![],
+                    next: None,
+                },
+                r => r?,
+            }
+        }
+        None => {
+            let after = decode_cursor(cursor, layout::USER_PREFIX).unwrap_or(None);
+            let q = (!q.is_empty()).then_some(q.as_str());
+            users::list(&s.svc, &p.scope, PAGE_SIZE, after, q).await?
+        }
+    };
+    let tenant = tenants::load(&s.svc, &p.scope.tenant).await?;
+    let roles = roles::list(&s.svc, &p.scope).await?;
+    let group_choices = groups::list(&s.svc, &p.scope, GROUP_CHOICES, None, None)
+        .await?
+        .items
+        .into_iter()
+        .map(|g| (g.id.to_string(), g.name))
+        .collect();
+    let rows = listed
+        .items
+        .iter()
+        .map(|u| Row {
+            id: u.id.to_string(),
+            name: u.name.clone(),
+            contact: contact(u),
+            role: role_name(&roles, &u.role_id),
+            org_admin: u.org_admin,
+            state: state_label(page, u),
+            actionable: u.id != p.user.id && may_act(p, &roles, u),
+        })
+        .collect();
+    let group = if gid.is_some() { group } else { String::new() };
+    let ok = match page.q("done") {
+        Some("deleted") => Some(if page.en {
+            format!(
+                "Deleted {} user(s).",
+                page.q("n")
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .unwrap_or(0)
+            )
+        } else {
+            format!(
+                "{} 人のユーザーを削除しました。",
+                page.q("n")
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .unwrap_or(0)
+            )
+        }),
+        _ => None,
+    };
+    let next = encode_cursor(listed.next);
+    Ok(page.html(
+        StatusCode::OK,
+        &UsersPage {
+            c: page.console(),
+            ok,
+            seats_used: tenant.seats_used,
+            seat_limit: tenant.seat_limit,
+            first_href: cursor.map(|_| list_href(&q, &group, None)),
+            next_href: next.map(|n| list_href(&q, &group, Some(&n))),
+            q,
+            group,
+            groups: group_choices,
+            rows,
+            may_create: may("page-admin-users-create", p),
+            may_delete: may("page-admin-users-delete-post", p),
+        },
+    ))
+}
+
+// ---- registering a user (operations 8 and 9) ----------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "admin_user_new.html")]
+struct NewUserPage {
+    c: Chrome,
+    csrf: String,
+    error: Option<String>,
+    name: String,
+    email: String,
+    login_id: String,
+    roles: Vec<(String, String)>,
+    role: String,
+    generated: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_user_created.html")]
+struct CreatedPage {
+    c: Chrome,
+    /// A password re-issued for an existing user, not a new user's.
+    reissued: bool,
+    id: String,
+    name: String,
+    login: String,
+    password: String,
+    js: &'static str,
+}
+
+/// `GET /admin/users/new`: the registration form; the roles offered are those the caller may give.
+pub async fn user_new(State(s): State<AppState>, Caller(p): Caller, page: Page) -> Reply {
+    let form = Form::empty();
+    match new_user_form(&s, &p, &page, &form, StatusCode::OK, None).await {
+        Ok(r) => r,
+        Err(e) => page.failure(e),
+    }
+}
+
+async fn new_user_form(
+    s: &AppState,
+    p: &Principal,
+    page: &Page,
+    form: &Form,
+    status: StatusCode,
+    error: Option<String>,
+) -> Result<Reply, AppError> {
+    let roles = roles::list(&s.svc, &p.scope).await?;
+    let role = match form.get("role") {
+        Some(r) => r.to_owned(),
+        None => {
+            tenants::load(&s.svc, &p.scope.tenant)
+                .await?
+                .default_role_id
+        }
+    };
+    Ok(page.html(
+        status,
+        &NewUserPage {
+            c: page.console(),
+            csrf: page.session_form_token(),
+            error,
+            name: form.text("name"),
+            email: form.text("email"),
+            login_id: form.text("login_id"),
+            roles: givable(p, &roles),
+            role,
+            generated: form.get("delivery") == Some("generated"),
+        },
+    ))
+}
+
+/// `POST /admin/users`: registers the user as `POST /v1/users` does. A generated password is shown on the
+/// answer to this POST only (never stored in clear, never shown again); a mailed link leads to the user's
+/// page.
+pub async fn user_create(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    page: Page,
+    form: Form,
+) -> Reply {
+    if !page.session_form_ok(&form) {
+        return page.csrf_refused();
+    }
+    let parsed = (|| -> Result<NewUser, AppError> {
+        let opt = |k: &str| Some(form.text(k)).filter(|v| !v.is_empty());
+        Ok(NewUser {
+            name: Name::parse("name", &form.text("name"))?,
+            email: opt("email").as_deref().map(Email::parse).transpose()?,
+            login_id: opt("login_id").as_deref().map(LoginId::parse).transpose()?,
+            delivery: if form.get("delivery") == Some("generated") {
+                Delivery::Generated
+            } else {
+                Delivery::InviteLink
+            },
+            role_id: opt("role"),
+            org_admin: false,
+            group_ids: vec![],
+        })
+    })();
+    let created = match parsed {
+        Ok(new) => users::create(&s.svc, &p.scope, &p.authority(), new, ktime::now()).await,
+        Err(e) => Err(e),
+    };
+    match created {
+        Ok(c) => match c.initial_password {
+            Some(pw) => page.html(
+                StatusCode::CREATED,
+                &CreatedPage {
+                    c: page.console(),
+                    reissued: false,
+                    id: c.user.id.to_string(),
+                    name: c.user.name.clone(),
+                    login: contact(&c.user),
+                    password: pw.expose_secret().to_owned(),
+                    js: COPY_JS,
+                },
+            ),
+            None => page.redirect(&format!("/admin/users/{}?done=invited", c.user.id)),
+        },
+        Err(e) => match explain(&page, &e) {
+            Some(msg) => new_user_form(&s, &p, &page, &form, status_of(&e), Some(msg))
+                .await
+                .unwrap_or_else(|e| page.failure(e)),
+            None => page.failure(e),
+        },
+    }
+}
+
+// ---- one user: details, role (12), organisation admin (15), first password or link (16) -----------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "admin_user.html")]
+struct UserPage {
+    c: Chrome,
+    csrf: String,
+    ok: Option<String>,
+    error: Option<String>,
+    id: String,
+    name: String,
+    email: String,
+    login_id: String,
+    role: String,
+    role_id: String,
+    org_admin: bool,
+    state: String,
+    groups: String,
+    created: String,
+    /// The role form, when the caller may change this user's role: the roles they may give.
+    role_options: Option<Vec<(String, String)>>,
+    /// The caller may make this user an organisation admin or take it away (org admins only).
+    may_org_admin: bool,
+    /// Where the invitation stands, in words.
+    invitation: String,
+    /// The caller may re-issue the first password or link.
+    may_reissue: bool,
+    has_email: bool,
+    may_delete: bool,
+}
+
+/// `GET /admin/users/{id}`.
+pub async fn user_show(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    PathId(id): PathId,
+    page: Page,
+) -> Reply {
+    let ok = match page.q("done") {
+        Some("invited") => Some(page.say(
+            "ユーザーを登録し、パスワード設定用のリンクをメールで送りました。",
+            "The user is registered and has been mailed a link to set a password.",
+        )),
+        Some("role") => Some(page.say("ロールを変更しました。", "The role is changed.")),
+        Some("reissued_link") => Some(page.say(
+            "新しいリンクをメールで送りました。以前のリンクは使えなくなりました。",
+            "A new link has been mailed. Earlier links no longer work.",
+        )),
+        Some("org_admin_on") => Some(page.say(
+            "組織管理者にしました。",
+            "The user is now an organisation admin.",
+        )),
+        Some("org_admin_off") => Some(page.say(
+            "組織管理者から外しました。",
+            "The user is no longer an organisation admin.",
+        )),
+        _ => None,
+    };
+    match user_page(&s, &p, &page, &id, StatusCode::OK, ok, None).await {
+        Ok(r) => r,
+        Err(e) => page.failure(e),
+    }
+}
+
+fn not_found(page: &Page) -> Reply {
+    page.message(
+        StatusCode::NOT_FOUND,
+        page.say("ユーザーが見つかりません", "No such user"),
+        vec![page.say(
+            "このユーザーは存在しないか、削除されています。",
+            "This user does not exist or has been deleted.",
+        )],
+        vec![("/admin/users", page.say("ユーザー一覧へ", "The users"))],
+    )
+}
+
+async fn user_page(
+    s: &AppState,
+    p: &Principal,
+    page: &Page,
+    id: &str,
+    status: StatusCode,
+    ok: Option<String>,
+    error: Option<String>,
+) -> Result<Reply, AppError> {
+    let Some(uid) = UserId::parse(id) else {
+        return Ok(not_found(page));
+    };
+    let u = match users::load(&s.svc, &p.scope, &uid).await {
+        Ok(u) => u,
+        Err(AppError::NotFound(_)) => return Ok(not_found(page)),
+        Err(e) => return Err(e),
+    };
+    let roles = roles::list(&s.svc, &p.scope).await?;
+    let mut names = Vec::new();
+    for g in &u.group_ids {
+        match groups::load(&s.svc, &p.scope, &GroupId::from_stored(g.clone())).await {
+            Ok(v) => names.push(v.name),
+            Err(AppError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let actionable = may_act(p, &roles, &u);
+    let invitation = match auth::invitation(&s.svc, &p.scope, &u, ktime::now()).await? {
+        auth::Invitation::Used => {
+            page.say("使用済み（パスワード設定済み）", "used (a password is set)")
+        }
+        auth::Invitation::Pending { expires } => {
+            if page.en {
+                format!("waiting to be used, valid until {}", jst_minutes(expires))
+            } else {
+                format!("未使用（有効期限 {}）", jst_minutes(expires))
+            }
+        }
+        auth::Invitation::Expired { expired } => {
+            if page.en {
+                format!("expired unused at {}", jst_minutes(expired))
+            } else {
+                format!("期限切れ（{} に失効）", jst_minutes(expired))
+            }
+        }
+        auth::Invitation::None => page.say("有効なリンクはありません", "no link in force"),
+    };
+    let none = page.say("なし", "none");
+    Ok(page.html(
+        status,
+        &UserPage {
+            c: page.console(),
+            csrf: page.session_form_token(),
+            ok,
+            error,
+            id: u.id.to_string(),
+            name: u.name.clone(),
+            email: u.email.clone().unwrap_or_else(|| none.clone()),
+            login_id: u.login_id.clone().unwrap_or_else(|| none.clone()),
+            role: role_name(&roles, &u.role_id),
+            role_id: u.role_id.clone(),
+            org_admin: u.org_admin,
+            state: state_label(page, &u),
+            groups: if names.is_empty() {
+                none
+            } else {
+                names.join(", ")
+            },
+            created: jst_minutes(
+                time::OffsetDateTime::from_unix_timestamp(u.created)
+                    .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+            ),
+            role_options: (actionable && may("page-admin-user-role-post", p))
+                .then(|| givable(p, &roles)),
+            may_org_admin: may("page-admin-user-org-admin-post", p),
+            invitation,
+            may_reissue: actionable && may("page-admin-user-credentials-post", p),
+            has_email: u.email.is_some(),
+            may_delete: actionable && u.id != p.user.id && may("page-admin-users-delete-post", p),
+        },
+    ))
+}
+
+/// `POST /admin/users/{id}/role`: as `PUT /v1/users/{id}/role`.
+pub async fn user_role(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    PathId(id): PathId,
+    page: Page,
+    form: Form,
+) -> Reply {
+    if !page.session_form_ok(&form) {
+        return page.csrf_refused();
+    }
+    let Some(uid) = UserId::parse(&id) else {
+        return not_found(&page);
+    };
+    let role_id = form.text("role_id");
+    match roles::assign(
+        &s.svc,
+        &p.scope,
+        &p.authority(),
+        &uid,
+        &role_id,
+        ktime::now(),
+    )
+    .await
+    {
+        Ok(_) => page.redirect(&format!("/admin/users/{id}?done=role")),
+        Err(AppError::NotFound(_)) => not_found(&page),
+        Err(e) => match explain(&page, &e) {
+            Some(msg) => user_page(&s, &p, &page, &id, status_of(&e), None, Some(msg))
+                .await
+                .unwrap_or_else(|e| page.failure(e)),
+            None => page.failure(e),
+        },
+    }
+}
+
+/// `POST /admin/users/{id}/org-admin` (operation 15): `on=1` as `PUT /v1/users/{id}/org-admin`, `on=0` as
+/// `DELETE` (never the last one).
+pub async fn user_org_admin(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    PathId(id): PathId,
+    page: Page,
+    form: Form,
+) -> Reply {
+    if !page.session_form_ok(&form) {
+        return page.csrf_refused();
+    }
+    let Some(uid) = UserId::parse(&id) else {
+        return not_found(&page);
+    };
+    let on = form.get("on") == Some("1");
+    match roles::set_org_admin(&s.svc, &p.scope, &p.authority(), &uid, on, ktime::now()).await {
+        Ok(_) => page.redirect(&format!(
+            "/admin/users/{id}?done={}",
+            if on { "org_admin_on" } else { "org_admin_off" }
+        )),
+        Err(AppError::NotFound(_)) => not_found(&page),
+        Err(e) => match explain(&page, &e) {
+            Some(msg) => user_page(&s, &p, &page, &id, status_of(&e), None, Some(msg))
+                .await
+                .unwrap_or_else(|e| page.failure(e)),
+            None => page.failure(e),
+        },
+    }
+}
+
+/// `POST /admin/users/{id}/credentials` (operation 16): as `POST /v1/users/{id}/credentials`. A new link
+/// is mailed (earlier ones stop working); a new generated password is shown on this answer only.
+pub async fn user_credentials(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    PathId(id): PathId,
+    page: Page,
+    form: Form,
+) -> Reply {
+    if !page.session_form_ok(&form) {
+        return page.csrf_refused();
+    }
+    let Some(uid) = UserId::parse(&id) else {
+        return not_found(&page);
+    };
+    let delivery = if form.get("delivery") == Some("generated") {
+        Delivery::Generated
+    } else {
+        Delivery::InviteLink
+    };
+    let now = ktime::now();
+    match auth::reissue(&s.svc, &p.scope, &p.authority(), &uid, delivery, now).await {
+        Ok(auth::Reissued::Mailed) => {
+            page.redirect(&format!("/admin/users/{id}?done=reissued_link"))
+        }
+        Ok(auth::Reissued::Generated(pw)) => match users::load(&s.svc, &p.scope, &uid).await {
+            Ok(u) => page.html(
+                StatusCode::OK,
+                &CreatedPage {
+                    c: page.console(),
+                    reissued: true,
+                    id: u.id.to_string(),
+                    name: u.name.clone(),
+                    login: contact(&u),
+                    password: pw.expose_secret().to_owned(),
+                    js: COPY_JS,
+                },
+            ),
+            Err(e) => page.failure(e),
+        },
+        Err(AppError::NotFound(_)) => not_found(&page),
+        Err(e) => match explain(&page, &e) {
+            Some(msg) => user_page(&s, &p, &page, &id, status_of(&e), None, Some(msg))
+                .await
+                .unwrap_or_else(|e| page.failure(e)),
+            None => page.failure(e),
+        },
+    }
+}
+
+// ---- deleting users (operation 11) --------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "admin_users_delete.html")]
+struct DeletePage {
+    c: Chrome,
+    csrf: String,
+    ids: Vec<String>,
+    users: Vec<(String, String)>,
+}
+
+/// `GET /admin/users/delete?id=…&id=…`: what is about to be deleted, and that it cannot be undone.
+pub async fn users_delete_confirm(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    page: Page,
+) -> Reply {
+    let mut ids = page.q_all("id");
+    ids.dedup();
+    if ids.is_empty() || ids.len() > DELETE_LIMIT {
+        return page.message(
+            StatusCode::BAD_REQUEST,
+            page.say("ユーザーを選んでください", "Choose the users first"),
+            vec![if ids.is_empty() {
+                page.say(
+                    "削除するユーザーが選ばれていません。一覧でチェックを付けてから、もう一度お試しください。",
+                    "No user is selected. Tick them in the list, then try again.",
+                )
+            } else {
+                page.say(
+                    "一度に削除できるのは 1000 人までです。",
+                    "At most 1000 users can be deleted at once.",
+                )
+            }],
+            vec![("/admin/users", page.say("ユーザー一覧へ", "The users"))],
+        );
+    }
+    let mut found = Vec::new();
+    let mut shown = Vec::new();
+    for raw in ids {
+        let Some(uid) = UserId::parse(&raw) else {
+            continue;
+        };
+        match users::load(&s.svc, &p.scope, &uid).await {
+            Ok(u) => {
+                shown.push((u.name.clone(), contact(&u)));
+                found.push(raw);
+            }
+            Err(AppError::NotFound(_)) => {}
+            Err(e) => return page.failure(e),
+        }
+    }
+    if found.is_empty() {
+        return not_found(&page);
+    }
+    page.html(
+        StatusCode::OK,
+        &DeletePage {
+            c: page.console(),
+            csrf: page.session_form_token(),
+            ids: found,
+            users: shown,
+        },
+    )
+}
+
+/// `POST /admin/users/delete`: as `POST /v1/users/bulk-delete` (one id is a single deletion). All gone:
+/// back to the list; otherwise a page saying which were not deleted and why.
+pub async fn users_delete(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    page: Page,
+    form: Form,
+) -> Reply {
+    if !page.session_form_ok(&form) {
+        return page.csrf_refused();
+    }
+    let ids = form.all("id");
+    if ids.is_empty() || ids.len() > DELETE_LIMIT {
+        return page.redirect("/admin/users");
+    }
+    // Names for the report, read before they are gone.
+    let mut names = std::collections::HashMap::new();
+    for raw in &ids {
+        if let Some(uid) = UserId::parse(raw)
+            && let Ok(u) = users::load(&s.svc, &p.scope, &uid).await
+        {
+            names.insert(raw.clone(), u.name);
+        }
+    }
+    let (deleted, failed) =
+        users::delete_many(&s.svc, &p.scope, &p.authority(), ids, ktime::now()).await;
+    if failed.is_empty() {
+        return page.redirect(&format!("/admin/users?done=deleted&n={}", deleted.len()));
+    }
+    let mut lines = vec![if page.en {
+        format!(
+            "Deleted {} user(s). {} could not be deleted:",
+            deleted.len(),
+            failed.len()
+        )
+    } else {
+        format!(
+            "{} 人を削除しました。次の {} 人は削除できませんでした。",
+            deleted.len(),
+            failed.len()
+        )
+    }];
+    // A failure no sentence explains (the store down) is a failure of the page.
+    let mut failed = failed;
+    if let Some(at) = failed.iter().position(|(_, e)| explain(&page, e).is_none()) {
+        return page.failure(failed.swap_remove(at).1);
+    }
+    for (id, e) in &failed {
+        let why = explain(&page, e).unwrap_or_default();
+        let who = names.get(id).cloned().unwrap_or_else(|| id.clone());
+        lines.push(format!("{who}: {why}"));
+    }
+    let status = status_of(&failed[0].1);
+    page.message(
+        status,
+        page.say(
+            "削除できなかったユーザーがあります",
+            "Some users were not deleted",
+        ),
+        lines,
+        vec![("/admin/users", page.say("ユーザー一覧へ", "The users"))],
+    )
+}
