@@ -22,14 +22,15 @@ pub async fn list(State(s): State<AppState>, Caller(p): Caller) -> ApiResult<Out
     Ok(Out(json!({"items": roles::list(&s.svc, &p.scope).await?})))
 }
 
-/// For each feature, the endpoints that `view` and `edit` open: read off the route table the server
-/// enforces, so the two cannot disagree.
+/// For each feature, the API endpoints that `view` and `edit` open: read off the route table the server
+/// enforces, so the two cannot disagree. The console's pages are rows of the same table with the same
+/// access, but not API endpoints: they are left out.
 pub fn catalogue() -> Value {
     let mut opens: BTreeMap<Feature, (Vec<String>, Vec<String>)> = Feature::ALL
         .iter()
         .map(|f| (*f, (vec![], vec![])))
         .collect();
-    for r in routes::table() {
+    for r in routes::table().into_iter().filter(|r| !r.is_page()) {
         if let Access::Feature(f, level) = r.access {
             let e = format!("{} {}", r.method, r.path);
             let entry = opens.entry(f).or_default();
