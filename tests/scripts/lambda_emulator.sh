@@ -441,10 +441,10 @@ for rid, path in [("page-login-post", "/login"), ("page-password-reset-post", "/
     r = page(rid, "POST", path, {"tenant": "x", "login": "y", "password": "z", "token": "t"})
     check(f"{rid} POST {path} without a CSRF token -> 403 page", is_page(r, 403), repr(r))
 for rid in ["page-account", "page-account-password", "page-account-password-post",
-            "page-account-subscriptions-post", "page-logout-post"]:
+            "page-account-subscriptions-post", "page-logout-post"] + [i for i in PAGES if i.startswith("page-admin-")]:
     route = BY_ID[rid]
     form = {} if route["method"] == "POST" else None
-    r = page(rid, route["method"], route["path"], form, {"cookie": "kanri_session=not-a-session"})
+    r = page(rid, route["method"], fill(route["path"]), form, {"cookie": "kanri_session=not-a-session"})
     check(f"{rid} {route['method']} {route['path']} without a session -> 303 to /login",
           is_page(r, 303) and r.headers.get("location") == "/login", repr(r) + repr(r.headers))
 

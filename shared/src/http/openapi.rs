@@ -408,7 +408,8 @@ mod tests {
     #[test]
     fn every_path_parameter_is_declared() {
         let doc = super::document();
-        for r in super::routes::table() {
+        // Pages are not in the API's document.
+        for r in super::routes::table().into_iter().filter(|r| !r.is_page()) {
             let op = &doc["paths"][r.path][r.method.as_str().to_ascii_lowercase()];
             let declared: Vec<&str> = op["parameters"]
                 .as_array()
