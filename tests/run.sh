@@ -32,6 +32,8 @@ echo "== schemathesis"
 SKIP_BUILD=1 bash tests/scripts/schemathesis.sh
 
 echo "== browser (pages)"
-SKIP_BUILD=1 bash tests/scripts/browser.sh
+# On a moto of its own: the one above holds every cargo test's tables and mails by now and answers in
+# seconds, past the AWS clients' 8 s operation timeout for the task queue's polls.
+env -u AWS_ENDPOINT_URL -u KANRI_TEST_AWS_ENDPOINT SKIP_BUILD=1 bash tests/scripts/browser.sh
 
 echo "make test: everything passed in $(( $(date +%s) - started )) s"
