@@ -507,6 +507,20 @@ fn not_found(page: &Page) -> Reply {
     )
 }
 
+/// The answer to a refused action on one user's page: 404 for a user that is not there, the page again with
+/// the reason when the refusal has one a person can act on, otherwise the failure page.
+async fn action_refused(s: &AppState, p: &Principal, page: &Page, id: &str, e: AppError) -> Reply {
+    if let AppError::NotFound(_) = e {
+        return not_found(page);
+    }
+    match explain(page, &e) {
+        Some(msg) => user_page(s, p, page, id, status_of(&e), None, Some(msg))
+            .await
+            .unwrap_or_else(|e| page.failure(e)),
+        None => page.failure(e),
+    }
+}
+
 async fn user_page(
     s: &AppState,
     p: &Principal,
@@ -616,13 +630,7 @@ pub async fn user_role(
     .await
     {
         Ok(_) => page.redirect(&format!("/admin/users/{id}?done=role")),
-        Err(AppError::NotFound(_)) => not_found(&page),
-        Err(e) => match explain(&page, &e) {
-            Some(msg) => user_page(&s, &p, &page, &id, status_of(&e), None, Some(msg))
-                .await
-                .unwrap_or_else(|e| page.failure(e)),
-            None => page.failure(e),
-        },
+        Err(e) => action_refused(&s, &p, &page, &id, e).await,
     }
 }
 
@@ -647,13 +655,7 @@ pub async fn user_org_admin(
             "/admin/users/{id}?done={}",
             if on { "org_admin_on" } else { "org_admin_off" }
         )),
-        Err(AppError::NotFound(_)) => not_found(&page),
-        Err(e) => match explain(&page, &e) {
-            Some(msg) => user_page(&s, &p, &page, &id, status_of(&e), None, Some(msg))
-                .await
-                .unwrap_or_else(|e| page.failure(e)),
-            None => page.failure(e),
-        },
+        Err(e) => action_refused(&s, &p, &page, &id, e).await,
     }
 }
 
@@ -697,13 +699,7 @@ pub async fn user_credentials(
             ),
             Err(e) => page.failure(e),
         },
-        Err(AppError::NotFound(_)) => not_found(&page),
-        Err(e) => match explain(&page, &e) {
-            Some(msg) => user_page(&s, &p, &page, &id, status_of(&e), None, Some(msg))
-                .await
-                .unwrap_or_else(|e| page.failure(e)),
-            None => page.failure(e),
-        },
+        Err(e) => action_refused(&s, &p, &page, &id, e).await,
     }
 }
 
