@@ -1,18 +1,11 @@
-//! The admin console (issue 17): pages for an organisation's admins, server-rendered like the pages of
-//! `http::pages` and working without JavaScript. Each page is a row of the route table with the access and
-//! target of the API route it stands beside; the HTTP layer checks that access against the session cookie
-//! (`pages::authorize`) before a handler runs, and the handlers call the same use cases as the API, so the
-//! target rule (`app::access`) applies unchanged. A link or button is shown only when its route's access
-//! and the target rule allow it; its POST is refused either way.
+//! The console's user pages: the list, registration, one user's page (role, org admin, credentials), deletion.
 
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use secrecy::ExposeSecret;
 
-use crate::app::access::{may_act_on, may_give};
 use crate::app::auth::Principal;
-use crate::app::roles::RoleView;
 use crate::app::users::{self, Delivery, NewUser, UserRecord};
 use crate::app::{AppError, auth, groups, layout, roles, tenants};
 use crate::domain::ids::{GroupId, UserId};
@@ -23,122 +16,14 @@ use crate::http::extract::{Caller, PathId, decode_cursor, encode_cursor};
 use crate::http::pages::{COPY_JS, Chrome, Form, Page, Reply, jst_minutes};
 use crate::http::routes::may;
 
+use super::{explain, givable, may_act, role_name, status_of};
+
 /// Users per page of the list.
 const PAGE_SIZE: usize = 20;
 /// Groups offered by the list's filter.
 const GROUP_CHOICES: usize = 200;
 /// Users one confirmation may delete (the API's bulk limit).
 const DELETE_LIMIT: usize = crate::http::handlers::users::BULK_LIMIT;
-
-impl Page {
-    fn console(&self) -> Chrome {
-        Chrome {
-            console: true,
-            ..self.chrome()
-        }
-    }
-}
-
-/// The user-facing sentence for a refusal a form can explain; `None` for failures no form fixes.
-fn explain(page: &Page, e: &AppError) -> Option<String> {
-    if page.en {
-        return match e {
-            AppError::Invalid { .. }
-            | AppError::DeliveryRequiresEmail
-            | AppError::Conflict { .. }
-            | AppError::TargetOutranksCaller
-            | AppError::RoleOutranksCaller
-            | AppError::Forbidden(_) => Some(e.to_string()),
-            AppError::NotFound(_) => Some("This user no longer exists.".into()),
-            _ => None,
-        };
-    }
-    let ja = match e {
-        AppError::Invalid {
-            field: Some("name"),
-            ..
-        } => "氏名は 1 文字以上 100 文字以内で入力してください。",
-        AppError::Invalid {
-            field: Some("email"),
-            ..
-        } => "メールアドレスの形式が正しくありません。",
-        AppError::Invalid {
-            field: Some("login_id"),
-            ..
-        } => "ログイン ID は 64 文字以内の半角英数字と「.」「_」「-」で入力してください。",
-        AppError::Invalid {
-            field: Some("role_id"),
-            ..
-        } => "そのロールはありません。",
-        AppError::Invalid { field: None, .. } => {
-            "メールアドレスとログイン ID の少なくとも一方を入力してください。"
-        }
-        AppError::Invalid { .. } => "入力内容を確認してください。",
-        AppError::DeliveryRequiresEmail => {
-            "リンクをメールで送るには、メールアドレスが必要です。メールアドレスのないユーザーには「パスワードを発行」を選んでください。"
-        }
-        AppError::Conflict { code, .. } => match *code {
-            "email_taken" => "このメールアドレスは、すでにほかのユーザーが使っています。",
-            "login_id_taken" => "このログイン ID は、すでにほかのユーザーが使っています。",
-            "seat_limit_reached" => {
-                "契約のシートをすべて使っています。ユーザーを削除するか、シートの追加をご依頼ください。"
-            }
-            "cannot_delete_self" => "自分自身は削除できません。",
-            "last_org_admin" => "組織管理者を 0 人にすることはできません。",
-            _ => "ほかの操作と重なりました。もう一度お試しください。",
-        },
-        AppError::TargetOutranksCaller => {
-            "このユーザーは組織管理者か、あなたより広い権限を持っているため変更できません。組織管理者に依頼してください。"
-        }
-        AppError::RoleOutranksCaller => {
-            "このロールはあなたより広い権限を持っているため、付与できません。"
-        }
-        AppError::Forbidden(_) => "この操作の権限がありません。",
-        AppError::NotFound(_) => "このユーザーはもう存在しません。",
-        _ => return None,
-    };
-    Some(ja.to_owned())
-}
-
-/// The status of a refusal shown on a form.
-fn status_of(e: &AppError) -> StatusCode {
-    match e {
-        AppError::TargetOutranksCaller | AppError::RoleOutranksCaller | AppError::Forbidden(_) => {
-            StatusCode::FORBIDDEN
-        }
-        AppError::Conflict { .. } => StatusCode::CONFLICT,
-        AppError::NotFound(_) => StatusCode::NOT_FOUND,
-        _ => StatusCode::BAD_REQUEST,
-    }
-}
-
-fn grants_of<'a>(roles: &'a [RoleView], id: &str) -> Option<&'a RoleView> {
-    roles.iter().find(|r| r.id == id)
-}
-
-fn role_name(roles: &[RoleView], id: &str) -> String {
-    grants_of(roles, id)
-        .map(|r| r.name.clone())
-        .unwrap_or_else(|| id.to_owned())
-}
-
-/// Whether the target rule lets the caller act on this account (a role that no longer exists grants
-/// nothing, as `Authority::check_target` reads it).
-fn may_act(p: &Principal, roles: &[RoleView], u: &UserRecord) -> bool {
-    let grants = grants_of(roles, &u.role_id)
-        .map(|r| r.grants.clone())
-        .unwrap_or_default();
-    may_act_on(&p.grants, p.user.org_admin, &grants, u.org_admin)
-}
-
-/// The roles the caller may give (all of them for an org admin).
-fn givable(p: &Principal, roles: &[RoleView]) -> Vec<(String, String)> {
-    roles
-        .iter()
-        .filter(|r| may_give(&p.grants, p.user.org_admin, &r.grants))
-        .map(|r| (r.id.clone(), r.name.clone()))
-        .collect()
-}
 
 fn state_label(page: &Page, u: &UserRecord) -> String {
     match u.status {
