@@ -315,6 +315,28 @@ pub async fn rename(
     load(svc, scope, id).await
 }
 
+/// Deletes each group of `ids` as [`delete`] does: the ids deleted, and each one that was not with why.
+pub async fn delete_many(
+    svc: &Services,
+    scope: &Scope,
+    actor: &Actor,
+    ids: Vec<String>,
+    now: OffsetDateTime,
+) -> (Vec<String>, Vec<(String, AppError)>) {
+    let (mut deleted, mut failed) = (vec![], vec![]);
+    for raw in ids {
+        let result = match GroupId::parse(&raw) {
+            Some(id) => delete(svc, scope, actor, &id, now).await,
+            None => Err(AppError::NotFound("group")),
+        };
+        match result {
+            Ok(()) => deleted.push(raw),
+            Err(e) => failed.push((raw, e)),
+        }
+    }
+    (deleted, failed)
+}
+
 /// Deletes a group: the group and its name go at once (one transaction), then every membership in both
 /// directions, in batches. Users stay.
 pub async fn delete(

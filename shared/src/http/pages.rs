@@ -39,8 +39,9 @@ use crate::http::routes::Access;
 const SESSION_COOKIE: &str = "kanri_session";
 const CSRF_COOKIE: &str = "kanri_csrf";
 const LANG_COOKIE: &str = "kanri_lang";
-/// Form bodies are a few short fields.
-const FORM_LIMIT: usize = 16 * 1024;
+/// Form bodies: a few short fields, or a console form naming up to 1000 ids or group names (the API's bulk
+/// limit), so the API's body limit.
+const FORM_LIMIT: usize = crate::http::extract::BODY_LIMIT;
 
 static CSS: &str = include_str!("../../templates/kanri.css");
 /// The one script: the copy button of a password shown once. Pages work without it.

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::groups::{self, MemberFailure};
-use crate::app::{AppError, layout};
+use crate::app::layout;
 use crate::domain::ids::GroupId;
 use crate::domain::time;
 use crate::domain::values::Name;
@@ -176,21 +176,15 @@ pub async fn bulk_delete(
     Json(b): Json<IdsBody>,
 ) -> ApiResult<Out<Value>> {
     too_many("ids", b.ids.len())?;
-    let (mut deleted, mut failed) = (vec![], vec![]);
-    let now = time::now();
-    for raw in b.ids {
-        let result = match GroupId::parse(&raw) {
-            Some(id) => groups::delete(&s.svc, &p.scope, &p.actor(), &id, now).await,
-            None => Err(AppError::NotFound("group")),
-        };
-        match result {
-            Ok(()) => deleted.push(raw),
-            Err(e) => {
-                let (code, message) = e.failed_item("bulk delete failed");
-                failed.push(json!({"id": raw, "code": code, "message": message}))
-            }
-        }
-    }
+    let (deleted, failed) =
+        groups::delete_many(&s.svc, &p.scope, &p.actor(), b.ids, time::now()).await;
+    let failed: Vec<Value> = failed
+        .into_iter()
+        .map(|(id, e)| {
+            let (code, message) = e.failed_item("bulk delete failed");
+            json!({"id": id, "code": code, "message": message})
+        })
+        .collect();
     Ok(Out(json!({"deleted": deleted, "failed": failed})))
 }
 
