@@ -419,6 +419,10 @@ impl Form {
     pub(crate) fn empty() -> Self {
         Form(Vec::new())
     }
+    /// The text fields of a multipart form (a file upload's other fields).
+    pub(crate) fn from_pairs(fields: Vec<(String, String)>) -> Self {
+        Form(fields)
+    }
     pub(crate) fn get(&self, k: &str) -> Option<&str> {
         self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
     }

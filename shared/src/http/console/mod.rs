@@ -5,7 +5,8 @@
 //! target rule (`app::access`) applies unchanged. A link or button is shown only when its route's access
 //! and the target rule allow it; its POST is refused either way.
 //!
-//! One file per area of the console (`users.rs`: the list, registration, a user's page, deletion); this file
+//! One file per area of the console (`users.rs`: the list, registration, a user's page, deletion;
+//! `groups.rs`: groups and their members); this file
 //! holds what the areas share: the console's chrome, the sentences for refusals, the target rule as pages
 //! read it.
 
@@ -18,8 +19,10 @@ use crate::app::roles::RoleView;
 use crate::app::users::UserRecord;
 use crate::http::pages::{Chrome, Page};
 
+mod groups;
 mod users;
 
+pub use groups::*;
 pub use users::*;
 
 impl Page {
