@@ -133,7 +133,7 @@ KANRI_BROWSER_TARGETS="$("$PYTHON" -c 'import json,sys; print(json.dumps([
 log "node --test tests/browser/*.test.mjs"
 set +e
 CHROMIUM="$CHROMIUM" SCREENSHOTS="$SHOTS" timeout 600 node --test --test-reporter=spec \
-    tests/browser/pages.test.mjs tests/browser/console.test.mjs 2>&1 | tee "$WORK/node.log" >&2
+    tests/browser/pages.test.mjs tests/browser/console.test.mjs tests/browser/console-groups.test.mjs 2>&1 | tee "$WORK/node.log" >&2
 rc=${PIPESTATUS[0]}
 set -e
 PASSED="$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$WORK/node.log" | tail -1)"
