@@ -97,6 +97,11 @@ for (const t of TARGETS) {
       assert.equal(long.status(), 400);
       assert.match(await long.text(), /グループ名は 1 文字以上 100 文字以内/);
       assert.equal((await groupsNamed("長".repeat(101))).length, 0);
+      // The same pages in English.
+      await page.goto(`${t.base}/admin/groups?lang=en`);
+      await page.getByRole("heading", { name: "Groups" }).waitFor();
+      await page.getByRole("link", { name: "Create a group" }).click();
+      await page.getByRole("heading", { name: "Create a group" }).waitFor();
       await context.close();
     });
 
@@ -154,6 +159,16 @@ for (const t of TARGETS) {
       assert.equal(bad.status(), 400);
       await page.getByText("CSV ファイルを読めませんでした").waitFor();
       assert.equal((await groupsNamed("誤り部")).length, 0);
+      // A file past the 1 MB limit: 413 with a sentence, nothing created.
+      const big = "group_name,members\n" + "巨大部,\n" + `${"x".repeat(99)},\n`.repeat(11000);
+      await page.setInputFiles("#file", { name: "big.csv", mimeType: "text/csv", buffer: Buffer.from(big) });
+      const [tooBig] = await Promise.all([
+        page.waitForResponse((r) => r.request().method() === "POST"),
+        page.getByRole("button", { name: "登録する" }).click(),
+      ]);
+      assert.equal(tooBig.status(), 413);
+      await page.getByText("ファイルが大きすぎます。").waitFor();
+      assert.equal((await groupsNamed("巨大部")).length, 0);
 
       const csv =
         "\ufeffgroup_name,members\n" +

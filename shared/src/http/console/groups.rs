@@ -17,7 +17,7 @@ use crate::domain::values::Name;
 use crate::http::AppState;
 use crate::http::extract::{Caller, PathId, decode_cursor, encode_cursor};
 use crate::http::handlers::groups::BULK_LIMIT;
-use crate::http::pages::{Chrome, Form, Page, Reply};
+use crate::http::pages::{Chrome, Form, Page, Reply, jst_minutes};
 use crate::http::routes::may;
 
 use super::{explain, status_of};
@@ -83,6 +83,13 @@ fn contact(u: &UserRecord) -> String {
         .clone()
         .or_else(|| u.login_id.clone())
         .unwrap_or_default()
+}
+
+/// A group's time as the console shows times: JST, to the minute.
+fn when(rfc3339: &str) -> String {
+    ktime::parse_rfc3339(rfc3339)
+        .map(jst_minutes)
+        .unwrap_or_else(|| rfc3339.to_owned())
 }
 
 fn count(page: &Page) -> usize {
@@ -176,7 +183,14 @@ pub async fn groups_list(State(s): State<AppState>, Caller(p): Caller, page: Pag
             first_href: cursor.map(|_| list_href(&q, None)),
             next_href: encode_cursor(listed.next).map(|n| list_href(&q, Some(&n))),
             q,
-            rows: listed.items,
+            rows: listed
+                .items
+                .into_iter()
+                .map(|g| GroupView {
+                    updated_at: when(&g.updated_at),
+                    ..g
+                })
+                .collect(),
             may_create: may("page-admin-groups-create", &p),
             may_delete: may("page-admin-groups-delete-post", &p),
         },
@@ -435,14 +449,15 @@ pub async fn groups_import(page: Page) -> Reply {
 }
 
 /// The form's fields: the CSRF token and the file's bytes (a multipart body, as a browser sends a file).
-async fn upload(mut m: Multipart) -> Result<(Form, Vec<u8>), ()> {
+/// A body that cannot be read answers its status (413 past the body limit).
+async fn upload(mut m: Multipart) -> Result<(Form, Vec<u8>), StatusCode> {
     let (mut fields, mut file) = (Vec::new(), Vec::new());
-    while let Some(field) = m.next_field().await.map_err(|_| ())? {
+    while let Some(field) = m.next_field().await.map_err(|e| e.status())? {
         match field.name() {
-            Some("file") => file = field.bytes().await.map_err(|_| ())?.to_vec(),
+            Some("file") => file = field.bytes().await.map_err(|e| e.status())?.to_vec(),
             Some(name) => {
                 let name = name.to_owned();
-                fields.push((name, field.text().await.map_err(|_| ())?));
+                fields.push((name, field.text().await.map_err(|e| e.status())?));
             }
             None => {}
         }
@@ -461,10 +476,34 @@ pub async fn groups_import_post(
 ) -> Reply {
     let parsed = match body {
         Ok(m) => upload(m).await,
-        Err(_) => Err(()),
+        Err(e) => Err(e.status()),
     };
-    let Ok((form, file)) = parsed else {
-        return page.csrf_refused();
+    // Nothing is written before the form's token is checked; a body that could not be read is only
+    // answered with the form again.
+    let (form, file) = match parsed {
+        Ok(r) => r,
+        Err(status) if status == StatusCode::PAYLOAD_TOO_LARGE => {
+            return import_form(
+                &page,
+                status,
+                Some(page.say(
+                    "ファイルが大きすぎます。1 回に登録できるのは 1 MB までです。ファイルを分けてください。",
+                    "The file is too large: at most 1 MB at a time. Split it into several files.",
+                )),
+                None,
+            );
+        }
+        Err(_) => {
+            return import_form(
+                &page,
+                StatusCode::BAD_REQUEST,
+                Some(page.say(
+                    "ファイルを受け取れませんでした。ファイルを選び直して、もう一度お試しください。",
+                    "The file was not received. Choose it again and send it once more.",
+                )),
+                None,
+            );
+        }
     };
     if !page.session_form_ok(&form) {
         return page.csrf_refused();
@@ -645,8 +684,8 @@ async fn group_page(
             uq,
             name: g.name,
             member_count: g.member_count,
-            created: g.created_at,
-            updated: g.updated_at,
+            created: when(&g.created_at),
+            updated: when(&g.updated_at),
             may_delete: may("page-admin-groups-delete-post", p),
             id: gs,
         },
