@@ -1218,7 +1218,10 @@ pub fn table() -> Vec<Route> {
             access: SETTINGS_EDIT,
             target: NoAccount,
             handler: || get(console::groups_bulk),
-            doc: page("The form to create several groups by typed names, one a line", 200),
+            doc: page(
+                "The form to create several groups by typed names, one a line",
+                200,
+            ),
         },
         Route {
             id: "page-admin-groups-bulk-post",
@@ -1227,7 +1230,10 @@ pub fn table() -> Vec<Route> {
             access: SETTINGS_EDIT,
             target: NoAccount,
             handler: || post(console::groups_bulk_create),
-            doc: page("Create the typed groups: the list (303), or the names not created and why", 303),
+            doc: page(
+                "Create the typed groups: the list (303), or the names not created and why",
+                303,
+            ),
         },
         Route {
             id: "page-admin-groups-import",
@@ -1236,7 +1242,10 @@ pub fn table() -> Vec<Route> {
             access: SETTINGS_EDIT,
             target: NoAccount,
             handler: || get(console::groups_import),
-            doc: page("The form to create groups from a CSV file (group_name,members)", 200),
+            doc: page(
+                "The form to create groups from a CSV file (group_name,members)",
+                200,
+            ),
         },
         Route {
             id: "page-admin-groups-import-post",
@@ -1245,7 +1254,10 @@ pub fn table() -> Vec<Route> {
             access: SETTINGS_EDIT,
             target: Members,
             handler: || post(console::groups_import_post),
-            doc: page("Create groups and add members from the uploaded CSV file: the per-row report", 200),
+            doc: page(
+                "Create groups and add members from the uploaded CSV file: the per-row report",
+                200,
+            ),
         },
         Route {
             id: "page-admin-group",
@@ -1254,7 +1266,10 @@ pub fn table() -> Vec<Route> {
             access: SETTINGS_EDIT,
             target: NoAccount,
             handler: || get(console::group_show),
-            doc: page("One group: rename, its members, users to add, the delete button", 200),
+            doc: page(
+                "One group: rename, its members, users to add, the delete button",
+                200,
+            ),
         },
         Route {
             id: "page-admin-group-rename-post",
@@ -1290,7 +1305,10 @@ pub fn table() -> Vec<Route> {
             access: SETTINGS_EDIT,
             target: NoAccount,
             handler: || get(console::groups_delete_confirm),
-            doc: page("Confirm deleting the chosen groups: it cannot be undone", 200),
+            doc: page(
+                "Confirm deleting the chosen groups: it cannot be undone",
+                200,
+            ),
         },
         Route {
             id: "page-admin-groups-delete-post",

@@ -3,8 +3,8 @@
 //! Each calls the use case of the API route it stands beside (`app::groups`, `app::imports::import_groups`).
 
 use askama::Template;
-use axum::extract::{Multipart, State};
 use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 
 use crate::app::auth::Principal;
@@ -34,7 +34,8 @@ fn explain_group(page: &Page, e: &AppError) -> Option<String> {
             field: Some("name" | "names" | "group_name"),
             ..
         } => (
-            "グループ名は 1 文字以上 100 文字以内で、制御文字を含めずに入力してください。".to_owned(),
+            "グループ名は 1 文字以上 100 文字以内で、制御文字を含めずに入力してください。"
+                .to_owned(),
             "A group name must be 1 to 100 characters, without control characters.".to_owned(),
         ),
         AppError::Invalid {
@@ -52,7 +53,9 @@ fn explain_group(page: &Page, e: &AppError) -> Option<String> {
             field: Some("members"),
             message,
         } => (
-            format!("グループは登録しましたが、メンバーの一部を追加できませんでした（{message}）。"),
+            format!(
+                "グループは登録しましたが、メンバーの一部を追加できませんでした（{message}）。"
+            ),
             format!("The group is there, but some members were not added ({message})."),
         ),
         AppError::Conflict {
@@ -967,7 +970,10 @@ pub async fn groups_delete(
         return page.failure(failed.swap_remove(at).1);
     }
     for (id, e) in &failed {
-        lines.push(format!("{id}: {}", explain_group(&page, e).unwrap_or_default()));
+        lines.push(format!(
+            "{id}: {}",
+            explain_group(&page, e).unwrap_or_default()
+        ));
     }
     page.message(
         status_of(&failed[0].1),
