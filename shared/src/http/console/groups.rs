@@ -303,6 +303,15 @@ pub async fn groups_bulk(page: Page) -> Reply {
     )
 }
 
+/// (line number, name) of each non-blank line of the box, trimmed.
+fn typed_names(text: &str) -> Vec<(usize, String)> {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim().to_owned()))
+        .filter(|(_, l)| !l.is_empty())
+        .collect()
+}
+
 /// `POST /admin/groups/bulk`: as `POST /v1/groups/bulk`, one name a line (blank lines skipped). All
 /// created: back to the list; otherwise the form again with what was created, each line not created and
 /// why, and those lines left in the box to fix.
@@ -316,13 +325,7 @@ pub async fn groups_bulk_create(
         return page.csrf_refused();
     }
     let text = form.get("names").unwrap_or("").to_owned();
-    // (line number, name) of each non-blank line.
-    let lines: Vec<(usize, String)> = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim().to_owned()))
-        .filter(|(_, l)| !l.is_empty())
-        .collect();
+    let lines = typed_names(&text);
     let refuse = |ja: &str, en: &str| {
         bulk_form(
             &page,
@@ -984,4 +987,30 @@ pub async fn groups_delete(
         lines,
         back_to_list(&page),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{typed_names, when};
+
+    #[test]
+    fn typed_names_keep_their_line_numbers_and_skip_blank_lines() {
+        let got = typed_names("総務部\r\n\n  人事部 \n\t\n経理部");
+        assert_eq!(
+            got,
+            vec![
+                (1, "総務部".to_owned()),
+                (3, "人事部".to_owned()),
+                (5, "経理部".to_owned())
+            ]
+        );
+        assert!(typed_names(" \n \n").is_empty());
+    }
+
+    #[test]
+    fn times_are_shown_in_jst_to_the_minute() {
+        assert_eq!(when("2026-12-02T21:05:59Z"), "2026-12-03 06:05 (JST)");
+        assert_eq!(when("2026-12-03T06:05:00+09:00"), "2026-12-03 06:05 (JST)");
+        assert_eq!(when("not a time"), "not a time");
+    }
 }
