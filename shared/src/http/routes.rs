@@ -1184,5 +1184,35 @@ pub fn table() -> Vec<Route> {
             handler: || post(console::users_delete),
             doc: page("Delete the chosen users", 303),
         },
+        Route {
+            id: "page-admin-users-export",
+            method: Method::GET,
+            path: "/admin/users/export",
+            access: SETTINGS_EDIT,
+            target: NoAccount,
+            handler: || get(console::users_export),
+            doc: page(
+                "The users of the list as a CSV file for Excel (UTF-8 with BOM, or encoding=cp932)",
+                200,
+            ),
+        },
+        Route {
+            id: "page-admin-audit-log",
+            method: Method::GET,
+            path: "/admin/audit-log",
+            access: AUDIT_LOG_VIEW,
+            target: NoAccount,
+            handler: || get(console::audit_log),
+            doc: page("The operation log in JST, filtered by days", 200),
+        },
+        Route {
+            id: "page-admin-mail-log",
+            method: Method::GET,
+            path: "/admin/mail-log",
+            access: AUDIT_LOG_VIEW,
+            target: NoAccount,
+            handler: || get(console::mail_log),
+            doc: page("The mail-send log in JST, filtered by days", 200),
+        },
     ]
 }
