@@ -876,7 +876,7 @@ async fn account_page(
             release: subs.release,
             incident: subs.incident,
             console: crate::http::routes::may("page-admin-users", p),
-            console_more: crate::http::console::areas(&page, &p)
+            console_more: crate::http::console::areas(page, p)
                 .into_iter()
                 .filter(|(href, _)| *href != "/admin/users")
                 .collect(),
