@@ -8,7 +8,7 @@
 #
 # The first server's run saves a screenshot of each page in docs/screenshots/ (SCREENSHOTS=<dir> elsewhere,
 # SCREENSHOTS= for none). SKIP_BUILD=1 uses target/debug/kanri-local as it is; KEEP_WORK=1 keeps the temp dir
-# (server logs). Prints `browser: N passed, M failed` last and exits non-zero on any failure.
+# (server logs). BROWSER_TESTS=<files> runs only those test files (default: every tests/browser/*.test.mjs). Prints `browser: N passed, M failed` last and exits non-zero on any failure.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -133,7 +133,7 @@ KANRI_BROWSER_TARGETS="$("$PYTHON" -c 'import json,sys; print(json.dumps([
 log "node --test tests/browser/*.test.mjs"
 set +e
 CHROMIUM="$CHROMIUM" SCREENSHOTS="$SHOTS" timeout 600 node --test --test-reporter=spec \
-    tests/browser/pages.test.mjs tests/browser/console.test.mjs tests/browser/console-groups.test.mjs 2>&1 | tee "$WORK/node.log" >&2
+    ${BROWSER_TESTS:-tests/browser/*.test.mjs} 2>&1 | tee "$WORK/node.log" >&2
 rc=${PIPESTATUS[0]}
 set -e
 PASSED="$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$WORK/node.log" | tail -1)"

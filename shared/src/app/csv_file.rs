@@ -118,9 +118,89 @@ pub fn escape_for_spreadsheet(cell: &str) -> String {
     }
 }
 
+/// The encodings a CSV can be written in for Excel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExcelEncoding {
+    /// UTF-8 with a byte-order mark, which Excel needs to read UTF-8 (Excel 2016 and later).
+    Utf8Bom,
+    /// Shift_JIS as Microsoft writes it (CP932), what older Excel in Japan expects.
+    Cp932,
+}
+
+/// Writes a CSV that Excel opens as written: a header row, then the rows, each cell escaped
+/// ([`escape_for_spreadsheet`]), CRLF line ends. CP932 cannot write every character (an emoji, some rare
+/// kanji): such a file is refused with the 1-based data row that holds one, never written with a `?`.
+pub fn write_for_excel(
+    header: &[&str],
+    rows: &[Vec<String>],
+    encoding: ExcelEncoding,
+) -> Result<Vec<u8>, AppError> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    let fail = |e: csv::Error| AppError::Internal(e.into());
+    w.write_record(header).map_err(fail)?;
+    for row in rows {
+        w.write_record(row.iter().map(|c| escape_for_spreadsheet(c)))
+            .map_err(fail)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| AppError::Internal(e.into_error().into()))?;
+    // The writer was given `&str` cells only.
+    let text = String::from_utf8(bytes).map_err(|e| AppError::Internal(e.into()))?;
+    match encoding {
+        ExcelEncoding::Utf8Bom => {
+            let mut out = b"\xEF\xBB\xBF".to_vec();
+            out.extend_from_slice(text.as_bytes());
+            Ok(out)
+        }
+        ExcelEncoding::Cp932 => {
+            let (bytes, _, unmappable) = encoding_rs::SHIFT_JIS.encode(&text);
+            if !unmappable {
+                return Ok(bytes.into_owned());
+            }
+            let row = rows
+                .iter()
+                .position(|r| r.iter().any(|c| encoding_rs::SHIFT_JIS.encode(c).2))
+                .map_or(0, |i| i + 1);
+            Err(AppError::invalid(
+                "encoding",
+                format!(
+                    "row {row} holds a character Shift_JIS (CP932) cannot write; download the file as UTF-8"
+                ),
+            ))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_for_excel_escapes_formulas_and_reads_back_in_both_encodings() {
+        let rows = vec![
+            vec!["山田 太郎".to_owned(), "=HYPERLINK(\"x\")".to_owned()],
+            vec!["髙橋, 花子".to_owned(), "-1".to_owned()],
+        ];
+        for enc in [ExcelEncoding::Utf8Bom, ExcelEncoding::Cp932] {
+            let bytes = write_for_excel(&["name", "note"], &rows, enc).unwrap();
+            assert_eq!(
+                bytes.starts_with(b"\xEF\xBB\xBF"),
+                enc == ExcelEncoding::Utf8Bom
+            );
+            let text = decode(&bytes).unwrap();
+            assert_eq!(
+                text,
+                "name,note\r\n山田 太郎,\"'=HYPERLINK(\"\"x\"\")\"\r\n\"髙橋, 花子\",'-1\r\n"
+            );
+        }
+        let emoji = vec![vec!["a".to_owned()], vec!["🎉".to_owned()]];
+        let e = write_for_excel(&["name"], &emoji, ExcelEncoding::Cp932).unwrap_err();
+        assert!(e.to_string().contains("row 2"), "{e}");
+        assert!(write_for_excel(&["name"], &emoji, ExcelEncoding::Utf8Bom).is_ok());
+    }
 
     #[test]
     fn utf8_with_bom_and_cp932_decode_to_the_same_text() {

@@ -27,6 +27,16 @@ pub enum Status {
     Active,
 }
 
+impl Status {
+    /// The status as stored and as the API and exports name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Invited => "invited",
+            Status::Active => "active",
+        }
+    }
+}
+
 /// A user as the use cases see it: decrypted.
 #[derive(Clone, Debug)]
 pub struct UserRecord {
@@ -95,13 +105,7 @@ impl UserRecord {
             .with(attr::NAME, seal(attr::NAME, &self.name))
             .with(attr::ROLE, Value::S(self.role_id.clone()))
             .with(attr::ORG_ADMIN, Value::Bool(self.org_admin))
-            .with(
-                attr::STATUS,
-                Value::S(match self.status {
-                    Status::Invited => "invited".into(),
-                    Status::Active => "active".into(),
-                }),
-            )
+            .with(attr::STATUS, Value::S(self.status.as_str().into()))
             .with(attr::MUST_CHANGE, Value::Bool(self.must_change_password))
             .with(attr::CREATED, Value::N(self.created))
             .with(attr::UPDATED, Value::N(self.updated));

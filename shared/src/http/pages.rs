@@ -210,6 +210,7 @@ impl Page {
             css: CSS,
             switch_href: format!("{}?{}", self.path, q.finish()),
             console: false,
+            nav: Vec::new(),
         }
     }
 
@@ -225,6 +226,7 @@ impl Page {
         let mut r = Reply {
             status,
             body: None,
+            download: None,
             location: None,
             cookies: Vec::new(),
             hsts: self.https,
@@ -250,6 +252,15 @@ impl Page {
                 r.body = Some("Internal error".into());
             }
         }
+        r
+    }
+
+    /// A file the browser saves as `filename` (ASCII), e.g. a CSV for Excel. Sent as
+    /// `application/octet-stream`, not `text/csv`: lambda_http re-encodes a `text/*` body as text (dropping
+    /// a UTF-8 BOM, transcoding Shift_JIS to UTF-8), and Excel needs the bytes exactly as written.
+    pub(crate) fn download(&self, filename: &str, bytes: Vec<u8>) -> Reply {
+        let mut r = self.reply(StatusCode::OK);
+        r.download = Some((filename.to_owned(), bytes));
         r
     }
 
@@ -376,6 +387,8 @@ pub(crate) fn session_csrf(token: &str) -> String {
 pub struct Reply {
     status: StatusCode,
     body: Option<String>,
+    /// A file to save instead of a page: its name and bytes.
+    download: Option<(String, Vec<u8>)>,
     location: Option<String>,
     cookies: Vec<String>,
     hsts: bool,
@@ -383,14 +396,34 @@ pub struct Reply {
 
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
-        let mut res = (self.status, self.body.unwrap_or_default()).into_response();
-        let h = res.headers_mut();
         let set = |h: &mut axum::http::HeaderMap, k, v: &str| {
             if let Ok(v) = HeaderValue::from_str(v) {
                 h.insert(k, v);
             }
         };
-        set(h, header::CONTENT_TYPE, "text/html; charset=utf-8");
+        let mut res = match self.download {
+            Some((name, bytes)) => {
+                let mut res = (self.status, bytes).into_response();
+                let h = res.headers_mut();
+                set(h, header::CONTENT_TYPE, "application/octet-stream");
+                set(
+                    h,
+                    header::CONTENT_DISPOSITION,
+                    &format!("attachment; filename=\"{name}\""),
+                );
+                res
+            }
+            None => {
+                let mut res = (self.status, self.body.unwrap_or_default()).into_response();
+                set(
+                    res.headers_mut(),
+                    header::CONTENT_TYPE,
+                    "text/html; charset=utf-8",
+                );
+                res
+            }
+        };
+        let h = res.headers_mut();
         set(h, header::CONTENT_SECURITY_POLICY, &CSP);
         set(h, header::X_FRAME_OPTIONS, "DENY");
         set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
@@ -465,6 +498,8 @@ pub(crate) struct Chrome {
     pub(crate) switch_href: String,
     /// A console page: the wide layout and the console's navigation.
     pub(crate) console: bool,
+    /// The console's navigation links (href, text): only those the caller's role may open.
+    pub(crate) nav: Vec<(&'static str, String)>,
 }
 
 #[derive(Template)]
@@ -536,8 +571,10 @@ struct AccountPage {
     groups: String,
     release: bool,
     incident: bool,
-    /// The caller's role opens the admin console: a link to it.
+    /// The caller's role opens the console's user pages: a link to them.
     console: bool,
+    /// The console's other areas the caller's role may open (href, text).
+    console_more: Vec<(&'static str, String)>,
     ok: Option<String>,
     error: Option<String>,
 }
@@ -844,6 +881,10 @@ async fn account_page(
             release: subs.release,
             incident: subs.incident,
             console: crate::http::routes::may("page-admin-users", p),
+            console_more: crate::http::console::areas(page, p)
+                .into_iter()
+                .filter(|(href, _)| *href != "/admin/users")
+                .collect(),
             ok,
             error,
         },

@@ -181,7 +181,7 @@ pub async fn groups_list(State(s): State<AppState>, Caller(p): Caller, page: Pag
     page.html(
         StatusCode::OK,
         &GroupsPage {
-            c: page.console(),
+            c: page.console(&p),
             ok,
             first_href: cursor.map(|_| list_href(&q, None)),
             next_href: encode_cursor(listed.next).map(|n| list_href(&q, Some(&n))),
@@ -211,11 +211,17 @@ struct NewGroupPage {
     name: String,
 }
 
-fn new_group_form(page: &Page, status: StatusCode, name: String, error: Option<String>) -> Reply {
+fn new_group_form(
+    page: &Page,
+    p: &Principal,
+    status: StatusCode,
+    name: String,
+    error: Option<String>,
+) -> Reply {
     page.html(
         status,
         &NewGroupPage {
-            c: page.console(),
+            c: page.console(p),
             csrf: page.session_form_token(),
             error,
             name,
@@ -224,8 +230,8 @@ fn new_group_form(page: &Page, status: StatusCode, name: String, error: Option<S
 }
 
 /// `GET /admin/groups/new`.
-pub async fn group_new(page: Page) -> Reply {
-    new_group_form(&page, StatusCode::OK, String::new(), None)
+pub async fn group_new(Caller(p): Caller, page: Page) -> Reply {
+    new_group_form(&page, &p, StatusCode::OK, String::new(), None)
 }
 
 /// `POST /admin/groups`: as `POST /v1/groups`; then the group's page, to add members.
@@ -246,7 +252,7 @@ pub async fn group_create(
     match created {
         Ok(g) => page.redirect(&format!("/admin/groups/{}?done=created", g.id)),
         Err(e) => match explain_group(&page, &e) {
-            Some(msg) => new_group_form(&page, status_of(&e), raw, Some(msg)),
+            Some(msg) => new_group_form(&page, &p, status_of(&e), raw, Some(msg)),
             None => page.failure(e),
         },
     }
@@ -274,11 +280,11 @@ struct BulkAnswer {
     names: String,
 }
 
-fn bulk_form(page: &Page, status: StatusCode, a: BulkAnswer) -> Reply {
+fn bulk_form(page: &Page, p: &Principal, status: StatusCode, a: BulkAnswer) -> Reply {
     page.html(
         status,
         &BulkPage {
-            c: page.console(),
+            c: page.console(p),
             csrf: page.session_form_token(),
             ok: a.ok,
             error: a.error,
@@ -290,9 +296,10 @@ fn bulk_form(page: &Page, status: StatusCode, a: BulkAnswer) -> Reply {
 }
 
 /// `GET /admin/groups/bulk`: a box for names, one a line.
-pub async fn groups_bulk(page: Page) -> Reply {
+pub async fn groups_bulk(Caller(p): Caller, page: Page) -> Reply {
     bulk_form(
         &page,
+        &p,
         StatusCode::OK,
         BulkAnswer {
             ok: None,
@@ -329,6 +336,7 @@ pub async fn groups_bulk_create(
     let refuse = |ja: &str, en: &str| {
         bulk_form(
             &page,
+            &p,
             StatusCode::BAD_REQUEST,
             BulkAnswer {
                 ok: None,
@@ -388,6 +396,7 @@ pub async fn groups_bulk_create(
         .collect();
     bulk_form(
         &page,
+        &p,
         status,
         BulkAnswer {
             ok: (!created.is_empty()).then(|| {
@@ -434,6 +443,7 @@ struct ImportReport {
 
 fn import_form(
     page: &Page,
+    p: &Principal,
     status: StatusCode,
     error: Option<String>,
     report: Option<ImportReport>,
@@ -441,7 +451,7 @@ fn import_form(
     page.html(
         status,
         &ImportPage {
-            c: page.console(),
+            c: page.console(p),
             csrf: page.session_form_token(),
             error,
             report,
@@ -450,8 +460,8 @@ fn import_form(
 }
 
 /// `GET /admin/groups/import`: the file form and the file's format.
-pub async fn groups_import(page: Page) -> Reply {
-    import_form(&page, StatusCode::OK, None, None)
+pub async fn groups_import(Caller(p): Caller, page: Page) -> Reply {
+    import_form(&page, &p, StatusCode::OK, None, None)
 }
 
 /// The form's fields: the CSRF token and the file's bytes (a multipart body, as a browser sends a file).
@@ -491,6 +501,7 @@ pub async fn groups_import_post(
         Err(status) if status == StatusCode::PAYLOAD_TOO_LARGE => {
             return import_form(
                 &page,
+                &p,
                 status,
                 Some(page.say(
                     "ファイルが大きすぎます。1 回に登録できるのは 1 MB までです。ファイルを分けてください。",
@@ -502,6 +513,7 @@ pub async fn groups_import_post(
         Err(_) => {
             return import_form(
                 &page,
+                &p,
                 StatusCode::BAD_REQUEST,
                 Some(page.say(
                     "ファイルを受け取れませんでした。ファイルを選び直して、もう一度お試しください。",
@@ -517,6 +529,7 @@ pub async fn groups_import_post(
     if file.is_empty() {
         return import_form(
             &page,
+            &p,
             StatusCode::BAD_REQUEST,
             Some(page.say(
                 "CSV ファイルを選んでください（空のファイルは登録できません）。",
@@ -536,6 +549,7 @@ pub async fn groups_import_post(
             }
             import_form(
                 &page,
+                &p,
                 StatusCode::OK,
                 None,
                 Some(ImportReport {
@@ -546,7 +560,7 @@ pub async fn groups_import_post(
             )
         }
         Err(e) => match explain_group(&page, &e) {
-            Some(msg) => import_form(&page, status_of(&e), Some(msg), None),
+            Some(msg) => import_form(&page, &p, status_of(&e), Some(msg), None),
             None => page.failure(e),
         },
     }
@@ -675,7 +689,7 @@ async fn group_page(
     Ok(page.html(
         status,
         &GroupPage {
-            c: page.console(),
+            c: page.console(p),
             csrf: page.session_form_token(),
             ok,
             error,
@@ -925,7 +939,7 @@ pub async fn groups_delete_confirm(
     page.html(
         StatusCode::OK,
         &DeletePage {
-            c: page.console(),
+            c: page.console(&p),
             csrf: page.session_form_token(),
             groups: found,
         },

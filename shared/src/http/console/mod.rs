@@ -5,8 +5,8 @@
 //! target rule (`app::access`) applies unchanged. A link or button is shown only when its route's access
 //! and the target rule allow it; its POST is refused either way.
 //!
-//! One file per area of the console (`users.rs`: the list, registration, a user's page, deletion;
-//! `groups.rs`: groups and their members); this file
+//! One file per area of the console (`users.rs`: the list, registration, a user's page, deletion, the
+//! export; `groups.rs`: groups and their members; `logs.rs`: the operation and mail logs); this file
 //! holds what the areas share: the console's chrome, the sentences for refusals, the target rule as pages
 //! read it.
 
@@ -18,17 +18,50 @@ use crate::app::auth::Principal;
 use crate::app::roles::RoleView;
 use crate::app::users::UserRecord;
 use crate::http::pages::{Chrome, Page};
+use crate::http::routes::may;
 
 mod groups;
+mod logs;
 mod users;
 
 pub use groups::*;
+pub use logs::*;
 pub use users::*;
 
+/// The console's navigation: a link per area (the route that serves it, its path, Japanese, English),
+/// shown only when the caller's role may open that route.
+const NAV: &[(&str, &str, &str, &str)] = &[
+    ("page-admin-users", "/admin/users", "ユーザー一覧", "Users"),
+    ("page-admin-groups", "/admin/groups", "グループ", "Groups"),
+    (
+        "page-admin-audit-log",
+        "/admin/audit-log",
+        "操作ログ",
+        "Operation log",
+    ),
+    (
+        "page-admin-mail-log",
+        "/admin/mail-log",
+        "メール送信ログ",
+        "Mail log",
+    ),
+];
+
+/// The console's areas the caller's role may open (path, name), for its navigation and the account page.
+pub(crate) fn areas(page: &Page, p: &Principal) -> Vec<(&'static str, String)> {
+    NAV.iter()
+        .filter(|(route, ..)| may(route, p))
+        .map(|(_, href, ja, en)| (*href, page.say(ja, en)))
+        .collect()
+}
+
 impl Page {
-    fn console(&self) -> Chrome {
+    fn console(&self, p: &Principal) -> Chrome {
+        let mut nav = vec![("/account", self.say("アカウント", "Your account"))];
+        nav.extend(areas(self, p));
         Chrome {
             console: true,
+            nav,
             ..self.chrome()
         }
     }

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use secrecy::ExposeSecret;
 
 use crate::app::auth::Principal;
+use crate::app::csv_file::{ExcelEncoding, write_for_excel};
 use crate::app::users::{self, Delivery, NewUser, UserRecord};
 use crate::app::{AppError, auth, groups, layout, roles, tenants};
 use crate::domain::ids::{GroupId, UserId};
@@ -71,6 +72,9 @@ struct UsersPage {
     rows: Vec<Row>,
     may_create: bool,
     may_delete: bool,
+    /// The export of this list (its search or group), as UTF-8 and as CP932.
+    export_href: String,
+    export_sjis_href: String,
     first_href: Option<String>,
     next_href: Option<String>,
 }
@@ -169,10 +173,16 @@ async fn users_list_page(s: &AppState, p: &Principal, page: &Page) -> Result<Rep
         _ => None,
     };
     let next = encode_cursor(listed.next);
+    let export_href =
+        list_href(&q, &group, None).replacen("/admin/users", "/admin/users/export", 1);
+    let export_sjis_href = format!(
+        "{export_href}{}encoding=cp932",
+        if export_href.contains('?') { '&' } else { '?' }
+    );
     Ok(page.html(
         StatusCode::OK,
         &UsersPage {
-            c: page.console(),
+            c: page.console(p),
             ok,
             seats_used: tenant.seats_used,
             seat_limit: tenant.seat_limit,
@@ -184,8 +194,122 @@ async fn users_list_page(s: &AppState, p: &Principal, page: &Page) -> Result<Rep
             rows,
             may_create: may("page-admin-users-create", p),
             may_delete: may("page-admin-users-delete-post", p),
+            export_href,
+            export_sjis_href,
         },
     ))
+}
+
+// ---- the export --------------------------------------------------------------------------------------
+
+/// Users read per store page while exporting.
+const EXPORT_PAGE: usize = 500;
+/// The largest file the export writes: below Lambda's 6 MB response limit once base64-encoded (× 4/3).
+const EXPORT_MAX_BYTES: usize = 4 * 1024 * 1024;
+
+/// `GET /admin/users/export`: the users of the list as it is filtered (`q` or `group`), as a CSV file that
+/// Excel opens: UTF-8 with a BOM, or CP932 with `encoding=cp932`. The columns are the import's
+/// (`name,email,login_id,role,groups`, so an edited file can be imported elsewhere once the extra columns are
+/// removed) and then `org_admin,status,created`. Cells that look like formulas are escaped.
+pub async fn users_export(State(s): State<AppState>, Caller(p): Caller, page: Page) -> Reply {
+    match users_export_file(&s, &p, &page).await {
+        Ok(r) => r,
+        Err(e @ AppError::Invalid { .. }) => page.message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page.say("ファイルを作れませんでした", "The file could not be written"),
+            vec![if page.en {
+                e.to_string()
+            } else {
+                "Shift_JIS（CP932）で書けない文字（絵文字や一部の漢字など）を含むユーザーがいます。UTF-8 でダウンロードしてください。".to_owned()
+            }],
+            vec![("/admin/users", page.say("ユーザー一覧へ", "The users"))],
+        ),
+        Err(AppError::Conflict { .. }) => page.message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page.say("ファイルが大きすぎます", "The file would be too large"),
+            vec![page.say(
+                "一度に書き出せるのは 4 MB までです。グループや検索で絞り込んでから、もう一度お試しください。",
+                "One export holds at most 4 MB. Filter the list by a group or a search, then try again.",
+            )],
+            vec![("/admin/users", page.say("ユーザー一覧へ", "The users"))],
+        ),
+        Err(e) => page.failure(e),
+    }
+}
+
+async fn users_export_file(s: &AppState, p: &Principal, page: &Page) -> Result<Reply, AppError> {
+    let q = page.q("q").unwrap_or("").trim().to_owned();
+    let gid = page.q("group").and_then(GroupId::parse);
+    let encoding = match page.q("encoding") {
+        Some("cp932") => ExcelEncoding::Cp932,
+        _ => ExcelEncoding::Utf8Bom,
+    };
+    let roles = roles::list(&s.svc, &p.scope).await?;
+    let mut group_names = std::collections::HashMap::new();
+    let mut after = None;
+    loop {
+        let got = groups::list(&s.svc, &p.scope, EXPORT_PAGE, after, None).await?;
+        group_names.extend(got.items.into_iter().map(|g| (g.id.to_string(), g.name)));
+        match got.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    let mut rows = Vec::new();
+    let mut size = 0usize;
+    let mut after = None;
+    loop {
+        let got = match &gid {
+            Some(g) => groups::members(&s.svc, &p.scope, g, EXPORT_PAGE, after).await?,
+            None => {
+                let q = (!q.is_empty()).then_some(q.as_str());
+                users::list(&s.svc, &p.scope, EXPORT_PAGE, after, q).await?
+            }
+        };
+        for u in got.items {
+            let row = vec![
+                u.name.clone(),
+                u.email.clone().unwrap_or_default(),
+                u.login_id.clone().unwrap_or_default(),
+                role_name(&roles, &u.role_id),
+                u.group_ids
+                    .iter()
+                    .filter_map(|g| group_names.get(g).cloned())
+                    .collect::<Vec<_>>()
+                    .join(";"),
+                if u.org_admin { "yes" } else { "no" }.to_owned(),
+                u.status.as_str().to_owned(),
+                ktime::jst_from_unix(u.created),
+            ];
+            size += row.iter().map(|c| c.len() + 3).sum::<usize>();
+            if size > EXPORT_MAX_BYTES {
+                return Err(AppError::conflict(
+                    "export_too_large",
+                    "the export is too large",
+                ));
+            }
+            rows.push(row);
+        }
+        match got.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    let bytes = write_for_excel(
+        &[
+            "name",
+            "email",
+            "login_id",
+            "role",
+            "groups",
+            "org_admin",
+            "status",
+            "created",
+        ],
+        &rows,
+        encoding,
+    )?;
+    Ok(page.download("users.csv", bytes))
 }
 
 // ---- registering a user (operations 8 and 9) ----------------------------------------------------------
@@ -246,7 +370,7 @@ async fn new_user_form(
     Ok(page.html(
         status,
         &NewUserPage {
-            c: page.console(),
+            c: page.console(p),
             csrf: page.session_form_token(),
             error,
             name: form.text("name"),
@@ -296,7 +420,7 @@ pub async fn user_create(
             Some(pw) => page.html(
                 StatusCode::CREATED,
                 &CreatedPage {
-                    c: page.console(),
+                    c: page.console(&p),
                     reissued: false,
                     id: c.user.id.to_string(),
                     name: c.user.name.clone(),
@@ -457,7 +581,7 @@ async fn user_page(
     Ok(page.html(
         status,
         &UserPage {
-            c: page.console(),
+            c: page.console(p),
             csrf: page.session_form_token(),
             ok,
             error,
@@ -573,7 +697,7 @@ pub async fn user_credentials(
             Ok(u) => page.html(
                 StatusCode::OK,
                 &CreatedPage {
-                    c: page.console(),
+                    c: page.console(&p),
                     reissued: true,
                     id: u.id.to_string(),
                     name: u.name.clone(),
@@ -646,7 +770,7 @@ pub async fn users_delete_confirm(
     page.html(
         StatusCode::OK,
         &DeletePage {
-            c: page.console(),
+            c: page.console(&p),
             csrf: page.session_form_token(),
             ids: found,
             users: shown,
