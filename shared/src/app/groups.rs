@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
-use crate::app::tx::Tx;
+use crate::app::tx::{self, Tx};
 use crate::app::users::{self, UserRecord};
 use crate::app::{AppError, Scope, Services};
 use crate::domain::ids::{GroupId, UserId};
@@ -502,43 +502,19 @@ pub async fn add_members(
         }
     }
     let log_key = svc.log_key(&scope.tenant).await?;
-    for chunk in todo.chunks(MEMBERS_PER_TX) {
-        match svc
-            .store
-            .transact(link_writes(scope, id, chunk, &log_key, actor, now))
-            .await
-        {
-            Ok(()) => added.extend(chunk.iter().map(|u| u.to_string())),
-            Err(StoreError::ConditionFailed { .. }) => {
-                for u in chunk {
-                    match svc
-                        .store
-                        .transact(link_writes(
-                            scope,
-                            id,
-                            std::slice::from_ref(u),
-                            &log_key,
-                            actor,
-                            now,
-                        ))
-                        .await
-                    {
-                        Ok(()) => added.push(u.to_string()),
-                        // Already a member (added concurrently) is success; a vanished user or group is not.
-                        Err(StoreError::ConditionFailed { .. }) => {
-                            match is_member(svc, scope, id, u).await? {
-                                true => added.push(u.to_string()),
-                                false => failed.push(MemberFailure {
-                                    id: u.to_string(),
-                                    error: AppError::NotFound("user"),
-                                }),
-                            }
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-            }
-            Err(e) => return Err(e.into()),
+    let (written, refused) = tx::in_chunks(svc.store.as_ref(), &todo, MEMBERS_PER_TX, |users| {
+        link_writes(scope, id, users, &log_key, actor, now)
+    })
+    .await?;
+    added.extend(written.into_iter().map(UserId::to_string));
+    // Already a member (added concurrently) is success; a vanished user or group is not.
+    for u in refused {
+        match is_member(svc, scope, id, u).await? {
+            true => added.push(u.to_string()),
+            false => failed.push(MemberFailure {
+                id: u.to_string(),
+                error: AppError::NotFound("user"),
+            }),
         }
     }
     Ok((added, failed))
@@ -640,43 +616,18 @@ pub async fn remove_members(
         error: AppError::conflict("not_a_member", "this user is not a member of the group"),
     }));
     let log_key = svc.log_key(&scope.tenant).await?;
-    let mut removed = Vec::new();
-    for chunk in todo.chunks(MEMBERS_PER_TX) {
-        match svc
-            .store
-            .transact(unlink_many(scope, id, chunk, &log_key, actor, now))
-            .await
-        {
-            Ok(()) => removed.extend(chunk.iter().map(|u| u.to_string())),
-            Err(StoreError::ConditionFailed { .. }) => {
-                for u in chunk {
-                    match svc
-                        .store
-                        .transact(unlink_many(
-                            scope,
-                            id,
-                            std::slice::from_ref(u),
-                            &log_key,
-                            actor,
-                            now,
-                        ))
-                        .await
-                    {
-                        Ok(()) => removed.push(u.to_string()),
-                        Err(StoreError::ConditionFailed { .. }) => failed.push(MemberFailure {
-                            id: u.to_string(),
-                            error: AppError::conflict(
-                                "not_a_member",
-                                "this user is not (or no longer) a member of the group",
-                            ),
-                        }),
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let (written, refused) = tx::in_chunks(svc.store.as_ref(), &todo, MEMBERS_PER_TX, |users| {
+        unlink_many(scope, id, users, &log_key, actor, now)
+    })
+    .await?;
+    let removed: Vec<String> = written.into_iter().map(UserId::to_string).collect();
+    failed.extend(refused.into_iter().map(|u| MemberFailure {
+        id: u.to_string(),
+        error: AppError::conflict(
+            "not_a_member",
+            "this user is not (or no longer) a member of the group",
+        ),
+    }));
     Ok((removed, failed))
 }
 

@@ -61,3 +61,31 @@ impl Tx {
         }
     }
 }
+
+/// Writes `items` in transactions of at most `per_tx` items, each built by `writes`. A transaction a condition
+/// refuses is retried one item at a time, so one bad item costs only itself. Answers the items written and
+/// the items whose own transaction was refused (for the caller to judge), each in the order given.
+pub async fn in_chunks<'a, T>(
+    store: &dyn ItemStore,
+    items: &'a [T],
+    per_tx: usize,
+    writes: impl Fn(&[T]) -> Vec<Write>,
+) -> Result<(Vec<&'a T>, Vec<&'a T>), StoreError> {
+    let (mut written, mut refused) = (Vec::new(), Vec::new());
+    for chunk in items.chunks(per_tx) {
+        match store.transact(writes(chunk)).await {
+            Ok(()) => written.extend(chunk),
+            Err(StoreError::ConditionFailed { .. }) => {
+                for item in chunk {
+                    match store.transact(writes(std::slice::from_ref(item))).await {
+                        Ok(()) => written.push(item),
+                        Err(StoreError::ConditionFailed { .. }) => refused.push(item),
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((written, refused))
+}

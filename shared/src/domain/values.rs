@@ -224,6 +224,9 @@ impl Slug {
 
 pub const MAX_SEAT_LIMIT: i64 = 1_000_000;
 
+/// Most ids or names one bulk request (API or console form) takes.
+pub const BULK_LIMIT: usize = 1000;
+
 pub fn seat_limit(n: i64) -> Result<i64, Invalid> {
     if (1..=MAX_SEAT_LIMIT).contains(&n) {
         Ok(n)

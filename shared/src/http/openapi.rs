@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::domain::values::BULK_LIMIT;
 use crate::http::routes::{self, Access, Target};
 
 fn nullable(t: &str) -> Value {
@@ -164,14 +165,14 @@ fn components() -> Map<String, Value> {
             "failed_members": {"type": "array", "items": {"$ref": "#/components/schemas/Failure"}}})),
         "GroupPage": page_of("Group"),
         "NewGroup": obj(&["name"], json!({"name": {"type": "string", "minLength": 1, "maxLength": 100},
-            "member_ids": {"type": "array", "maxItems": 1000, "items": {"type": "string"}}})),
+            "member_ids": {"type": "array", "maxItems": BULK_LIMIT, "items": {"type": "string"}}})),
         "GroupRename": obj(&["name"], json!({"name": {"type": "string", "minLength": 1, "maxLength": 100}})),
-        "GroupNames": obj(&["names"], json!({"names": {"type": "array", "maxItems": 1000, "items": {"type": "string"}}})),
+        "GroupNames": obj(&["names"], json!({"names": {"type": "array", "maxItems": BULK_LIMIT, "items": {"type": "string"}}})),
         "GroupsCreated": obj(&["created", "failed"], json!({
             "created": {"type": "array", "items": {"$ref": "#/components/schemas/Group"}},
             "failed": {"type": "array", "items": obj(&["index", "name", "code", "message"], json!({
                 "index": {"type": "integer"}, "name": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}}))}})),
-        "UserIds": obj(&["user_ids"], json!({"user_ids": {"type": "array", "maxItems": 1000, "items": {"type": "string"}}})),
+        "UserIds": obj(&["user_ids"], json!({"user_ids": {"type": "array", "maxItems": BULK_LIMIT, "items": {"type": "string"}}})),
         "Failure": obj(&["id", "code", "message"], json!({"id": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}})),
         "MembersAdded": obj(&["added", "failed"], json!({"added": {"type": "array", "items": {"type": "string"}},
             "failed": {"type": "array", "items": {"$ref": "#/components/schemas/Failure"}}})),
@@ -180,7 +181,7 @@ fn components() -> Map<String, Value> {
         "ResetRequest": obj(&["tenant", "login"], json!({"tenant": {"type": "string"}, "login": {"type": "string"}})),
         "Credentials": obj(&["delivery"], json!({"delivery": {"enum": ["invite_link", "generated"]}})),
         "Reissued": obj(&[], json!({"initial_password": {"type": "string"}})),
-        "Ids": obj(&["ids"], json!({"ids": {"type": "array", "maxItems": 1000, "items": {"type": "string"}}})),
+        "Ids": obj(&["ids"], json!({"ids": {"type": "array", "maxItems": BULK_LIMIT, "items": {"type": "string"}}})),
         "BulkDeleted": obj(&["deleted", "failed"], json!({
             "deleted": {"type": "array", "items": {"type": "string"}},
             "failed": {"type": "array", "items": obj(&["id", "code", "message"], json!({

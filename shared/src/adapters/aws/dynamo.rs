@@ -8,7 +8,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, DeleteRequest, KeysAndAttributes, Put, PutRequest,
     TransactWriteItem, Update, WriteRequest,
@@ -241,6 +244,19 @@ where
     StoreError::Backend {
         message: format!("DynamoDB {op}: {text}"),
         source: None,
+    }
+}
+
+/// A single conditional write's failure: a failed condition is the caller's answer (as in a transaction of
+/// one, index 0); anything else is the SDK's error, mapped as every other request's.
+fn single_write_err<E>(op: &str, e: SdkError<E>, condition_failed: fn(&E) -> bool) -> StoreError
+where
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
+{
+    if e.as_service_error().is_some_and(condition_failed) {
+        StoreError::ConditionFailed { index: 0 }
+    } else {
+        sdk_err(op, e)
     }
 }
 
@@ -573,7 +589,6 @@ impl ItemStore for DynamoStore {
 impl DynamoStore {
     async fn single_write(&self, w: &Write) -> StoreResult<()> {
         let mut e = Expr::default();
-        let failed = |is_ccf: bool| is_ccf.then_some(StoreError::ConditionFailed { index: 0 });
         match w {
             Write::Put { table, item, cond } => {
                 let c = cond.as_ref().map(|c| e.cond(c));
@@ -588,11 +603,11 @@ impl DynamoStore {
                     .await
                     .map(|_| ())
                     .map_err(|err| {
-                        failed(
-                            err.as_service_error()
-                                .is_some_and(|s| s.is_conditional_check_failed_exception()),
+                        single_write_err(
+                            "PutItem",
+                            err,
+                            PutItemError::is_conditional_check_failed_exception,
                         )
-                        .unwrap_or_else(|| sdk_err("PutItem", err))
                     })
             }
             Write::Delete {
@@ -613,11 +628,11 @@ impl DynamoStore {
                     .await
                     .map(|_| ())
                     .map_err(|err| {
-                        failed(
-                            err.as_service_error()
-                                .is_some_and(|s| s.is_conditional_check_failed_exception()),
+                        single_write_err(
+                            "DeleteItem",
+                            err,
+                            DeleteItemError::is_conditional_check_failed_exception,
                         )
-                        .unwrap_or_else(|| sdk_err("DeleteItem", err))
                     })
             }
             Write::Update {
@@ -641,11 +656,11 @@ impl DynamoStore {
                     .await
                     .map(|_| ())
                     .map_err(|err| {
-                        failed(
-                            err.as_service_error()
-                                .is_some_and(|s| s.is_conditional_check_failed_exception()),
+                        single_write_err(
+                            "UpdateItem",
+                            err,
+                            UpdateItemError::is_conditional_check_failed_exception,
                         )
-                        .unwrap_or_else(|| sdk_err("UpdateItem", err))
                     })
             }
             Write::Check {

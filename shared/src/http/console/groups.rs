@@ -13,10 +13,10 @@ use crate::app::users::{self, UserRecord};
 use crate::app::{AppError, imports, layout};
 use crate::domain::ids::GroupId;
 use crate::domain::time as ktime;
+use crate::domain::values::BULK_LIMIT;
 use crate::domain::values::Name;
 use crate::http::AppState;
 use crate::http::extract::{Caller, PathId, decode_cursor, encode_cursor};
-use crate::http::handlers::groups::BULK_LIMIT;
 use crate::http::pages::{Chrome, Form, Page, Reply, jst_minutes};
 use crate::http::routes::may;
 

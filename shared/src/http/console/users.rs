@@ -24,7 +24,7 @@ const PAGE_SIZE: usize = 20;
 /// Groups offered by the list's filter.
 const GROUP_CHOICES: usize = 200;
 /// Users one confirmation may delete (the API's bulk limit).
-const DELETE_LIMIT: usize = crate::http::handlers::users::BULK_LIMIT;
+const DELETE_LIMIT: usize = crate::domain::values::BULK_LIMIT;
 
 fn state_label(page: &Page, u: &UserRecord) -> String {
     match u.status {

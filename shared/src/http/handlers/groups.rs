@@ -14,22 +14,10 @@ use crate::domain::values::Name;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Caller, Json, Params, PathId, decode_cursor, encode_cursor, limit};
-
-/// Most ids or names one bulk request takes.
-pub const BULK_LIMIT: usize = 1000;
+use crate::http::handlers::{IdsBody, deletion_report, too_many};
 
 fn group_id(id: &str) -> ApiResult<GroupId> {
     GroupId::parse(id).ok_or_else(|| ApiError::not_found("group"))
-}
-
-fn too_many(field: &'static str, n: usize) -> ApiResult<()> {
-    if n > BULK_LIMIT {
-        return Err(ApiError {
-            field: Some(field),
-            ..ApiError::invalid(format!("at most {BULK_LIMIT} per request, got {n}"))
-        });
-    }
-    Ok(())
 }
 
 fn failures(f: Vec<MemberFailure>) -> Vec<Value> {
@@ -164,12 +152,6 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IdsBody {
-    ids: Vec<String>,
-}
-
 pub async fn bulk_delete(
     State(s): State<AppState>,
     Caller(p): Caller,
@@ -178,14 +160,7 @@ pub async fn bulk_delete(
     too_many("ids", b.ids.len())?;
     let (deleted, failed) =
         groups::delete_many(&s.svc, &p.scope, &p.actor(), b.ids, time::now()).await;
-    let failed: Vec<Value> = failed
-        .into_iter()
-        .map(|(id, e)| {
-            let (code, message) = e.failed_item("bulk delete failed");
-            json!({"id": id, "code": code, "message": message})
-        })
-        .collect();
-    Ok(Out(json!({"deleted": deleted, "failed": failed})))
+    Ok(deletion_report(deleted, failed))
 }
 
 #[derive(Deserialize)]

@@ -2,10 +2,10 @@
 
 use axum::Json as Out;
 use axum::extract::State;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::app::logs::{self, Window};
+use crate::app::logs::{self, LogPage, Window};
 use crate::domain::ids::TenantId;
 use crate::domain::time::parse_rfc3339;
 use crate::http::AppState;
@@ -21,38 +21,41 @@ pub struct LogQuery {
     to: Option<String>,
 }
 
-fn window(q: &LogQuery) -> ApiResult<Window> {
-    let parse = |field: &'static str, v: &Option<String>| {
-        v.as_deref()
-            .map(|s| {
-                parse_rfc3339(s).ok_or_else(|| ApiError {
-                    field: Some(field),
-                    ..ApiError::invalid(format!(
-                        "{field} must be an RFC 3339 time, e.g. 2026-11-26T09:00:00+09:00"
-                    ))
+impl LogQuery {
+    /// The window, page size and cursor the query asks for; 400 naming the field that is wrong.
+    fn read(&self) -> ApiResult<(Window, usize, Option<String>)> {
+        let parse = |field: &'static str, v: &Option<String>| {
+            v.as_deref()
+                .map(|s| {
+                    parse_rfc3339(s).ok_or_else(|| ApiError {
+                        field: Some(field),
+                        ..ApiError::invalid(format!(
+                            "{field} must be an RFC 3339 time, e.g. 2026-11-26T09:00:00+09:00"
+                        ))
+                    })
                 })
-            })
-            .transpose()
-    };
-    Ok(Window {
-        from: parse("from", &q.from)?,
-        to: parse("to", &q.to)?,
-    })
+                .transpose()
+        };
+        let window = Window {
+            from: parse("from", &self.from)?,
+            to: parse("to", &self.to)?,
+        };
+        Ok((
+            window,
+            limit(self.limit.as_deref())?,
+            decode_cursor(self.cursor.as_deref(), "")?,
+        ))
+    }
+}
+
+/// One page of a log as the API answers it.
+fn body<T: Serialize>(page: LogPage<T>) -> Out<Value> {
+    Out(json!({"items": page.items, "next_cursor": encode_cursor(page.next)}))
 }
 
 async fn audit_page(s: &AppState, tenant: &TenantId, q: LogQuery) -> ApiResult<Out<Value>> {
-    let w = window(&q)?;
-    let page = logs::audit(
-        &s.svc,
-        tenant,
-        &w,
-        limit(q.limit.as_deref())?,
-        decode_cursor(q.cursor.as_deref(), "")?,
-    )
-    .await?;
-    Ok(Out(
-        json!({"items": page.items, "next_cursor": encode_cursor(page.next)}),
-    ))
+    let (w, n, after) = q.read()?;
+    Ok(body(logs::audit(&s.svc, tenant, &w, n, after).await?))
 }
 
 pub async fn audit(
@@ -68,17 +71,9 @@ pub async fn mail(
     Caller(p): Caller,
     Params(q): Params<LogQuery>,
 ) -> ApiResult<Out<Value>> {
-    let w = window(&q)?;
-    let page = logs::mail(
-        &s.svc,
-        &p.scope.tenant,
-        &w,
-        limit(q.limit.as_deref())?,
-        decode_cursor(q.cursor.as_deref(), "")?,
-    )
-    .await?;
-    Ok(Out(
-        json!({"items": page.items, "next_cursor": encode_cursor(page.next)}),
+    let (w, n, after) = q.read()?;
+    Ok(body(
+        logs::mail(&s.svc, &p.scope.tenant, &w, n, after).await?,
     ))
 }
 

@@ -17,6 +17,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{
     Caller, Csv, Json, Params, PathId, decode_cursor, encode_cursor, limit, row_failures,
 };
+use crate::http::handlers::{IdsBody, deletion_report, too_many};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -178,36 +179,16 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub const BULK_LIMIT: usize = 1000;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IdsBody {
-    ids: Vec<String>,
-}
-
 /// Deletes each id in turn (`users::delete_many`), reporting every failure.
 pub async fn bulk_delete(
     State(s): State<AppState>,
     Caller(p): Caller,
     Json(b): Json<IdsBody>,
 ) -> ApiResult<Out<Value>> {
-    if b.ids.len() > BULK_LIMIT {
-        return Err(ApiError {
-            field: Some("ids"),
-            ..ApiError::invalid(format!("at most {BULK_LIMIT} ids per request"))
-        });
-    }
+    too_many("ids", b.ids.len())?;
     let (deleted, failed) =
         users::delete_many(&s.svc, &p.scope, &p.authority(), b.ids, time::now()).await;
-    let failed: Vec<Value> = failed
-        .into_iter()
-        .map(|(id, e)| {
-            let (code, message) = e.failed_item("bulk delete failed");
-            json!({"id": id, "code": code, "message": message})
-        })
-        .collect();
-    Ok(Out(json!({"deleted": deleted, "failed": failed})))
+    Ok(deletion_report(deleted, failed))
 }
 
 #[derive(Deserialize)]
