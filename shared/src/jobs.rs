@@ -1,13 +1,10 @@
 //! Scheduled jobs as Lambda functions: EventBridge invokes them with its event, whose `time` is the job's
 //! `now`; the report is the function's result, and a failure is an error Lambda retries.
 
-use std::sync::Arc;
-
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
 use crate::app::{AppError, Services, retention, uploads};
-use crate::config::{Backend, Config};
 use crate::domain::time;
 
 #[derive(Clone, Copy, Debug)]
@@ -35,16 +32,8 @@ pub async fn run_once(svc: &Services, job: Job, event: &Value) -> Result<Value, 
     })
 }
 
-/// Logging and the services of a Lambda function that is not an API route (jobs, the task worker).
-pub async fn lambda_services() -> Result<Arc<Services>, lambda_runtime::Error> {
-    crate::telemetry::init(true);
-    let mut config = Config::from_env()?;
-    config.backend = Backend::Aws;
-    Ok(Arc::new(config.services().await?))
-}
-
 pub async fn run(job: Job) -> Result<(), lambda_runtime::Error> {
-    let svc = lambda_services().await?;
+    let svc = crate::lambda::start().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let svc = svc.clone();
         async move {

@@ -15,6 +15,7 @@ pub mod crypto;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+pub mod lambda;
 pub mod ports;
 pub mod telemetry;
 pub mod util;

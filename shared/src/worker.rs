@@ -9,8 +9,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
-use serde_json::{Value, json};
 
 use crate::adapters::aws::SqsQueue;
 use crate::adapters::embedded::queue::{Leased, LocalQueue};
@@ -289,15 +289,14 @@ fn backoff(failures: u32) -> Duration {
 /// Handles an SQS event (the Lambda event source mapping's batch) and answers which messages failed, so
 /// SQS redelivers only those (`ReportBatchItemFailures`). The batch's messages are kept invisible by a
 /// heartbeat while it runs, so those of a crashed invocation come back within [`LEASE`].
-pub async fn handle_sqs_event(svc: &Services, event: &Value) -> Value {
-    let messages: Vec<Message> = event["Records"]
-        .as_array()
+pub async fn handle_sqs_event(svc: &Services, event: SqsEvent) -> SqsBatchResponse {
+    let messages: Vec<Message> = event
+        .records
         .into_iter()
-        .flatten()
         .map(|record| Message {
-            id: record["messageId"].as_str().unwrap_or_default().to_owned(),
-            receipt: record["receiptHandle"].as_str().map(str::to_owned),
-            task: serde_json::from_str::<Task>(record["body"].as_str().unwrap_or_default())
+            id: record.message_id.unwrap_or_default(),
+            receipt: record.receipt_handle,
+            task: serde_json::from_str::<Task>(record.body.as_deref().unwrap_or_default())
                 .map_err(|e| e.to_string()),
         })
         .collect();
@@ -306,19 +305,21 @@ pub async fn handle_sqs_event(svc: &Services, event: &Value) -> Value {
         TaskSource::InProcess(_) => None,
     };
     let failed = run_batch(svc, queue, &messages).await;
-    let failures: Vec<Value> = failed
-        .iter()
-        .map(|id| json!({"itemIdentifier": id}))
-        .collect();
-    json!({"batchItemFailures": failures})
+    let mut answer = SqsBatchResponse::default();
+    answer.set_failures(failed);
+    answer
 }
 
 /// The worker Lambda function.
 pub async fn run_lambda() -> Result<(), lambda_runtime::Error> {
-    let svc = crate::jobs::lambda_services().await?;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    let svc = crate::lambda::start().await?;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let svc = svc.clone();
-        async move { Ok::<Value, lambda_runtime::Error>(handle_sqs_event(&svc, &event.payload).await) }
+        async move {
+            Ok::<SqsBatchResponse, lambda_runtime::Error>(
+                handle_sqs_event(&svc, event.payload).await,
+            )
+        }
     }))
     .await
 }

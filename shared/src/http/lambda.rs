@@ -5,7 +5,6 @@ use std::sync::Arc;
 use axum::extract::Request;
 use lambda_http::request::RequestContext;
 
-use crate::config::{Backend, Config};
 use crate::http::{AppState, OperatorAuth, router};
 
 /// Whether API Gateway authenticated the caller with IAM (the operator routes' authorizer).
@@ -36,17 +35,14 @@ pub fn source_ip(parts: &axum::http::request::Parts) -> Option<String> {
     }
 }
 
-/// Init (config, clients, router) once, then hand the handler to the runtime.
-pub async fn run(route_id: &str) -> Result<(), lambda_http::Error> {
-    crate::telemetry::init(true);
-    let mut config = Config::from_env()?;
-    config.backend = Backend::Aws;
-    let svc = Arc::new(config.services().await?);
+/// Init (the functions' common start-up, then the router of this one route) once, then hand the handler
+/// to the runtime.
+pub async fn run(route_id: &str) -> Result<(), Error> {
     let state = AppState {
-        svc,
+        svc: crate::lambda::start().await?,
         operator: Arc::new(OperatorAuth::Iam),
     };
     let app = router(state, |r| r.id == route_id);
     lambda_http::run(app).await
 }
-pub use lambda_http::Error;
+pub use crate::lambda::Error;

@@ -365,15 +365,13 @@ async fn the_worker_lambda_leases_its_batch_so_a_failed_task_comes_back_soon() {
         .await
         .unwrap();
     let msg = event_source.receive(0).await.unwrap().pop().unwrap();
-    let answer = kanri::worker::handle_sqs_event(
-        &svc,
-        &json!({"Records": [
-            {"messageId": "m-bad", "receiptHandle": msg.receipt, "body": "{\"task\": \"unknown\"}"},
-        ]}),
-    )
-    .await;
+    let event = serde_json::from_value(json!({"Records": [
+        {"messageId": "m-bad", "receiptHandle": msg.receipt, "body": "{\"task\": \"unknown\"}"},
+    ]}))
+    .unwrap();
+    let answer = kanri::worker::handle_sqs_event(&svc, event).await;
     assert_eq!(
-        answer,
+        serde_json::to_value(answer).unwrap(),
         json!({"batchItemFailures": [{"itemIdentifier": "m-bad"}]})
     );
     // Reported failed, it is back within the lease the handler set, not the queue's 30 s.
