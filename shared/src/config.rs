@@ -2,11 +2,9 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use crate::adapters::{aws, embedded};
-use crate::app::{Services, Settings, TaskSource};
-use crate::crypto::Keyring;
+use crate::app::{Services, Settings};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -148,113 +146,9 @@ impl Config {
         })
     }
 
-    /// Wires the ports for the chosen backend. Nothing here calls AWS: clients connect on first use.
+    /// The services alone, for what runs no worker and serves no files (the operator's command, the
+    /// benchmarks): [`crate::wiring::wire`] has the rest.
     pub async fn services(&self) -> Result<Services, ConfigError> {
-        type Ports = (
-            Arc<dyn crate::ports::ItemStore>,
-            Arc<dyn crate::ports::KeyService>,
-            Arc<dyn crate::ports::Mailer>,
-            Arc<dyn crate::ports::BackupService>,
-        );
-        let mut tasks = None;
-        let mut settings = self.settings.clone();
-        let files: Arc<dyn crate::ports::FileStore>;
-        let mut local_files = None;
-        let (store, keys, mailer, backups): Ports = match self.backend {
-            Backend::Embedded => {
-                let io = |what: &str| {
-                    let what = what.to_owned();
-                    move |source| ConfigError::Io { what, source }
-                };
-                std::fs::create_dir_all(&self.data_dir).map_err(io("the data dir"))?;
-                // First: the store's lock says this process is the only one on the data dir.
-                let store = embedded::EmbeddedStore::open_with_cache(
-                    &self.data_dir.join("kanri.redb"),
-                    self.store_cache_bytes,
-                )
-                .map_err(ConfigError::Store)?;
-                let keys = embedded::LocalKeyService::open(&self.data_dir)
-                    .map_err(io("the local master key"))?;
-                let outbox = embedded::Outbox::new(self.data_dir.join("outbox"))
-                    .map_err(io("the outbox"))?;
-                let backups =
-                    embedded::EmbeddedBackups::new(store.clone(), self.data_dir.join("backups"));
-                // The store's lock makes this process the store's only worker.
-                settings.worker_id = Some(crate::domain::ids::new_id());
-                // A backup that a killed process left half-written.
-                backups.remove_partials();
-                tasks = Some(TaskSource::InProcess(Arc::new(embedded::LocalQueue::new(
-                    store.clone(),
-                ))));
-                let local = Arc::new(
-                    embedded::LocalFiles::open(&self.data_dir, self.settings.public_url.clone())
-                        .map_err(io("the files dir"))?,
-                );
-                files = local.clone();
-                local_files = Some(local);
-                (
-                    Arc::new(store),
-                    Arc::new(keys),
-                    Arc::new(outbox),
-                    Arc::new(backups),
-                )
-            }
-            Backend::Aws => {
-                let sdk = match self.aws_timeouts {
-                    Some(t) => aws::sdk_config_with(self.aws_emulator.as_deref(), t).await,
-                    None => aws::sdk_config(self.aws_emulator.as_deref()).await,
-                };
-                let (dynamo, kms, ses) = aws::metrics::clients(&sdk);
-                let store = aws::DynamoStore::new(
-                    dynamo.clone(),
-                    self.table.clone(),
-                    self.log_table.clone(),
-                    self.keys_table.clone(),
-                );
-                let backups = aws::DynamoBackups::new(
-                    dynamo,
-                    vec![self.table.clone(), self.log_table.clone()],
-                );
-                let keys = aws::KmsKeyService::new(kms, self.kms_key_id.clone());
-                let mailer = aws::SesMailer::new(ses, self.settings.mail_from.clone());
-                // Emulators answer every bucket on one host: path-style addressing there.
-                let path_style =
-                    self.aws_emulator.is_some() || std::env::var_os("AWS_ENDPOINT_URL").is_some();
-                files = Arc::new(aws::S3Files::new(
-                    aws::metrics::s3_client(&sdk, path_style),
-                    self.bucket.clone(),
-                    self.kms_key_id.clone(),
-                ));
-                if let Some(url) = &self.queue_url {
-                    let sqs = aws::SqsQueue::new(aws::metrics::sqs_client(&sdk), url.clone());
-                    tasks = Some(TaskSource::Sqs(Arc::new(sqs)));
-                }
-                (
-                    Arc::new(store),
-                    Arc::new(keys),
-                    Arc::new(mailer),
-                    Arc::new(backups),
-                )
-            }
-        };
-        // On the AWS backend without SQS (tests), tasks wait in memory and die with the process.
-        let tasks = match tasks {
-            Some(t) => t,
-            None => TaskSource::InProcess(Arc::new(embedded::LocalQueue::new(
-                embedded::EmbeddedStore::in_memory().map_err(ConfigError::Store)?,
-            ))),
-        };
-        Ok(Services {
-            store,
-            keys,
-            mailer,
-            backups,
-            queue: tasks.queue(),
-            tasks,
-            files,
-            local_files,
-            keyring: Keyring::default(),
-            settings,
-        })
+        Ok(crate::wiring::wire(self).await?.services)
     }
 }

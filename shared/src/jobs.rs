@@ -33,7 +33,7 @@ pub async fn run_once(svc: &Services, job: Job, event: &Value) -> Result<Value, 
 }
 
 pub async fn run(job: Job) -> Result<(), lambda_runtime::Error> {
-    let svc = crate::lambda::start().await?;
+    let svc = std::sync::Arc::new(crate::lambda::start().await?.services);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let svc = svc.clone();
         async move {

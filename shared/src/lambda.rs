@@ -3,17 +3,16 @@
 //! services on the AWS backend. Clients are built here, once per execution environment, and nothing
 //! reaches the network until the first event needs it.
 
-use std::sync::Arc;
-
-use crate::app::Services;
 use crate::config::{Backend, Config};
+use crate::wiring::{Wired, wire};
 
 pub use lambda_http::Error;
 
-/// The start-up of a Lambda function: logging, configuration, services.
-pub async fn start() -> Result<Arc<Services>, Error> {
+/// The start-up of a Lambda function: logging, configuration, services (and the task source, which
+/// only the worker uses).
+pub async fn start() -> Result<Wired, Error> {
     crate::telemetry::init(true);
     let mut config = Config::from_env()?;
     config.backend = Backend::Aws;
-    Ok(Arc::new(config.services().await?))
+    Ok(wire(&config).await?)
 }

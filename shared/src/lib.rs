@@ -19,4 +19,5 @@ pub mod lambda;
 pub mod ports;
 pub mod telemetry;
 pub mod util;
+pub mod wiring;
 pub mod worker;

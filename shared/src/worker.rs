@@ -14,7 +14,7 @@ use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 
 use crate::adapters::aws::SqsQueue;
 use crate::adapters::embedded::queue::{Leased, LocalQueue};
-use crate::app::{AppError, Services, TaskSource, auth, import_jobs, notices};
+use crate::app::{AppError, Services, auth, import_jobs, notices};
 use crate::domain::time;
 use crate::ports::Task;
 
@@ -30,6 +30,26 @@ pub const HEARTBEAT: Duration = Duration::from_secs(20);
 /// The longest a task runs in the local server before it counts as failed (a Lambda worker is stopped by
 /// its function timeout, 300 s in template.yaml).
 pub const MAX_RUN: Duration = Duration::from_secs(15 * 60);
+
+/// The queue behind [`Services::queue`], for the worker that drains it (wired with the services by
+/// [`crate::wiring::wire`]).
+#[derive(Clone)]
+pub enum TaskSource {
+    /// The local server's queue, kept in the embedded store (in memory on the AWS backend without SQS)
+    /// and drained in this process by `crate::worker::start`.
+    InProcess(Arc<LocalQueue>),
+    /// SQS: the worker Lambda receives its messages; the local server on the AWS backend polls it.
+    Sqs(Arc<SqsQueue>),
+}
+
+impl TaskSource {
+    pub fn queue(&self) -> Arc<dyn crate::ports::TaskQueue> {
+        match self {
+            TaskSource::InProcess(q) => q.clone(),
+            TaskSource::Sqs(q) => q.clone(),
+        }
+    }
+}
 
 pub async fn run_task(svc: &Services, task: &Task) -> Result<(), AppError> {
     let now = time::now();
@@ -70,8 +90,8 @@ pub async fn run_task(svc: &Services, task: &Task) -> Result<(), AppError> {
 }
 
 /// Starts this process's worker in the background: the local queue's drain loop, or an SQS poller.
-pub fn start(svc: Arc<Services>) {
-    match svc.tasks.clone() {
+pub fn start(svc: Arc<Services>, tasks: TaskSource) {
+    match tasks {
         TaskSource::InProcess(queue) => {
             tokio::spawn(drain(svc, queue));
         }
@@ -289,7 +309,11 @@ fn backoff(failures: u32) -> Duration {
 /// Handles an SQS event (the Lambda event source mapping's batch) and answers which messages failed, so
 /// SQS redelivers only those (`ReportBatchItemFailures`). The batch's messages are kept invisible by a
 /// heartbeat while it runs, so those of a crashed invocation come back within [`LEASE`].
-pub async fn handle_sqs_event(svc: &Services, event: SqsEvent) -> SqsBatchResponse {
+pub async fn handle_sqs_event(
+    svc: &Services,
+    queue: Option<&SqsQueue>,
+    event: SqsEvent,
+) -> SqsBatchResponse {
     let messages: Vec<Message> = event
         .records
         .into_iter()
@@ -300,10 +324,6 @@ pub async fn handle_sqs_event(svc: &Services, event: SqsEvent) -> SqsBatchRespon
                 .map_err(|e| e.to_string()),
         })
         .collect();
-    let queue = match &svc.tasks {
-        TaskSource::Sqs(q) => Some(q.as_ref()),
-        TaskSource::InProcess(_) => None,
-    };
     let failed = run_batch(svc, queue, &messages).await;
     let mut answer = SqsBatchResponse::default();
     answer.set_failures(failed);
@@ -312,12 +332,18 @@ pub async fn handle_sqs_event(svc: &Services, event: SqsEvent) -> SqsBatchRespon
 
 /// The worker Lambda function.
 pub async fn run_lambda() -> Result<(), lambda_runtime::Error> {
-    let svc = crate::lambda::start().await?;
+    let wired = crate::lambda::start().await?;
+    let svc = Arc::new(wired.services);
+    // The queue whose messages the batch holds, to keep them leased while they run.
+    let queue = match wired.tasks {
+        TaskSource::Sqs(q) => Some(q),
+        TaskSource::InProcess(_) => None,
+    };
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let svc = svc.clone();
+        let (svc, queue) = (svc.clone(), queue.clone());
         async move {
             Ok::<SqsBatchResponse, lambda_runtime::Error>(
-                handle_sqs_event(&svc, event.payload).await,
+                handle_sqs_event(&svc, queue.as_deref(), event.payload).await,
             )
         }
     }))

@@ -100,6 +100,8 @@ pub struct App {
     pub http: reqwest::Client,
     /// The services behind the server, for tests that run use cases or tasks directly.
     pub svc: std::sync::Arc<kanri::app::Services>,
+    /// Where the server's worker takes its tasks from.
+    pub tasks: kanri::worker::TaskSource,
 }
 
 impl Drop for App {
@@ -155,7 +157,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     let data_dir = std::env::temp_dir().join(unique("kanri-test-"));
     let mut config = config(backend, data_dir.clone());
     adjust(&mut config);
-    let (router, operator_token, svc) = kanri::http::local::app_with_services(&config)
+    let local = kanri::http::local::app_with_services(&config)
         .await
         .expect("app starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -164,16 +166,17 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(kanri::http::local::serve_listener(
         listener,
-        router,
+        local.router,
         std::future::pending(),
     ));
     App {
         base: format!("http://{addr}"),
         backend,
-        operator_token,
+        operator_token: local.operator_token,
         data_dir,
         http: reqwest::Client::new(),
-        svc,
+        svc: local.svc,
+        tasks: local.tasks,
     }
 }
 
@@ -296,7 +299,7 @@ impl App {
     /// after 60 s. Mails sent by tasks (password resets, notices) are there once this returns. An app on SQS
     /// (the tests of the SQS path) is not waited for: those tests wait for the mails they expect.
     pub async fn settle(&self) {
-        let kanri::app::TaskSource::InProcess(queue) = &self.svc.tasks else {
+        let kanri::worker::TaskSource::InProcess(queue) = &self.tasks else {
             return;
         };
         for _ in 0..1200 {
@@ -594,9 +597,7 @@ impl App {
             mailer: mailer.unwrap_or_else(|| s.mailer.clone()),
             backups: s.backups.clone(),
             queue: queue.unwrap_or_else(|| s.queue.clone()),
-            tasks: s.tasks.clone(),
             files: s.files.clone(),
-            local_files: s.local_files.clone(),
             keyring: Default::default(),
             settings: s.settings.clone(),
         }

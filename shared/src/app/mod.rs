@@ -94,34 +94,12 @@ pub struct Services {
     pub keys: Arc<dyn KeyService>,
     pub mailer: Arc<dyn Mailer>,
     pub backups: Arc<dyn crate::ports::BackupService>,
-    /// Where background tasks go; `tasks` is where the worker of this process takes them from.
+    /// Where background tasks go (the worker's side is `worker::TaskSource`).
     pub queue: Arc<dyn crate::ports::TaskQueue>,
-    pub tasks: TaskSource,
-    /// Uploaded files; `local_files` is the same store when it is the local one (its URLs are served and
-    /// checked by the local server).
+    /// Uploaded files.
     pub files: Arc<dyn crate::ports::FileStore>,
-    pub local_files: Option<Arc<crate::adapters::embedded::LocalFiles>>,
     pub keyring: Keyring,
     pub settings: Settings,
-}
-
-/// The queue behind [`Services::queue`], for the worker that drains it.
-#[derive(Clone)]
-pub enum TaskSource {
-    /// The local server's queue, kept in the embedded store (in memory on the AWS backend without SQS)
-    /// and drained in this process by `crate::worker::start`.
-    InProcess(Arc<crate::adapters::embedded::LocalQueue>),
-    /// SQS: the worker Lambda receives its messages; the local server on the AWS backend polls it.
-    Sqs(Arc<crate::adapters::aws::SqsQueue>),
-}
-
-impl TaskSource {
-    pub fn queue(&self) -> Arc<dyn crate::ports::TaskQueue> {
-        match self {
-            TaskSource::InProcess(q) => q.clone(),
-            TaskSource::Sqs(q) => q.clone(),
-        }
-    }
 }
 
 /// A handle on one tenant's data: every key it builds lies in that tenant's partition, and it carries the

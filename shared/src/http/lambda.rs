@@ -39,7 +39,7 @@ pub fn source_ip(parts: &axum::http::request::Parts) -> Option<String> {
 /// to the runtime.
 pub async fn run(route_id: &str) -> Result<(), Error> {
     let state = AppState {
-        svc: crate::lambda::start().await?,
+        svc: Arc::new(crate::lambda::start().await?.services),
         operator: Arc::new(OperatorAuth::Iam),
     };
     let app = router(state, |r| r.id == route_id);

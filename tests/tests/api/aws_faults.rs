@@ -352,9 +352,7 @@ async fn the_worker_lambda_leases_its_batch_so_a_failed_task_comes_back_soon() {
         mailer: s.mailer.clone(),
         backups: s.backups.clone(),
         queue: queue.clone(),
-        tasks: kanri::app::TaskSource::Sqs(queue.clone()),
         files: s.files.clone(),
-        local_files: s.local_files.clone(),
         keyring: Default::default(),
         settings: s.settings.clone(),
     };
@@ -369,7 +367,7 @@ async fn the_worker_lambda_leases_its_batch_so_a_failed_task_comes_back_soon() {
         {"messageId": "m-bad", "receiptHandle": msg.receipt, "body": "{\"task\": \"unknown\"}"},
     ]}))
     .unwrap();
-    let answer = kanri::worker::handle_sqs_event(&svc, event).await;
+    let answer = kanri::worker::handle_sqs_event(&svc, Some(&queue), event).await;
     assert_eq!(
         serde_json::to_value(answer).unwrap(),
         json!({"batchItemFailures": [{"itemIdentifier": "m-bad"}]})

@@ -691,7 +691,7 @@ async fn on_aws_notices_fan_out_through_sqs() {
         .to_owned();
     let app =
         kanri_tests::spawn_app_with(kanri::config::Backend::Aws, |c| c.queue_url = Some(url)).await;
-    assert!(matches!(app.svc.tasks, kanri::app::TaskSource::Sqs(_)));
+    assert!(matches!(app.tasks, kanri::worker::TaskSource::Sqs(_)));
     let t = app.onboard(3).await;
     subscribe(&app, &t.admin_token, true, false).await;
     let title = format!("SQS {}", unique("r"));
@@ -714,7 +714,10 @@ async fn on_aws_notices_fan_out_through_sqs() {
         {"messageId": "m-bad", "body": "{\"task\": \"unknown\"}"},
     ]}))
     .unwrap();
-    let answer = kanri::worker::handle_sqs_event(&app.svc, event).await;
+    let kanri::worker::TaskSource::Sqs(queue) = &app.tasks else {
+        unreachable!("asserted above")
+    };
+    let answer = kanri::worker::handle_sqs_event(&app.svc, Some(queue), event).await;
     assert_eq!(
         serde_json::to_value(answer).unwrap(),
         json!({"batchItemFailures": [{"itemIdentifier": "m-bad"}]})

@@ -3,19 +3,17 @@
 
 use axum::Json as Out;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::adapters::embedded::files::Signed;
 use crate::app::import_jobs::{self, Kind};
 use crate::app::uploads::{self, NewUpload, Purpose};
 use crate::app::users::Delivery;
 use crate::domain::time::{self, jst};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Caller, Json, OptionalJson, Params, PathId, read_body};
+use crate::http::extract::{Caller, Json, OptionalJson, PathId};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,120 +132,4 @@ pub async fn cleanup(
     };
     let deleted = uploads::cleanup(&s.svc, as_of).await?;
     Ok(Out(json!({"deleted": deleted})))
-}
-
-// ---- the local file store's URLs (local server only) --------------------------------------------------
-
-#[derive(Deserialize)]
-pub struct FileQuery {
-    op: String,
-    expires: i64,
-    size: Option<u64>,
-    #[serde(rename = "type")]
-    content_type: Option<String>,
-    name: Option<String>,
-    sig: String,
-}
-
-fn signed<'a>(key: &'a str, q: &'a FileQuery) -> Signed<'a> {
-    Signed {
-        op: &q.op,
-        key,
-        expires: q.expires,
-        size: q.size,
-        content_type: q.content_type.as_deref(),
-        name: q.name.as_deref(),
-        signature: &q.sig,
-    }
-}
-
-fn check(s: &AppState, key: &str, q: &FileQuery, op: &str) -> ApiResult<()> {
-    let files = s
-        .svc
-        .local_files
-        .as_ref()
-        .ok_or_else(|| ApiError::not_found("file"))?;
-    if q.op != op || !files.verify(&signed(key, q), time::now().unix_timestamp()) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "the link is invalid or has expired",
-        ));
-    }
-    Ok(())
-}
-
-/// The object key of a `/files/{key}` request.
-fn file_key(uri: &axum::http::Uri) -> ApiResult<String> {
-    uri.path()
-        .strip_prefix("/files/")
-        .filter(|k| !k.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| ApiError::not_found("file"))
-}
-
-/// `PUT /files/{key}`: the bytes of an upload, as the URL was issued for. Every refusal is the API's JSON
-/// error, as on the API routes.
-pub async fn put_file(
-    State(s): State<AppState>,
-    Params(q): Params<FileQuery>,
-    req: axum::extract::Request,
-) -> ApiResult<StatusCode> {
-    let key = file_key(req.uri())?;
-    check(&s, &key, &q, "put")?;
-    let ctype = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    if Some(ctype.as_str()) != q.content_type.as_deref() {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the Content-Type the upload was issued for",
-        ));
-    }
-    let limit = q.size.unwrap_or(0).min(Purpose::Material.max_size()) as usize;
-    let body = read_body(req, limit).await?;
-    if Some(body.len() as u64) != q.size {
-        return Err(ApiError {
-            field: Some("size"),
-            ..ApiError::invalid("the body is not the size the upload was issued for")
-        });
-    }
-    uploads::receive_local(&s.svc, &key, &ctype, body.to_vec()).await?;
-    Ok(StatusCode::OK)
-}
-
-/// Any other method on `/files/{key}`.
-pub async fn file_method_not_allowed() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "upload URLs take PUT, download URLs GET",
-    )
-}
-
-/// `GET /files/{key}`: a stored upload's bytes, decrypted, as an attachment.
-pub async fn get_file(
-    State(s): State<AppState>,
-    Params(q): Params<FileQuery>,
-    uri: axum::http::Uri,
-) -> ApiResult<Response> {
-    let key = file_key(&uri)?;
-    check(&s, &key, &q, "get")?;
-    let (u, bytes) = uploads::serve_local(&s.svc, &key).await?;
-    let disposition = format!(
-        "attachment; filename*=UTF-8''{}",
-        crate::util::url_encode(&u.filename)
-    );
-    Ok((
-        [
-            (header::CONTENT_TYPE, u.content_type),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        bytes,
-    )
-        .into_response())
 }

@@ -8,6 +8,9 @@ use secrecy::SecretString;
 use crate::app::Services;
 use crate::config::{Backend, Config, ConfigError};
 use crate::http::{AppState, OperatorAuth, router};
+use crate::worker::TaskSource;
+
+mod files;
 
 /// The operator token: `KANRI_OPERATOR_TOKEN`, or the one kept in the data dir (made at first start).
 pub fn operator_token(config: &Config) -> Result<String, ConfigError> {
@@ -34,36 +37,45 @@ pub fn operator_token(config: &Config) -> Result<String, ConfigError> {
 }
 
 pub async fn app(config: &Config) -> Result<(axum::Router, String), ConfigError> {
-    let (router, token, _) = app_with_services(config).await?;
-    Ok((router, token))
+    let local = app_with_services(config).await?;
+    Ok((local.router, local.operator_token))
 }
 
-/// [`app`], and the services behind it (tests drive use cases and tasks on them directly).
-pub async fn app_with_services(
-    config: &Config,
-) -> Result<(axum::Router, String, Arc<Services>), ConfigError> {
+/// The local server as [`app`] builds it, with the services and task source behind it (tests drive use
+/// cases and tasks on them directly).
+pub struct LocalApp {
+    pub router: axum::Router,
+    pub operator_token: String,
+    pub svc: Arc<Services>,
+    pub tasks: TaskSource,
+}
+
+/// [`app`], and what stands behind it.
+pub async fn app_with_services(config: &Config) -> Result<LocalApp, ConfigError> {
     // The store first: its lock makes this the only process on the data dir, so the token written next is
     // the one this server checks (a start that loses the race writes nothing).
-    let svc = Arc::new(config.services().await?);
+    let wired = crate::wiring::wire(config).await?;
+    let svc = Arc::new(wired.services);
     let token = operator_token(config)?;
     // Background tasks run in this process: the local queue kept in the store, or SQS when configured.
-    crate::worker::start(svc.clone());
+    crate::worker::start(svc.clone(), wired.tasks.clone());
     let state = AppState {
         svc: svc.clone(),
         operator: Arc::new(OperatorAuth::Token(SecretString::from(token.clone()))),
     };
-    // The URLs the local file store signs (S3's presigned URLs in AWS): not API routes, no Lambda.
-    let files = axum::Router::new()
-        .route(
-            "/files/{*key}",
-            axum::routing::put(crate::http::handlers::uploads::put_file)
-                .get(crate::http::handlers::uploads::get_file)
-                .fallback(crate::http::handlers::uploads::file_method_not_allowed),
-        )
-        // The body limit is the size the URL was signed for (read by the handler, with a JSON 413).
-        .layer(axum::extract::DefaultBodyLimit::disable())
-        .with_state(state.clone());
-    Ok((router(state, |_| true).merge(files), token, svc))
+    let mut app = router(state, |_| true);
+    if let Some(local_files) = wired.local_files {
+        app = app.merge(files::router(files::FilesState {
+            svc: svc.clone(),
+            files: local_files,
+        }));
+    }
+    Ok(LocalApp {
+        router: app,
+        operator_token: token,
+        svc,
+        tasks: wired.tasks,
+    })
 }
 
 fn banner(config: &Config, addr: std::net::SocketAddr, token: &str) -> String {
