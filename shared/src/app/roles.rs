@@ -146,14 +146,19 @@ fn check_not_builtin_name(name: &Name) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Creates a custom role. Its grants must lie within the caller's own (`app::access`): a role that
+/// outranks its maker cannot be made (the routes are for org admins, whom no role outranks; the rule holds
+/// here so that no caller of this use case depends on that).
 pub async fn create(
     svc: &Services,
     scope: &Scope,
-    actor: &Actor,
+    by: &Authority,
     name: Name,
     grants: Grants,
     now: OffsetDateTime,
 ) -> Result<RoleView, AppError> {
+    by.check_role(&grants)?;
+    let actor = &by.actor;
     check_not_builtin_name(&name)?;
     let id = new_id();
     let mut tx = Tx::new();
@@ -209,17 +214,24 @@ async fn load_custom(svc: &Services, scope: &Scope, id: &str) -> Result<Item, Ap
         .ok_or(AppError::NotFound("role"))
 }
 
+/// Renames a custom role or changes its grants. The caller must be able to give the role both as it is and
+/// as it becomes (the same rule as `create`).
 pub async fn update(
     svc: &Services,
     scope: &Scope,
-    actor: &Actor,
+    by: &Authority,
     id: &str,
     name: Option<Name>,
     grants: Option<Grants>,
     now: OffsetDateTime,
 ) -> Result<RoleView, AppError> {
+    let actor = &by.actor;
     let item = load_custom(svc, scope, id).await?;
     let old = custom_view(&item);
+    by.check_role(&old.grants)?;
+    if let Some(g) = &grants {
+        by.check_role(g)?;
+    }
     let mut tx = Tx::new();
     let mut changes = vec![Change::Set(
         attr::UPDATED,

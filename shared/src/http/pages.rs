@@ -33,7 +33,7 @@ use crate::crypto::same_secret;
 use crate::domain::ids::GroupId;
 use crate::domain::time as ktime;
 use crate::http::AppState;
-use crate::http::extract::ClientIp;
+use crate::http::extract::{Caller, ClientIp, decode_cursor, encode_cursor};
 use crate::http::routes::Access;
 
 const SESSION_COOKIE: &str = "kanri_session";
@@ -904,19 +904,162 @@ pub async fn subscriptions_post(State(s): State<AppState>, page: Page, form: For
         release: form.checked("release"),
         incident: form.checked("incident"),
     };
+    // The form is on the account page and on the notices page; it answers where it was sent from.
+    let from_notices = form.get("back") == Some("notices");
     match notices::subscribe(&s.svc, &p, subs, ktime::now()).await {
+        Ok(_) if from_notices => page.redirect("/notices?done=subscriptions"),
         Ok(_) => page.redirect("/account?done=subscriptions"),
         Err(AppError::Invalid { .. }) => {
             let e = page.say(
                 "メールアドレスが登録されていないため、お知らせメールは受け取れません。",
                 "Notice mails need an e-mail address, and your account has none.",
             );
+            if from_notices {
+                return notices_page(&s, &page, &p, StatusCode::BAD_REQUEST, None, Some(e))
+                    .await
+                    .unwrap_or_else(|e| page.failure(e));
+            }
             account_page(&s, &page, &p, csrf, StatusCode::BAD_REQUEST, None, Some(e))
                 .await
                 .unwrap_or_else(|e| page.failure(e))
         }
         Err(e) => page.failure(e),
     }
+}
+
+// ---- notices (issue 17, operation 17) -------------------------------------------------------------------
+
+/// Notices per page.
+const NOTICES_PAGE: usize = 20;
+
+struct NoticeRow {
+    id: String,
+    incident: bool,
+    kind: String,
+    title: String,
+    body: String,
+    published: String,
+    /// Incidents: when it happened.
+    occurred: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "notices.html")]
+struct NoticesPage {
+    c: Chrome,
+    csrf: String,
+    ok: Option<String>,
+    error: Option<String>,
+    /// The kind filter: "", "release" or "incident".
+    kind: String,
+    rows: Vec<NoticeRow>,
+    first_href: Option<String>,
+    next_href: Option<String>,
+    release: bool,
+    incident: bool,
+    has_email: bool,
+}
+
+fn notices_href(kind: &str, cursor: Option<&str>) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    if !kind.is_empty() {
+        q.append_pair("kind", kind);
+    }
+    if let Some(c) = cursor {
+        q.append_pair("cursor", c);
+    }
+    let qs = q.finish();
+    if qs.is_empty() {
+        "/notices".into()
+    } else {
+        format!("/notices?{qs}")
+    }
+}
+
+/// A notice's time (milliseconds since the epoch) as the pages show times: JST, to the minute.
+fn notice_time(ms: i64) -> String {
+    jst_minutes(
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+    )
+}
+
+/// `GET /notices`: release and incident notices, newest first, a page at a time, filtered by kind (as
+/// `GET /v1/notices`), with the caller's notice-mail form beside them. For every signed-in user.
+pub async fn notices_read(State(s): State<AppState>, Caller(p): Caller, page: Page) -> Reply {
+    let ok = (page.q("done") == Some("subscriptions")).then(|| {
+        page.say(
+            "お知らせメールの設定を保存しました。",
+            "Your notice mail settings are saved.",
+        )
+    });
+    notices_page(&s, &page, &p, StatusCode::OK, ok, None)
+        .await
+        .unwrap_or_else(|e| page.failure(e))
+}
+
+async fn notices_page(
+    s: &AppState,
+    page: &Page,
+    p: &Principal,
+    status: StatusCode,
+    ok: Option<String>,
+    error: Option<String>,
+) -> Result<Reply, AppError> {
+    let kind = match page.q("kind").unwrap_or("") {
+        "" => None,
+        k => match notices::Kind::parse(k) {
+            Some(k) => Some(k),
+            None => {
+                return Ok(page.message(
+                    StatusCode::BAD_REQUEST,
+                    page.say("お知らせの種類が正しくありません", "No such kind of notice"),
+                    vec![page.say(
+                        "種類は「リリース」か「障害」から選んでください。",
+                        "Choose release or incident notices.",
+                    )],
+                    vec![("/notices", page.say("お知らせへ", "The notices"))],
+                ));
+            }
+        },
+    };
+    let kind_key = kind.map(|k| k.as_str()).unwrap_or("").to_owned();
+    let cursor = page.q("cursor").filter(|c| !c.is_empty());
+    // A cursor this list did not give out starts it over.
+    let after = decode_cursor(cursor, "").unwrap_or(None);
+    let (items, next) = notices::list(&s.svc, kind, NOTICES_PAGE, after, false).await?;
+    let rows = items
+        .iter()
+        .map(|n| NoticeRow {
+            id: n.id.clone(),
+            incident: n.kind == notices::Kind::Incident,
+            kind: match n.kind {
+                notices::Kind::Release => page.say("リリース", "release"),
+                notices::Kind::Incident => page.say("障害", "incident"),
+            },
+            title: n.title.clone(),
+            body: n.body.clone(),
+            published: notice_time(n.published),
+            occurred: n.occurred.map(notice_time),
+        })
+        .collect();
+    let subs = notices::subscriptions(&s.svc, &p.scope, &p.user.id).await?;
+    Ok(page.html(
+        status,
+        &NoticesPage {
+            c: page.chrome(),
+            csrf: page.session_form_token(),
+            ok,
+            error,
+            first_href: cursor.map(|_| notices_href(&kind_key, None)),
+            next_href: encode_cursor(next).map(|n| notices_href(&kind_key, Some(&n))),
+            kind: kind_key,
+            rows,
+            release: subs.release,
+            incident: subs.incident,
+            has_email: p.user.email.is_some(),
+        },
+    ))
 }
 
 // ---- change password ----------------------------------------------------------------------------------

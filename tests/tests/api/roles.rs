@@ -456,3 +456,108 @@ both_backends!(
         assert_eq!(app.get("/v1/tenant", &s).await.status, StatusCode::OK);
     }
 );
+
+both_backends!(
+    a_role_beyond_its_makers_grants_is_neither_made_nor_changed_by_the_use_cases,
+    |app: App| async move {
+        // The role routes are for org admins, whom no role outranks; the use cases hold the rule themselves,
+        // so that no caller of theirs (a console page, a later route) depends on that.
+        let t = app.onboard(10).await;
+        let editor = app
+            .post(
+                "/v1/roles",
+                Some(&t.admin_token),
+                json!({"name": "設定編集", "grants": {"settings": "edit", "surveys": "view"}}),
+            )
+            .await;
+        assert_eq!(editor.status, StatusCode::CREATED, "{editor:?}");
+        let wide = app
+            .post(
+                "/v1/roles",
+                Some(&t.admin_token),
+                json!({"name": "広いロール", "grants": {"settings": "edit", "audit_log": "edit"}}),
+            )
+            .await;
+        assert_eq!(wide.status, StatusCode::CREATED, "{wide:?}");
+        let (_, token) = user_with_role(&app, &t, "maker1", &r_str(&editor.body["id"])).await;
+        let before = app.get("/v1/roles", &t.admin_token).await.body;
+        let svc = app.services_with(None, None, None);
+        let now = kanri::domain::time::now();
+        let p = kanri::app::auth::authenticate(&svc, &token, now)
+            .await
+            .expect("session");
+        let grants = |pairs: &[(&str, &str)]| -> kanri::domain::permissions::Grants {
+            pairs
+                .iter()
+                .map(|(f, l)| {
+                    (
+                        kanri::domain::permissions::Feature::parse(f).expect("feature"),
+                        kanri::domain::permissions::Level::parse(l).expect("level"),
+                    )
+                })
+                .collect()
+        };
+        let name = |n: &str| kanri::domain::values::Name::parse("name", n).expect("name");
+        use kanri::app::{AppError, roles};
+        // Beyond: audit_log is not the maker's.
+        let made = roles::create(
+            &svc,
+            &p.scope,
+            &p.authority(),
+            name("監査まで"),
+            grants(&[("settings", "view"), ("audit_log", "view")]),
+            now,
+        )
+        .await;
+        assert!(
+            matches!(made, Err(AppError::RoleOutranksCaller)),
+            "{made:?}"
+        );
+        // A role beyond the caller's cannot be changed, not even narrowed; nor widened past the caller.
+        let narrowed = roles::update(
+            &svc,
+            &p.scope,
+            &p.authority(),
+            &r_str(&wide.body["id"]),
+            Some(name("狭めた")),
+            Some(grants(&[("surveys", "view")])),
+            now,
+        )
+        .await;
+        assert!(
+            matches!(narrowed, Err(AppError::RoleOutranksCaller)),
+            "{narrowed:?}"
+        );
+        let widened = roles::update(
+            &svc,
+            &p.scope,
+            &p.authority(),
+            &r_str(&editor.body["id"]),
+            None,
+            Some(grants(&[("settings", "edit"), ("materials", "edit")])),
+            now,
+        )
+        .await;
+        assert!(
+            matches!(widened, Err(AppError::RoleOutranksCaller)),
+            "{widened:?}"
+        );
+        assert_eq!(
+            app.get("/v1/roles", &t.admin_token).await.body,
+            before,
+            "nothing made or changed"
+        );
+        // Within the caller's own grants, the use case goes ahead.
+        let within = roles::create(
+            &svc,
+            &p.scope,
+            &p.authority(),
+            name("アンケート係"),
+            grants(&[("surveys", "view"), ("settings", "view")]),
+            now,
+        )
+        .await
+        .expect("a role within the maker's grants");
+        assert_eq!(within.name, "アンケート係");
+    }
+);

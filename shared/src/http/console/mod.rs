@@ -22,10 +22,12 @@ use crate::http::routes::may;
 
 mod groups;
 mod logs;
+mod roles;
 mod users;
 
 pub use groups::*;
 pub use logs::*;
+pub use roles::*;
 pub use users::*;
 
 /// The console's navigation: a link per area (the route that serves it, its path, Japanese, English),
@@ -44,6 +46,13 @@ const NAV: &[(&str, &str, &str, &str)] = &[
         "/admin/mail-log",
         "メール送信ログ",
         "Mail log",
+    ),
+    ("page-admin-roles", "/admin/roles", "ロールと権限", "Roles"),
+    (
+        "page-admin-default-role",
+        "/admin/default-role",
+        "既定のロール",
+        "Default role",
     ),
 ];
 

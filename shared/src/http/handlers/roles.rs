@@ -87,7 +87,7 @@ pub async fn create(
     let role = roles::create(
         &s.svc,
         &p.scope,
-        &p.actor(),
+        &p.authority(),
         Name::parse("name", &b.name)?,
         parse_grants(b.grants)?,
         time::now(),
@@ -116,7 +116,16 @@ pub async fn update(
         .transpose()?;
     let grants = b.grants.map(parse_grants).transpose()?;
     Ok(Out(json!(
-        roles::update(&s.svc, &p.scope, &p.actor(), &id, name, grants, time::now()).await?
+        roles::update(
+            &s.svc,
+            &p.scope,
+            &p.authority(),
+            &id,
+            name,
+            grants,
+            time::now()
+        )
+        .await?
     )))
 }
 

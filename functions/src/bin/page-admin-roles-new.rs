@@ -1,0 +1,6 @@
+//! Lambda function for the console page `GET /admin/roles/new`.
+
+#[tokio::main]
+async fn main() -> Result<(), kanri::http::lambda::Error> {
+    kanri::http::lambda::run("page-admin-roles-new").await
+}
