@@ -378,7 +378,7 @@ for (const t of TARGETS) {
       await anon.context.close();
     });
 
-    test("a role that is not an organisation admin reads the role table but sees no button to change roles or the default, and its POSTs are refused", async () => {
+    test("a role that is not an organisation admin reads the role table but sees no button to change roles or the default, and its POSTs are refused; a learner sees no console", async () => {
       const editor = await post("/v1/roles", { name: "設定編集", grants: { settings: "edit" } });
       assert.equal(editor.status, 201, JSON.stringify(editor.json));
       const target = await post("/v1/roles", { name: "対象ロール", grants: { surveys: "view" } });
@@ -420,6 +420,15 @@ for (const t of TARGETS) {
       assert.deepEqual(await roles(), rolesBefore, "no role created, changed or deleted");
       assert.deepEqual((await get("/v1/tenant")).json, tenantBefore, "the default role unchanged");
       await context.close();
+
+      // A learner (no settings feature) has no console at all: no link, and the role table is refused.
+      await userWithPassword("受講 四郎", "jukou.shiro", "learner");
+      const learner = await newPage(t, "ja-JP", { viewport: DESKTOP });
+      await signIn(t, learner.page, slug, "jukou.shiro", OTHER_PASSWORD);
+      await learner.page.locator("#name", { hasText: "受講 四郎" }).waitFor();
+      assert.equal(await learner.page.locator("a[href='/admin/roles']").count(), 0, "no link to the role table");
+      assert.equal((await learner.page.goto(`${t.base}/admin/roles`)).status(), 403);
+      await learner.context.close();
     });
   });
 }

@@ -92,6 +92,7 @@ const fn doc(
 }
 
 const SETTINGS_EDIT: Access = Access::Feature(Feature::Settings, Level::Edit);
+const SETTINGS_VIEW: Access = Access::Feature(Feature::Settings, Level::View);
 const AUDIT_LOG_VIEW: Access = Access::Feature(Feature::AuditLog, Level::View);
 const SUPPLY_CHAIN_EDIT: Access = Access::Feature(Feature::SupplyChain, Level::Edit);
 const SUPPLY_CHAIN_VIEW: Access = Access::Feature(Feature::SupplyChain, Level::View);
@@ -1230,7 +1231,7 @@ pub fn table() -> Vec<Route> {
             id: "page-admin-roles",
             method: Method::GET,
             path: "/admin/roles",
-            access: AnyUser,
+            access: SETTINGS_VIEW,
             target: NoAccount,
             handler: || get(console::roles_list),
             doc: page(
