@@ -44,7 +44,7 @@ pub const CONFIRM_LIMIT: usize = BODY_LIMIT * 3 / 2;
 /// Rows to create listed on the preview (all are counted).
 const PREVIEW_SHOWN: usize = 200;
 /// Failed rows listed on a background import's page (all are in its report).
-const STATUS_SHOWN: usize = 50;
+const STATUS_SHOWN: usize = 20;
 /// How often the progress page reloads itself while the import runs (seconds).
 const REFRESH_SECONDS: u32 = 2;
 
