@@ -1228,9 +1228,8 @@ pub fn table() -> Vec<Route> {
             target: NewUsers,
             // The confirm form carries the previewed file in base64.
             handler: || {
-                post(console::users_import_post).layer(axum::extract::DefaultBodyLimit::max(
-                    console::CONFIRM_LIMIT,
-                ))
+                post(console::users_import_post)
+                    .layer(axum::extract::DefaultBodyLimit::max(console::CONFIRM_LIMIT))
             },
             doc: page(
                 "Import the previewed file: the report with generated passwords shown once (200), or a background import's page (303)",

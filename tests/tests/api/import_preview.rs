@@ -2,9 +2,9 @@
 //! written) writes nothing and agrees with the import it stands for: the synchronous one and the
 //! background one, on a Shift_JIS (CP932) file with good and bad rows, on both backends.
 
+use kanri::app::auth;
 use kanri::app::imports::{UserImportPreview, preview_users};
 use kanri::app::users::Delivery;
-use kanri::app::auth;
 use kanri_tests::{App, StatusCode, Tenant, both_backends, r_str};
 use serde_json::Value;
 
@@ -29,7 +29,10 @@ fn file(t: &Tenant) -> Vec<u8> {
     );
     let (bytes, _, unmappable) = encoding_rs::SHIFT_JIS.encode(&text);
     assert!(!unmappable);
-    assert!(std::str::from_utf8(&bytes).is_err(), "the file is not UTF-8");
+    assert!(
+        std::str::from_utf8(&bytes).is_err(),
+        "the file is not UTF-8"
+    );
     bytes.into_owned()
 }
 
@@ -104,7 +107,10 @@ fn check_preview(v: &UserImportPreview) {
         .map(|(l, c)| (*l, (*c).to_owned()))
         .collect();
     assert_eq!(failed_of(v), expected);
-    assert_eq!((v.seats_used, v.seat_limit, v.seats_left_after()), (1, 4, 0));
+    assert_eq!(
+        (v.seats_used, v.seat_limit, v.seats_left_after()),
+        (1, 4, 0)
+    );
     assert_eq!(v.new_groups, ["新設部"]);
 }
 

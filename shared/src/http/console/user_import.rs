@@ -36,6 +36,8 @@ use super::{explain, role_name, status_of};
 /// file of one step or less has no progress to watch and is done within the request (the request's
 /// deadline, 9 s on Lambda, also bounds what a synchronous import with generated passwords may take).
 pub const SYNC_ROWS: usize = import_jobs::CHUNK;
+// A file imported in the request is one the synchronous import takes.
+const _: () = assert!(SYNC_ROWS <= imports::MAX_ROWS);
 /// The largest file the console takes: the API's body limit (`POST /v1/users/import` takes no more);
 /// larger files (up to 20 MiB) go through `POST /v1/uploads` and `POST /v1/imports`.
 pub const FILE_LIMIT: usize = BODY_LIMIT;
@@ -107,7 +109,8 @@ fn row_reason(page: &Page, code: &str, field: Option<&str>, message: &str) -> St
         ),
         ("role_outranks_caller", _) => (
             "このロールはあなたより広い権限を持っているため、付与できません。".into(),
-            "This role has permissions beyond yours; only an organisation admin may give it.".into(),
+            "This role has permissions beyond yours; only an organisation admin may give it."
+                .into(),
         ),
         _ => (message.to_owned(), message.to_owned()),
     };
@@ -426,9 +429,16 @@ pub async fn users_import_post(
             name
         };
         let started = async {
-            let upload =
-                uploads::store(&s.svc, &p, Purpose::UserImport, &name, "text/csv", file, now)
-                    .await?;
+            let upload = uploads::store(
+                &s.svc,
+                &p,
+                Purpose::UserImport,
+                &name,
+                "text/csv",
+                file,
+                now,
+            )
+            .await?;
             import_jobs::start(&s.svc, &p, &upload.id, Kind::Users, Some(delivery), now).await
         }
         .await;
@@ -669,14 +679,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_file_of_more_rows_than_one_background_step_runs_in_the_background() {
-        assert_eq!(SYNC_ROWS, import_jobs::CHUNK);
-        assert!(SYNC_ROWS <= imports::MAX_ROWS);
+    fn generated_passwords_stay_with_the_import_in_the_request() {
         let form = Form::from_pairs(vec![("delivery".into(), "generated".into())]);
         assert_eq!(deliveries(&form, false), (true, Delivery::Generated));
         // A background import mails links: generated passwords stay with the import in the request.
         assert_eq!(deliveries(&form, true), (true, Delivery::InviteLink));
-        assert_eq!(deliveries(&Form::empty(), false), (false, Delivery::InviteLink));
+        assert_eq!(
+            deliveries(&Form::empty(), false),
+            (false, Delivery::InviteLink)
+        );
     }
 
     #[test]
