@@ -33,16 +33,22 @@ use super::{explain, role_name, status_of};
 
 /// The most rows the console imports within the request; a larger file runs as a background import. The
 /// background import commits [`import_jobs::CHUNK`] rows per step and reports its progress per step: a
-/// file of one step or less has no progress to watch and is done within the request (the request's
-/// deadline, 9 s on Lambda, also bounds what a synchronous import with generated passwords may take).
+/// file of one step or less has no progress to watch and is done within the request (the synchronous import
+/// of 10,000 rows took 1.5 s on the local server, BENCHMARKS.md; generated passwords, which cost far more, have
+/// their own bound, [`GENERATED_ROWS`]).
 pub const SYNC_ROWS: usize = import_jobs::CHUNK;
-// A file imported in the request is one the synchronous import takes.
-const _: () = assert!(SYNC_ROWS <= imports::MAX_ROWS);
+// A file imported in the request is one the synchronous import takes; passwords only in the request.
+const _: () = assert!(SYNC_ROWS <= imports::MAX_ROWS && GENERATED_ROWS <= SYNC_ROWS);
 /// The largest file the console takes: the API's body limit (`POST /v1/users/import` takes no more);
 /// larger files (up to 20 MiB) go through `POST /v1/uploads` and `POST /v1/imports`.
 pub const FILE_LIMIT: usize = BODY_LIMIT;
 /// The confirm form's body: the file in base64 (4/3 of it) and a few fields.
 pub const CONFIRM_LIMIT: usize = BODY_LIMIT * 3 / 2;
+/// The most rows whose passwords the console generates in one import: each is an argon2id hash of about
+/// 0.1 s (BENCHMARKS.md), computed before the rows are written, and the whole import must end within the
+/// request's deadline (9 s on Lambda), else rows would be created whose passwords nobody saw. More rows:
+/// invitation links, or several files.
+pub const GENERATED_ROWS: usize = 50;
 /// Rows to create listed on the preview (all are counted).
 const PREVIEW_SHOWN: usize = 200;
 /// Failed rows listed on a background import's page (all are in its report).
@@ -150,6 +156,7 @@ struct ImportFormPage {
     error: Option<String>,
     generated: bool,
     sync_rows: usize,
+    generated_rows: usize,
 }
 
 fn import_form(page: &Page, p: &Principal, status: StatusCode, error: Option<String>) -> Reply {
@@ -161,6 +168,7 @@ fn import_form(page: &Page, p: &Principal, status: StatusCode, error: Option<Str
             error,
             generated: false,
             sync_rows: SYNC_ROWS,
+            generated_rows: GENERATED_ROWS,
         },
     )
 }
@@ -213,16 +221,31 @@ fn unreadable_body(page: &Page, p: &Principal, status: StatusCode) -> Reply {
     )
 }
 
-/// The delivery the form chose, and the one the import will use: a background import mails invitation
-/// links (generated passwords, shown once, stay with the import in the request).
-fn deliveries(form: &Form, background: bool) -> (bool, Delivery) {
-    let generated = form.get("delivery") == Some("generated");
-    let delivery = if generated && !background {
-        Delivery::Generated
+/// The delivery the form chose, if the file allows it: passwords are generated for at most
+/// [`GENERATED_ROWS`] rows (so never in a background import, which mails links).
+fn delivery_for(form: &Form, rows: usize) -> Option<Delivery> {
+    if form.get("delivery") == Some("generated") {
+        (rows <= GENERATED_ROWS).then_some(Delivery::Generated)
     } else {
-        Delivery::InviteLink
-    };
-    (generated, delivery)
+        Some(Delivery::InviteLink)
+    }
+}
+
+fn too_many_to_generate(page: &Page, p: &Principal, rows: usize) -> Reply {
+    import_form(
+        page,
+        p,
+        StatusCode::BAD_REQUEST,
+        Some(if page.en {
+            format!(
+                "Passwords are generated for at most {GENERATED_ROWS} rows at a time; this file has {rows}. Choose to mail links, or split the file."
+            )
+        } else {
+            format!(
+                "パスワードを発行できるのは 1 回 {GENERATED_ROWS} 行までです（このファイルは {rows} 行）。「設定用リンクをメールで送る」を選ぶか、ファイルを分けてください。"
+            )
+        }),
+    )
 }
 
 /// Rows of the file, or the error the import would refuse it whole with.
@@ -250,8 +273,6 @@ struct PreviewPage {
     /// The file, base64, for the confirm form.
     data: String,
     generated: bool,
-    /// Generated passwords were asked for, but the file runs in the background, which mails links.
-    links_instead: bool,
     background: bool,
     sync_rows: usize,
     rows: usize,
@@ -303,7 +324,9 @@ pub async fn users_import_preview(
         Err(e) => return refused(e),
     };
     let background = rows > SYNC_ROWS;
-    let (generated, delivery) = deliveries(&form, background);
+    let Some(delivery) = delivery_for(&form, rows) else {
+        return too_many_to_generate(&page, &p, rows);
+    };
     let preview =
         match imports::preview_users(&s.svc, &p.scope, &p.authority(), &file, delivery).await {
             Ok(v) => v,
@@ -344,7 +367,6 @@ pub async fn users_import_preview(
             },
             data: STANDARD.encode(&file),
             generated: delivery == Delivery::Generated,
-            links_instead: generated && delivery != Delivery::Generated,
             background,
             sync_rows: SYNC_ROWS,
             rows: preview.rows,
@@ -419,7 +441,9 @@ pub async fn users_import_post(
         Err(e) => return refused(e),
     };
     let background = rows > SYNC_ROWS;
-    let (_, delivery) = deliveries(&form, background);
+    let Some(delivery) = delivery_for(&form, rows) else {
+        return too_many_to_generate(&page, &p, rows);
+    };
     let now = ktime::now();
     if background {
         let name = form.text("filename");
@@ -679,14 +703,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn generated_passwords_stay_with_the_import_in_the_request() {
+    fn passwords_are_generated_for_at_most_generated_rows() {
         let form = Form::from_pairs(vec![("delivery".into(), "generated".into())]);
-        assert_eq!(deliveries(&form, false), (true, Delivery::Generated));
-        // A background import mails links: generated passwords stay with the import in the request.
-        assert_eq!(deliveries(&form, true), (true, Delivery::InviteLink));
         assert_eq!(
-            deliveries(&Form::empty(), false),
-            (false, Delivery::InviteLink)
+            delivery_for(&form, GENERATED_ROWS),
+            Some(Delivery::Generated)
+        );
+        assert_eq!(delivery_for(&form, GENERATED_ROWS + 1), None);
+        // Links for any file, in the request or in the background.
+        assert_eq!(delivery_for(&Form::empty(), 1), Some(Delivery::InviteLink));
+        assert_eq!(
+            delivery_for(&Form::empty(), SYNC_ROWS + 1),
+            Some(Delivery::InviteLink)
         );
     }
 
