@@ -251,10 +251,10 @@ for (const t of TARGETS) {
         const n = String(i).padStart(4, "0");
         csv += `社員 ${n},${mail(`bulk${n}`)},,,\r\n`;
       }
-      // Passwords are generated for at most 50 rows at a time: refused with a sentence, nothing written.
+      // Passwords are generated for at most 30 rows at a time: refused with a sentence, nothing written.
       const refused = await previewFile(page, cp932(csv), "generated");
       assert.equal(refused.status(), 400);
-      await page.getByText(`パスワードを発行できるのは 1 回 50 行までです（このファイルは ${rows} 行）`).waitFor();
+      await page.getByText(`パスワードを発行できるのは 1 回 30 行までです（このファイルは ${rows} 行）`).waitFor();
       // Links by mail: the file runs in the background, and the preview says so.
       const res = await previewFile(page, cp932(csv));
       assert.equal(res.status(), 200);
