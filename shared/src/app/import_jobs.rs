@@ -485,6 +485,28 @@ pub async fn view(svc: &Services, scope: &Scope, id: &str) -> Result<ImportView,
     })
 }
 
+/// Every failed row of an import, by line (`GET /v1/imports/{id}` shows the first [`FAILURES_SHOWN`]):
+/// the per-row report a download writes out.
+pub async fn failures(svc: &Services, scope: &Scope, id: &str) -> Result<Vec<FailedRow>, AppError> {
+    get(svc, scope, id)
+        .await?
+        .ok_or(AppError::NotFound("import"))?;
+    let mut out = Vec::new();
+    let mut query = Query::prefix(Table::Data, scope.pk(), layout::import_failures_prefix(id));
+    loop {
+        let page = svc.store.query(&query).await?;
+        out.extend(page.items.iter().map(|i| FailedRow {
+            line: i.n(attr::LINE).unwrap_or(0).max(0) as u64,
+            code: i.s(attr::CODE).unwrap_or_default().to_owned(),
+            message: i.s(attr::MESSAGE).unwrap_or_default().to_owned(),
+        }));
+        match page.next {
+            Some(next) => query = query.after(Some(next)),
+            None => return Ok(out),
+        }
+    }
+}
+
 /// What one run of the import task did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct RunReport {

@@ -106,18 +106,25 @@ pub fn user_rows(text: &str) -> Result<Vec<Row>, AppError> {
     csv_file::rows(text, &["name"], &["email", "login_id", "role", "groups"])
 }
 
-/// Checks rows (format, duplicates in the file, the role against the caller's grants, guards already
-/// taken, groups, seats in file order) and prepares the valid ones for writing; invalid rows come back as
-/// failures. Groups named by valid rows are created.
-pub async fn prepare_user_rows(
+/// The checks of a user file that read and never write: rows that passed every check, in file order, and
+/// the rows that failed with the reason. Shared by the import ([`prepare_user_rows`]) and its dry run
+/// ([`preview_users`]), so a preview cannot disagree with the import it stands for.
+struct Checked {
+    ready: Vec<ParsedRow>,
+    failed: Vec<RowFailure>,
+    seat_limit: i64,
+    seats_used: i64,
+}
+
+/// Checks rows: format, duplicates in the file, the role against the caller's grants, guards already
+/// taken, seats in file order.
+async fn check_user_rows(
     svc: &Services,
     scope: &Scope,
     by: &Authority,
     rows: &[Row],
     delivery: Delivery,
-    now: OffsetDateTime,
-) -> Result<(Vec<Prepared>, Vec<RowFailure>), AppError> {
-    let actor = &by.actor;
+) -> Result<Checked, AppError> {
     let tenant = tenants::load(svc, &scope.tenant).await?;
     let mut role_ids: HashMap<String, String> = HashMap::new();
     let mut role_grants = HashMap::new();
@@ -205,6 +212,118 @@ pub async fn prepare_user_rows(
         free -= 1;
         ready.push(p);
     }
+    Ok(Checked {
+        ready,
+        failed,
+        seat_limit: tenant.seat_limit,
+        seats_used: tenant.seats_used,
+    })
+}
+
+/// A row a preview found ready to import: what it would create.
+pub struct PreviewRow {
+    pub line: u64,
+    pub name: String,
+    /// The e-mail address, else the login id.
+    pub login: String,
+    pub role_id: String,
+    pub groups: Vec<String>,
+}
+
+/// What importing a user file would do, found without writing anything.
+pub struct UserImportPreview {
+    /// Rows in the file (blank lines not counted).
+    pub rows: usize,
+    pub to_create: Vec<PreviewRow>,
+    /// Rows that would fail, by line, with the reason the import would give.
+    pub failed: Vec<RowFailure>,
+    pub seat_limit: i64,
+    pub seats_used: i64,
+    /// Groups the ready rows name that do not exist yet: the import creates them.
+    pub new_groups: Vec<String>,
+}
+
+impl UserImportPreview {
+    /// Seats left once the rows to create are created.
+    pub fn seats_left_after(&self) -> i64 {
+        self.seat_limit - self.seats_used - self.to_create.len() as i64
+    }
+}
+
+/// The dry run of an import: the same decoding, header, row checks and seat count as [`import_users`] and
+/// the background import, in file order over the whole file, and nothing written (no user, no group, no
+/// audit entry). A file the import would refuse whole is refused with the same error.
+pub async fn preview_users(
+    svc: &Services,
+    scope: &Scope,
+    by: &Authority,
+    bytes: &[u8],
+    delivery: Delivery,
+) -> Result<UserImportPreview, AppError> {
+    let text = csv_file::decode(bytes)?;
+    let rows = user_rows(&text)?;
+    if rows.len() > crate::app::import_jobs::MAX_ROWS {
+        return Err(AppError::invalid(
+            "file",
+            format!(
+                "at most {} rows per file",
+                crate::app::import_jobs::MAX_ROWS
+            ),
+        ));
+    }
+    let checked = check_user_rows(svc, scope, by, &rows, delivery).await?;
+    let mut new_groups = Vec::new();
+    let mut looked = HashSet::new();
+    for p in &checked.ready {
+        for g in &p.groups {
+            if looked.insert(comparison_form(g.as_str()))
+                && groups::by_name(svc, scope, g.as_str()).await?.is_none()
+            {
+                new_groups.push(g.as_str().to_owned());
+            }
+        }
+    }
+    let mut failed = checked.failed;
+    failed.sort_by_key(|f| f.line);
+    Ok(UserImportPreview {
+        rows: rows.len(),
+        to_create: checked
+            .ready
+            .iter()
+            .map(|p| PreviewRow {
+                line: p.line,
+                name: p.name.as_str().to_owned(),
+                login: p
+                    .email
+                    .as_ref()
+                    .map(|e| e.as_str().to_owned())
+                    .or_else(|| p.login_id.as_ref().map(|l| l.as_str().to_owned()))
+                    .unwrap_or_default(),
+                role_id: p.role_id.clone(),
+                groups: p.groups.iter().map(|g| g.as_str().to_owned()).collect(),
+            })
+            .collect(),
+        failed,
+        seat_limit: checked.seat_limit,
+        seats_used: checked.seats_used,
+        new_groups,
+    })
+}
+
+/// Checks rows (as [`check_user_rows`]) and prepares the valid ones for writing; invalid rows come back as
+/// failures. Groups named by valid rows are created.
+pub async fn prepare_user_rows(
+    svc: &Services,
+    scope: &Scope,
+    by: &Authority,
+    rows: &[Row],
+    delivery: Delivery,
+    now: OffsetDateTime,
+) -> Result<(Vec<Prepared>, Vec<RowFailure>), AppError> {
+    let actor = &by.actor;
+    let Checked {
+        ready, mut failed, ..
+    } = check_user_rows(svc, scope, by, rows, delivery).await?;
     // Only now, for the rows that passed every check, are the groups they name created when missing: a
     // refused row creates none.
     let names: Vec<String> = ready

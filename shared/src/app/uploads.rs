@@ -333,6 +333,45 @@ pub async fn create(
     })
 }
 
+/// An upload whose bytes the server already holds (the console's file form, which cannot PUT to a
+/// presigned URL without JavaScript): recorded as [`create`] records it (same checks, same expiry entry,
+/// same audit entry), then written to the file store as the upload URL would have written it.
+pub async fn store(
+    svc: &Services,
+    p: &Principal,
+    purpose: Purpose,
+    filename: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+    now: OffsetDateTime,
+) -> Result<Upload, AppError> {
+    let issued = create(
+        svc,
+        p,
+        NewUpload {
+            purpose,
+            filename: filename.to_owned(),
+            content_type: content_type.to_owned(),
+            size: bytes.len() as u64,
+        },
+        now,
+    )
+    .await?;
+    let u = issued.upload;
+    let bytes = if svc.files.sealed_by_app() {
+        p.scope
+            .key
+            .seal_bytes(&context(&p.scope.tenant, &u.id, "content"), &bytes)
+    } else {
+        bytes
+    };
+    svc.files
+        .write(&u.key(), bytes)
+        .await
+        .map_err(|e| AppError::Internal(Box::new(e)))?;
+    refresh(svc, &p.scope, u).await
+}
+
 pub async fn load(svc: &Services, scope: &Scope, id: &str) -> Result<Upload, AppError> {
     // Ids come from clients: one that cannot be ours is unknown, not a malformed store key.
     if !crate::domain::ids::looks_like_id(id) {

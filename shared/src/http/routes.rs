@@ -1210,6 +1210,70 @@ pub fn table() -> Vec<Route> {
             ),
         },
         Route {
+            id: "page-admin-users-import",
+            method: Method::GET,
+            path: "/admin/users/import",
+            access: SETTINGS_EDIT,
+            target: NoAccount,
+            handler: || get(console::users_import),
+            doc: page(
+                "The form to register users from a CSV file (UTF-8 or CP932)",
+                200,
+            ),
+        },
+        Route {
+            id: "page-admin-users-import-preview",
+            method: Method::POST,
+            path: "/admin/users/import/preview",
+            access: SETTINGS_EDIT,
+            target: NewUsers,
+            handler: || post(console::users_import_preview),
+            doc: page(
+                "What importing the chosen CSV file would do (rows to create, rows that would fail and why, seats left); nothing written",
+                200,
+            ),
+        },
+        Route {
+            id: "page-admin-users-import-post",
+            method: Method::POST,
+            path: "/admin/users/import",
+            access: SETTINGS_EDIT,
+            target: NewUsers,
+            // The confirm form carries the previewed file in base64.
+            handler: || {
+                post(console::users_import_post)
+                    .layer(axum::extract::DefaultBodyLimit::max(console::CONFIRM_LIMIT))
+            },
+            doc: page(
+                "Import the previewed file: the report with generated passwords shown once (200), or a background import's page (303)",
+                200,
+            ),
+        },
+        Route {
+            id: "page-admin-users-import-status",
+            method: Method::GET,
+            path: "/admin/users/imports/{id}",
+            access: SETTINGS_EDIT,
+            target: NoAccount,
+            handler: || get(console::users_import_status),
+            doc: page(
+                "A background user import: progress (the page reloads itself), then its counts and failed rows",
+                200,
+            ),
+        },
+        Route {
+            id: "page-admin-users-import-report",
+            method: Method::GET,
+            path: "/admin/users/imports/{id}/report",
+            access: SETTINGS_EDIT,
+            target: NoAccount,
+            handler: || get(console::users_import_report),
+            doc: page(
+                "A background user import's per-row report as a CSV file for Excel (UTF-8 with BOM)",
+                200,
+            ),
+        },
+        Route {
             id: "page-admin-audit-log",
             method: Method::GET,
             path: "/admin/audit-log",

@@ -97,7 +97,7 @@ both_backends!(
 );
 
 /// Issues an upload and PUTs the bytes as a client would; returns the upload id.
-async fn upload(app: &App, t: &Tenant, bytes: &[u8]) -> String {
+pub(crate) async fn upload(app: &App, t: &Tenant, bytes: &[u8]) -> String {
     let r = app
         .post(
             "/v1/uploads",
@@ -115,7 +115,7 @@ async fn upload(app: &App, t: &Tenant, bytes: &[u8]) -> String {
     r_str(&r.body["id"])
 }
 
-async fn wait_import(app: &App, t: &Tenant, id: &str) -> Value {
+pub(crate) async fn wait_import(app: &App, t: &Tenant, id: &str) -> Value {
     for _ in 0..600 {
         let r = app.get(&format!("/v1/imports/{id}"), &t.admin_token).await;
         if r.body["status"] == "done" || r.body["status"] == "failed" {

@@ -10,6 +10,7 @@ mod credentials;
 mod faults;
 mod groups;
 mod import_limits;
+mod import_preview;
 mod imports;
 mod input;
 mod layout;

@@ -6,7 +6,8 @@
 //! and the target rule allow it; its POST is refused either way.
 //!
 //! One file per area of the console (`users.rs`: the list, registration, a user's page, deletion, the
-//! export; `groups.rs`: groups and their members; `logs.rs`: the operation and mail logs); this file
+//! export; `user_import.rs`: registration from a CSV file, its preview and a background import's progress;
+//! `groups.rs`: groups and their members; `logs.rs`: the operation and mail logs); this file
 //! holds what the areas share: the console's chrome, the sentences for refusals, the target rule as pages
 //! read it.
 
@@ -23,11 +24,13 @@ use crate::http::routes::may;
 mod groups;
 mod logs;
 mod roles;
+mod user_import;
 mod users;
 
 pub use groups::*;
 pub use logs::*;
 pub use roles::*;
+pub use user_import::*;
 pub use users::*;
 
 /// The console's navigation: a link per area (the route that serves it, its path, Japanese, English),

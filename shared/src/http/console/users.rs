@@ -71,6 +71,8 @@ struct UsersPage {
     groups: Vec<(String, String)>,
     rows: Vec<Row>,
     may_create: bool,
+    /// The caller may register users from a CSV file.
+    may_import: bool,
     may_delete: bool,
     /// The export of this list (its search or group), as UTF-8 and as CP932.
     export_href: String,
@@ -193,6 +195,7 @@ async fn users_list_page(s: &AppState, p: &Principal, page: &Page) -> Result<Rep
             groups: group_choices,
             rows,
             may_create: may("page-admin-users-create", p),
+            may_import: may("page-admin-users-import-post", p),
             may_delete: may("page-admin-users-delete-post", p),
             export_href,
             export_sjis_href,

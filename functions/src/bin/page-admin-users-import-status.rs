@@ -1,0 +1,6 @@
+//! Lambda function for the console page `GET /admin/users/imports/{id}`.
+
+#[tokio::main]
+async fn main() -> Result<(), kanri::http::lambda::Error> {
+    kanri::http::lambda::run("page-admin-users-import-status").await
+}
