@@ -241,10 +241,13 @@ fn require(p: &Principal, purpose: Purpose, level: Level) -> Result<(), AppError
     }
 }
 
+/// The longest file name an upload may carry, in characters.
+pub const FILENAME_MAX: usize = 255;
+
 fn valid_filename(name: &str) -> Result<String, AppError> {
     let name = name.trim();
     let n = name.chars().count();
-    if n == 0 || n > 255 || name.chars().any(|c| c.is_control()) {
+    if n == 0 || n > FILENAME_MAX || name.chars().any(|c| c.is_control()) {
         return Err(AppError::invalid(
             "filename",
             "filename must have 1 to 255 characters and no control characters",

@@ -134,10 +134,18 @@ impl Email {
 pub struct LoginId(String);
 
 impl LoginId {
+    /// The longest login id, in characters (all ASCII).
+    pub const MAX_LEN: usize = 64;
+    /// What a login id may be, as a regular expression (the OpenAPI document's `pattern`).
+    pub const PATTERN: &str = "^[A-Za-z0-9._-]{1,64}$";
+
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         let v = nfkc_trim(s);
-        if v.is_empty() || v.len() > 64 {
-            return Err(invalid("login_id", "login id must be 1 to 64 characters"));
+        if v.is_empty() || v.len() > Self::MAX_LEN {
+            return Err(invalid(
+                "login_id",
+                format!("login id must be 1 to {} characters", Self::MAX_LEN),
+            ));
         }
         visible("login_id", "a login id", &v)?;
         if !v
@@ -181,13 +189,16 @@ impl Login {
 pub struct Name(String);
 
 impl Name {
+    /// The longest name, in characters.
+    pub const MAX_CHARS: usize = 100;
+
     pub fn parse(field: &'static str, s: &str) -> Result<Self, Invalid> {
         let v = s.nfc().collect::<String>().trim().to_owned();
         let n = v.chars().count();
-        if n == 0 || n > 100 {
+        if n == 0 || n > Self::MAX_CHARS {
             return Err(invalid(
                 field,
-                format!("{field} must be 1 to 100 characters"),
+                format!("{field} must be 1 to {} characters", Self::MAX_CHARS),
             ));
         }
         visible(field, field, &v)?;
@@ -203,6 +214,9 @@ impl Name {
 pub struct Slug(String);
 
 impl Slug {
+    /// What a slug may be, as a regular expression (the OpenAPI document's `pattern`).
+    pub const PATTERN: &str = "^[a-z0-9][a-z0-9-]{2,39}$";
+
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         let v = s.trim().to_ascii_lowercase();
         let ok = (3..=40).contains(&v.len())
@@ -253,17 +267,23 @@ impl std::fmt::Debug for Password {
 pub struct WeakPassword(pub String);
 
 impl Password {
+    /// The shortest and the longest password, in characters.
+    pub const MIN_CHARS: usize = 8;
+    pub const MAX_CHARS: usize = 128;
+
     pub fn parse(s: SecretString, identities: &[&str]) -> Result<Self, WeakPassword> {
         let p = s.expose_secret();
         let n = p.chars().count();
-        if n < 8 {
+        if n < Self::MIN_CHARS {
             return Err(WeakPassword(format!(
-                "password must be at least 8 characters (it has {n})"
+                "password must be at least {} characters (it has {n})",
+                Self::MIN_CHARS
             )));
         }
-        if n > 128 {
+        if n > Self::MAX_CHARS {
             return Err(WeakPassword(format!(
-                "password must be at most 128 characters (it has {n})"
+                "password must be at most {} characters (it has {n})",
+                Self::MAX_CHARS
             )));
         }
         let folded = comparison_form(p);

@@ -4,7 +4,11 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::domain::values::BULK_LIMIT;
+use crate::app::notices::{BODY_MAX, TITLE_MAX};
+use crate::app::questionnaires::MAX_QUESTIONS;
+use crate::app::uploads::FILENAME_MAX;
+use crate::app::users::MAX_GROUPS_ON_CREATE;
+use crate::domain::values::{BULK_LIMIT, LoginId, Name, Password, Slug};
 use crate::http::routes::{self, Access, Target};
 
 fn nullable(t: &str) -> Value {
@@ -73,35 +77,35 @@ fn components() -> Map<String, Value> {
             "created_at": ts,
         })),
         "NewTenant": obj(&["slug", "name", "seat_limit", "admin"], json!({
-            "slug": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{2,39}$"},
-            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "slug": {"type": "string", "pattern": Slug::PATTERN},
+            "name": {"type": "string", "minLength": 1, "maxLength": Name::MAX_CHARS},
             "seat_limit": {"type": "integer", "minimum": 1, "maximum": crate::domain::values::MAX_SEAT_LIMIT},
             "admin": obj(&["name", "email"], json!({
-                "name": {"type": "string", "minLength": 1, "maxLength": 100},
+                "name": {"type": "string", "minLength": 1, "maxLength": Name::MAX_CHARS},
                 "email": {"type": "string", "format": "email"}})),
         })),
         "CreatedTenant": obj(&["tenant", "admin"], json!({
             "tenant": {"$ref": "#/components/schemas/Tenant"}, "admin": {"$ref": "#/components/schemas/User"}})),
         "TenantChanges": obj(&[], json!({
-            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "name": {"type": "string", "minLength": 1, "maxLength": Name::MAX_CHARS},
             "seat_limit": {"type": "integer", "minimum": 1, "maximum": crate::domain::values::MAX_SEAT_LIMIT}})),
         "LoginRequest": obj(&["tenant", "login", "password"], json!({
             "tenant": {"type": "string"}, "login": {"type": "string"}, "password": {"type": "string"}})),
         "Session": obj(&["token", "expires_at", "user"], json!({
             "token": {"type": "string"}, "expires_at": ts, "user": {"$ref": "#/components/schemas/User"}})),
         "SetPassword": obj(&["token", "password"], json!({
-            "token": {"type": "string"}, "password": {"type": "string", "minLength": 8, "maxLength": 128}})),
+            "token": {"type": "string"}, "password": {"type": "string", "minLength": Password::MIN_CHARS, "maxLength": Password::MAX_CHARS}})),
         "ChangePassword": obj(&["current_password", "new_password"], json!({
-            "current_password": {"type": "string"}, "new_password": {"type": "string", "minLength": 8, "maxLength": 128}})),
+            "current_password": {"type": "string"}, "new_password": {"type": "string", "minLength": Password::MIN_CHARS, "maxLength": Password::MAX_CHARS}})),
         "User": {"type": "object", "additionalProperties": false, "required": user_required, "properties": user_props},
         "Me": {"type": "object", "additionalProperties": false, "required": me_required, "properties": me_props},
         "NewUser": obj(&["name", "delivery"], json!({
-            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "name": {"type": "string", "minLength": 1, "maxLength": Name::MAX_CHARS},
             "email": {"type": "string", "format": "email"},
-            "login_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+            "login_id": {"type": "string", "pattern": LoginId::PATTERN},
             "delivery": {"enum": ["invite_link", "generated"]},
             "role_id": {"type": "string"},
-            "group_ids": {"type": "array", "maxItems": 20, "items": {"type": "string"}},
+            "group_ids": {"type": "array", "maxItems": MAX_GROUPS_ON_CREATE, "items": {"type": "string"}},
         })),
         "CreatedUser": obj(&["user"], json!({
             "user": {"$ref": "#/components/schemas/User"},
@@ -111,7 +115,7 @@ fn components() -> Map<String, Value> {
         "UserPage": page_of("User"),
         "Empty": obj(&[], json!({})),
         "NewQuestionnaire": obj(&["title", "questions"], json!({"title": {"type": "string", "minLength": 1},
-            "questions": {"type": "array", "minItems": 1, "maxItems": 200, "items": obj(&["text"], json!({"text": {"type": "string", "minLength": 1}}))}})),
+            "questions": {"type": "array", "minItems": 1, "maxItems": MAX_QUESTIONS, "items": obj(&["text"], json!({"text": {"type": "string", "minLength": 1}}))}})),
         "NewResponse": obj(&["respondent", "answers"], json!({
             "respondent": obj(&["name", "email", "company"], json!({"name": {"type": "string"}, "email": {"type": "string", "format": "email"}, "company": {"type": "string"}})),
             "answers": {"type": "array", "items": {"type": "string"}}})),
@@ -164,9 +168,9 @@ fn components() -> Map<String, Value> {
             "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
             "failed_members": {"type": "array", "items": {"$ref": "#/components/schemas/Failure"}}})),
         "GroupPage": page_of("Group"),
-        "NewGroup": obj(&["name"], json!({"name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "NewGroup": obj(&["name"], json!({"name": {"type": "string", "minLength": 1, "maxLength": Name::MAX_CHARS},
             "member_ids": {"type": "array", "maxItems": BULK_LIMIT, "items": {"type": "string"}}})),
-        "GroupRename": obj(&["name"], json!({"name": {"type": "string", "minLength": 1, "maxLength": 100}})),
+        "GroupRename": obj(&["name"], json!({"name": {"type": "string", "minLength": 1, "maxLength": Name::MAX_CHARS}})),
         "GroupNames": obj(&["names"], json!({"names": {"type": "array", "maxItems": BULK_LIMIT, "items": {"type": "string"}}})),
         "GroupsCreated": obj(&["created", "failed"], json!({
             "created": {"type": "array", "items": {"$ref": "#/components/schemas/Group"}},
@@ -187,13 +191,13 @@ fn components() -> Map<String, Value> {
             "failed": {"type": "array", "items": obj(&["id", "code", "message"], json!({
                 "id": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}}))}})),
         "UserChanges": obj(&[], json!({
-            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "name": {"type": "string", "minLength": 1, "maxLength": Name::MAX_CHARS},
             "email": {"type": ["string", "null"], "format": "email"},
-            "login_id": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9._-]{1,64}$"}})),
+            "login_id": {"type": ["string", "null"], "pattern": LoginId::PATTERN}})),
         "Role": obj(&["id", "name", "builtin", "grants"], json!({
             "id": {"type": "string"}, "name": {"type": "string"}, "builtin": {"type": "boolean"}, "grants": grants})),
-        "NewRole": obj(&["name", "grants"], json!({"name": {"type": "string", "minLength": 1, "maxLength": 100}, "grants": grants})),
-        "RoleChanges": obj(&[], json!({"name": {"type": "string", "minLength": 1, "maxLength": 100}, "grants": grants})),
+        "NewRole": obj(&["name", "grants"], json!({"name": {"type": "string", "minLength": 1, "maxLength": Name::MAX_CHARS}, "grants": grants})),
+        "RoleChanges": obj(&[], json!({"name": {"type": "string", "minLength": 1, "maxLength": Name::MAX_CHARS}, "grants": grants})),
         "RoleId": obj(&["role_id"], json!({"role_id": {"type": "string"}})),
         "RoleList": obj(&["items"], json!({"items": {"type": "array", "items": {"$ref": "#/components/schemas/Role"}}})),
         "PermissionList": obj(&["items"], json!({"items": {"type": "array", "items": obj(&["feature", "description", "view", "edit"], json!({
@@ -220,14 +224,14 @@ fn components() -> Map<String, Value> {
         "OpsNoticePage": page_of("OpsNotice"),
         "NewNotice": obj(&["kind", "title", "body"], json!({
             "kind": {"enum": ["release", "incident"]},
-            "title": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*\\S[^\\u0000-\\u001f\\u007f-\\u009f]*$"},
-            "body": {"type": "string", "minLength": 1, "maxLength": 20000, "pattern": "\\S"},
+            "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*\\S[^\\u0000-\\u001f\\u007f-\\u009f]*$"},
+            "body": {"type": "string", "minLength": 1, "maxLength": BODY_MAX, "pattern": "\\S"},
             "occurred_at": {"type": "string", "format": "date-time", "description": "required for incidents, refused for releases; not in the future"}})),
     });
     let part4 = json!({
         "NewUpload": obj(&["purpose", "filename", "content_type", "size"], json!({
             "purpose": {"enum": ["material", "user_import", "group_import"]},
-            "filename": {"type": "string", "minLength": 1, "maxLength": 255},
+            "filename": {"type": "string", "minLength": 1, "maxLength": FILENAME_MAX},
             "content_type": {"type": "string", "description": "materials: pdf, images, mp4, mp3, zip, text, Office; imports: text/csv (or application/vnd.ms-excel, text/plain)"},
             "size": {"type": "integer", "minimum": 1, "description": "bytes; at most 100 MiB for materials, 20 MiB for imports (413 beyond)"}})),
         "IssuedUpload": obj(&["id", "upload_url", "upload_method", "upload_headers", "expires_at"], json!({
@@ -312,7 +316,7 @@ pub fn param(name: &str) -> Value {
             "only notices of this kind",
         ),
         "q" => (
-            json!({"type": "string", "maxLength": 100}),
+            json!({"type": "string", "maxLength": Name::MAX_CHARS}),
             "prefix of name, e-mail or login id",
         ),
         _ => (json!({"type": "string"}), ""),
