@@ -186,13 +186,20 @@ pub struct Session {
     pub user: UserRecord,
 }
 
+/// What a right password leads to: a session, or, for a user with a second factor, a challenge to
+/// complete with a code (`mfa::login`) and no session yet.
+pub enum LoginOutcome {
+    Session(Session),
+    SecondFactor(crate::app::mfa::Challenge),
+}
+
 /// Unknown tenant, unknown user, a user without a password and a wrong password all answer the same
 /// `InvalidCredentials` after one argon2 verification (against a dummy hash when there is no user).
 pub async fn login(
     svc: &Services,
     req: LoginRequest,
     now: OffsetDateTime,
-) -> Result<Session, AppError> {
+) -> Result<LoginOutcome, AppError> {
     let account = account_subject(&req.tenant, &req.login);
     let pair = format!("{account}|{}", req.source);
     // Count first, then check: a unit of each limit is taken before the password is verified, and a
@@ -232,6 +239,10 @@ pub async fn login(
     if tenant.contract_ended(now) {
         return Err(AppError::ContractEnded);
     }
+    if user.mfa {
+        let challenge = crate::app::mfa::challenge(svc, &scope, &user, now).await?;
+        return Ok(LoginOutcome::SecondFactor(challenge));
+    }
     let (token, hash) = crypto::new_token();
     // A session never outlives the contract.
     let expires = match tenant.contract_last_moment() {
@@ -268,11 +279,11 @@ pub async fn login(
             }
         }
     }
-    Ok(Session {
+    Ok(LoginOutcome::Session(Session {
         token,
         expires,
         user,
-    })
+    }))
 }
 
 async fn find_login(

@@ -390,6 +390,7 @@ pub async fn prepare_user_rows(
             },
             must_change_password: hash.is_some(),
             password_hash: hash,
+            mfa: false,
             created: ts,
             updated: ts,
         };

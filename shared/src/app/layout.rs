@@ -255,4 +255,10 @@ pub mod attr {
     pub const AT: &str = "at";
     pub const TO: &str = "to";
     pub const MESSAGE_ID: &str = "message_id";
+    /// The user's active TOTP secret, sealed (`app::mfa`); present only once an enrolment is confirmed.
+    pub const MFA_SECRET: &str = "mfa";
+    /// A TOTP secret waiting for its first code, sealed.
+    pub const MFA_PENDING: &str = "mfa_pending";
+    /// The last TOTP time step accepted: a code of that step or an earlier one is refused.
+    pub const MFA_STEP: &str = "mfa_step";
 }

@@ -12,6 +12,7 @@ pub mod integrity;
 pub mod layout;
 pub mod logs;
 pub mod mail;
+pub mod mfa;
 pub mod notices;
 pub mod questionnaires;
 pub mod retention;
@@ -213,6 +214,14 @@ pub enum AppError {
     Unauthenticated,
     #[error("the tenant, login or password is wrong")]
     InvalidCredentials,
+    /// A second-factor code that is wrong, already used, or not of the current window: all alike.
+    #[error("the code is wrong, already used or expired")]
+    InvalidCode,
+    /// A login challenge that is unknown, already used or expired: sign in with the password again.
+    #[error(
+        "the sign-in challenge is unknown, already used or expired; sign in with the password again"
+    )]
+    InvalidChallenge,
     #[error("{0}")]
     Forbidden(String),
     /// The account acted on is an org admin or holds grants beyond the caller's (`app::access`).
@@ -280,6 +289,8 @@ impl AppError {
             AppError::DeliveryRequiresEmail => "delivery_requires_email",
             AppError::Unauthenticated => "unauthenticated",
             AppError::InvalidCredentials => "invalid_credentials",
+            AppError::InvalidCode => "invalid_code",
+            AppError::InvalidChallenge => "invalid_challenge",
             AppError::Forbidden(_) => "forbidden",
             AppError::TargetOutranksCaller => "target_outranks_caller",
             AppError::RoleOutranksCaller => "role_outranks_caller",

@@ -43,6 +43,15 @@ pub const LOGIN_PER_SOURCE: Limit = Limit {
     max: 100,
     window_secs: 900,
 };
+/// Wrong second-factor codes per user (from all sources) in 15 minutes, then locked (429) until the window
+/// ends. Unlike the password's account limit this one locks: whoever sends codes has passed the password
+/// step, so only someone who knows the password can keep the owner out, and a six-digit code must not be
+/// guessable by spreading attempts over many addresses.
+pub const MFA_PER_USER: Limit = Limit {
+    name: "mfa-user",
+    max: 10,
+    window_secs: 900,
+};
 /// Reset mails per account in an hour (beyond it the request is accepted but nothing is sent).
 pub const RESET_PER_ACCOUNT: Limit = Limit {
     name: "reset-account",

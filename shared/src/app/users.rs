@@ -52,6 +52,9 @@ pub struct UserRecord {
     pub status: Status,
     pub must_change_password: bool,
     pub password_hash: Option<String>,
+    /// An active second factor (`app::mfa`): the password alone opens no session. Read from the stored
+    /// item only; the profile writes never touch the factor's attributes.
+    pub mfa: bool,
     pub created: i64,
     pub updated: i64,
 }
@@ -184,6 +187,7 @@ impl UserRecord {
             },
             must_change_password: item.bool(attr::MUST_CHANGE).unwrap_or(false),
             password_hash: item.s(attr::PASSWORD).map(str::to_owned),
+            mfa: crate::app::mfa::active(item),
             created: item.n(attr::CREATED).unwrap_or(0),
             updated: item.n(attr::UPDATED).unwrap_or(0),
             id: UserId::from_stored(id),
@@ -318,6 +322,7 @@ pub(crate) async fn creation_writes(
         },
         must_change_password: password_hash.is_some(),
         password_hash,
+        mfa: false,
         created: ts,
         updated: ts,
     };
@@ -849,6 +854,8 @@ async fn delete_once(
             crate::app::auth::SESSION,
             crate::app::auth::INVITATION,
             crate::app::auth::RESET,
+            crate::app::mfa::CHALLENGE,
+            crate::app::mfa::RECOVERY,
         ],
         None,
     )
@@ -882,6 +889,7 @@ mod tests {
             status: Status::Active,
             must_change_password: true,
             password_hash: Some("h".into()),
+            mfa: false,
             created: 1,
             updated: 2,
         }

@@ -70,7 +70,10 @@ fn status(e: &AppError) -> StatusCode {
         | AppError::WeakPassword(_)
         | AppError::InvalidToken
         | AppError::DeliveryRequiresEmail => S::BAD_REQUEST,
-        AppError::Unauthenticated | AppError::InvalidCredentials => S::UNAUTHORIZED,
+        AppError::Unauthenticated
+        | AppError::InvalidCredentials
+        | AppError::InvalidCode
+        | AppError::InvalidChallenge => S::UNAUTHORIZED,
         AppError::Forbidden(_)
         | AppError::TargetOutranksCaller
         | AppError::RoleOutranksCaller

@@ -258,8 +258,28 @@ fn components() -> Map<String, Value> {
         "CleanupReport": obj(&["deleted"], json!({"deleted": {"type": "integer", "minimum": 0}})),
         "CleanupJob": obj(&[], json!({"as_of": {"type": "string", "format": "date-time"}})),
     });
+    let mfa = json!({
+        "LoginResult": {"oneOf": [
+            {"$ref": "#/components/schemas/Session"},
+            {"$ref": "#/components/schemas/MfaChallenge"}]},
+        "MfaChallenge": {
+            "description": "the password was right and the user has a second factor: no session yet; send the challenge with a code to POST /v1/auth/login/mfa within 5 minutes",
+            "type": "object", "additionalProperties": false, "required": ["mfa_required", "challenge", "expires_at"],
+            "properties": {"mfa_required": {"const": true}, "challenge": {"type": "string"}, "expires_at": ts}},
+        "MfaLogin": obj(&["challenge", "code"], json!({
+            "challenge": {"type": "string"},
+            "code": {"type": "string", "description": "the six digits the app shows now, or an unused recovery code (xxxx-xxxx-xxxx)"}})),
+        "TotpEnrolment": obj(&["secret", "otpauth_uri"], json!({
+            "secret": {"type": "string", "description": "base32, to type into an authenticator app"},
+            "otpauth_uri": {"type": "string", "description": "otpauth://totp/… (SHA-1, 6 digits, 30 s)"}})),
+        "TotpCode": obj(&["code"], json!({"code": {"type": "string"}})),
+        "RecoveryCodes": obj(&["recovery_codes"], json!({"recovery_codes": {
+            "type": "array", "minItems": 10, "maxItems": 10, "items": {"type": "string"},
+            "description": "each usable once instead of a code; shown only here; a new set voids the old"}})),
+        "MfaRemoval": obj(&["password"], json!({"password": {"type": "string"}})),
+    });
     let mut out = Map::new();
-    for part in [schemas, more, part0, part1, part2, part3, part4] {
+    for part in [schemas, more, part0, part1, part2, part3, part4, mfa] {
         if let Value::Object(m) = part {
             out.extend(m);
         }

@@ -8,7 +8,8 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use crate::domain::permissions::{Feature, Level};
 use crate::http::AppState;
 use crate::http::handlers::{
-    groups, logs, me, notices, ops, questionnaires, roles, session, system, tenant, uploads, users,
+    groups, logs, me, mfa, notices, ops, questionnaires, roles, session, system, tenant, uploads,
+    users,
 };
 use crate::http::{console, pages};
 
@@ -200,8 +201,22 @@ pub fn table() -> Vec<Route> {
             target: NoAccount,
             handler: || post(session::login),
             doc: doc(
-                "Log in with tenant slug, e-mail or login id, and password",
+                "Log in with tenant slug, e-mail or login id, and password (a user with a second factor gets a challenge, no session)",
                 Some("LoginRequest"),
+                200,
+                Some("LoginResult"),
+            ),
+        },
+        Route {
+            id: "auth-login-mfa",
+            method: Method::POST,
+            path: "/v1/auth/login/mfa",
+            access: Public,
+            target: NoAccount,
+            handler: || post(mfa::login),
+            doc: doc(
+                "Complete a login that answered mfa_required, with a TOTP code or a recovery code",
+                Some("MfaLogin"),
                 200,
                 Some("Session"),
             ),
@@ -267,6 +282,48 @@ pub fn table() -> Vec<Route> {
             doc: doc(
                 "Change one's own password",
                 Some("ChangePassword"),
+                204,
+                None,
+            ),
+        },
+        Route {
+            id: "me-mfa-totp",
+            method: Method::POST,
+            path: "/v1/me/mfa/totp",
+            access: AnyUser,
+            target: NoAccount,
+            handler: || post(mfa::start),
+            doc: doc(
+                "Start a TOTP enrolment: a new secret and its otpauth:// URI, active once confirmed",
+                None,
+                201,
+                Some("TotpEnrolment"),
+            ),
+        },
+        Route {
+            id: "me-mfa-totp-confirm",
+            method: Method::POST,
+            path: "/v1/me/mfa/totp/confirm",
+            access: AnyUser,
+            target: NoAccount,
+            handler: || post(mfa::confirm),
+            doc: doc(
+                "Activate the pending TOTP secret with one code; answers ten single-use recovery codes, once",
+                Some("TotpCode"),
+                200,
+                Some("RecoveryCodes"),
+            ),
+        },
+        Route {
+            id: "me-mfa-delete",
+            method: Method::DELETE,
+            path: "/v1/me/mfa",
+            access: AnyUser,
+            target: NoAccount,
+            handler: || delete(mfa::remove),
+            doc: doc(
+                "Remove one's second factor (and its recovery codes) with the current password",
+                Some("MfaRemoval"),
                 204,
                 None,
             ),

@@ -14,6 +14,7 @@ mod import_preview;
 mod imports;
 mod input;
 mod layout;
+mod mfa;
 mod notices;
 mod pages;
 mod races;

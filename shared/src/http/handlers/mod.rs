@@ -3,6 +3,7 @@
 pub mod groups;
 pub mod logs;
 pub mod me;
+pub mod mfa;
 pub mod notices;
 pub mod ops;
 pub mod questionnaires;

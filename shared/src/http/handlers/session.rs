@@ -26,7 +26,7 @@ pub async fn login(
     ClientIp(ip): ClientIp,
     Json(b): Json<LoginBody>,
 ) -> ApiResult<Out<Value>> {
-    let session = auth::login(
+    let outcome = auth::login(
         &s.svc,
         LoginRequest {
             tenant: b.tenant,
@@ -37,11 +37,24 @@ pub async fn login(
         time::now(),
     )
     .await?;
-    Ok(Out(json!({
+    Ok(Out(match outcome {
+        auth::LoginOutcome::Session(session) => session_body(&session),
+        // No session yet: the challenge goes with a code to POST /v1/auth/login/mfa.
+        auth::LoginOutcome::SecondFactor(c) => json!({
+            "mfa_required": true,
+            "challenge": c.token.expose_secret(),
+            "expires_at": time::jst(c.expires),
+        }),
+    }))
+}
+
+/// What a completed login answers, after the password alone or after a second factor.
+pub(super) fn session_body(session: &auth::Session) -> Value {
+    json!({
         "token": session.token.expose_secret(),
         "expires_at": time::jst(session.expires),
         "user": session.user.view(),
-    })))
+    })
 }
 
 pub async fn logout(State(s): State<AppState>, Caller(p): Caller) -> ApiResult<StatusCode> {

@@ -1,0 +1,6 @@
+//! Lambda function for `POST /v1/me/mfa/totp`.
+
+#[tokio::main]
+async fn main() -> Result<(), kanri::http::lambda::Error> {
+    kanri::http::lambda::run("me-mfa-totp").await
+}
