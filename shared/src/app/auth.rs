@@ -189,7 +189,7 @@ pub struct Session {
 /// What a right password leads to: a session, or, for a user with a second factor, a challenge to
 /// complete with a code (`mfa::login`) and no session yet.
 pub enum LoginOutcome {
-    Session(Session),
+    Session(Box<Session>),
     SecondFactor(crate::app::mfa::Challenge),
 }
 
@@ -279,11 +279,11 @@ pub async fn login(
             }
         }
     }
-    Ok(LoginOutcome::Session(Session {
+    Ok(LoginOutcome::Session(Box::new(Session {
         token,
         expires,
         user,
-    }))
+    })))
 }
 
 async fn find_login(

@@ -514,8 +514,8 @@ mod tests {
     fn recovery_codes_compare_without_case_or_separators_and_per_user() {
         let c = new_recovery_code();
         assert_eq!(c.len(), 14);
-        let u = UserId::from_stored("u1".into());
-        let v = UserId::from_stored("u2".into());
+        let u = UserId::from_stored("u1");
+        let v = UserId::from_stored("u2");
         let h = recovery_hash(&u, &c).unwrap();
         assert_eq!(
             recovery_hash(&u, &c.replace('-', " ").to_uppercase()),
