@@ -61,8 +61,11 @@ fn components() -> Map<String, Value> {
     ];
     let mut me_props = user_props.clone();
     me_props["grants"] = grants.clone();
+    me_props["mfa_enabled"] =
+        json!({"type": "boolean", "description": "a second factor is active"});
     let mut me_required = user_required.to_vec();
     me_required.push("grants");
+    me_required.push("mfa_enabled");
     let schemas = json!({
         "Error": obj(&["error"], json!({"error": {
             "type": "object", "required": ["code", "message"], "additionalProperties": false,

@@ -230,6 +230,8 @@ both_backends!(
         let mut keys: Vec<&String> = r.body.as_object().expect("object").keys().collect();
         keys.sort();
         assert_eq!(keys, ["expires_at", "token", "user"]);
+        let me = app.get("/v1/me", &t.admin_token).await;
+        assert_eq!(me.body["mfa_enabled"], json!(false), "{me:?}");
         // The code step needs a challenge from a password step.
         let r = code_step(&app, &unique("203.0.113."), "no-such-challenge", "123456").await;
         assert_eq!(
@@ -436,3 +438,55 @@ both_backends!(mfa_removing_it_needs_the_password, |app: App| async move {
     let r = code_step(&app, &ip, &ch, &code_at(&secret, now_secs() + 30)).await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
 });
+
+both_backends!(
+    mfa_the_login_page_opens_no_session_without_the_code,
+    |app: App| async move {
+        let t = app.onboard(5).await;
+        enrol(&app, &t.admin_token).await;
+        let me = app.get("/v1/me", &t.admin_token).await;
+        assert_eq!(me.body["mfa_enabled"], json!(true), "{me:?}");
+        let b = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let ip = unique("10.9.");
+        let r = b
+            .get(format!("{}/login?lang=en", app.base))
+            .header("x-forwarded-for", &ip)
+            .send()
+            .await
+            .expect("get");
+        let cookie = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.strip_prefix("kanri_csrf="))
+            .map(|c| c.split(';').next().unwrap_or("").to_owned())
+            .expect("csrf cookie");
+        let r = b
+            .post(format!("{}/login", app.base))
+            .header("x-forwarded-for", &ip)
+            .header("cookie", format!("kanri_csrf={cookie}"))
+            .form(&[
+                ("tenant", t.slug.as_str()),
+                ("login", t.admin_email.as_str()),
+                ("password", PASSWORD),
+                ("csrf", cookie.as_str()),
+            ])
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(
+            !r.headers()
+                .get_all("set-cookie")
+                .iter()
+                .any(|v| v.to_str().unwrap_or("").starts_with("kanri_session=")),
+            "no session without the second factor"
+        );
+        let html = r.text().await.expect("html");
+        assert!(html.contains("二段階認証"), "{html}");
+    }
+);

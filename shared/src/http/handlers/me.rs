@@ -17,6 +17,7 @@ use crate::http::extract::{Caller, Json};
 pub async fn get(Caller(p): Caller) -> Out<Value> {
     let mut v = json!(p.user.view());
     v["grants"] = json!(effective(&p.grants, p.user.org_admin));
+    v["mfa_enabled"] = json!(p.user.mfa);
     Out(v)
 }
 
