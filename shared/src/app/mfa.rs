@@ -26,7 +26,7 @@ use crate::app::users::UserRecord;
 use crate::app::{AppError, Scope, Services, tenants, throttle};
 use crate::crypto;
 use crate::domain::ids::{TenantId, UserId};
-use crate::ports::{Change, Cond, Item, Table, Value, Write};
+use crate::ports::{Change, Cond, Item, Query, Table, Value, Write};
 
 /// The token kind of a login challenge.
 pub const CHALLENGE: &str = "mfa_challenge";
@@ -213,6 +213,40 @@ fn recovery_write(scope: &Scope, user: &UserId, hash: &str) -> Write {
     )
 }
 
+/// The deletes of the user's recovery codes as they stand, to go into the transaction that replaces or
+/// removes the factor: a concurrent request whose transaction fails then deletes nothing (deleting them
+/// before or after the transaction could delete the set another request just answered).
+async fn recovery_deletes(
+    svc: &Services,
+    scope: &Scope,
+    user: &UserId,
+) -> Result<Vec<Write>, AppError> {
+    let prefix = layout::user_tokens_prefix(user);
+    let mut after = None;
+    let mut out = Vec::new();
+    loop {
+        let page = svc
+            .store
+            .query(
+                &Query::prefix(Table::Data, scope.pk(), prefix.clone())
+                    .after(after)
+                    .limit(500),
+            )
+            .await?;
+        out.extend(
+            page.items
+                .iter()
+                .filter(|i| i.s(attr::KIND) == Some(RECOVERY))
+                .map(|i| Write::delete(Table::Data, scope.pk(), i.sk.clone())),
+        );
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
 /// Confirms the pending enrolment with one code of its secret: the factor is active from now on, and the
 /// ten recovery codes (answered once, here) replace any earlier set.
 pub async fn confirm(
@@ -238,8 +272,8 @@ pub async fn confirm(
         ));
     };
     let read_updated = item.n(attr::UPDATED).unwrap_or(0);
-    // An earlier set goes first: at no moment are two sets valid.
-    auth::revoke_tokens(svc, &p.scope, &p.user.id, &[RECOVERY], None).await?;
+    // An earlier set goes in the same transaction: at no moment are two sets valid.
+    let old_set = recovery_deletes(svc, &p.scope, &p.user.id).await?;
     let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
     let log_key = svc.log_key(&p.scope.tenant).await?;
     let mut tx = Tx::new();
@@ -266,6 +300,9 @@ pub async fn confirm(
         },
         changed,
     );
+    for w in old_set {
+        tx.push(w);
+    }
     for c in &codes {
         if let Some(h) = recovery_hash(&p.user.id, c) {
             tx.push(recovery_write(&p.scope, &p.user.id, &h));
@@ -308,8 +345,12 @@ pub async fn remove(
         ));
     }
     let read_updated = item.n(attr::UPDATED).unwrap_or(0);
+    let codes = recovery_deletes(svc, &p.scope, &p.user.id).await?;
     let log_key = svc.log_key(&p.scope.tenant).await?;
     let mut tx = Tx::new();
+    for w in codes {
+        tx.push(w);
+    }
     tx.guard(
         Write::Update {
             table: Table::Data,
@@ -340,7 +381,8 @@ pub async fn remove(
         now,
     ));
     tx.commit(svc.store.as_ref()).await?;
-    auth::revoke_tokens(svc, &p.scope, &p.user.id, &[RECOVERY, CHALLENGE], None).await?;
+    // A challenge left open finds no factor and is refused anyway; remove it too.
+    auth::revoke_tokens(svc, &p.scope, &p.user.id, &[CHALLENGE], None).await?;
     Ok(())
 }
 

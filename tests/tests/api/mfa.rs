@@ -490,3 +490,57 @@ both_backends!(
         assert!(html.contains("二段階認証"), "{html}");
     }
 );
+
+both_backends!(
+    mfa_concurrent_confirms_and_code_steps_have_one_winner,
+    |app: App| async move {
+        let t = app.onboard(5).await;
+        let ip = unique("203.0.113.");
+        let r = app
+            .post("/v1/me/mfa/totp", Some(&t.admin_token), json!({}))
+            .await;
+        let secret = r_str(&r.body["secret"]);
+        let code = code_at(&secret, now_secs());
+        let confirm = || {
+            app.post(
+                "/v1/me/mfa/totp/confirm",
+                Some(&t.admin_token),
+                json!({"code": code}),
+            )
+        };
+        let (a, b) = tokio::join!(confirm(), confirm());
+        let (won, lost) = if a.status == StatusCode::OK {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        assert_eq!(won.status, StatusCode::OK, "{won:?}");
+        assert_eq!(lost.status, StatusCode::CONFLICT, "{lost:?}");
+        let codes: Vec<String> = won.body["recovery_codes"]
+            .as_array()
+            .expect("codes")
+            .iter()
+            .map(r_str)
+            .collect();
+        // The winner's codes are the ones stored.
+        let ch = challenge(&app, &ip, &t).await;
+        let r = code_step(&app, &ip, &ch, &codes[0]).await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        // Two code steps with one code: one session.
+        let ch1 = challenge(&app, &ip, &t).await;
+        let ch2 = challenge(&app, &ip, &t).await;
+        let next = code_at(&secret, now_secs() + 30);
+        let (a, b) = tokio::join!(
+            code_step(&app, &ip, &ch1, &next),
+            code_step(&app, &ip, &ch2, &next)
+        );
+        let oks = [&a, &b]
+            .iter()
+            .filter(|r| r.status == StatusCode::OK)
+            .count();
+        assert_eq!(oks, 1, "{a:?} {b:?}");
+        let other = if a.status == StatusCode::OK { &b } else { &a };
+        assert_eq!(other.code(), "invalid_code", "{other:?}");
+        assert!(app.broken_invariants(&t.id).await.is_empty());
+    }
+);
