@@ -8,7 +8,8 @@
 //!   earlier): a code used once cannot be used again, not even by two requests at once.
 //! - Recovery codes are stored as the SHA-256 of user and code, each in its own item on the user's side of
 //!   the tokens (`UTOK#<user>#<hash>`, kind `recovery`): using one is a conditional delete in the
-//!   transaction that opens the session, and a new set (or removing the factor) deletes the old set.
+//!   transaction that opens the session, and a new set (or removing the factor) deletes the old set in
+//!   the transaction that writes the change.
 //! - The login challenge is a token like the others (256 random bits, only its SHA-256 stored, kind
 //!   `mfa_challenge`, 5 minutes) that opens no session; the code step deletes it in the transaction that
 //!   opens one, so it is used once.
