@@ -507,7 +507,26 @@ pub async fn login(
         scope.pk(),
         layout::user_token_sk(&uid, &hash),
     ));
+    // A recovery code used is in the operation log: the owner or an admin can see that one was spent.
+    let recovery = matches!(factor, Write::Delete { .. });
     tx.guard(factor, || AppError::InvalidCode);
+    if recovery {
+        let log_key = svc.log_key(&tid).await?;
+        tx.push(audit::entry(
+            &tid,
+            &log_key,
+            &crate::app::audit::Actor::User {
+                id: uid.to_string(),
+                name: user.name.clone(),
+            },
+            Entry {
+                action: "user.mfa_recovery_code_used",
+                target_type: "user",
+                target_id: uid.as_str(),
+            },
+            now,
+        ));
+    }
     for w in auth::token_writes(&scope, &uid, &session_hash, SESSION, expires) {
         tx.push(w);
     }

@@ -282,6 +282,15 @@ both_backends!(
         // Another code of the set still works on the same challenge.
         let r = code_step(&app, &ip, &ch, &codes[9]).await;
         assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        let actions = audit_actions(&app, &t).await;
+        assert_eq!(
+            actions
+                .iter()
+                .filter(|a| *a == "user.mfa_recovery_code_used")
+                .count(),
+            2,
+            "{actions:?}"
+        );
         // No code is stored as typed.
         let dump = dump_store(&app).await;
         for c in &codes {
