@@ -16,6 +16,7 @@ pub mod notices;
 pub mod questionnaires;
 pub mod retention;
 pub mod roles;
+pub mod scim_tokens;
 pub mod tenants;
 pub mod throttle;
 pub mod tx;

@@ -36,7 +36,7 @@ fn components() -> Map<String, Value> {
         "role_id": {"type": "string"},
         "org_admin": {"type": "boolean"},
         "group_ids": {"type": "array", "items": {"type": "string"}},
-        "status": {"enum": ["invited", "active"]},
+        "status": {"enum": ["invited", "active", "disabled"], "description": "disabled: cannot log in and holds no seat (POST /v1/users/{id}/disable, /enable)"},
         "must_change_password": {"type": "boolean"},
         "created_at": ts,
         "updated_at": ts,
@@ -194,6 +194,14 @@ fn components() -> Map<String, Value> {
         "NewRole": obj(&["name", "grants"], json!({"name": {"type": "string", "minLength": 1, "maxLength": 100}, "grants": grants})),
         "RoleChanges": obj(&[], json!({"name": {"type": "string", "minLength": 1, "maxLength": 100}, "grants": grants})),
         "RoleId": obj(&["role_id"], json!({"role_id": {"type": "string"}})),
+        "NewScimToken": obj(&["name"], json!({"name": {"type": "string", "minLength": 1, "maxLength": 100, "description": "e.g. Microsoft Entra ID"}})),
+        "ScimToken": obj(&["id", "name", "created_at", "last_used_at"], json!({
+            "id": {"type": "string"}, "name": {"type": "string"}, "created_at": ts,
+            "last_used_at": {"type": ["string", "null"], "format": "date-time", "description": "RFC 3339 in JST; updated at most once a minute"}})),
+        "CreatedScimToken": obj(&["id", "name", "created_at", "last_used_at", "token"], json!({
+            "id": {"type": "string"}, "name": {"type": "string"}, "created_at": ts, "last_used_at": {"type": "null"},
+            "token": {"type": "string", "description": "the bearer token for /scim/v2, shown only in this answer"}})),
+        "ScimTokenList": obj(&["items"], json!({"items": {"type": "array", "items": {"$ref": "#/components/schemas/ScimToken"}}})),
         "RoleList": obj(&["items"], json!({"items": {"type": "array", "items": {"$ref": "#/components/schemas/Role"}}})),
         "PermissionList": obj(&["items"], json!({"items": {"type": "array", "items": obj(&["feature", "description", "view", "edit"], json!({
             "feature": {"type": "string"}, "description": {"type": "string"},
@@ -313,6 +321,10 @@ pub fn param(name: &str) -> Value {
         "q" => (
             json!({"type": "string", "maxLength": 100}),
             "prefix of name, e-mail or login id",
+        ),
+        "status" => (
+            json!({"enum": ["invited", "active", "disabled"]}),
+            "only users with this status",
         ),
         _ => (json!({"type": "string"}), ""),
     };

@@ -8,7 +8,8 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use crate::domain::permissions::{Feature, Level};
 use crate::http::AppState;
 use crate::http::handlers::{
-    groups, logs, me, notices, ops, questionnaires, roles, session, system, tenant, uploads, users,
+    groups, logs, me, notices, ops, questionnaires, roles, scim_tokens, session, system, tenant,
+    uploads, users,
 };
 use crate::http::{console, pages};
 
@@ -301,9 +302,9 @@ pub fn table() -> Vec<Route> {
             target: NoAccount,
             handler: || get(users::list),
             doc: Doc {
-                query: &["limit", "cursor", "q"],
+                query: &["limit", "cursor", "q", "status"],
                 ..doc(
-                    "List users, optionally searching name, e-mail and login id by prefix",
+                    "List users, optionally searching name, e-mail and login id by prefix, or by status",
                     None,
                     200,
                     Some("UserPage"),
@@ -390,6 +391,34 @@ pub fn table() -> Vec<Route> {
                 Some("Ids"),
                 200,
                 Some("BulkDeleted"),
+            ),
+        },
+        Route {
+            id: "users-disable",
+            method: Method::POST,
+            path: "/v1/users/{id}/disable",
+            access: SETTINGS_EDIT,
+            target: PathUser,
+            handler: || post(users::disable),
+            doc: doc(
+                "Disable a user: no login, no seat; sessions and links end; data, groups and role stay (not yourself)",
+                None,
+                200,
+                Some("User"),
+            ),
+        },
+        Route {
+            id: "users-enable",
+            method: Method::POST,
+            path: "/v1/users/{id}/enable",
+            access: SETTINGS_EDIT,
+            target: PathUser,
+            handler: || post(users::enable),
+            doc: doc(
+                "Enable a disabled user again, taking a seat (409 seat_limit_reached when none is free)",
+                None,
+                200,
+                Some("User"),
             ),
         },
         Route {
@@ -651,6 +680,43 @@ pub fn table() -> Vec<Route> {
                 200,
                 Some("User"),
             ),
+        },
+        Route {
+            id: "scim-tokens-create",
+            method: Method::POST,
+            path: "/v1/scim-tokens",
+            access: OrgAdmin,
+            target: NoAccount,
+            handler: || post(scim_tokens::create),
+            doc: doc(
+                "Create a named SCIM bearer token for an identity provider (shown once)",
+                Some("NewScimToken"),
+                201,
+                Some("CreatedScimToken"),
+            ),
+        },
+        Route {
+            id: "scim-tokens-list",
+            method: Method::GET,
+            path: "/v1/scim-tokens",
+            access: OrgAdmin,
+            target: NoAccount,
+            handler: || get(scim_tokens::list),
+            doc: doc(
+                "The tenant's SCIM tokens: name, creation and last use (never the secret)",
+                None,
+                200,
+                Some("ScimTokenList"),
+            ),
+        },
+        Route {
+            id: "scim-tokens-revoke",
+            method: Method::DELETE,
+            path: "/v1/scim-tokens/{id}",
+            access: OrgAdmin,
+            target: NoAccount,
+            handler: || delete(scim_tokens::revoke),
+            doc: doc("Revoke a SCIM token at once", None, 204, None),
         },
         Route {
             id: "audit-log",
@@ -1148,6 +1214,18 @@ pub fn table() -> Vec<Route> {
             handler: || post(console::user_org_admin),
             doc: page(
                 "Make a user an organisation admin (on=1) or take it away (on=0)",
+                303,
+            ),
+        },
+        Route {
+            id: "page-admin-user-status-post",
+            method: Method::POST,
+            path: "/admin/users/{id}/status",
+            access: SETTINGS_EDIT,
+            target: PathUser,
+            handler: || post(console::user_status),
+            doc: page(
+                "Disable a user (disable=1) or enable them again (disable=0)",
                 303,
             ),
         },
