@@ -439,7 +439,7 @@ pub struct MemberFailure {
 }
 
 /// Loads the users among `ids` that exist in this tenant (batched reads).
-async fn existing_users(
+pub(crate) async fn existing_users(
     svc: &Services,
     scope: &Scope,
     ids: &[UserId],

@@ -296,22 +296,37 @@ pub(crate) async fn creation_writes(
     seat_limit: Option<i64>,
     now: OffsetDateTime,
 ) -> Result<UserWrites, AppError> {
+    creation_writes_as(svc, scope, new, role_id, seat_limit, false, now).await
+}
+
+/// [`creation_writes`] of a user created `disabled` (by SCIM with `active: false`): no seat is taken and
+/// no invitation is made, whatever `seat_limit` and the delivery say.
+pub(crate) async fn creation_writes_as(
+    svc: &Services,
+    scope: &Scope,
+    new: NewUser,
+    role_id: String,
+    seat_limit: Option<i64>,
+    disabled: bool,
+    now: OffsetDateTime,
+) -> Result<UserWrites, AppError> {
+    let seat_limit = seat_limit.filter(|_| !disabled);
     if new.email.is_none() && new.login_id.is_none() {
         return Err(AppError::Invalid {
             field: None,
             message: "a user needs an email or a login_id (or both)".into(),
         });
     }
-    if new.delivery == Delivery::InviteLink && new.email.is_none() {
+    if new.delivery == Delivery::InviteLink && new.email.is_none() && !disabled {
         return Err(AppError::DeliveryRequiresEmail);
     }
     let id = UserId::generate();
     let (password_hash, initial_password) = match new.delivery {
-        Delivery::Generated => {
+        Delivery::Generated if !disabled => {
             let p = crypto::generate_password();
             (Some(crypto::hash_password(p.clone()).await?), Some(p))
         }
-        Delivery::InviteLink => (None, None),
+        _ => (None, None),
     };
     let ts = now.unix_timestamp();
     let record = UserRecord {
@@ -324,10 +339,10 @@ pub(crate) async fn creation_writes(
         role_id,
         org_admin: new.org_admin,
         group_ids: new.group_ids.iter().map(|g| g.to_string()).collect(),
-        status: if password_hash.is_some() {
-            Status::Active
-        } else {
-            Status::Invited
+        status: match (disabled, password_hash.is_some()) {
+            (true, _) => Status::Disabled,
+            (false, true) => Status::Active,
+            (false, false) => Status::Invited,
         },
         must_change_password: password_hash.is_some(),
         password_hash,
@@ -383,7 +398,7 @@ pub(crate) async fn creation_writes(
             login_taken,
         );
     }
-    let invitation = if new.delivery == Delivery::InviteLink {
+    let invitation = if new.delivery == Delivery::InviteLink && !disabled {
         let (token, hash) = crypto::new_token();
         for w in crate::app::auth::link_writes(
             scope,
@@ -958,6 +973,12 @@ async fn delete_once(
     for w in crate::app::notices::unsubscribe_writes(scope, id) {
         tx.push(w);
     }
+    // The attributes SCIM keeps beside the profile (externalId, enterprise fields), if any.
+    tx.push(Write::delete(
+        Table::Data,
+        scope.pk(),
+        layout::scim_user_sk(id),
+    ));
     // A disabled user holds no seat and is not counted among the org admins (see [`set_disabled`]).
     if user.status != Status::Disabled {
         tx.guard(seat_write(scope, user.org_admin, -1), || {

@@ -10,6 +10,7 @@ pub mod local;
 pub mod openapi;
 pub mod pages;
 pub mod routes;
+pub mod scim;
 
 use std::sync::Arc;
 
@@ -70,6 +71,9 @@ async fn authorize(
     if page && access != Access::Public {
         return pages::authorize(&state, access, req, next).await;
     }
+    if access == Access::Scim {
+        return scim::authorize(&state, req, next).await;
+    }
     match check(&state, access, &mut req).await {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
@@ -80,7 +84,7 @@ async fn check(state: &AppState, access: Access, req: &mut Request) -> Result<()
     let session = match access {
         Access::Public => return Ok(()),
         Access::Operator if state.operator.allows(req) => return Ok(()),
-        Access::Operator => return Err(AppError::Unauthenticated.into()),
+        Access::Operator | Access::Scim => return Err(AppError::Unauthenticated.into()),
         Access::SelfService | Access::AnyUser | Access::Feature(..) | Access::OrgAdmin => {
             let token = bearer(req).ok_or(AppError::Unauthenticated)?;
             auth::authenticate(&state.svc, token, time::now()).await?

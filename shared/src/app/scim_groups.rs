@@ -1,0 +1,217 @@
+//! Groups as SCIM provisions them (issue 18): Kanri's groups, their name unique as always, members added and
+//! removed through the groups' own batched transactions (`groups::add_members`, `remove_members`:
+//! [`groups::MEMBERS_PER_TX`] memberships each), the SCIM token as the actor.
+
+use std::collections::HashSet;
+
+use time::OffsetDateTime;
+
+use crate::app::audit::Actor;
+use crate::app::groups::{self, GroupView};
+use crate::app::{AppError, Scope, Services};
+use crate::domain::ids::{GroupId, UserId};
+use crate::domain::values::Name;
+
+/// Members one request may name (as the API's bulk member routes).
+pub const MAX_MEMBERS: usize = 1000;
+
+#[derive(Clone, Debug)]
+pub struct ScimGroup {
+    pub group: GroupView,
+    /// `(user id, name)`, when loaded.
+    pub members: Option<Vec<(String, String)>>,
+}
+
+async fn member_list(
+    svc: &Services,
+    scope: &Scope,
+    id: &GroupId,
+) -> Result<Vec<(String, String)>, AppError> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = groups::members(svc, scope, id, 1000, after).await?;
+        out.extend(
+            page.items
+                .iter()
+                .map(|u| (u.id.to_string(), u.name.clone())),
+        );
+        match page.next {
+            Some(n) => after = Some(n),
+            None => return Ok(out),
+        }
+    }
+}
+
+pub async fn load(
+    svc: &Services,
+    scope: &Scope,
+    id: &GroupId,
+    with_members: bool,
+) -> Result<ScimGroup, AppError> {
+    let group = groups::load(svc, scope, id).await?;
+    let members = if with_members {
+        Some(member_list(svc, scope, id).await?)
+    } else {
+        None
+    };
+    Ok(ScimGroup { group, members })
+}
+
+/// Every group in creation order (members only when asked: a list without them reads one page per 200
+/// groups).
+pub async fn all(
+    svc: &Services,
+    scope: &Scope,
+    with_members: bool,
+) -> Result<Vec<ScimGroup>, AppError> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = groups::list(svc, scope, 200, after, None).await?;
+        for g in page.items {
+            let members = if with_members {
+                Some(member_list(svc, scope, &g.id).await?)
+            } else {
+                None
+            };
+            out.push(ScimGroup { group: g, members });
+        }
+        match page.next {
+            Some(n) => after = Some(n),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// The group a display name designates (compared as Kanri compares names).
+pub async fn by_name(
+    svc: &Services,
+    scope: &Scope,
+    name: &str,
+    with_members: bool,
+) -> Result<Option<ScimGroup>, AppError> {
+    match groups::by_name(svc, scope, name).await? {
+        Some(id) => match load(svc, scope, &id, with_members).await {
+            Ok(g) => Ok(Some(g)),
+            Err(AppError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        },
+        None => Ok(None),
+    }
+}
+
+/// Checks that every id is a user of the tenant before anything is changed: 400 naming the first that is
+/// not (a group is never half-provisioned because of a bad member).
+async fn check_members(svc: &Services, scope: &Scope, ids: &[String]) -> Result<(), AppError> {
+    if ids.len() > MAX_MEMBERS {
+        return Err(AppError::invalid(
+            "members",
+            format!("at most {MAX_MEMBERS} members per request; add more with PATCH"),
+        ));
+    }
+    let mut parsed = Vec::new();
+    for raw in ids {
+        match UserId::parse(raw) {
+            Some(u) => parsed.push(u),
+            None => {
+                return Err(AppError::invalid(
+                    "members",
+                    format!("no user with id {raw:?}"),
+                ));
+            }
+        }
+    }
+    let found = groups::existing_users(svc, scope, &parsed).await?;
+    if let Some(missing) = parsed.iter().find(|u| !found.contains_key(u.as_str())) {
+        return Err(AppError::invalid(
+            "members",
+            format!("no user with id {:?}", missing.as_str()),
+        ));
+    }
+    Ok(())
+}
+
+/// Adds and removes members in the groups' batches; a member that failed is reported as an error.
+async fn change_members(
+    svc: &Services,
+    scope: &Scope,
+    actor: &Actor,
+    id: &GroupId,
+    add: Vec<String>,
+    remove: Vec<String>,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    if !add.is_empty() {
+        let (_, failed) = groups::add_members(svc, scope, actor, id, add, now).await?;
+        if let Some(f) = failed.into_iter().next() {
+            return Err(f.error);
+        }
+    }
+    if !remove.is_empty() {
+        let (_, failed) = groups::remove_members(svc, scope, actor, id, remove, now).await?;
+        if let Some(f) = failed.into_iter().next() {
+            return Err(f.error);
+        }
+    }
+    Ok(())
+}
+
+fn dedup(ids: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    ids.into_iter().filter(|i| seen.insert(i.clone())).collect()
+}
+
+/// Creates a group, with its members if any (409 `group_name_taken` when the name is taken).
+pub async fn create(
+    svc: &Services,
+    scope: &Scope,
+    actor: &Actor,
+    name: Name,
+    members: Vec<String>,
+    now: OffsetDateTime,
+) -> Result<ScimGroup, AppError> {
+    let members = dedup(members);
+    check_members(svc, scope, &members).await?;
+    let g = groups::create(svc, scope, actor, name, now).await?;
+    change_members(svc, scope, actor, &g.id, members, vec![], now).await?;
+    load(svc, scope, &g.id, true).await
+}
+
+/// Makes a group what a PUT (or a PATCH applied to its representation) asks: the name, then the members
+/// added and removed (each in the groups' batched transactions).
+pub async fn replace(
+    svc: &Services,
+    scope: &Scope,
+    actor: &Actor,
+    id: &GroupId,
+    name: Name,
+    members: Vec<String>,
+    now: OffsetDateTime,
+) -> Result<ScimGroup, AppError> {
+    let members = dedup(members);
+    let old = load(svc, scope, id, true).await?;
+    let old_ids: HashSet<String> = old
+        .members
+        .iter()
+        .flatten()
+        .map(|(u, _)| u.clone())
+        .collect();
+    let new_ids: HashSet<&String> = members.iter().collect();
+    let add: Vec<String> = members
+        .iter()
+        .filter(|u| !old_ids.contains(*u))
+        .cloned()
+        .collect();
+    let remove: Vec<String> = old_ids
+        .iter()
+        .filter(|u| !new_ids.contains(u))
+        .cloned()
+        .collect();
+    check_members(svc, scope, &add).await?;
+    if name.as_str() != old.group.name {
+        groups::rename(svc, scope, actor, id, name, now).await?;
+    }
+    change_members(svc, scope, actor, id, add, remove, now).await?;
+    load(svc, scope, id, true).await
+}
