@@ -23,27 +23,34 @@ pub struct Extra {
     pub family_name: Option<String>,
     pub employee_number: Option<String>,
     pub department: Option<String>,
+    /// `displayName` and `name.formatted` as sent (Kanri's name is derived from them).
+    pub display_name: Option<String>,
+    pub formatted: Option<String>,
 }
 
-const FIELDS: [&str; 5] = [
+const FIELDS: [&str; 7] = [
     "external_id",
     "given_name",
     "family_name",
     "employee_number",
     "department",
+    "display_name",
+    "formatted",
 ];
 
 /// Longest value of an extra attribute (characters).
 pub const MAX_EXTRA: usize = 256;
 
 impl Extra {
-    fn fields(&self) -> [&Option<String>; 5] {
+    fn fields(&self) -> [&Option<String>; 7] {
         [
             &self.external_id,
             &self.given_name,
             &self.family_name,
             &self.employee_number,
             &self.department,
+            &self.display_name,
+            &self.formatted,
         ]
     }
 
@@ -77,6 +84,8 @@ impl Extra {
             family_name: open(FIELDS[2])?,
             employee_number: open(FIELDS[3])?,
             department: open(FIELDS[4])?,
+            display_name: open(FIELDS[5])?,
+            formatted: open(FIELDS[6])?,
         })
     }
 
@@ -107,6 +116,9 @@ impl Extra {
 pub struct ScimUser {
     pub user: UserRecord,
     pub extra: Extra,
+    /// SCIM has written the user's attributes (created or replaced it): its `displayName` and `name` are
+    /// then SCIM's as sent; otherwise they show Kanri's name.
+    pub provisioned: bool,
 }
 
 /// What a SCIM request asks a user to be.
@@ -129,8 +141,13 @@ pub async fn load(svc: &Services, scope: &Scope, id: &UserId) -> Result<ScimUser
         .find(|i| i.sk == keys[0].1)
         .ok_or(AppError::NotFound("user"))?;
     let user = UserRecord::from_item(scope, user)?;
-    let extra = Extra::from_item(scope, id, items.iter().find(|i| i.sk == keys[1].1))?;
-    Ok(ScimUser { user, extra })
+    let scim_item = items.iter().find(|i| i.sk == keys[1].1);
+    let extra = Extra::from_item(scope, id, scim_item)?;
+    Ok(ScimUser {
+        user,
+        extra,
+        provisioned: scim_item.is_some(),
+    })
 }
 
 async fn all_items(svc: &Services, scope: &Scope, prefix: &str) -> Result<Vec<Item>, AppError> {
@@ -172,8 +189,13 @@ pub async fn all(svc: &Services, scope: &Scope) -> Result<Vec<ScimUser>, AppErro
         .iter()
         .map(|i| {
             let user = UserRecord::from_item(scope, i)?;
-            let extra = Extra::from_item(scope, &user.id, extras.get(user.id.as_str()).copied())?;
-            Ok(ScimUser { user, extra })
+            let item = extras.get(user.id.as_str()).copied();
+            let extra = Extra::from_item(scope, &user.id, item)?;
+            Ok(ScimUser {
+                user,
+                extra,
+                provisioned: item.is_some(),
+            })
         })
         .collect()
 }
@@ -271,6 +293,7 @@ pub async fn create(
     Ok(ScimUser {
         user: w.record,
         extra: d.extra,
+        provisioned: true,
     })
 }
 
@@ -313,7 +336,7 @@ pub async fn replace(
         };
         users::update(svc, scope, by, id, changes, now).await?;
     }
-    if d.extra != old.extra {
+    if d.extra != old.extra || !old.provisioned {
         let mut tx = crate::app::tx::Tx::new();
         tx.guard(
             Write::Check {

@@ -140,18 +140,33 @@ pub fn router(state: AppState, keep: impl Fn(&Route) -> bool) -> Router {
         .with_state(state)
 }
 
-async fn not_found() -> ApiError {
+async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/scim/") {
+        // A SCIM client reads SCIM errors only (RFC 7644 §3.12).
+        return scim::ScimError::new(StatusCode::NOT_FOUND, None, "no such SCIM endpoint")
+            .into_response();
+    }
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
         "no such endpoint; see /v1/openapi.json",
     )
+    .into_response()
 }
 
-async fn method_not_allowed() -> ApiError {
+async fn method_not_allowed(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/scim/") {
+        return scim::ScimError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            None,
+            "this SCIM endpoint does not take that method",
+        )
+        .into_response();
+    }
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         "this endpoint does not take that method",
     )
+    .into_response()
 }

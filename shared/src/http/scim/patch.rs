@@ -218,6 +218,42 @@ fn apply_path(
     p: &AttrPath,
     value: Option<&Value>,
 ) -> Result<(), Refused> {
+    // The extension's URN alone (`urn:…:enterprise:2.0:User`) names its whole object.
+    if let Some(u) = &p.urn
+        && p.sub.is_none()
+        && p.filter.is_none()
+        && known_extension(&format!("{u}:{}", p.attr))
+    {
+        let Value::Object(root) = resource else {
+            return Err(refused("invalidValue", "the resource is not an object"));
+        };
+        let key = format!("{u}:{}", p.attr);
+        match (op, value) {
+            (Kind::Remove, _) => remove_ci(root, &key),
+            (_, Some(Value::Object(attrs))) => {
+                if !matches!(get_ci_mut(root, &key), Some(Value::Object(_))) {
+                    remove_ci(root, &key);
+                    root.insert(super::ENTERPRISE.to_owned(), Value::Object(Map::new()));
+                }
+                let Some(Value::Object(ext)) = get_ci_mut(root, &key) else {
+                    return Err(refused("invalidPath", "the extension is not an object"));
+                };
+                if op == Kind::Replace {
+                    ext.clear();
+                }
+                for (k, v) in attrs {
+                    set_ci(ext, k, v.clone());
+                }
+            }
+            _ => {
+                return Err(refused(
+                    "invalidValue",
+                    "the extension takes an object of attributes",
+                ));
+            }
+        }
+        return Ok(());
+    }
     let Some(obj) = container_mut(resource, p, op != Kind::Remove)? else {
         return Ok(());
     };
@@ -441,6 +477,21 @@ mod tests {
         assert_eq!(r[super::super::ENTERPRISE]["employeeNumber"], "0042");
         let r = run(r, req(json!([{"op": "Remove", "path": path}]))).unwrap();
         assert!(r[super::super::ENTERPRISE].get("employeeNumber").is_none());
+        let ent = super::super::ENTERPRISE;
+        let r = run(
+            user(),
+            req(json!([{"op": "add", "path": ent, "value": {"department": "総務部"}}])),
+        )
+        .unwrap();
+        assert_eq!(r[ent], json!({"department": "総務部"}));
+        let r = run(
+            r,
+            req(json!([{"op": "replace", "path": ent, "value": {"employeeNumber": "9"}}])),
+        )
+        .unwrap();
+        assert_eq!(r[ent], json!({"employeeNumber": "9"}));
+        let r = run(r, req(json!([{"op": "remove", "path": ent}]))).unwrap();
+        assert!(r.get(ent).is_none());
         let unknown = run(
             user(),
             req(json!([{"op": "add", "path": "urn:example:x:y", "value": 1}])),

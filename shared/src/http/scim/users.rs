@@ -33,8 +33,16 @@ use crate::http::AppState;
 /// A user's SCIM representation.
 pub fn to_json(b: &str, u: &ScimUser) -> Value {
     let r = &u.user;
+    // A user SCIM provisioned shows its name parts and displayName as sent; any other shows Kanri's name.
+    let (formatted, display) = if u.provisioned {
+        (u.extra.formatted.clone(), u.extra.display_name.clone())
+    } else {
+        (Some(r.name.clone()), Some(r.name.clone()))
+    };
     let mut name = Map::new();
-    name.insert("formatted".into(), json!(r.name));
+    if let Some(f) = formatted {
+        name.insert("formatted".into(), json!(f));
+    }
     if let Some(g) = &u.extra.given_name {
         name.insert("givenName".into(), json!(g));
     }
@@ -45,8 +53,6 @@ pub fn to_json(b: &str, u: &ScimUser) -> Value {
         "schemas": [CORE_USER],
         "id": r.id.to_string(),
         "userName": r.email.clone().or_else(|| r.login_id.clone()).unwrap_or_default(),
-        "name": name,
-        "displayName": r.name,
         "active": r.status != Status::Disabled,
         "meta": {
             "resourceType": "User",
@@ -56,6 +62,12 @@ pub fn to_json(b: &str, u: &ScimUser) -> Value {
             "version": format!("W/\"{}\"", r.updated),
         },
     });
+    if !name.is_empty() {
+        v["name"] = Value::Object(name);
+    }
+    if let Some(d) = display {
+        v["displayName"] = json!(d);
+    }
     if let Some(e) = &r.email {
         v["emails"] = json!([{"value": e, "type": "work", "primary": true}]);
     }
@@ -160,7 +172,8 @@ pub fn desired(v: &Value) -> Result<Desired, ScimError> {
         (None, None) => None,
     };
     let name_text = display
-        .or(formatted)
+        .clone()
+        .or(formatted.clone())
         .or(joined)
         .unwrap_or_else(|| user_name.clone());
     let name = Name::parse("name", &name_text).map_err(|e| bad_value(e.message))?;
@@ -178,6 +191,8 @@ pub fn desired(v: &Value) -> Result<Desired, ScimError> {
             "employeeNumber",
         )?,
         department: opt_str(ent.and_then(|e| get_ci(e, "department")), "department")?,
+        display_name: display,
+        formatted,
     };
     Ok(Desired {
         name,
