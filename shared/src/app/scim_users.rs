@@ -26,9 +26,12 @@ pub struct Extra {
     /// `displayName` and `name.formatted` as sent (Kanri's name is derived from them).
     pub display_name: Option<String>,
     pub formatted: Option<String>,
+    /// The `type` and `primary` (`"true"`/`"false"`) of the address's `emails` value, as sent.
+    pub email_type: Option<String>,
+    pub email_primary: Option<String>,
 }
 
-const FIELDS: [&str; 7] = [
+const FIELDS: [&str; 9] = [
     "external_id",
     "given_name",
     "family_name",
@@ -36,13 +39,15 @@ const FIELDS: [&str; 7] = [
     "department",
     "display_name",
     "formatted",
+    "email_type",
+    "email_primary",
 ];
 
 /// Longest value of an extra attribute (characters).
 pub const MAX_EXTRA: usize = 256;
 
 impl Extra {
-    fn fields(&self) -> [&Option<String>; 7] {
+    fn fields(&self) -> [&Option<String>; 9] {
         [
             &self.external_id,
             &self.given_name,
@@ -51,6 +56,8 @@ impl Extra {
             &self.department,
             &self.display_name,
             &self.formatted,
+            &self.email_type,
+            &self.email_primary,
         ]
     }
 
@@ -86,6 +93,8 @@ impl Extra {
             department: open(FIELDS[4])?,
             display_name: open(FIELDS[5])?,
             formatted: open(FIELDS[6])?,
+            email_type: open(FIELDS[7])?,
+            email_primary: open(FIELDS[8])?,
         })
     }
 

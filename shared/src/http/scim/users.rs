@@ -69,7 +69,19 @@ pub fn to_json(b: &str, u: &ScimUser) -> Value {
         v["displayName"] = json!(d);
     }
     if let Some(e) = &r.email {
-        v["emails"] = json!([{"value": e, "type": "work", "primary": true}]);
+        v["emails"] = if u.provisioned {
+            // As SCIM sent it: `type` and `primary` only when it sent them.
+            let mut one = json!({"value": e});
+            if let Some(t) = &u.extra.email_type {
+                one["type"] = json!(t);
+            }
+            if let Some(p) = &u.extra.email_primary {
+                one["primary"] = json!(p == "true");
+            }
+            json!([one])
+        } else {
+            json!([{"value": e, "type": "work", "primary": true}])
+        };
     }
     if let Some(x) = &u.extra.external_id {
         v["externalId"] = json!(x);
@@ -137,9 +149,16 @@ pub fn desired(v: &Value) -> Result<Desired, ScimError> {
                 })
             })
             .or_else(|| emails.first().cloned());
-    let listed_email = match chosen {
-        Some(e) => opt_str(get_ci(&e, "value"), "emails.value")?,
-        None => None,
+    let (listed_email, email_type, email_primary) = match &chosen {
+        Some(e) => (
+            opt_str(get_ci(e, "value"), "emails.value")?,
+            opt_str(get_ci(e, "type"), "emails.type")?,
+            match get_ci(e, "primary") {
+                None | Some(Value::Null) => None,
+                Some(p) => Some(boolean(p, "emails.primary")?.to_string()),
+            },
+        ),
+        None => (None, None, None),
     };
     let (email, login_id) = if user_name.contains('@') {
         (
@@ -193,6 +212,8 @@ pub fn desired(v: &Value) -> Result<Desired, ScimError> {
         department: opt_str(ent.and_then(|e| get_ci(e, "department")), "department")?,
         display_name: display,
         formatted,
+        email_type,
+        email_primary,
     };
     Ok(Desired {
         name,
