@@ -8,9 +8,11 @@ use time::OffsetDateTime;
 
 use crate::app::audit::Actor;
 use crate::app::groups::{self, GroupView};
+use crate::app::layout::{self, attr};
 use crate::app::{AppError, Scope, Services};
 use crate::domain::ids::{GroupId, UserId};
 use crate::domain::values::Name;
+use crate::ports::{Item, Query, Table, Value, Write};
 
 /// Members one request may name (as the API's bulk member routes).
 pub const MAX_MEMBERS: usize = 1000;
@@ -20,6 +22,49 @@ pub struct ScimGroup {
     pub group: GroupView,
     /// `(user id, name)`, when loaded.
     pub members: Option<Vec<(String, String)>>,
+    /// SCIM's `externalId`, as sent.
+    pub external_id: Option<String>,
+}
+
+async fn external_id(
+    svc: &Services,
+    scope: &Scope,
+    id: &GroupId,
+) -> Result<Option<String>, AppError> {
+    Ok(svc
+        .store
+        .get(Table::Data, &scope.pk(), &layout::scim_group_sk(id))
+        .await?
+        .and_then(|i| i.s(attr::EXTERNAL_ID).map(str::to_owned)))
+}
+
+/// Stores (or, with `None`, removes) a group's externalId.
+async fn set_external_id(
+    svc: &Services,
+    scope: &Scope,
+    id: &GroupId,
+    external: Option<&str>,
+) -> Result<(), AppError> {
+    let w = match external {
+        Some(x) => Write::Put {
+            table: Table::Data,
+            item: Item::new(scope.pk(), layout::scim_group_sk(id))
+                .with(attr::EXTERNAL_ID, Value::S(x.to_owned())),
+            cond: None,
+        },
+        None => Write::delete(Table::Data, scope.pk(), layout::scim_group_sk(id)),
+    };
+    // Only while the group exists: a group deleted meanwhile keeps no externalId.
+    let check = Write::Check {
+        table: Table::Data,
+        pk: scope.pk(),
+        sk: layout::group_sk(id),
+        cond: crate::ports::Cond::Exists,
+    };
+    let mut tx = crate::app::tx::Tx::new();
+    tx.guard(check, || AppError::NotFound("group"));
+    tx.push(w);
+    tx.commit(svc.store.as_ref()).await
 }
 
 async fn member_list(
@@ -55,7 +100,12 @@ pub async fn load(
     } else {
         None
     };
-    Ok(ScimGroup { group, members })
+    let external_id = external_id(svc, scope, id).await?;
+    Ok(ScimGroup {
+        group,
+        members,
+        external_id,
+    })
 }
 
 /// Every group in creation order (members only when asked: a list without them reads one page per 200
@@ -65,6 +115,30 @@ pub async fn all(
     scope: &Scope,
     with_members: bool,
 ) -> Result<Vec<ScimGroup>, AppError> {
+    let mut externals = std::collections::HashMap::new();
+    let mut after = None;
+    loop {
+        let page = svc
+            .store
+            .query(
+                &Query::prefix(Table::Data, scope.pk(), layout::SCIM_GROUP_PREFIX)
+                    .after(after)
+                    .limit(500),
+            )
+            .await?;
+        for i in &page.items {
+            if let Some(x) = i.s(attr::EXTERNAL_ID) {
+                let g =
+                    i.sk.strip_prefix(layout::SCIM_GROUP_PREFIX)
+                        .unwrap_or_default();
+                externals.insert(g.to_owned(), x.to_owned());
+            }
+        }
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
     let mut out = Vec::new();
     let mut after = None;
     loop {
@@ -75,7 +149,12 @@ pub async fn all(
             } else {
                 None
             };
-            out.push(ScimGroup { group: g, members });
+            let external_id = externals.remove(g.id.as_str());
+            out.push(ScimGroup {
+                group: g,
+                members,
+                external_id,
+            });
         }
         match page.next {
             Some(n) => after = Some(n),
@@ -157,29 +236,51 @@ async fn change_members(
     Ok(())
 }
 
+fn check_external(x: Option<&str>) -> Result<(), AppError> {
+    match x {
+        Some(x)
+            if x.chars().count() > crate::app::scim_users::MAX_EXTRA
+                || x.chars().any(char::is_control) =>
+        {
+            Err(AppError::invalid(
+                "externalId",
+                "externalId has at most 256 characters and no control character",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn dedup(ids: Vec<String>) -> Vec<String> {
     let mut seen = HashSet::new();
     ids.into_iter().filter(|i| seen.insert(i.clone())).collect()
 }
 
 /// Creates a group, with its members if any (409 `group_name_taken` when the name is taken).
+#[allow(clippy::too_many_arguments)]
 pub async fn create(
     svc: &Services,
     scope: &Scope,
     actor: &Actor,
     name: Name,
     members: Vec<String>,
+    external: Option<String>,
     now: OffsetDateTime,
 ) -> Result<ScimGroup, AppError> {
     let members = dedup(members);
     check_members(svc, scope, &members).await?;
+    check_external(external.as_deref())?;
     let g = groups::create(svc, scope, actor, name, now).await?;
+    if external.is_some() {
+        set_external_id(svc, scope, &g.id, external.as_deref()).await?;
+    }
     change_members(svc, scope, actor, &g.id, members, vec![], now).await?;
     load(svc, scope, &g.id, true).await
 }
 
 /// Makes a group what a PUT (or a PATCH applied to its representation) asks: the name, then the members
 /// added and removed (each in the groups' batched transactions).
+#[allow(clippy::too_many_arguments)]
 pub async fn replace(
     svc: &Services,
     scope: &Scope,
@@ -187,10 +288,15 @@ pub async fn replace(
     id: &GroupId,
     name: Name,
     members: Vec<String>,
+    external: Option<String>,
     now: OffsetDateTime,
 ) -> Result<ScimGroup, AppError> {
     let members = dedup(members);
+    check_external(external.as_deref())?;
     let old = load(svc, scope, id, true).await?;
+    if old.external_id != external {
+        set_external_id(svc, scope, id, external.as_deref()).await?;
+    }
     let old_ids: HashSet<String> = old
         .members
         .iter()

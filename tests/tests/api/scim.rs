@@ -723,11 +723,37 @@ both_backends!(
             &token,
             "POST",
             "/Groups",
-            Some(json!({"schemas": [GROUP], "displayName": "第二営業部",
-            "members": [{"value": users[3]}]})),
+            Some(
+                json!({"schemas": [GROUP], "displayName": "第二営業部", "externalId": "aad-group-2",
+            "members": [{"value": users[3]}]}),
+            ),
         )
         .await;
         assert_eq!(other.status, StatusCode::CREATED, "{other:?}");
+        assert_eq!(other.body["externalId"], "aad-group-2");
+        let other_id = r_str(&other.body["id"]);
+        let by_ext = scim(
+            &app,
+            &token,
+            "GET",
+            "/Groups?filter=externalId%20eq%20%22aad-group-2%22&excludedAttributes=members",
+            None,
+        )
+        .await;
+        assert_eq!(
+            by_ext.body["Resources"][0]["id"],
+            other_id.as_str(),
+            "{by_ext:?}"
+        );
+        let cleared = scim(
+            &app,
+            &token,
+            "PATCH",
+            &format!("/Groups/{other_id}"),
+            Some(patch_op(json!([{"op": "remove", "path": "externalId"}]))),
+        )
+        .await;
+        assert!(cleared.body.get("externalId").is_none(), "{cleared:?}");
         let taken = scim(
             &app,
             &token,

@@ -35,6 +35,9 @@ pub fn to_json(b: &str, g: &ScimGroup) -> Value {
             "location": format!("{b}/Groups/{}", g.group.id),
         },
     });
+    if let Some(x) = &g.external_id {
+        v["externalId"] = json!(x);
+    }
     if let Some(m) = &g.members {
         v["members"] = m
             .iter()
@@ -45,7 +48,18 @@ pub fn to_json(b: &str, g: &ScimGroup) -> Value {
 }
 
 /// The name and member ids a Group representation asks for.
-fn desired(v: &Value) -> Result<(Name, Vec<String>), ScimError> {
+fn desired(v: &Value) -> Result<(Name, Vec<String>, Option<String>), ScimError> {
+    let external = match get_ci(v, "externalId") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => Some(s.trim().to_owned()),
+        Some(_) => {
+            return Err(ScimError::bad(
+                "invalidValue",
+                "externalId must be a string",
+            ));
+        }
+    };
     let name = match get_ci(v, "displayName") {
         Some(Value::String(s)) => {
             Name::parse("displayName", s).map_err(|e| ScimError::bad("invalidValue", e.message))?
@@ -66,7 +80,7 @@ fn desired(v: &Value) -> Result<(Name, Vec<String>), ScimError> {
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(ScimError::bad("invalidValue", "members must be a list")),
     };
-    Ok((name, members))
+    Ok((name, members, external))
 }
 
 fn group_id(id: &str) -> Result<GroupId, ScimError> {
@@ -195,8 +209,17 @@ pub async fn create(
     Scim(c): Scim,
     ScimBody(body): ScimBody,
 ) -> ScimResult {
-    let (name, members) = desired(&body)?;
-    let g = scim_groups::create(&s.svc, &c.scope, &c.actor(), name, members, time::now()).await?;
+    let (name, members, external) = desired(&body)?;
+    let g = scim_groups::create(
+        &s.svc,
+        &c.scope,
+        &c.actor(),
+        name,
+        members,
+        external,
+        time::now(),
+    )
+    .await?;
     let b = base(&s);
     let mut resp = scim_json(StatusCode::CREATED, &to_json(&b, &g));
     if let Ok(loc) = HeaderValue::from_str(&format!("{b}/Groups/{}", g.group.id)) {
@@ -212,7 +235,7 @@ pub async fn replace(
     ScimBody(body): ScimBody,
 ) -> ScimResult {
     let id = group_id(&id)?;
-    let (name, members) = desired(&body)?;
+    let (name, members, external) = desired(&body)?;
     let g = scim_groups::replace(
         &s.svc,
         &c.scope,
@@ -220,6 +243,7 @@ pub async fn replace(
         &id,
         name,
         members,
+        external,
         time::now(),
     )
     .await?;
@@ -247,7 +271,7 @@ pub async fn patch(
             ));
         }
     }
-    let (name, members) = desired(&v)?;
+    let (name, members, external) = desired(&v)?;
     let g = scim_groups::replace(
         &s.svc,
         &c.scope,
@@ -255,6 +279,7 @@ pub async fn patch(
         &id,
         name,
         members,
+        external,
         time::now(),
     )
     .await?;
@@ -294,8 +319,13 @@ mod tests {
         assert!(desired(&json!({"members": []})).is_err());
         assert!(desired(&json!({"displayName": "g", "members": [{"display": "x"}]})).is_err());
         assert!(desired(&json!({"displayName": "g", "members": "x"})).is_err());
-        let (n, m) =
-            desired(&json!({"DISPLAYNAME": "営業部", "members": [{"value": "u1"}]})).unwrap();
-        assert_eq!((n.as_str(), m), ("営業部", vec!["u1".to_owned()]));
+        let (n, m, x) = desired(
+            &json!({"DISPLAYNAME": "営業部", "members": [{"value": "u1"}], "externalId": "e-1"}),
+        )
+        .unwrap();
+        assert_eq!(
+            (n.as_str(), m, x.as_deref()),
+            ("営業部", vec!["u1".to_owned()], Some("e-1"))
+        );
     }
 }
