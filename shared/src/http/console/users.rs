@@ -620,9 +620,13 @@ async fn user_page(
             ),
             role_options: (actionable && may("page-admin-user-role-post", p))
                 .then(|| givable(p, &roles)),
-            may_org_admin: may("page-admin-user-org-admin-post", p),
+            // A disabled user gets neither credentials nor the flag (409 user_disabled): enable them first.
+            may_org_admin: u.status != users::Status::Disabled
+                && may("page-admin-user-org-admin-post", p),
             invitation,
-            may_reissue: actionable && may("page-admin-user-credentials-post", p),
+            may_reissue: actionable
+                && u.status != users::Status::Disabled
+                && may("page-admin-user-credentials-post", p),
             has_email: u.email.is_some(),
             may_delete: actionable && u.id != p.user.id && may("page-admin-users-delete-post", p),
             disabled: u.status == users::Status::Disabled,
