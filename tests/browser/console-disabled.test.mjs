@@ -5,7 +5,7 @@
 
 import { test, before, describe } from "node:test";
 import assert from "node:assert/strict";
-import { TARGETS, DESKTOP, useBrowser, api, tenantWithAdmin, newPage, signIn, shot } from "./lib.mjs";
+import { TARGETS, DESKTOP, PASSWORD, useBrowser, api, tenantWithAdmin, newPage, signIn, shot } from "./lib.mjs";
 
 useBrowser();
 
@@ -78,6 +78,33 @@ for (const t of TARGETS) {
       await page.goto(`${t.base}/admin/users/${me.json.id}`);
       await page.getByRole("heading", { level: 1 }).waitFor();
       assert.equal(await page.getByRole("button", { name: "無効にする" }).count(), 0);
+      await context.close();
+    });
+
+    test("a role without settings: edit has no button and its POST is refused", async () => {
+      // The contract is full after the test above: disabling 社員 2 through the API frees a seat.
+      const list = await get("/v1/users?status=invited&limit=200");
+      const two = list.json.items.find((x) => x.name === "社員 2");
+      assert.equal((await post(`/v1/users/${two.id}/disable`, {})).status, 200);
+      // A user whose role may only view settings, with a password of their own.
+      const login = `viewer.${t.name}`;
+      const c = await post("/v1/users", { name: "閲覧 花子", login_id: login, delivery: "generated", role_id: "staff" });
+      assert.equal(c.status, 201, JSON.stringify(c.json));
+      const s = await api(t, "POST", "/v1/auth/login", { tenant: slug, login, password: c.json.initial_password });
+      assert.equal(s.status, 200, JSON.stringify(s.json));
+      const ch = await api(t, "POST", "/v1/me/password", { current_password: c.json.initial_password, new_password: PASSWORD }, s.json.token);
+      assert.equal(ch.status, 204, JSON.stringify(ch.json));
+      const { context, page } = await newPage(t, "ja-JP", { viewport: DESKTOP });
+      await signIn(t, page, slug, login);
+      const res = await page.goto(`${t.base}/admin/users/${staff.id}`);
+      assert.equal(res.status(), 403);
+      assert.equal(await page.locator("form[action$='/status']").count(), 0);
+      await page.goto(`${t.base}/account`);
+      const csrf = await page.locator("input[name=csrf]").first().getAttribute("value");
+      const before = (await get(`/v1/users/${staff.id}`)).json.status;
+      const refused = await page.request.post(`${t.base}/admin/users/${staff.id}/status`, { form: { csrf, disable: "1" }, maxRedirects: 0 });
+      assert.equal(refused.status(), 403);
+      assert.equal((await get(`/v1/users/${staff.id}`)).json.status, before, "unchanged");
       await context.close();
     });
   });
