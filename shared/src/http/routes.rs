@@ -8,9 +8,10 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use crate::domain::permissions::{Feature, Level};
 use crate::http::AppState;
 use crate::http::handlers::{
-    groups, logs, me, notices, ops, questionnaires, roles, session, system, tenant, uploads, users,
+    groups, logs, me, notices, ops, questionnaires, roles, scim_tokens, session, system, tenant,
+    uploads, users,
 };
-use crate::http::{console, pages};
+use crate::http::{console, pages, scim};
 
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +28,8 @@ pub enum Access {
     Feature(Feature, Level),
     /// Organisation admins only.
     OrgAdmin,
+    /// A tenant's SCIM token (`/scim/v2`, issue 18): never a user session.
+    Scim,
 }
 
 /// Whether and how a route names accounts it changes: the column the target rule (`app::access`) is
@@ -102,7 +105,7 @@ impl Access {
     pub fn allows(self, p: &crate::app::auth::Principal) -> bool {
         match self {
             Access::Public | Access::SelfService | Access::AnyUser => true,
-            Access::Operator => false,
+            Access::Operator | Access::Scim => false,
             Access::Feature(f, l) => {
                 crate::domain::permissions::allows(&p.grants, p.user.org_admin, f, l)
             }
@@ -119,7 +122,12 @@ pub fn may(id: &str, p: &crate::app::auth::Principal) -> bool {
 impl Route {
     /// A page for people (HTML, outside `/v1/`): not part of the JSON API or its OpenAPI document.
     pub fn is_page(&self) -> bool {
-        !self.path.starts_with("/v1/")
+        !self.path.starts_with("/v1/") && !self.is_scim()
+    }
+
+    /// A SCIM endpoint (`/scim/v2/…`): in the OpenAPI document, with SCIM's media type and errors.
+    pub fn is_scim(&self) -> bool {
+        self.path.starts_with("/scim/")
     }
 }
 
@@ -302,9 +310,9 @@ pub fn table() -> Vec<Route> {
             target: NoAccount,
             handler: || get(users::list),
             doc: Doc {
-                query: &["limit", "cursor", "q"],
+                query: &["limit", "cursor", "q", "status"],
                 ..doc(
-                    "List users, optionally searching name, e-mail and login id by prefix",
+                    "List users, optionally searching name, e-mail and login id by prefix, or by status",
                     None,
                     200,
                     Some("UserPage"),
@@ -391,6 +399,34 @@ pub fn table() -> Vec<Route> {
                 Some("Ids"),
                 200,
                 Some("BulkDeleted"),
+            ),
+        },
+        Route {
+            id: "users-disable",
+            method: Method::POST,
+            path: "/v1/users/{id}/disable",
+            access: SETTINGS_EDIT,
+            target: PathUser,
+            handler: || post(users::disable),
+            doc: doc(
+                "Disable a user: no login, no seat; sessions and links end; data, groups and role stay (not yourself)",
+                None,
+                200,
+                Some("User"),
+            ),
+        },
+        Route {
+            id: "users-enable",
+            method: Method::POST,
+            path: "/v1/users/{id}/enable",
+            access: SETTINGS_EDIT,
+            target: PathUser,
+            handler: || post(users::enable),
+            doc: doc(
+                "Enable a disabled user again, taking a seat (409 seat_limit_reached when none is free)",
+                None,
+                200,
+                Some("User"),
             ),
         },
         Route {
@@ -652,6 +688,275 @@ pub fn table() -> Vec<Route> {
                 200,
                 Some("User"),
             ),
+        },
+        Route {
+            id: "scim-tokens-create",
+            method: Method::POST,
+            path: "/v1/scim-tokens",
+            access: OrgAdmin,
+            target: NoAccount,
+            handler: || post(scim_tokens::create),
+            doc: doc(
+                "Create a named SCIM bearer token for an identity provider (shown once)",
+                Some("NewScimToken"),
+                201,
+                Some("CreatedScimToken"),
+            ),
+        },
+        Route {
+            id: "scim-tokens-list",
+            method: Method::GET,
+            path: "/v1/scim-tokens",
+            access: OrgAdmin,
+            target: NoAccount,
+            handler: || get(scim_tokens::list),
+            doc: doc(
+                "The tenant's SCIM tokens: name, creation and last use (never the secret)",
+                None,
+                200,
+                Some("ScimTokenList"),
+            ),
+        },
+        Route {
+            id: "scim-tokens-revoke",
+            method: Method::DELETE,
+            path: "/v1/scim-tokens/{id}",
+            access: OrgAdmin,
+            target: NoAccount,
+            handler: || delete(scim_tokens::revoke),
+            doc: doc("Revoke a SCIM token at once", None, 204, None),
+        },
+        Route {
+            id: "scim-service-provider-config",
+            method: Method::GET,
+            path: "/scim/v2/ServiceProviderConfig",
+            access: Scim,
+            target: NoAccount,
+            handler: || get(scim::service_provider_config),
+            doc: doc(
+                "SCIM: what this service provider supports",
+                None,
+                200,
+                Some("ScimServiceProviderConfig"),
+            ),
+        },
+        Route {
+            id: "scim-resource-types",
+            method: Method::GET,
+            path: "/scim/v2/ResourceTypes",
+            access: Scim,
+            target: NoAccount,
+            handler: || get(scim::resource_types_list),
+            doc: doc(
+                "SCIM: the resource types",
+                None,
+                200,
+                Some("ScimListResponse"),
+            ),
+        },
+        Route {
+            id: "scim-resource-type",
+            method: Method::GET,
+            path: "/scim/v2/ResourceTypes/{id}",
+            access: Scim,
+            target: NoAccount,
+            handler: || get(scim::resource_type_get),
+            doc: doc("SCIM: one resource type", None, 200, Some("ScimResource")),
+        },
+        Route {
+            id: "scim-schemas",
+            method: Method::GET,
+            path: "/scim/v2/Schemas",
+            access: Scim,
+            target: NoAccount,
+            handler: || get(scim::schemas_list),
+            doc: doc("SCIM: the schemas", None, 200, Some("ScimListResponse")),
+        },
+        Route {
+            id: "scim-schema",
+            method: Method::GET,
+            path: "/scim/v2/Schemas/{id}",
+            access: Scim,
+            target: NoAccount,
+            handler: || get(scim::schema_get),
+            doc: doc("SCIM: one schema", None, 200, Some("ScimResource")),
+        },
+        Route {
+            id: "scim-users-list",
+            method: Method::GET,
+            path: "/scim/v2/Users",
+            access: Scim,
+            target: NoAccount,
+            handler: || get(scim::users::list),
+            doc: Doc {
+                query: &[
+                    "filter",
+                    "startIndex",
+                    "count",
+                    "attributes",
+                    "excludedAttributes",
+                ],
+                ..doc(
+                    "SCIM: list users (filter, startIndex, count, attributes, excludedAttributes)",
+                    None,
+                    200,
+                    Some("ScimListResponse"),
+                )
+            },
+        },
+        Route {
+            id: "scim-users-create",
+            method: Method::POST,
+            path: "/scim/v2/Users",
+            access: Scim,
+            target: NoAccount,
+            handler: || post(scim::users::create),
+            doc: doc(
+                "SCIM: create a user (default role, an invitation link when it has an address)",
+                Some("ScimUser"),
+                201,
+                Some("ScimUser"),
+            ),
+        },
+        Route {
+            id: "scim-users-get",
+            method: Method::GET,
+            path: "/scim/v2/Users/{id}",
+            access: Scim,
+            target: NoAccount,
+            handler: || get(scim::users::get),
+            doc: Doc {
+                query: &["attributes", "excludedAttributes"],
+                ..doc("SCIM: read a user", None, 200, Some("ScimUser"))
+            },
+        },
+        Route {
+            id: "scim-users-replace",
+            method: Method::PUT,
+            path: "/scim/v2/Users/{id}",
+            access: Scim,
+            target: NoAccount,
+            handler: || put(scim::users::replace),
+            doc: doc(
+                "SCIM: replace a user (active false disables, true enables and takes a seat)",
+                Some("ScimUser"),
+                200,
+                Some("ScimUser"),
+            ),
+        },
+        Route {
+            id: "scim-users-patch",
+            method: Method::PATCH,
+            path: "/scim/v2/Users/{id}",
+            access: Scim,
+            target: NoAccount,
+            handler: || patch(scim::users::patch),
+            doc: doc(
+                "SCIM: change a user (PatchOp; answers 200 with the user)",
+                Some("ScimPatchOp"),
+                200,
+                Some("ScimUser"),
+            ),
+        },
+        Route {
+            id: "scim-users-delete",
+            method: Method::DELETE,
+            path: "/scim/v2/Users/{id}",
+            access: Scim,
+            target: NoAccount,
+            handler: || delete(scim::users::delete),
+            doc: doc(
+                "SCIM: delete a user immediately and for good",
+                None,
+                204,
+                None,
+            ),
+        },
+        Route {
+            id: "scim-groups-list",
+            method: Method::GET,
+            path: "/scim/v2/Groups",
+            access: Scim,
+            target: NoAccount,
+            handler: || get(scim::groups::list),
+            doc: Doc {
+                query: &[
+                    "filter",
+                    "startIndex",
+                    "count",
+                    "attributes",
+                    "excludedAttributes",
+                ],
+                ..doc(
+                    "SCIM: list groups (filter, startIndex, count, attributes, excludedAttributes=members)",
+                    None,
+                    200,
+                    Some("ScimListResponse"),
+                )
+            },
+        },
+        Route {
+            id: "scim-groups-create",
+            method: Method::POST,
+            path: "/scim/v2/Groups",
+            access: Scim,
+            target: NoAccount,
+            handler: || post(scim::groups::create),
+            doc: doc(
+                "SCIM: create a group, with or without members",
+                Some("ScimGroup"),
+                201,
+                Some("ScimGroup"),
+            ),
+        },
+        Route {
+            id: "scim-groups-get",
+            method: Method::GET,
+            path: "/scim/v2/Groups/{id}",
+            access: Scim,
+            target: NoAccount,
+            handler: || get(scim::groups::get),
+            doc: Doc {
+                query: &["attributes", "excludedAttributes"],
+                ..doc("SCIM: read a group", None, 200, Some("ScimGroup"))
+            },
+        },
+        Route {
+            id: "scim-groups-replace",
+            method: Method::PUT,
+            path: "/scim/v2/Groups/{id}",
+            access: Scim,
+            target: NoAccount,
+            handler: || put(scim::groups::replace),
+            doc: doc(
+                "SCIM: replace a group's name and members",
+                Some("ScimGroup"),
+                200,
+                Some("ScimGroup"),
+            ),
+        },
+        Route {
+            id: "scim-groups-patch",
+            method: Method::PATCH,
+            path: "/scim/v2/Groups/{id}",
+            access: Scim,
+            target: NoAccount,
+            handler: || patch(scim::groups::patch),
+            doc: doc(
+                "SCIM: rename, add, remove or replace members (PatchOp; answers 200 with the group)",
+                Some("ScimPatchOp"),
+                200,
+                Some("ScimGroup"),
+            ),
+        },
+        Route {
+            id: "scim-groups-delete",
+            method: Method::DELETE,
+            path: "/scim/v2/Groups/{id}",
+            access: Scim,
+            target: NoAccount,
+            handler: || delete(scim::groups::delete),
+            doc: doc("SCIM: delete a group (its users stay)", None, 204, None),
         },
         Route {
             id: "audit-log",
@@ -1161,6 +1466,18 @@ pub fn table() -> Vec<Route> {
             handler: || post(console::user_org_admin),
             doc: page(
                 "Make a user an organisation admin (on=1) or take it away (on=0)",
+                303,
+            ),
+        },
+        Route {
+            id: "page-admin-user-status-post",
+            method: Method::POST,
+            path: "/admin/users/{id}/status",
+            access: SETTINGS_EDIT,
+            target: PathUser,
+            handler: || post(console::user_status),
+            doc: page(
+                "Disable a user (disable=1) or enable them again (disable=0)",
                 303,
             ),
         },
