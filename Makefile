@@ -20,9 +20,6 @@ deps:
 		|| $(PYTHON) -m pip install --quiet --disable-pip-version-check 'moto[server]' boto3
 	@command -v cfn-lint >/dev/null 2>&1 \
 		|| $(PYTHON) -m pip install --quiet --disable-pip-version-check cfn-lint
-	@# The SCIM conformance tools (tests/scripts/scim.sh): scim2-tester through scim2-cli, and scim-sanity.
-	@{ command -v scim2 >/dev/null 2>&1 && command -v scim-sanity >/dev/null 2>&1; } \
-		|| $(PYTHON) -m pip install --quiet --disable-pip-version-check 'scim2-cli>=0.6' 'scim2-tester>=0.5' 'scim-sanity>=0.7'
 	@# The browser tests (tests/scripts/browser.sh): Debian's headless Chromium and a Japanese font (apt), and
 	@# playwright-core to drive it (npm, pinned by tests/browser/package-lock.json; it never downloads a browser).
 	@{ [ -x /usr/lib/chromium/chromium-headless-shell ] && fc-list 2>/dev/null | grep -qi 'IPAGothic'; } || { \
@@ -61,6 +58,10 @@ test: deps
 # The SCIM conformance tools (scim2-tester, scim-sanity) against kanri-local's /scim/v2: embedded, and the AWS
 # backend when AWS_ENDPOINT_URL names a moto. Not yet part of `make test`: see docs/SCIM.md, "Conformance".
 test-scim: deps
+	@# The SCIM conformance tools (PyPI): scim2-tester through scim2-cli, and scim-sanity. Installed here only,
+	@# not by `make deps`, while they are not part of `make test`.
+	@{ command -v scim2 >/dev/null 2>&1 && command -v scim-sanity >/dev/null 2>&1; } \
+		|| $(PYTHON) -m pip install --quiet --disable-pip-version-check 'scim2-cli>=0.6' 'scim2-tester>=0.5' 'scim-sanity>=0.7'
 	@bash tests/scripts/scim.sh
 
 # Only the browser tests of the pages (both backends; screenshots into docs/screenshots/).
