@@ -95,7 +95,9 @@ async fn check_exits_1_and_names_the_broken_invariant_once_a_row_is_corrupted() 
         assert_eq!(code, Some(1), "{args:?}: {out}{err}");
         assert_eq!(
             out,
-            format!("{tenant}\tseats_used: the tenant counts 2 seats used but has 1 users\n")
+            format!(
+                "{tenant}\tseats_used: the tenant counts 2 seats used but has 1 enabled users\n"
+            )
         );
         assert!(err.contains("1 broken invariants"), "{err}");
     }

@@ -20,6 +20,11 @@ pub enum Actor {
     LinkHolder {
         id: String,
     },
+    /// A change made through SCIM with the tenant's token of this id and name (issue 18).
+    ScimToken {
+        id: String,
+        name: String,
+    },
 }
 
 pub struct Entry<'a> {
@@ -42,6 +47,7 @@ pub fn entry(
         Actor::Operator => ("operator".to_owned(), Some("operator".to_owned())),
         Actor::User { id, name } => (id.clone(), Some(name.clone())),
         Actor::LinkHolder { id } => (id.clone(), None),
+        Actor::ScimToken { id, name } => (format!("scim_token:{id}"), Some(name.clone())),
     };
     let mut item = Item::new(layout::audit_pk(tenant), layout::log_sk(at, &id))
         .with(attr::AT, Value::N(at))

@@ -156,6 +156,10 @@ pub async fn authenticate(
         return Err(AppError::Unauthenticated);
     }
     let user = UserRecord::from_item(&scope, user_item)?;
+    // A disabled user's sessions end with the disabling write, before their token items are swept.
+    if user.status == users::Status::Disabled {
+        return Err(AppError::Unauthenticated);
+    }
     let grants = crate::app::roles::grants_of(svc, &scope, &user.role_id)
         .await?
         .unwrap_or_default();
@@ -193,8 +197,9 @@ pub enum LoginOutcome {
     SecondFactor(crate::app::mfa::Challenge),
 }
 
-/// Unknown tenant, unknown user, a user without a password and a wrong password all answer the same
-/// `InvalidCredentials` after one argon2 verification (against a dummy hash when there is no user).
+/// Unknown tenant, unknown user, a user without a password, a disabled user and a wrong password all
+/// answer the same `InvalidCredentials` after one argon2 verification (against a dummy hash when there is
+/// no user), and count alike against the throttling limits.
 pub async fn login(
     svc: &Services,
     req: LoginRequest,
@@ -226,7 +231,11 @@ pub async fn login(
     };
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let verified = crypto::verify_password(stored, req.password.clone()).await;
-    let (Some(tenant), Some(scope), Some(mut user), true) = (tenant, scope, user, verified.ok)
+    let enabled = user
+        .as_ref()
+        .is_some_and(|u| u.status != users::Status::Disabled);
+    let (Some(tenant), Some(scope), Some(mut user), true, true) =
+        (tenant, scope, user, verified.ok, enabled)
     else {
         // The units taken stay taken: they count this failure.
         return Err(AppError::InvalidCredentials);
@@ -250,13 +259,13 @@ pub async fn login(
         None => now + svc.settings.session_ttl,
     };
     let mut tx = Tx::new();
-    // The user must still exist when the session is made.
+    // The user must still exist, and not be disabled, when the session is made.
     tx.guard(
         Write::Check {
             table: Table::Data,
             pk: scope.pk(),
             sk: layout::user_sk(&user.id),
-            cond: Cond::Exists,
+            cond: Cond::And(vec![Cond::Exists, not_disabled()]),
         },
         || AppError::InvalidCredentials,
     );
@@ -329,6 +338,14 @@ pub async fn logout(svc: &Services, p: &Principal) -> Result<(), AppError> {
         ])
         .await?;
     Ok(())
+}
+
+/// The condition that a user item is not disabled (a missing status, as before issue 18, is not).
+pub(crate) fn not_disabled() -> Cond {
+    Cond::Not(Box::new(Cond::Eq(
+        attr::STATUS,
+        Value::S(users::Status::Disabled.as_str().into()),
+    )))
 }
 
 /// Revokes every token of a user (sessions, invitations, resets) except `keep`, in batches.
@@ -414,10 +431,12 @@ pub async fn set_password(
         Err(AppError::NotFound(_)) => return Err(AppError::InvalidToken),
         Err(e) => return Err(e),
     };
-    // A link follows the address it was mailed to: after an e-mail change it sets nothing.
-    if let Some(sent_to) = rec.s(attr::EMAIL_INDEX)
-        && user.email_index.as_deref() != Some(sent_to)
-    {
+    // A link follows the address it was mailed to: after an e-mail change it sets nothing. A disabled
+    // user's links were revoked with the disabling; one that escaped it is dead too.
+    let moved = rec
+        .s(attr::EMAIL_INDEX)
+        .is_some_and(|sent_to| user.email_index.as_deref() != Some(sent_to));
+    if moved || user.status == users::Status::Disabled {
         return Err(AppError::InvalidToken);
     }
     let password = Password::parse(password, &user.identities())?;
@@ -543,6 +562,7 @@ pub async fn inspect_link(
     let uid = UserId::from_stored(rec.s(attr::USER).unwrap_or_default());
     let scope = svc.scope(&tenant_id).await?;
     let user = match users::load(svc, &scope, &uid).await {
+        Ok(u) if u.status == users::Status::Disabled => return Ok(Link::Unknown),
         Ok(u) => u,
         Err(AppError::NotFound(_)) => return Ok(Link::Unknown),
         Err(e) => return Err(e),
@@ -591,9 +611,10 @@ pub async fn change_password(
                     Value::N(now.unix_timestamp().max(p.user.updated + 1)),
                 ),
             ],
-            cond: Some(Cond::Exists),
+            // Not over a disabling that happened while this request ran: that would enable the user.
+            cond: Some(Cond::And(vec![Cond::Exists, not_disabled()])),
         },
-        || AppError::NotFound("user"),
+        || AppError::Unauthenticated,
     );
     tx.push(audit::entry(
         &p.scope.tenant,
@@ -702,6 +723,9 @@ pub async fn send_reset(
     let Some(email) = user.email.clone() else {
         return Ok(());
     };
+    if user.status == users::Status::Disabled {
+        return Ok(());
+    }
     if tenants::load(svc, &tid).await?.contract_ended(now) {
         return Ok(());
     }
@@ -802,6 +826,9 @@ pub async fn reissue(
 ) -> Result<Reissued, AppError> {
     let user = users::load(svc, scope, user_id).await?;
     by.check_target(svc, scope, &user).await?;
+    if user.status == users::Status::Disabled {
+        return Err(users::user_disabled());
+    }
     let actor = &by.actor;
     let log_key = svc.log_key(&scope.tenant).await?;
     let entry = |action| Entry {

@@ -363,6 +363,12 @@ pub async fn delete(
         scope.pk(),
         layout::group_name_sk(&name_digest(&group.name)),
     ));
+    // SCIM's externalId of the group, if any.
+    tx.push(Write::delete(
+        Table::Data,
+        scope.pk(),
+        layout::scim_group_sk(id),
+    ));
     tx.push(audit::entry(
         &scope.tenant,
         &log_key,
@@ -439,7 +445,7 @@ pub struct MemberFailure {
 }
 
 /// Loads the users among `ids` that exist in this tenant (batched reads).
-async fn existing_users(
+pub(crate) async fn existing_users(
     svc: &Services,
     scope: &Scope,
     ids: &[UserId],

@@ -82,6 +82,8 @@ fn suffix<'a>(item: &'a Item, prefix: &str) -> &'a str {
 struct UserFacts {
     role: String,
     org_admin: bool,
+    /// A disabled user holds no seat and is not counted among the org admins.
+    disabled: bool,
     groups: BTreeSet<String>,
     email_index: Option<String>,
     login_index: Option<String>,
@@ -128,6 +130,7 @@ pub async fn check_tenant(svc: &Services, tenant: &TenantId) -> Result<TenantRep
                     .unwrap_or(permissions::DEFAULT_ROLE)
                     .to_owned(),
                 org_admin: i.bool(attr::ORG_ADMIN).unwrap_or(false),
+                disabled: i.s(attr::STATUS) == Some("disabled"),
                 groups: i.ss(attr::GROUPS).into_iter().collect(),
                 email_index: i.s(attr::EMAIL_INDEX).map(str::to_owned),
                 login_index: i.s(attr::LOGIN_INDEX).map(str::to_owned),
@@ -139,21 +142,24 @@ pub async fn check_tenant(svc: &Services, tenant: &TenantId) -> Result<TenantRep
 
     // Counters of the tenant item.
     let seats = meta.n(attr::SEATS_USED).unwrap_or(0);
-    if seats != users.len() as i64 {
+    let enabled = users.values().filter(|u| !u.disabled).count();
+    if seats != enabled as i64 {
         r.broken(
             "seats_used",
-            format!(
-                "the tenant counts {seats} seats used but has {} users",
-                users.len()
-            ),
+            format!("the tenant counts {seats} seats used but has {enabled} enabled users"),
         );
     }
-    let admins = users.values().filter(|u| u.org_admin).count() as i64;
+    let admins = users
+        .values()
+        .filter(|u| u.org_admin && !u.disabled)
+        .count() as i64;
     let counted = meta.n(attr::ORG_ADMINS).unwrap_or(0);
     if counted != admins {
         r.broken(
             "org_admins",
-            format!("the tenant counts {counted} org admins but {admins} users are org admins"),
+            format!(
+                "the tenant counts {counted} org admins but {admins} enabled users are org admins"
+            ),
         );
     }
     let slug = meta.s(attr::SLUG).unwrap_or_default();

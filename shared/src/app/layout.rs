@@ -164,6 +164,22 @@ pub fn import_invites_prefix(import: &str) -> String {
     format!("IMPINV#{import}#")
 }
 
+/// What SCIM keeps of a user beside the profile (externalId, name parts, enterprise fields), sealed.
+pub const SCIM_USER_PREFIX: &str = "SCIMU#";
+pub fn scim_user_sk(u: &UserId) -> String {
+    format!("SCIMU#{u}")
+}
+/// SCIM's `externalId` of a group.
+pub const SCIM_GROUP_PREFIX: &str = "SCIMG#";
+pub fn scim_group_sk(g: &GroupId) -> String {
+    format!("SCIMG#{g}")
+}
+/// A SCIM token of the tenant (its name, hash and times); the global `TOKEN#<hash>` record points to it.
+pub const SCIM_TOKEN_PREFIX: &str = "SCIMTOK#";
+pub fn scim_token_sk(id: &str) -> String {
+    format!("SCIMTOK#{id}")
+}
+
 /// Attribute names.
 pub mod attr {
     pub const TENANT: &str = "tenant";
@@ -252,6 +268,11 @@ pub mod attr {
     pub const HOLDER: &str = "holder";
     pub const SETTLED: &str = "settled";
     pub const USERS: &str = "users";
+    /// A SCIM token's SHA-256, its id (on the global record) and when it was last used.
+    pub const HASH: &str = "hash";
+    pub const TOKEN_ID: &str = "token_id";
+    pub const EXTERNAL_ID: &str = "external_id";
+    pub const LAST_USED: &str = "last_used";
     pub const AT: &str = "at";
     pub const TO: &str = "to";
     pub const MESSAGE_ID: &str = "message_id";

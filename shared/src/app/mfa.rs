@@ -468,6 +468,7 @@ pub async fn login(
             // Of two requests with codes of one step, one wins.
             cond: Some(Cond::And(vec![
                 Cond::Exists,
+                auth::not_disabled(),
                 Cond::Not(Box::new(Cond::Ge(attr::MFA_STEP, step))),
             ])),
         }
@@ -486,6 +487,10 @@ pub async fn login(
         return Err(AppError::ContractEnded);
     }
     let user = UserRecord::from_item(&scope, &item)?;
+    // A user disabled since the password step does not get in (the answer looks like any refusal).
+    if user.status == crate::app::users::Status::Disabled {
+        return Err(AppError::InvalidChallenge);
+    }
     let (token, session_hash) = crypto::new_token();
     // A session never outlives the contract.
     let expires = match tenant.contract_last_moment() {
@@ -510,6 +515,18 @@ pub async fn login(
     // A recovery code used is in the operation log: the owner or an admin can see that one was spent.
     let recovery = matches!(factor, Write::Delete { .. });
     tx.guard(factor, || AppError::InvalidCode);
+    if recovery {
+        // The TOTP step's update carries the same condition on the user item.
+        tx.guard(
+            Write::Check {
+                table: Table::Data,
+                pk: scope.pk(),
+                sk: layout::user_sk(&uid),
+                cond: Cond::And(vec![Cond::Exists, auth::not_disabled()]),
+            },
+            || AppError::InvalidChallenge,
+        );
+    }
     if recovery {
         let log_key = svc.log_key(&tid).await?;
         tx.push(audit::entry(

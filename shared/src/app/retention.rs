@@ -242,12 +242,18 @@ async fn erase_items(svc: &Services, tenant: &TenantId, budget: usize) -> Result
         let tokens: Vec<BatchWrite> = page
             .items
             .iter()
-            .filter(|i: &&Item| i.sk.starts_with("UTOK#"))
-            .filter_map(|i| {
-                i.sk.rsplit('#').next().map(|hash| BatchWrite::Delete {
-                    pk: layout::token_pk(hash),
-                    sk: layout::TOKEN_SK.into(),
-                })
+            .filter_map(|i: &Item| {
+                if i.sk.starts_with("UTOK#") {
+                    i.sk.rsplit('#').next()
+                } else if i.sk.starts_with(layout::SCIM_TOKEN_PREFIX) {
+                    i.s(layout::attr::HASH)
+                } else {
+                    None
+                }
+            })
+            .map(|hash| BatchWrite::Delete {
+                pk: layout::token_pk(hash),
+                sk: layout::TOKEN_SK.into(),
             })
             .collect();
         svc.store.batch_write(Table::Data, tokens).await?;

@@ -482,6 +482,10 @@ pub async fn set_org_admin(
     if user.org_admin == on {
         return Ok(user);
     }
+    // The `org_admins` count holds enabled org admins only; a disabled user changes flag once enabled.
+    if user.status == users::Status::Disabled {
+        return Err(users::user_disabled());
+    }
     let old_updated = user.updated;
     user.org_admin = on;
     user.updated = now.unix_timestamp().max(old_updated + 1);

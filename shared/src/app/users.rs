@@ -25,6 +25,8 @@ pub const LOGIN_KIND: &str = "login";
 pub enum Status {
     Invited,
     Active,
+    /// Cannot log in and holds no seat; keeps data, groups and role (issue 18).
+    Disabled,
 }
 
 impl Status {
@@ -33,6 +35,17 @@ impl Status {
         match self {
             Status::Invited => "invited",
             Status::Active => "active",
+            Status::Disabled => "disabled",
+        }
+    }
+
+    /// The status a query parameter names.
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "invited" => Some(Status::Invited),
+            "active" => Some(Status::Active),
+            "disabled" => Some(Status::Disabled),
+            _ => None,
         }
     }
 }
@@ -180,10 +193,10 @@ impl UserRecord {
                 .to_owned(),
             org_admin: item.bool(attr::ORG_ADMIN).unwrap_or(false),
             group_ids: item.ss(attr::GROUPS),
-            status: if item.s(attr::STATUS) == Some("active") {
-                Status::Active
-            } else {
-                Status::Invited
+            status: match item.s(attr::STATUS) {
+                Some("active") => Status::Active,
+                Some("disabled") => Status::Disabled,
+                _ => Status::Invited,
             },
             must_change_password: item.bool(attr::MUST_CHANGE).unwrap_or(false),
             password_hash: item.s(attr::PASSWORD).map(str::to_owned),
@@ -287,22 +300,37 @@ pub(crate) async fn creation_writes(
     seat_limit: Option<i64>,
     now: OffsetDateTime,
 ) -> Result<UserWrites, AppError> {
+    creation_writes_as(svc, scope, new, role_id, seat_limit, false, now).await
+}
+
+/// [`creation_writes`] of a user created `disabled` (by SCIM with `active: false`): no seat is taken and
+/// no invitation is made, whatever `seat_limit` and the delivery say.
+pub(crate) async fn creation_writes_as(
+    svc: &Services,
+    scope: &Scope,
+    new: NewUser,
+    role_id: String,
+    seat_limit: Option<i64>,
+    disabled: bool,
+    now: OffsetDateTime,
+) -> Result<UserWrites, AppError> {
+    let seat_limit = seat_limit.filter(|_| !disabled);
     if new.email.is_none() && new.login_id.is_none() {
         return Err(AppError::Invalid {
             field: None,
             message: "a user needs an email or a login_id (or both)".into(),
         });
     }
-    if new.delivery == Delivery::InviteLink && new.email.is_none() {
+    if new.delivery == Delivery::InviteLink && new.email.is_none() && !disabled {
         return Err(AppError::DeliveryRequiresEmail);
     }
     let id = UserId::generate();
     let (password_hash, initial_password) = match new.delivery {
-        Delivery::Generated => {
+        Delivery::Generated if !disabled => {
             let p = crypto::generate_password();
             (Some(crypto::hash_password(p.clone()).await?), Some(p))
         }
-        Delivery::InviteLink => (None, None),
+        _ => (None, None),
     };
     let ts = now.unix_timestamp();
     let record = UserRecord {
@@ -315,10 +343,10 @@ pub(crate) async fn creation_writes(
         role_id,
         org_admin: new.org_admin,
         group_ids: new.group_ids.iter().map(|g| g.to_string()).collect(),
-        status: if password_hash.is_some() {
-            Status::Active
-        } else {
-            Status::Invited
+        status: match (disabled, password_hash.is_some()) {
+            (true, _) => Status::Disabled,
+            (false, true) => Status::Active,
+            (false, false) => Status::Invited,
         },
         must_change_password: password_hash.is_some(),
         password_hash,
@@ -375,7 +403,7 @@ pub(crate) async fn creation_writes(
             login_taken,
         );
     }
-    let invitation = if new.delivery == Delivery::InviteLink {
+    let invitation = if new.delivery == Delivery::InviteLink && !disabled {
         let (token, hash) = crypto::new_token();
         for w in crate::app::auth::link_writes(
             scope,
@@ -487,8 +515,21 @@ pub async fn list(
     after: Option<String>,
     q: Option<&str>,
 ) -> Result<ListPage, AppError> {
+    list_filtered(svc, scope, limit, after, q, None).await
+}
+
+/// [`list`], keeping only the users with `status` when one is given (the same bounded scan as `q`: the
+/// status is an attribute of the user item, so no index serves it).
+pub async fn list_filtered(
+    svc: &Services,
+    scope: &Scope,
+    limit: usize,
+    after: Option<String>,
+    q: Option<&str>,
+    status: Option<Status>,
+) -> Result<ListPage, AppError> {
     let needle = q.map(comparison_form).filter(|s| !s.is_empty());
-    let Some(needle) = needle else {
+    if needle.is_none() && status.is_none() {
         let page = svc
             .store
             .query(
@@ -506,6 +547,20 @@ pub async fn list(
             items,
             next: page.next,
         });
+    }
+    let matches = |u: &UserRecord| {
+        status.is_none_or(|s| u.status == s)
+            && needle.as_ref().is_none_or(|needle| {
+                [Some(&u.name), u.email.as_ref(), u.login_id.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .any(|v| {
+                        comparison_form(v).starts_with(needle)
+                            || comparison_form(v)
+                                .split_whitespace()
+                                .any(|w| w.starts_with(needle))
+                    })
+            })
     };
     let mut items = Vec::new();
     let mut cursor = after;
@@ -524,16 +579,7 @@ pub async fn list(
             scanned += 1;
             cursor = Some(item.sk.clone());
             let u = UserRecord::from_item(scope, item)?;
-            let hit = [Some(&u.name), u.email.as_ref(), u.login_id.as_ref()]
-                .into_iter()
-                .flatten()
-                .any(|v| {
-                    comparison_form(v).starts_with(&needle)
-                        || comparison_form(v)
-                            .split_whitespace()
-                            .any(|w| w.starts_with(&needle))
-                });
-            if hit {
+            if matches(&u) {
                 items.push(u);
                 if items.len() == limit {
                     let more = page.next.is_some()
@@ -618,7 +664,7 @@ pub async fn update(
             message: "a user needs an email or a login_id (or both)".into(),
         });
     }
-    if new.email.is_none() && new.status == Status::Invited && new.password_hash.is_none() {
+    if new.email.is_none() && new.status != Status::Active && new.password_hash.is_none() {
         return Err(AppError::invalid(
             "email",
             "an invited user without a password cannot lose the e-mail the invitation went to",
@@ -678,6 +724,142 @@ pub async fn update(
             scope,
             id,
             &[crate::app::auth::INVITATION, crate::app::auth::RESET],
+            None,
+        )
+        .await?;
+    }
+    Ok(new)
+}
+
+/// The tenant item's counters as a user takes (`delta` 1) or gives back (`delta` -1) a seat: `seats_used`,
+/// and `org_admins` for an org admin. Taking is conditioned on a free seat (`seats_used < seat_limit`);
+/// giving back on the counters staying sound, and for an org admin on another one remaining.
+fn seat_write(scope: &Scope, org_admin: bool, delta: i64) -> Write {
+    let mut changes = vec![Change::Add(attr::SEATS_USED, delta)];
+    if org_admin {
+        changes.push(Change::Add(attr::ORG_ADMINS, delta));
+    }
+    let cond = match (delta > 0, org_admin) {
+        (true, _) => Cond::LtAttr(attr::SEATS_USED, attr::SEAT_LIMIT),
+        (false, false) => Cond::Ge(attr::SEATS_USED, 1),
+        (false, true) => Cond::And(vec![
+            Cond::Ge(attr::SEATS_USED, 1),
+            Cond::Ge(attr::ORG_ADMINS, 2),
+        ]),
+    };
+    Write::Update {
+        table: Table::Data,
+        pk: scope.pk(),
+        sk: layout::META.into(),
+        changes,
+        cond: Some(cond),
+    }
+}
+
+/// 409 `user_disabled`: what a disabled account cannot be given (credentials, the org-admin flag).
+pub(crate) fn user_disabled() -> AppError {
+    AppError::conflict(
+        "user_disabled",
+        "this user is disabled; enable the user first",
+    )
+}
+
+/// Disables (`disable`) or enables a user, under the target rule; nobody disables themselves.
+///
+/// A disabled user cannot log in (the refusal is the same as a wrong password's), loses its sessions and
+/// open links, keeps its data, groups and role, and holds no seat: disabling gives the seat back and
+/// enabling takes one again in the same transaction as the status (409 `seat_limit_reached` when none is
+/// free, and nothing changes). An org admin disabled leaves the `org_admins` count (never the last one:
+/// 409 `last_org_admin`) and comes back into it when enabled. Enabling brings back `active` for a user
+/// with a password and `invited` for one without (who then needs a new invitation link). Asking for the
+/// status the user already has changes nothing and answers the user.
+pub async fn set_disabled(
+    svc: &Services,
+    scope: &Scope,
+    by: &Authority,
+    id: &UserId,
+    disable: bool,
+    now: OffsetDateTime,
+) -> Result<UserRecord, AppError> {
+    if disable
+        && let Actor::User { id: me, .. } = &by.actor
+        && me == id.as_str()
+    {
+        return Err(AppError::conflict(
+            "cannot_disable_self",
+            "you cannot disable your own account",
+        ));
+    }
+    let old = load(svc, scope, id).await?;
+    by.check_target(svc, scope, &old).await?;
+    if (old.status == Status::Disabled) == disable {
+        return Ok(old);
+    }
+    let mut new = old.clone();
+    new.status = match (disable, new.password_hash.is_some()) {
+        (true, _) => Status::Disabled,
+        (false, true) => Status::Active,
+        (false, false) => Status::Invited,
+    };
+    new.updated = now.unix_timestamp().max(old.updated + 1);
+    let mut tx = Tx::new();
+    // The status is written only over the version read: of two concurrent enables of one user, one wins.
+    tx.guard(new.profile_write(scope, old.updated), user_changed);
+    if disable {
+        let org_admin = old.org_admin;
+        tx.guard(seat_write(scope, old.org_admin, -1), move || {
+            if org_admin {
+                AppError::conflict(
+                    "last_org_admin",
+                    "the last organisation admin of a tenant cannot be disabled",
+                )
+            } else {
+                user_changed()
+            }
+        });
+    } else {
+        let limit = crate::app::tenants::load(svc, &scope.tenant)
+            .await?
+            .seat_limit;
+        tx.guard(seat_write(scope, old.org_admin, 1), move || {
+            AppError::conflict(
+                "seat_limit_reached",
+                format!(
+                    "all {limit} seats of the contract are taken; disable or delete a user, or ask for more seats"
+                ),
+            )
+        });
+    }
+    let log_key = svc.log_key(&scope.tenant).await?;
+    tx.push(audit::entry(
+        &scope.tenant,
+        &log_key,
+        &by.actor,
+        Entry {
+            action: if disable {
+                "user.disable"
+            } else {
+                "user.enable"
+            },
+            target_type: "user",
+            target_id: id.as_str(),
+        },
+        now,
+    ));
+    tx.commit(svc.store.as_ref()).await?;
+    if disable {
+        // Sessions of a disabled user are refused from the commit on (`auth::authenticate` reads the
+        // status); now remove them and the open links.
+        crate::app::auth::revoke_tokens(
+            svc,
+            scope,
+            id,
+            &[
+                crate::app::auth::SESSION,
+                crate::app::auth::INVITATION,
+                crate::app::auth::RESET,
+                crate::app::mfa::CHALLENGE,
+            ],
             None,
         )
         .await?;
@@ -797,38 +979,21 @@ async fn delete_once(
     for w in crate::app::notices::unsubscribe_writes(scope, id) {
         tx.push(w);
     }
-    let (changes, cond) = if user.org_admin {
-        (
-            vec![
-                Change::Add(attr::SEATS_USED, -1),
-                Change::Add(attr::ORG_ADMINS, -1),
-            ],
-            Cond::And(vec![
-                Cond::Ge(attr::SEATS_USED, 1),
-                Cond::Ge(attr::ORG_ADMINS, 2),
-            ]),
-        )
-    } else {
-        (
-            vec![Change::Add(attr::SEATS_USED, -1)],
-            Cond::Ge(attr::SEATS_USED, 1),
-        )
-    };
-    tx.guard(
-        Write::Update {
-            table: Table::Data,
-            pk: scope.pk(),
-            sk: layout::META.into(),
-            changes,
-            cond: Some(cond),
-        },
-        || {
+    // The attributes SCIM keeps beside the profile (externalId, enterprise fields), if any.
+    tx.push(Write::delete(
+        Table::Data,
+        scope.pk(),
+        layout::scim_user_sk(id),
+    ));
+    // A disabled user holds no seat and is not counted among the org admins (see [`set_disabled`]).
+    if user.status != Status::Disabled {
+        tx.guard(seat_write(scope, user.org_admin, -1), || {
             AppError::conflict(
                 "last_org_admin",
                 "the last organisation admin of a tenant cannot be deleted",
             )
-        },
-    );
+        });
+    }
     if let Some(h) = crate::app::roles::holder_change(scope, &user.role_id, -1) {
         tx.push(h);
     }

@@ -10,6 +10,7 @@ pub mod local;
 pub mod openapi;
 pub mod pages;
 pub mod routes;
+pub mod scim;
 
 use std::sync::Arc;
 
@@ -70,6 +71,9 @@ async fn authorize(
     if page && access != Access::Public {
         return pages::authorize(&state, access, req, next).await;
     }
+    if access == Access::Scim {
+        return scim::authorize(&state, req, next).await;
+    }
     match check(&state, access, &mut req).await {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
@@ -80,7 +84,7 @@ async fn check(state: &AppState, access: Access, req: &mut Request) -> Result<()
     let session = match access {
         Access::Public => return Ok(()),
         Access::Operator if state.operator.allows(req) => return Ok(()),
-        Access::Operator => return Err(AppError::Unauthenticated.into()),
+        Access::Operator | Access::Scim => return Err(AppError::Unauthenticated.into()),
         Access::SelfService | Access::AnyUser | Access::Feature(..) | Access::OrgAdmin => {
             let token = bearer(req).ok_or(AppError::Unauthenticated)?;
             auth::authenticate(&state.svc, token, time::now()).await?
@@ -136,18 +140,33 @@ pub fn router(state: AppState, keep: impl Fn(&Route) -> bool) -> Router {
         .with_state(state)
 }
 
-async fn not_found() -> ApiError {
+async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/scim/") {
+        // A SCIM client reads SCIM errors only (RFC 7644 §3.12).
+        return scim::ScimError::new(StatusCode::NOT_FOUND, None, "no such SCIM endpoint")
+            .into_response();
+    }
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
         "no such endpoint; see /v1/openapi.json",
     )
+    .into_response()
 }
 
-async fn method_not_allowed() -> ApiError {
+async fn method_not_allowed(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/scim/") {
+        return scim::ScimError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            None,
+            "this SCIM endpoint does not take that method",
+        )
+        .into_response();
+    }
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         "this endpoint does not take that method",
     )
+    .into_response()
 }

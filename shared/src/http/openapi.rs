@@ -41,7 +41,7 @@ fn components() -> Map<String, Value> {
         "role_id": {"type": "string"},
         "org_admin": {"type": "boolean"},
         "group_ids": {"type": "array", "items": {"type": "string"}},
-        "status": {"enum": ["invited", "active"]},
+        "status": {"enum": ["invited", "active", "disabled"], "description": "disabled: cannot log in and holds no seat (POST /v1/users/{id}/disable, /enable)"},
         "must_change_password": {"type": "boolean"},
         "created_at": ts,
         "updated_at": ts,
@@ -202,6 +202,14 @@ fn components() -> Map<String, Value> {
         "NewRole": obj(&["name", "grants"], json!({"name": {"type": "string", "minLength": 1, "maxLength": Name::MAX_CHARS}, "grants": grants})),
         "RoleChanges": obj(&[], json!({"name": {"type": "string", "minLength": 1, "maxLength": Name::MAX_CHARS}, "grants": grants})),
         "RoleId": obj(&["role_id"], json!({"role_id": {"type": "string"}})),
+        "NewScimToken": obj(&["name"], json!({"name": {"type": "string", "minLength": 1, "maxLength": 100, "description": "e.g. Microsoft Entra ID"}})),
+        "ScimToken": obj(&["id", "name", "created_at", "last_used_at"], json!({
+            "id": {"type": "string"}, "name": {"type": "string"}, "created_at": ts,
+            "last_used_at": {"type": ["string", "null"], "format": "date-time", "description": "RFC 3339 in JST; updated at most once a minute"}})),
+        "CreatedScimToken": obj(&["id", "name", "created_at", "last_used_at", "token"], json!({
+            "id": {"type": "string"}, "name": {"type": "string"}, "created_at": ts, "last_used_at": {"type": "null"},
+            "token": {"type": "string", "description": "the bearer token for /scim/v2, shown only in this answer"}})),
+        "ScimTokenList": obj(&["items"], json!({"items": {"type": "array", "items": {"$ref": "#/components/schemas/ScimToken"}}})),
         "RoleList": obj(&["items"], json!({"items": {"type": "array", "items": {"$ref": "#/components/schemas/Role"}}})),
         "PermissionList": obj(&["items"], json!({"items": {"type": "array", "items": obj(&["feature", "description", "view", "edit"], json!({
             "feature": {"type": "string"}, "description": {"type": "string"},
@@ -282,7 +290,31 @@ fn components() -> Map<String, Value> {
         "MfaRemoval": obj(&["password"], json!({"password": {"type": "string"}})),
     });
     let mut out = Map::new();
-    for part in [schemas, more, part0, part1, part2, part3, part4, mfa] {
+    // SCIM (issue 18): its own part, the macro's recursion limit is near.
+    let scim = json!({
+        "ScimError": obj(&["schemas", "status", "detail"], json!({
+            "schemas": {"type": "array", "items": {"const": crate::http::scim::ERROR}},
+            "status": {"type": "string", "description": "the HTTP status, as a string"},
+            "scimType": {"type": "string"}, "detail": {"type": "string"}})),
+        "ScimResource": {"type": "object", "required": ["schemas"], "properties": {"schemas": {"type": "array", "items": {"type": "string"}}}},
+        "ScimServiceProviderConfig": {"type": "object", "required": ["schemas", "patch", "bulk", "filter", "changePassword", "sort", "etag", "authenticationSchemes"]},
+        "ScimListResponse": {"type": "object", "required": ["schemas", "totalResults", "startIndex", "itemsPerPage", "Resources"], "properties": {
+            "totalResults": {"type": "integer"}, "startIndex": {"type": "integer"}, "itemsPerPage": {"type": "integer"},
+            "Resources": {"type": "array", "items": {"type": "object"}}}},
+        "ScimUser": {"type": "object", "required": ["userName"], "description": "RFC 7643 User with the enterprise extension (docs/SCIM.md)", "properties": {
+            "schemas": {"type": "array", "items": {"type": "string"}}, "id": {"type": "string"}, "externalId": {"type": "string"},
+            "userName": {"type": "string", "description": "the e-mail address, or the login id of a user without one"},
+            "name": {"type": "object"}, "displayName": {"type": "string"}, "emails": {"type": "array", "items": {"type": "object"}},
+            "active": {"type": ["boolean", "string"], "description": "false disables, true enables; \"True\"/\"False\" accepted"}}},
+        "ScimGroup": {"type": "object", "required": ["displayName"], "properties": {
+            "schemas": {"type": "array", "items": {"type": "string"}}, "id": {"type": "string"}, "displayName": {"type": "string"},
+            "members": {"type": "array", "items": {"type": "object", "properties": {"value": {"type": "string"}}}}}},
+        "ScimPatchOp": {"type": "object", "required": ["schemas", "Operations"], "properties": {
+            "schemas": {"type": "array", "items": {"type": "string"}},
+            "Operations": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"type": "object", "required": ["op"], "properties": {
+                "op": {"type": "string", "description": "add, replace or remove, in any case"}, "path": {"type": "string"}, "value": {}}}}}},
+    });
+    for part in [schemas, more, part0, part1, part2, part3, part4, scim, mfa] {
         if let Value::Object(m) = part {
             out.extend(m);
         }
@@ -342,6 +374,10 @@ pub fn param(name: &str) -> Value {
             json!({"type": "string", "maxLength": Name::MAX_CHARS}),
             "prefix of name, e-mail or login id",
         ),
+        "status" => (
+            json!({"enum": ["invited", "active", "disabled"]}),
+            "only users with this status",
+        ),
         _ => (json!({"type": "string"}), ""),
     };
     json!({"name": name, "in": "query", "required": false, "schema": schema, "description": desc})
@@ -364,17 +400,25 @@ pub fn document() -> Value {
         if !params.is_empty() {
             op["parameters"] = json!(params);
         }
+        let json_media = if r.is_scim() {
+            crate::http::scim::CONTENT_TYPE
+        } else {
+            "application/json"
+        };
+        if r.is_scim() {
+            op["responses"]["default"] = json!({"description": "a SCIM error", "content": {json_media: {"schema": {"$ref": "#/components/schemas/ScimError"}}}});
+        }
         if let Some(req) = r.doc.request {
             let media = if req == "CsvFile" {
                 "text/csv"
             } else {
-                "application/json"
+                json_media
             };
             op["requestBody"] = json!({"required": true, "content": {media: {"schema": {"$ref": format!("#/components/schemas/{req}")}}}});
         }
         let ok = match r.doc.response {
             Some(s) => {
-                json!({"description": "success", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{s}")}}}})
+                json!({"description": "success", "content": {json_media: {"schema": {"$ref": format!("#/components/schemas/{s}")}}}})
             }
             None => json!({"description": "success, no content"}),
         };
@@ -382,6 +426,7 @@ pub fn document() -> Value {
         op["security"] = match r.access {
             Access::Public => json!([]),
             Access::Operator => json!([{"operator": []}]),
+            Access::Scim => json!([{"scim": []}]),
             _ => json!([{"session": []}]),
         };
         if let Access::Feature(f, l) = r.access {
@@ -412,6 +457,7 @@ pub fn document() -> Value {
             "securitySchemes": {
                 "session": {"type": "http", "scheme": "bearer", "description": "session token from POST /v1/auth/login"},
                 "operator": {"type": "http", "scheme": "bearer", "description": "operator token locally; IAM (SigV4) in AWS"},
+                "scim": {"type": "http", "scheme": "bearer", "description": "a tenant's SCIM token from POST /v1/scim-tokens (docs/SCIM.md)"},
             },
         },
     })

@@ -73,6 +73,9 @@ fn expected(r: &Route, caller: Caller, who: Who) -> Option<Result<(), &'static s
         {
             Err("cannot_delete_self")
         }
+        Target::PathUser if who == Who::Myself && r.id == "users-disable" => {
+            Err("cannot_disable_self")
+        }
         Target::BodyUserIds | Target::PathUser if allowed_target => Ok(()),
         Target::BodyUserIds | Target::PathUser => Err("target_outranks_caller"),
     })
@@ -285,6 +288,16 @@ async fn act(
             match resp.status {
                 StatusCode::OK if resp.body["deleted"] == json!([who.id]) => Ok(()),
                 StatusCode::OK => one_failure(&resp, "failed"),
+                _ => refused(&resp),
+            }
+        }
+        "users-disable" | "users-enable" => {
+            // Enabling an account that is not disabled changes nothing but still asks the rule.
+            let disable = r.id == "users-disable";
+            let path = user(if disable { "/disable" } else { "/enable" });
+            let resp = app.post(&path, Some(token), json!({})).await;
+            match resp.status {
+                StatusCode::OK if (resp.body["status"] == "disabled") == disable => Ok(()),
                 _ => refused(&resp),
             }
         }
@@ -532,7 +545,9 @@ both_backends!(
                         (Ok(()), Ok(())) => {}
                         (Err(code), Err((status, got_code))) if code == got_code => {
                             let wanted_status = match code {
-                                "cannot_delete_self" => StatusCode::CONFLICT,
+                                "cannot_delete_self" | "cannot_disable_self" => {
+                                    StatusCode::CONFLICT
+                                }
                                 _ => StatusCode::FORBIDDEN,
                             };
                             // A refused entry of a bulk or CSV answer is reported inside a 200.

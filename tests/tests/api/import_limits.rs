@@ -357,7 +357,9 @@ async fn the_local_file_urls_answer_every_refusal_in_the_json_error_format() {
             app.http
                 .put(&url)
                 .header("content-type", "application/pdf")
-                .body(vec![b'x'; 64 * 1024]),
+                // One byte over the signed size: the server answers before reading a larger body, and a
+                // client still sending one would see the connection close instead of the answer.
+                .body(vec![b'x'; 5]),
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
         ),

@@ -215,6 +215,14 @@ both_backends!(
     a_body_that_names_a_key_twice_is_refused_on_every_json_route,
     |app: App| async move {
         let t = app.onboard(3).await;
+        let scim = app
+            .post(
+                "/v1/scim-tokens",
+                Some(&t.admin_token),
+                json!({"name": "SCIM"}),
+            )
+            .await;
+        let scim_token = r_str(&scim.body["token"]);
         let mut checked = 0;
         for r in table() {
             let Some(req) = r.doc.request else { continue };
@@ -224,6 +232,7 @@ both_backends!(
             let token = match r.access {
                 Access::Public => None,
                 Access::Operator => Some(app.operator_token.as_str()),
+                Access::Scim => Some(scim_token.as_str()),
                 _ => Some(t.admin_token.as_str()),
             };
             // The same key twice, as a client or proxy might send it: serde would keep the last.
@@ -243,6 +252,24 @@ both_backends!(
             let resp = call.send().await.unwrap();
             let status = resp.status();
             let got: Value = resp.json().await.unwrap_or(Value::Null);
+            if r.is_scim() {
+                // SCIM's error body (RFC 7644 §3.12).
+                assert_eq!(
+                    (status, got["scimType"].as_str(), got["status"].as_str()),
+                    (StatusCode::BAD_REQUEST, Some("invalidSyntax"), Some("400")),
+                    "{} {}: {got}",
+                    r.method,
+                    r.path
+                );
+                assert!(
+                    r_str(&got["detail"]).contains("duplicate key \"name\""),
+                    "{} {}: {got}",
+                    r.method,
+                    r.path
+                );
+                checked += 1;
+                continue;
+            }
             assert_eq!(
                 (status, got["error"]["code"].as_str()),
                 (StatusCode::BAD_REQUEST, Some("invalid_request")),

@@ -261,7 +261,7 @@ both_backends!(
         let mut problems = app.broken_invariants(&t.id).await;
         problems.sort();
         let mut want = vec![
-            "seats_used: the tenant counts 3 seats used but has 2 users".to_owned(),
+            "seats_used: the tenant counts 3 seats used but has 2 enabled users".to_owned(),
             format!("member_count: group {g2} counts 1 members but has 0"),
             format!("member_count: group {g1} counts 1 members but has 0"),
             format!("membership_one_way: user {uid} lists group {g1}, which has no such member"),

@@ -365,6 +365,16 @@ both_backends!(
         let before: Value = app.get("/v1/users?limit=200", &a.admin_token).await.body;
         let roles_before: Value = app.get("/v1/roles", &a.admin_token).await.body;
         let doc = app.call("GET", "/v1/openapi.json", None, None).await.body;
+        // The SCIM routes are walked with tenant b's SCIM token.
+        let b_scim = r_str(
+            &app.post(
+                "/v1/scim-tokens",
+                Some(&b.admin_token),
+                json!({"name": "b's directory"}),
+            )
+            .await
+            .body["token"],
+        );
         let mut walked = 0;
         for (path, ops) in doc["paths"].as_object().expect("paths") {
             if !walkable(path) {
@@ -387,13 +397,22 @@ both_backends!(
                 Some("NewResponse") => json!({"respondent": {"name": "x", "email": "x@example.jp", "company": "x"}, "answers": []}),
                         _ => json!({"name": "hijack"}),
                     });
+                let (token, body) = if path.starts_with("/scim/") {
+                    let body = match (method.as_str(), path.starts_with("/scim/v2/Groups")) {
+                        ("patch", _) => Some(json!({
+                            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                            "Operations": [{"op": "replace", "value": {"active": false}}]
+                        })),
+                        ("put", true) => Some(json!({"displayName": "hijack"})),
+                        ("put", false) => Some(json!({"userName": "hijack@example.jp"})),
+                        _ => None,
+                    };
+                    (b_scim.as_str(), body)
+                } else {
+                    (b.admin_token.as_str(), body)
+                };
                 let r = app
-                    .call(
-                        &method.to_uppercase(),
-                        &concrete,
-                        Some(&b.admin_token),
-                        body,
-                    )
+                    .call(&method.to_uppercase(), &concrete, Some(token), body)
                     .await;
                 assert_eq!(
                     r.status,

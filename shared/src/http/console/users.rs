@@ -36,6 +36,10 @@ fn state_label(page: &Page, u: &UserRecord) -> String {
             "active (must change the first password)",
         ),
         users::Status::Active => page.say("有効", "active"),
+        users::Status::Disabled => page.say(
+            "無効（ログイン不可・席を使わない）",
+            "disabled (no login, no seat)",
+        ),
     }
 }
 
@@ -472,6 +476,10 @@ struct UserPage {
     may_reissue: bool,
     has_email: bool,
     may_delete: bool,
+    /// The user is disabled (issue 18): the status form enables instead of disabling.
+    disabled: bool,
+    /// The caller may disable or enable this user (not themselves).
+    may_set_status: bool,
 }
 
 /// `GET /admin/users/{id}`.
@@ -498,6 +506,14 @@ pub async fn user_show(
         Some("org_admin_off") => Some(page.say(
             "組織管理者から外しました。",
             "The user is no longer an organisation admin.",
+        )),
+        Some("disabled") => Some(page.say(
+            "ユーザーを無効にしました。ログインできなくなり、シートが 1 つ空きました。",
+            "The user is disabled: they can no longer sign in, and a seat is free.",
+        )),
+        Some("enabled") => Some(page.say(
+            "ユーザーを有効にしました（シートを 1 つ使います）。",
+            "The user is enabled again (using a seat).",
         )),
         _ => None,
     };
@@ -607,11 +623,19 @@ async fn user_page(
             ),
             role_options: (actionable && may("page-admin-user-role-post", p))
                 .then(|| givable(p, &roles)),
-            may_org_admin: may("page-admin-user-org-admin-post", p),
+            // A disabled user gets neither credentials nor the flag (409 user_disabled): enable them first.
+            may_org_admin: u.status != users::Status::Disabled
+                && may("page-admin-user-org-admin-post", p),
             invitation,
-            may_reissue: actionable && may("page-admin-user-credentials-post", p),
+            may_reissue: actionable
+                && u.status != users::Status::Disabled
+                && may("page-admin-user-credentials-post", p),
             has_email: u.email.is_some(),
             may_delete: actionable && u.id != p.user.id && may("page-admin-users-delete-post", p),
+            disabled: u.status == users::Status::Disabled,
+            may_set_status: actionable
+                && u.id != p.user.id
+                && may("page-admin-user-status-post", p),
         },
     ))
 }
@@ -666,6 +690,40 @@ pub async fn user_org_admin(
         Ok(_) => page.redirect(&format!(
             "/admin/users/{id}?done={}",
             if on { "org_admin_on" } else { "org_admin_off" }
+        )),
+        Err(e) => action_refused(&s, &p, &page, &id, e).await,
+    }
+}
+
+/// `POST /admin/users/{id}/status`: `disable=1` as `POST /v1/users/{id}/disable`, `disable=0` as
+/// `POST /v1/users/{id}/enable` (a seat must be free).
+pub async fn user_status(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    PathId(id): PathId,
+    page: Page,
+    form: Form,
+) -> Reply {
+    if !page.session_form_ok(&form) {
+        return page.csrf_refused();
+    }
+    let Some(uid) = UserId::parse(&id) else {
+        return not_found(&page);
+    };
+    let disable = form.get("disable") == Some("1");
+    match users::set_disabled(
+        &s.svc,
+        &p.scope,
+        &p.authority(),
+        &uid,
+        disable,
+        ktime::now(),
+    )
+    .await
+    {
+        Ok(_) => page.redirect(&format!(
+            "/admin/users/{id}?done={}",
+            if disable { "disabled" } else { "enabled" }
         )),
         Err(e) => action_refused(&s, &p, &page, &id, e).await,
     }

@@ -8,6 +8,7 @@ pub mod notices;
 pub mod ops;
 pub mod questionnaires;
 pub mod roles;
+pub mod scim_tokens;
 pub mod session;
 pub mod system;
 pub mod tenant;

@@ -79,6 +79,7 @@ pub struct ListQuery {
     cursor: Option<String>,
     q: Option<String>,
     group_id: Option<String>,
+    status: Option<String>,
 }
 
 pub async fn list(
@@ -87,10 +88,19 @@ pub async fn list(
     Params(q): Params<ListQuery>,
 ) -> ApiResult<Out<Value>> {
     let n = limit(q.limit.as_deref())?;
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(v) => Some(users::Status::parse(v).ok_or_else(|| ApiError {
+            field: Some("status"),
+            ..ApiError::invalid("status is one of invited, active, disabled")
+        })?),
+    };
     let page = match q.group_id.as_deref() {
         Some(g) => {
-            if q.q.is_some() {
-                return Err(ApiError::invalid("q and group_id cannot be combined"));
+            if q.q.is_some() || status.is_some() {
+                return Err(ApiError::invalid(
+                    "q and status cannot be combined with group_id",
+                ));
             }
             let gid = GroupId::parse(g).ok_or_else(|| ApiError::not_found("group"))?;
             let after = decode_cursor(q.cursor.as_deref(), &layout::members_prefix(&gid))?;
@@ -98,7 +108,7 @@ pub async fn list(
         }
         None => {
             let after = decode_cursor(q.cursor.as_deref(), layout::USER_PREFIX)?;
-            users::list(&s.svc, &p.scope, n, after, q.q.as_deref()).await?
+            users::list_filtered(&s.svc, &p.scope, n, after, q.q.as_deref(), status).await?
         }
     };
     let items: Vec<_> = page.items.iter().map(|u| u.view()).collect();
@@ -177,6 +187,28 @@ pub async fn delete(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Disables a user: no login, no seat, sessions and links revoked (`users::set_disabled`).
+pub async fn disable(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    PathId(id): PathId,
+) -> ApiResult<Out<Value>> {
+    let id = user_id(&id)?;
+    let u = users::set_disabled(&s.svc, &p.scope, &p.authority(), &id, true, time::now()).await?;
+    Ok(Out(json!(u.view())))
+}
+
+/// Enables a disabled user again, taking a seat (409 `seat_limit_reached` when none is free).
+pub async fn enable(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    PathId(id): PathId,
+) -> ApiResult<Out<Value>> {
+    let id = user_id(&id)?;
+    let u = users::set_disabled(&s.svc, &p.scope, &p.authority(), &id, false, time::now()).await?;
+    Ok(Out(json!(u.view())))
 }
 
 /// Deletes each id in turn (`users::delete_many`), reporting every failure.

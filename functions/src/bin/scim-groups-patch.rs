@@ -1,0 +1,6 @@
+//! Lambda function for `PATCH /scim/v2/Groups/{id}`.
+
+#[tokio::main]
+async fn main() -> Result<(), kanri::http::lambda::Error> {
+    kanri::http::lambda::run("scim-groups-patch").await
+}

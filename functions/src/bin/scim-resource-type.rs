@@ -1,0 +1,6 @@
+//! Lambda function for `GET /scim/v2/ResourceTypes/{id}`.
+
+#[tokio::main]
+async fn main() -> Result<(), kanri::http::lambda::Error> {
+    kanri::http::lambda::run("scim-resource-type").await
+}

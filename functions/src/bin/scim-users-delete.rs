@@ -1,0 +1,6 @@
+//! Lambda function for `DELETE /scim/v2/Users/{id}`.
+
+#[tokio::main]
+async fn main() -> Result<(), kanri::http::lambda::Error> {
+    kanri::http::lambda::run("scim-users-delete").await
+}

@@ -1,0 +1,6 @@
+//! Lambda function for `GET /scim/v2/Users`.
+
+#[tokio::main]
+async fn main() -> Result<(), kanri::http::lambda::Error> {
+    kanri::http::lambda::run("scim-users-list").await
+}

@@ -1,0 +1,6 @@
+//! Lambda function for `POST /v1/users/{id}/disable`.
+
+#[tokio::main]
+async fn main() -> Result<(), kanri::http::lambda::Error> {
+    kanri::http::lambda::run("users-disable").await
+}
