@@ -309,6 +309,20 @@ def is_error(r, status, code):
             and r.json["error"].get("code") == code and isinstance(r.json["error"].get("message"), str))
 
 
+def is_scim_error(r, status):
+    """A SCIM error body (RFC 7644 §3.12): the SCIM routes answer every error, 401 included, this way."""
+    return (r.status == status and isinstance(r.json, dict)
+            and r.json.get("schemas") == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+            and r.json.get("status") == str(status) and isinstance(r.json.get("detail"), str)
+            and "bearer" in r.headers.get("www-authenticate", "").lower())
+
+
+def unauthenticated(route, r):
+    if route["path"].startswith("/scim/"):
+        return is_scim_error(r, 401)
+    return is_error(r, 401, "unauthenticated")
+
+
 def invitation_token(to_addr, wait=15.0):
     """The token of the newest mail SES (moto) recorded for to_addr."""
     deadline = time.time() + wait
@@ -382,9 +396,9 @@ for rid in IDS:
     body = {} if route["method"] in ("POST", "PATCH", "PUT") else None
     r = lam(rid, route["method"], fill(route["path"]), body)
     check(f"{rid} {route['method']} {route['path']} without a token -> 401 unauthenticated",
-          is_error(r, 401, "unauthenticated"), repr(r))
+          unauthenticated(route, r), repr(r) + repr(r.headers))
     r = lam(rid, route["method"], fill(route["path"]), body, token="not-a-session-token")
-    check(f"{rid} with a bogus bearer token -> 401 unauthenticated", is_error(r, 401, "unauthenticated"), repr(r))
+    check(f"{rid} with a bogus bearer token -> 401 unauthenticated", unauthenticated(route, r), repr(r))
 
 print("== pages (HTML): security headers, CSRF, no session", flush=True)
 
@@ -441,7 +455,7 @@ for rid, path in [("page-login-post", "/login"), ("page-password-reset-post", "/
     r = page(rid, "POST", path, {"tenant": "x", "login": "y", "password": "z", "token": "t"})
     check(f"{rid} POST {path} without a CSRF token -> 403 page", is_page(r, 403), repr(r))
 for rid in ["page-account", "page-account-password", "page-account-password-post",
-            "page-account-subscriptions-post", "page-logout-post"] + [i for i in PAGES if i.startswith("page-admin-")]:
+            "page-account-subscriptions-post", "page-logout-post", "page-notices"] + [i for i in PAGES if i.startswith("page-admin-")]:
     route = BY_ID[rid]
     form = {} if route["method"] == "POST" else None
     r = page(rid, route["method"], fill(route["path"]), form, {"cookie": "kanri_session=not-a-session"})
