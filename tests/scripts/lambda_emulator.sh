@@ -507,6 +507,8 @@ session = None
 if token:
     r = lam("auth-password-reset", "POST", "/v1/auth/password-reset", {"tenant": "no-such-tenant", "login": "nobody@example.jp"})
     check("auth-password-reset for an unknown account -> 202 {}", r.status == 202 and r.json == {}, repr(r))
+    r = lam("auth-login-mfa", "POST", "/v1/auth/login/mfa", {"challenge": "bogus-challenge", "code": "123456"})
+    check("auth-login-mfa with a bogus challenge -> 401 invalid_challenge", is_error(r, 401, "invalid_challenge"), repr(r))
     r = lam("auth-set-password", "POST", "/v1/auth/set-password", {"token": "bogus-token", "password": pw})
     check("auth-set-password with a bogus token -> 400 invalid_token", is_error(r, 400, "invalid_token"), repr(r))
     r = lam("auth-set-password", "POST", "/v1/auth/set-password", {"token": token, "password": pw})
