@@ -553,3 +553,60 @@ both_backends!(
         assert!(app.broken_invariants(&t.id).await.is_empty());
     }
 );
+
+both_backends!(
+    mfa_a_user_disabled_after_the_password_step_cannot_complete_the_login,
+    |app: App| async move {
+        let t = app.onboard(5).await;
+        let email = format!("{}@example.co.jp", unique("mfa-off-"));
+        let r = app
+            .post(
+                "/v1/users",
+                Some(&t.admin_token),
+                json!({"name": "二段 花子", "email": email, "delivery": "invite_link"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        let user_id = r_str(&r.body["user"]["id"]);
+        let session = app.accept_invitation(&t.slug, &email).await;
+        let (secret, codes) = enrol(&app, &session).await;
+        let password_step = |ip: &'static str| {
+            let (app, slug, email) = (&app, t.slug.clone(), email.clone());
+            async move {
+                let r = app
+                    .call_from(
+                        ip,
+                        "POST",
+                        "/v1/auth/login",
+                        None,
+                        Some(json!({"tenant": slug, "login": email, "password": PASSWORD})),
+                    )
+                    .await;
+                assert_eq!(r.body["mfa_required"], json!(true), "{r:?}");
+                r_str(&r.body["challenge"])
+            }
+        };
+        let by_code = password_step("198.51.100.71").await;
+        let by_recovery = password_step("198.51.100.72").await;
+        let r = app
+            .post(
+                &format!("/v1/users/{user_id}/disable"),
+                Some(&t.admin_token),
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        // Neither a TOTP code nor a recovery code completes a challenge of a disabled user.
+        let r = code_step(
+            &app,
+            "198.51.100.71",
+            &by_code,
+            &code_at(&secret, now_secs()),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{r:?}");
+        let r = code_step(&app, "198.51.100.72", &by_recovery, &codes[0]).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{r:?}");
+        assert!(r.body.get("token").is_none(), "{r:?}");
+    }
+);
