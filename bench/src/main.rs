@@ -1214,6 +1214,7 @@ async fn notice_fanout(backend: Option<&str>, subscribers: usize, tenants: usize
                 group_ids: vec![],
                 status: Status::Invited,
                 must_change_password: false,
+                mfa: false,
                 password_hash: None,
                 created: ts,
                 updated: ts,
