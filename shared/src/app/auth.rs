@@ -111,6 +111,36 @@ impl Principal {
     }
 }
 
+/// The item of a token of one of `kinds` (session, invitation, challenge, …) by the token's hash, when it
+/// exists and has not expired: how every single-use or session token is looked up.
+pub(crate) async fn live_token(
+    svc: &Services,
+    hash: &str,
+    kinds: &[&str],
+    now: OffsetDateTime,
+) -> Result<Option<Item>, AppError> {
+    let rec = svc
+        .store
+        .get(Table::Data, &layout::token_pk(hash), layout::TOKEN_SK)
+        .await?;
+    Ok(rec.filter(|r| {
+        r.s(attr::KIND).is_some_and(|k| kinds.contains(&k))
+            && r.n(attr::EXPIRES).unwrap_or(0) > now.unix_timestamp()
+    }))
+}
+
+/// When a session opened at `now` ends: after the session lifetime, and never after the contract.
+pub(crate) fn session_expires(
+    svc: &Services,
+    tenant: &crate::app::tenants::TenantRecord,
+    now: OffsetDateTime,
+) -> OffsetDateTime {
+    match tenant.contract_last_moment() {
+        Some(end) => (now + svc.settings.session_ttl).min(end),
+        None => now + svc.settings.session_ttl,
+    }
+}
+
 /// Resolves a bearer token to its principal. Any failure is the same 401.
 pub async fn authenticate(
     svc: &Services,
@@ -118,16 +148,9 @@ pub async fn authenticate(
     now: OffsetDateTime,
 ) -> Result<Principal, AppError> {
     let hash = crypto::token_hash(token);
-    let rec = svc
-        .store
-        .get(Table::Data, &layout::token_pk(&hash), layout::TOKEN_SK)
+    let rec = live_token(svc, &hash, &[SESSION], now)
         .await?
         .ok_or(AppError::Unauthenticated)?;
-    if rec.s(attr::KIND) != Some(SESSION)
-        || rec.n(attr::EXPIRES).unwrap_or(0) <= now.unix_timestamp()
-    {
-        return Err(AppError::Unauthenticated);
-    }
     let tenant = TenantId::from_stored(rec.s(attr::TENANT).unwrap_or_default());
     let user_id = UserId::from_stored(rec.s(attr::USER).unwrap_or_default());
     // A tenant being purged has lost its data key: its sessions are over, not "not found".
@@ -253,11 +276,7 @@ pub async fn login(
         return Ok(LoginOutcome::SecondFactor(challenge));
     }
     let (token, hash) = crypto::new_token();
-    // A session never outlives the contract.
-    let expires = match tenant.contract_last_moment() {
-        Some(end) => (now + svc.settings.session_ttl).min(end),
-        None => now + svc.settings.session_ttl,
-    };
+    let expires = session_expires(svc, &tenant, now);
     let mut tx = Tx::new();
     // The user must still exist, and not be disabled, when the session is made.
     tx.guard(
@@ -407,17 +426,10 @@ pub async fn set_password(
     now: OffsetDateTime,
 ) -> Result<(), AppError> {
     let hash = crypto::token_hash(token);
-    let rec = svc
-        .store
-        .get(Table::Data, &layout::token_pk(&hash), layout::TOKEN_SK)
+    let rec = live_token(svc, &hash, &[INVITATION, RESET], now)
         .await?
         .ok_or(AppError::InvalidToken)?;
     let kind = rec.s(attr::KIND).unwrap_or_default().to_owned();
-    if !(kind == INVITATION || kind == RESET)
-        || rec.n(attr::EXPIRES).unwrap_or(0) <= now.unix_timestamp()
-    {
-        return Err(AppError::InvalidToken);
-    }
     let tenant = TenantId::from_stored(rec.s(attr::TENANT).unwrap_or_default());
     let uid = UserId::from_stored(rec.s(attr::USER).unwrap_or_default());
     // The tenant is being purged (its data key is gone): the link is dead like any other.

@@ -422,16 +422,9 @@ pub async fn login(
     now: OffsetDateTime,
 ) -> Result<Session, AppError> {
     let hash = crypto::token_hash(challenge);
-    let rec = svc
-        .store
-        .get(Table::Data, &layout::token_pk(&hash), layout::TOKEN_SK)
+    let rec = auth::live_token(svc, &hash, &[CHALLENGE], now)
         .await?
         .ok_or(AppError::InvalidChallenge)?;
-    if rec.s(attr::KIND) != Some(CHALLENGE)
-        || rec.n(attr::EXPIRES).unwrap_or(0) <= now.unix_timestamp()
-    {
-        return Err(AppError::InvalidChallenge);
-    }
     let tid = TenantId::from_stored(rec.s(attr::TENANT).unwrap_or_default());
     let uid = UserId::from_stored(rec.s(attr::USER).unwrap_or_default());
     let scope = match svc.scope(&tid).await {
@@ -492,11 +485,7 @@ pub async fn login(
         return Err(AppError::InvalidChallenge);
     }
     let (token, session_hash) = crypto::new_token();
-    // A session never outlives the contract.
-    let expires = match tenant.contract_last_moment() {
-        Some(end) => (now + svc.settings.session_ttl).min(end),
-        None => now + svc.settings.session_ttl,
-    };
+    let expires = auth::session_expires(svc, &tenant, now);
     let mut tx = Tx::new();
     tx.guard(
         Write::Delete {
