@@ -24,6 +24,12 @@ use crate::ports::{Change, Cond, Item, Table, Value, Write};
 
 /// Most rows of one synchronous import (the 1 MiB body holds about that many).
 pub const MAX_ROWS: usize = 20_000;
+/// Most rows of one import whose passwords are generated (`delivery=generated`). Each is an argon2id hash of
+/// about 0.1 s on one core (BENCHMARKS.md, section 4), all computed before the rows are written, and the whole
+/// import must end within the request's deadline (9 s on Lambda, where the functions that import get a whole
+/// vCPU in template.yaml), else rows would be created whose passwords nobody saw. More rows: invitation links,
+/// or several files.
+pub const MAX_GENERATED_ROWS: usize = 30;
 /// Most groups one row names, as for `POST /v1/users`: a row's writes (profile, two guards, invitation,
 /// two per group) must fit one transaction beside the counters.
 pub const MAX_GROUPS_PER_ROW: usize = users::MAX_GROUPS_ON_CREATE;
@@ -73,6 +79,16 @@ pub async fn import_users(
         return Err(AppError::invalid(
             "file",
             format!("at most {MAX_ROWS} rows per file; larger files go through POST /v1/imports"),
+        ));
+    }
+    if delivery == Delivery::Generated && rows.len() > MAX_GENERATED_ROWS {
+        return Err(AppError::invalid(
+            "delivery",
+            format!(
+                "passwords are generated for at most {MAX_GENERATED_ROWS} rows per file; this file has {}: \
+                 use delivery=invite_link, or split the file",
+                rows.len()
+            ),
         ));
     }
     let (prepared, mut failed) = prepare_user_rows(svc, scope, by, &rows, delivery, now).await?;

@@ -230,7 +230,7 @@ pub fn table() -> Vec<Route> {
             doc("Re-issue an invitation link (202) or a generated password (200)",
                 Some("Credentials"), 200, Some("Reissued"))),
         route!("users-import", POST "/v1/users/import", SETTINGS_EDIT, NewUsers, users::import,
-            doc("Register users from a CSV file (UTF-8 or Shift_JIS), up to 1 MiB",
+            doc("Register users from a CSV file (UTF-8 or Shift_JIS), up to 1 MiB; generated passwords for at most 30 rows",
                 Some("CsvFile"), 200, Some("UserImportReport")).with_query(&["delivery"])),
         route!("users-delete", DELETE "/v1/users/{id}", SETTINGS_EDIT, PathUser, users::delete,
             doc("Delete a user immediately and for good (not yourself, not the last org admin)", None, 204, None)),

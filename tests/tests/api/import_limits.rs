@@ -96,6 +96,50 @@ both_backends!(
     }
 );
 
+both_backends!(
+    generated_passwords_for_more_rows_than_one_request_can_hash_are_refused_whole,
+    |app: App| async move {
+        let t = app.onboard(100).await;
+        let prefix = unique("gen");
+        let rows = kanri::app::imports::MAX_GENERATED_ROWS + 1;
+        let mut file = String::from("name,email,login_id,role,groups\n");
+        for i in 0..rows {
+            file.push_str(&format!("人 {i},,{prefix}.{i},,\n"));
+        }
+        let seats = app.get("/v1/tenant", &t.admin_token).await.body["seats_used"].clone();
+        let r = app
+            .post_bytes(
+                "/v1/users/import?delivery=generated",
+                &t.admin_token,
+                "text/csv",
+                file.into_bytes(),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code(), r.body["error"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, "invalid_request", Some("delivery")),
+            "{r:?}"
+        );
+        assert!(
+            r_str(&r.body["error"]["message"]).contains("at most 30 rows"),
+            "{r:?}"
+        );
+        // Nothing was written: no seat taken, no user of the file.
+        assert_eq!(
+            app.get("/v1/tenant", &t.admin_token).await.body["seats_used"],
+            seats
+        );
+        let found = app
+            .get(&format!("/v1/users?q={prefix}"), &t.admin_token)
+            .await;
+        assert_eq!(
+            found.body["items"].as_array().map(Vec::len),
+            Some(0),
+            "{found:?}"
+        );
+    }
+);
+
 /// Issues an upload and PUTs the bytes as a client would; returns the upload id.
 pub(crate) async fn upload(app: &App, t: &Tenant, bytes: &[u8]) -> String {
     let r = app

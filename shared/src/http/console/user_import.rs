@@ -44,12 +44,8 @@ const _: () = assert!(SYNC_ROWS <= imports::MAX_ROWS && GENERATED_ROWS <= SYNC_R
 pub const FILE_LIMIT: usize = BODY_LIMIT;
 /// The confirm form's body: the file in base64 (4/3 of it) and a few fields.
 pub const CONFIRM_LIMIT: usize = BODY_LIMIT * 3 / 2;
-/// The most rows whose passwords the console generates in one import: each is an argon2id hash of about
-/// 0.1 s on one core (BENCHMARKS.md), all computed before the rows are written, and the whole import must
-/// end within the request's deadline (9 s on Lambda, whose function for this page gets a whole vCPU in
-/// template.yaml), else rows would be created whose passwords nobody saw. More rows: invitation links, or
-/// several files.
-pub const GENERATED_ROWS: usize = 30;
+/// The most rows whose passwords the console generates in one import: the API's bound.
+pub const GENERATED_ROWS: usize = imports::MAX_GENERATED_ROWS;
 /// Rows to create listed on the preview (all are counted).
 const PREVIEW_SHOWN: usize = 200;
 /// Failed rows listed on a background import's page (all are in its report).
