@@ -57,6 +57,28 @@ pub fn password_reset(to: &str, name: &str, link: &str) -> Message {
     }
 }
 
+/// The notice that an admin reset the user's second factor: no secret, no link; what to do if it was not
+/// expected.
+pub fn mfa_reset(to: &str, name: &str, tenant_name: &str) -> Message {
+    Message {
+        to: to.to_owned(),
+        subject: "【Kanri】二段階認証がリセットされました / Your two-step verification was reset"
+            .into(),
+        body: format!(
+            "{name} 様\n\n\
+             {tenant_name} の管理者が、あなたの Kanri アカウントの二段階認証（認証アプリと回復コード）をリセットしました。\n\
+             次回からはパスワードだけでログインできます。ログイン後、アカウント画面の「二段階認証」からもう一度設定してください。\n\n\
+             お心当たりのない場合は、すぐに組織の管理者に連絡してください。\n\n\
+             ----\n\n\
+             Dear {name},\n\n\
+             An administrator of {tenant_name} has reset the two-step verification (authenticator app and recovery codes)\n\
+             of your Kanri account. You can now sign in with your password alone; set it up again afterwards under\n\
+             \"Two-step verification\" on your account page.\n\n\
+             If you did not expect this, contact your organisation's administrator at once.\n"
+        ),
+    }
+}
+
 /// RFC 2047 encoded-word for a UTF-8 header.
 fn encode_header(s: &str) -> String {
     if s.is_ascii() {

@@ -19,12 +19,13 @@ use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 use totp_rs::{Algorithm, Builder, Totp};
 
-use crate::app::audit::{self, Entry};
+use crate::app::access::Authority;
+use crate::app::audit::{self, Actor, Entry};
 use crate::app::auth::{self, Principal, SESSION, Session};
 use crate::app::layout::{self, attr};
 use crate::app::tx::Tx;
 use crate::app::users::UserRecord;
-use crate::app::{AppError, Scope, Services, tenants, throttle};
+use crate::app::{AppError, Scope, Services, mail, tenants, throttle};
 use crate::crypto;
 use crate::domain::ids::{TenantId, UserId};
 use crate::ports::{Change, Cond, Item, Query, Table, Value, Write};
@@ -71,6 +72,18 @@ fn step_of(secret: Vec<u8>, code: &str, now: OffsetDateTime) -> Option<i64> {
 pub struct Enrolment {
     pub secret: SecretString,
     pub uri: SecretString,
+}
+
+/// The enrolment of a secret as an app reads it: base32 and the `otpauth://` URI naming the account.
+fn enrolment(secret: Vec<u8>, user: &UserRecord) -> Result<Enrolment, AppError> {
+    let generator = totp(secret, &account_label(user))?;
+    let uri = generator
+        .to_url()
+        .map_err(|e| AppError::Internal(format!("otpauth URI: {e}").into()))?;
+    Ok(Enrolment {
+        secret: SecretString::from(generator.secret().to_base32()),
+        uri: SecretString::from(uri),
+    })
 }
 
 fn account_label(user: &UserRecord) -> String {
@@ -135,10 +148,7 @@ pub async fn start(
         return Err(already_active());
     }
     let secret = crate::util::random_bytes::<20>().to_vec();
-    let generator = totp(secret.clone(), &account_label(&p.user))?;
-    let uri = generator
-        .to_url()
-        .map_err(|e| AppError::Internal(format!("otpauth URI: {e}").into()))?;
+    let answer = enrolment(secret.clone(), &p.user)?;
     let log_key = svc.log_key(&p.scope.tenant).await?;
     let mut tx = Tx::new();
     tx.guard(
@@ -167,10 +177,7 @@ pub async fn start(
         now,
     ));
     tx.commit(svc.store.as_ref()).await?;
-    Ok(Enrolment {
-        secret: SecretString::from(generator.secret().to_base32()),
-        uri: SecretString::from(uri),
-    })
+    Ok(answer)
 }
 
 /// A recovery code: 12 characters from a lower-case alphabet without look-alikes (about 59 bits), shown in
@@ -222,6 +229,19 @@ async fn recovery_deletes(
     scope: &Scope,
     user: &UserId,
 ) -> Result<Vec<Write>, AppError> {
+    Ok(recovery_keys(svc, scope, user)
+        .await?
+        .into_iter()
+        .map(|sk| Write::delete(Table::Data, scope.pk(), sk))
+        .collect())
+}
+
+/// The sort keys of the user's unused recovery codes.
+async fn recovery_keys(
+    svc: &Services,
+    scope: &Scope,
+    user: &UserId,
+) -> Result<Vec<String>, AppError> {
     let prefix = layout::user_tokens_prefix(user);
     let mut after = None;
     let mut out = Vec::new();
@@ -238,7 +258,7 @@ async fn recovery_deletes(
             page.items
                 .iter()
                 .filter(|i| i.s(attr::KIND) == Some(RECOVERY))
-                .map(|i| Write::delete(Table::Data, scope.pk(), i.sk.clone())),
+                .map(|i| i.sk.clone()),
         );
         match page.next {
             Some(n) => after = Some(n),
@@ -387,6 +407,120 @@ pub async fn remove(
     Ok(())
 }
 
+/// Where the signed-in user's second factor stands, for the enrolment page.
+pub enum State {
+    /// No factor and no enrolment waiting.
+    Off,
+    /// An enrolment waits for its first code: its secret, shown again until it is confirmed (to this
+    /// user's own session only; starting again replaces it).
+    Pending(Enrolment),
+    /// A factor is active, with this many recovery codes unused.
+    On { recovery_codes_left: usize },
+}
+
+/// The signed-in user's second factor as stored now.
+pub async fn state(svc: &Services, p: &Principal) -> Result<State, AppError> {
+    let item = user_item(svc, &p.scope, &p.user.id).await?;
+    if item.b(attr::MFA_SECRET).is_some() {
+        let left = recovery_keys(svc, &p.scope, &p.user.id).await?.len();
+        return Ok(State::On {
+            recovery_codes_left: left,
+        });
+    }
+    match opened(&p.scope, &p.user.id, &item, attr::MFA_PENDING)? {
+        Some(secret) => Ok(State::Pending(enrolment(secret, &p.user)?)),
+        None => Ok(State::Off),
+    }
+}
+
+/// Until when a login challenge can be completed, if it still can (read only: the code page's GET).
+pub async fn challenge_expiry(
+    svc: &Services,
+    challenge: &str,
+    now: OffsetDateTime,
+) -> Result<Option<OffsetDateTime>, AppError> {
+    let rec = auth::live_token(svc, &crypto::token_hash(challenge), &[CHALLENGE], now).await?;
+    Ok(rec
+        .and_then(|r| r.n(attr::EXPIRES))
+        .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok()))
+}
+
+/// An admin's reset of another user's second factor (a lost phone): the factor, a pending enrolment and
+/// the recovery codes go, the user's open login challenges are revoked, the reset is in the operation log
+/// and mailed to the user (when they have an address). The target rule applies (`app::access`), and
+/// nobody resets their own factor this way: that is `DELETE /v1/me/mfa`, which asks for the password.
+pub async fn reset(
+    svc: &Services,
+    scope: &Scope,
+    by: &Authority,
+    id: &UserId,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    if let Actor::User { id: me, .. } = &by.actor
+        && me == id.as_str()
+    {
+        return Err(AppError::conflict(
+            "cannot_reset_self",
+            "you cannot reset your own second factor; remove it with your password (DELETE /v1/me/mfa)",
+        ));
+    }
+    let item = user_item(svc, scope, id).await?;
+    let user = UserRecord::from_item(scope, &item)?;
+    by.check_target(svc, scope, &user).await?;
+    if item.b(attr::MFA_SECRET).is_none() && item.b(attr::MFA_PENDING).is_none() {
+        return Err(AppError::conflict(
+            "mfa_not_enabled",
+            "this account has no second factor",
+        ));
+    }
+    let read_updated = item.n(attr::UPDATED).unwrap_or(0);
+    let codes = recovery_deletes(svc, scope, id).await?;
+    let log_key = svc.log_key(&scope.tenant).await?;
+    let mut tx = Tx::new();
+    for w in codes {
+        tx.push(w);
+    }
+    // Over the version the target rule was checked against: an account promoted meanwhile is not reset.
+    tx.guard(
+        Write::Update {
+            table: Table::Data,
+            pk: scope.pk(),
+            sk: layout::user_sk(id),
+            changes: vec![
+                Change::Remove(attr::MFA_SECRET),
+                Change::Remove(attr::MFA_PENDING),
+                Change::Remove(attr::MFA_STEP),
+                Change::Set(
+                    attr::UPDATED,
+                    Value::N(now.unix_timestamp().max(read_updated + 1)),
+                ),
+            ],
+            cond: Some(Cond::Eq(attr::UPDATED, Value::N(read_updated))),
+        },
+        changed,
+    );
+    tx.push(audit::entry(
+        &scope.tenant,
+        &log_key,
+        &by.actor,
+        Entry {
+            action: "user.mfa_reset",
+            target_type: "user",
+            target_id: id.as_str(),
+        },
+        now,
+    ));
+    tx.commit(svc.store.as_ref()).await?;
+    // A challenge opened before the reset finds no factor and is refused anyway; remove it too.
+    auth::revoke_tokens(svc, scope, id, &[CHALLENGE], None).await?;
+    if let Some(to) = &user.email {
+        let tenant = tenants::load(svc, &scope.tenant).await?;
+        let m = mail::mfa_reset(to, &user.name, &tenant.name);
+        svc.send_mail(&scope.tenant, "mfa_reset", m, now).await;
+    }
+    Ok(())
+}
+
 /// What the password step hands a user with a second factor: a challenge to complete, no session.
 pub struct Challenge {
     pub token: SecretString,
@@ -521,7 +655,7 @@ pub async fn login(
         tx.push(audit::entry(
             &tid,
             &log_key,
-            &crate::app::audit::Actor::User {
+            &Actor::User {
                 id: uid.to_string(),
                 name: user.name.clone(),
             },

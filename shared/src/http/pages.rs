@@ -36,6 +36,8 @@ use crate::http::AppState;
 use crate::http::extract::{Caller, ClientIp, decode_cursor, encode_cursor};
 use crate::http::routes::Access;
 
+pub mod mfa;
+
 const SESSION_COOKIE: &str = "kanri_session";
 const CSRF_COOKIE: &str = "kanri_csrf";
 const LANG_COOKIE: &str = "kanri_lang";
@@ -575,6 +577,8 @@ struct AccountPage {
     console: bool,
     /// The console's other areas the caller's role may open (href, text).
     console_more: Vec<(&'static str, String)>,
+    /// A second factor is active.
+    mfa: bool,
     ok: Option<String>,
     error: Option<String>,
 }
@@ -752,14 +756,8 @@ pub async fn login_post(
     };
     match auth::login(&s.svc, req, ktime::now()).await {
         Ok(auth::LoginOutcome::Session(session)) => signed_in_reply(&page, &session),
-        // The pages have no code step yet (issue 22's next slice); no session is opened without one.
-        Ok(auth::LoginOutcome::SecondFactor(_)) => {
-            let e = page.say(
-                "このアカウントは二段階認証を使っています。コードの入力はまだこの画面ではできません。API（POST /v1/auth/login/mfa）でサインインしてください。",
-                "This account uses a second factor. Codes cannot be entered on this page yet; sign in through the API (POST /v1/auth/login/mfa).",
-            );
-            login_form(&page, StatusCode::FORBIDDEN, tenant, login, None, Some(e))
-        }
+        // No session without the code: the challenge goes in its cookie to the code step.
+        Ok(auth::LoginOutcome::SecondFactor(ch)) => mfa::to_code_step(&page, &tenant, &ch),
         Err(AppError::InvalidCredentials) => {
             let e = page.say(
                 "テナント ID、ログイン ID またはパスワードが違います。",
@@ -893,6 +891,7 @@ async fn account_page(
                 .into_iter()
                 .filter(|(href, _)| *href != "/admin/users")
                 .collect(),
+            mfa: p.user.mfa,
             ok,
             error,
         },

@@ -16,6 +16,8 @@ mod imports;
 mod input;
 mod layout;
 mod mfa;
+mod mfa_pages;
+mod mfa_reset;
 mod notices;
 mod pages;
 mod races;

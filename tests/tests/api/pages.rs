@@ -11,7 +11,7 @@ use serde_json::json;
 const PASSWORD: &str = "Kanri-test-passw0rd!";
 
 /// A browser-like client: redirects are answers to look at, not to follow.
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -19,7 +19,7 @@ fn browser() -> reqwest::Client {
 }
 
 /// The value of cookie `name` set by a response.
-fn set_cookie(h: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn set_cookie(h: &HeaderMap, name: &str) -> Option<String> {
     h.get_all(SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -28,7 +28,7 @@ fn set_cookie(h: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The value of a hidden form field.
-fn field(html: &str, name: &str) -> String {
+pub(crate) fn field(html: &str, name: &str) -> String {
     let at = html
         .find(&format!("name=\"{name}\" value=\""))
         .unwrap_or_else(|| panic!("no field {name}"));

@@ -127,6 +127,10 @@ pub(super) fn explain(page: &Page, e: &AppError) -> Option<String> {
             "cannot_disable_self" => "自分自身は無効にできません。",
             "user_disabled" => "このユーザーは無効です。先に有効にしてください。",
             "last_org_admin" => "組織管理者を 0 人にすることはできません。",
+            "cannot_reset_self" => {
+                "自分自身の二段階認証はここではリセットできません。アカウント画面の「二段階認証」から、パスワードを入力して解除してください。"
+            }
+            "mfa_not_enabled" => "このユーザーは二段階認証を使っていません。",
             _ => "ほかの操作と重なりました。もう一度お試しください。",
         },
         AppError::TargetOutranksCaller => {

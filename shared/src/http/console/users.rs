@@ -480,6 +480,10 @@ struct UserPage {
     disabled: bool,
     /// The caller may disable or enable this user (not themselves).
     may_set_status: bool,
+    /// The user has an active second factor.
+    mfa: bool,
+    /// The caller may reset it (issue 22; not their own).
+    may_reset_mfa: bool,
 }
 
 /// `GET /admin/users/{id}`.
@@ -514,6 +518,10 @@ pub async fn user_show(
         Some("enabled") => Some(page.say(
             "ユーザーを有効にしました（シートを 1 つ使います）。",
             "The user is enabled again (using a seat).",
+        )),
+        Some("mfa_reset") => Some(page.say(
+            "二段階認証をリセットしました。ユーザーには通知メールを送りました。次回はパスワードだけでログインできます。",
+            "Two-step verification is reset and the user has been mailed. They can now sign in with their password alone.",
         )),
         _ => None,
     };
@@ -636,6 +644,11 @@ async fn user_page(
             may_set_status: actionable
                 && u.id != p.user.id
                 && may("page-admin-user-status-post", p),
+            mfa: u.mfa,
+            may_reset_mfa: actionable
+                && u.mfa
+                && u.id != p.user.id
+                && may("page-admin-user-mfa-reset-post", p),
         },
     ))
 }
@@ -725,6 +738,36 @@ pub async fn user_status(
             "/admin/users/{id}?done={}",
             if disable { "disabled" } else { "enabled" }
         )),
+        Err(e) => action_refused(&s, &p, &page, &id, e).await,
+    }
+}
+
+/// `POST /admin/users/{id}/mfa/reset` (issue 22): as `DELETE /v1/users/{id}/mfa`, once the form's
+/// checkbox confirms it (a 400 page again without it, nothing changed).
+pub async fn user_mfa_reset(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    PathId(id): PathId,
+    page: Page,
+    form: Form,
+) -> Reply {
+    if !page.session_form_ok(&form) {
+        return page.csrf_refused();
+    }
+    let Some(uid) = UserId::parse(&id) else {
+        return not_found(&page);
+    };
+    if form.get("confirm") != Some("1") {
+        let e = page.say(
+            "リセットするには、確認のチェックボックスをオンにしてください。",
+            "Tick the confirmation box to reset.",
+        );
+        return user_page(&s, &p, &page, &id, StatusCode::BAD_REQUEST, None, Some(e))
+            .await
+            .unwrap_or_else(|e| page.failure(e));
+    }
+    match crate::app::mfa::reset(&s.svc, &p.scope, &p.authority(), &uid, ktime::now()).await {
+        Ok(()) => page.redirect(&format!("/admin/users/{id}?done=mfa_reset")),
         Err(e) => action_refused(&s, &p, &page, &id, e).await,
     }
 }

@@ -8,10 +8,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::mfa;
+use crate::domain::ids::UserId;
 use crate::domain::time;
 use crate::http::AppState;
+use crate::http::error::ApiError;
 use crate::http::error::ApiResult;
-use crate::http::extract::{Caller, ClientIp, Json};
+use crate::http::extract::{Caller, ClientIp, Json, PathId};
 
 /// A new secret, as base32 and as the `otpauth://` URI an authenticator app reads; nothing active yet.
 pub async fn start(
@@ -75,4 +77,16 @@ pub async fn login(
 ) -> ApiResult<Out<Value>> {
     let session = mfa::login(&s.svc, &b.challenge, &b.code, &ip, time::now()).await?;
     Ok(Out(super::session::session_body(&session)))
+}
+
+/// An admin's reset of another user's second factor (`DELETE /v1/users/{id}/mfa`): within the target rule,
+/// in the operation log, mailed to the user; the user then signs in with the password alone.
+pub async fn reset(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    PathId(id): PathId,
+) -> ApiResult<StatusCode> {
+    let id = UserId::parse(&id).ok_or_else(|| ApiError::not_found("user"))?;
+    mfa::reset(&s.svc, &p.scope, &p.authority(), &id, time::now()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,6 @@
+//! Lambda function for `DELETE /v1/users/{id}/mfa`.
+
+#[tokio::main]
+async fn main() -> Result<(), kanri::http::lambda::Error> {
+    kanri::http::lambda::run("users-mfa-reset").await
+}
