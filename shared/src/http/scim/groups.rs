@@ -1,9 +1,9 @@
 //! `/scim/v2/Groups`: a Kanri group as a SCIM Group. `displayName` is the group's name (unique in the
-//! tenant, compared as Kanri compares names: 409 `uniqueness`); `members` are users (`value` the user id,
-//! `display` the name). PATCH is applied to the group's representation (Entra's `Remove` of `members` with a
-//! value list, `members[value eq "…"]`, Okta's replace of `members`) and stored as a PUT: the name, then the
-//! members added and removed in the groups' batched transactions. It answers 200 with the group.
-//! `excludedAttributes=members` reads no membership.
+//! tenant, compared as Kanri compares names: 409 `uniqueness`); `members` are users of the tenant (`value`
+//! the user id, `$ref`, `type`; `display`, the name, on request only). PATCH is applied to the group's
+//! representation (Entra's `Remove` of `members` with a value list, `members[value eq "…"]`, Okta's replace
+//! of `members`) and stored as a PUT: the name, then the members added and removed in the groups' batched
+//! transactions. It answers 200 with the group. `excludedAttributes=members` reads no membership.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};

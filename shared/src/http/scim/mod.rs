@@ -1,4 +1,5 @@
-//! SCIM 2.0 (RFC 7643/7644) under `/scim/v2` (issue 18): discovery, Users. Authenticated by the tenant's
+//! SCIM 2.0 (RFC 7643/7644) under `/scim/v2` (issue 18): discovery, Users, Groups, searching by POST
+//! (`/.search`). Authenticated by the tenant's
 //! SCIM tokens (`app::scim_tokens`), never a session; every answer is `application/scim+json`, every
 //! error a SCIM error body (`schemas`, `status` as a string, `scimType`, `detail`), 401 included.
 //!

@@ -3,12 +3,14 @@
 //! - `userName` is the e-mail address, or the login id of a user without one; `emails` holds the address
 //!   (as `work`, primary). Creating or replacing with a `userName` that is an address sets the address; one
 //!   that is not sets the login id, and the address then comes from `emails` (primary, else `work`, else
-//!   the first).
+//!   the first), and `userName` stays the login id (as SCIM sent it) while SCIM names the user so.
 //! - Kanri's name is `displayName`, else `name.formatted`, else `familyName givenName`, else `userName`.
 //!   The name's parts, `externalId` and the enterprise extension's `employeeNumber` and `department` are
 //!   kept as sent.
 //! - `active` is the user's status: `false` disables (no login, no seat), `true` enables (takes a seat).
-//!   Strings `"True"`/`"False"` (Entra ID) are read as booleans.
+//!   Strings `"True"`/`"False"` (Entra ID) are read as booleans. It is required (absent from a POST or PUT:
+//!   `true`); a PATCH cannot remove it.
+//! - `POST /Users/.search` is `GET /Users` with the query in a SearchRequest body.
 //! - PATCH is applied to the user's representation and stored as a PUT would be; it answers 200 with the
 //!   user, always.
 
