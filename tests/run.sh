@@ -5,7 +5,8 @@
 #   2. cfn-lint on template.yaml
 #   3. every Lambda binary under cargo-lambda's Runtime API emulator
 #   4. schemathesis against the local server's OpenAPI document
-#   5. the pages in headless Chromium, on both backends (screenshots into docs/screenshots/)
+#   5. the SCIM conformance tools (scim2-tester, scim-sanity) against /scim/v2, on both backends
+#   6. the pages in headless Chromium, on both backends (screenshots into docs/screenshots/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,10 @@ SKIP_BUILD=1 bash tests/scripts/lambda_emulator.sh  # the binaries were built ab
 
 echo "== schemathesis"
 SKIP_BUILD=1 bash tests/scripts/schemathesis.sh
+
+echo "== SCIM conformance (scim2-tester, scim-sanity; both backends)"
+# On a moto of its own, as the browser stage below (the shared one is slow by now).
+env -u AWS_ENDPOINT_URL -u KANRI_TEST_AWS_ENDPOINT SKIP_BUILD=1 bash tests/scripts/scim.sh
 
 echo "== browser (pages)"
 # On a moto of its own: the one above holds every cargo test's tables and mails by now and answers in

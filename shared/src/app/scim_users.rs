@@ -10,7 +10,7 @@ use crate::app::access::Authority;
 use crate::app::audit::{self, Entry};
 use crate::app::layout::{self, attr};
 use crate::app::users::{self, Delivery, NewUser, Patch, Status, UserChanges, UserRecord};
-use crate::app::{AppError, Scope, Services, mail, roles, tenants};
+use crate::app::{AppError, Scope, Services, auth, mail, roles, tenants};
 use crate::domain::ids::UserId;
 use crate::domain::values::{Email, Login, LoginId, Name};
 use crate::ports::{Item, Query, Table, Value, Write};
@@ -29,9 +29,12 @@ pub struct Extra {
     /// The `type` and `primary` (`"true"`/`"false"`) of the address's `emails` value, as sent.
     pub email_type: Option<String>,
     pub email_primary: Option<String>,
+    /// `"login_id"` when SCIM named the user by its login id (a `userName` that is not an address): its
+    /// `userName` is then the login id even when it has an address too, as SCIM sent it.
+    pub user_name: Option<String>,
 }
 
-const FIELDS: [&str; 9] = [
+const FIELDS: [&str; 10] = [
     "external_id",
     "given_name",
     "family_name",
@@ -41,13 +44,14 @@ const FIELDS: [&str; 9] = [
     "formatted",
     "email_type",
     "email_primary",
+    "user_name",
 ];
 
 /// Longest value of an extra attribute (characters).
 pub const MAX_EXTRA: usize = 256;
 
 impl Extra {
-    fn fields(&self) -> [&Option<String>; 9] {
+    fn fields(&self) -> [&Option<String>; 10] {
         [
             &self.external_id,
             &self.given_name,
@@ -58,6 +62,7 @@ impl Extra {
             &self.formatted,
             &self.email_type,
             &self.email_primary,
+            &self.user_name,
         ]
     }
 
@@ -95,6 +100,7 @@ impl Extra {
             formatted: open(FIELDS[6])?,
             email_type: open(FIELDS[7])?,
             email_primary: open(FIELDS[8])?,
+            user_name: open(FIELDS[9])?,
         })
     }
 
@@ -321,8 +327,11 @@ pub async fn replace(
     d.extra.check()?;
     let old = load(svc, scope, id).await?;
     let was_active = old.user.status != Status::Disabled;
+    let mut status = old.user.status;
     if d.active != was_active {
-        users::set_disabled(svc, scope, by, id, !d.active, now).await?;
+        status = users::set_disabled(svc, scope, by, id, !d.active, now)
+            .await?
+            .status;
     }
     let email = match (&d.email, &old.user.email) {
         (Some(e), Some(o)) if e.as_str() == o => Patch::Keep,
@@ -336,6 +345,13 @@ pub async fn replace(
         // SCIM names a user by one of the two: a login id it does not send is kept.
         (None, _) => Patch::Keep,
     };
+    // An invited user left without an address (the directory removed it, or enabled a user who never had
+    // one) cannot use an invitation: it is left as SCIM creates a user without an address, with a generated
+    // password nobody is shown (an admin re-issues one, or the tenant's SSO signs it in). The invitation
+    // mailed to a removed address stops working.
+    if d.email.is_none() && status == Status::Invited && old.user.password_hash.is_none() {
+        auth::reissue(svc, scope, by, id, Delivery::Generated, now).await?;
+    }
     let renamed = d.name.as_str() != old.user.name;
     if renamed || !matches!(email, Patch::Keep) || !matches!(login_id, Patch::Keep) {
         let changes = UserChanges {

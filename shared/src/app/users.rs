@@ -664,7 +664,13 @@ pub async fn update(
             message: "a user needs an email or a login_id (or both)".into(),
         });
     }
-    if new.email.is_none() && new.status != Status::Active && new.password_hash.is_none() {
+    // An invited user's only way in is the link mailed to its address (a disabled one is invited again when
+    // enabled, and an admin re-issues its credential then).
+    if old.email.is_some()
+        && new.email.is_none()
+        && new.status == Status::Invited
+        && new.password_hash.is_none()
+    {
         return Err(AppError::invalid(
             "email",
             "an invited user without a password cannot lose the e-mail the invitation went to",

@@ -309,6 +309,12 @@ fn components() -> Map<String, Value> {
         "ScimGroup": {"type": "object", "required": ["displayName"], "properties": {
             "schemas": {"type": "array", "items": {"type": "string"}}, "id": {"type": "string"}, "displayName": {"type": "string"},
             "members": {"type": "array", "items": {"type": "object", "properties": {"value": {"type": "string"}}}}}},
+        "ScimSearchRequest": {"type": "object", "description": "RFC 7644 §3.4.3; sortBy and sortOrder are ignored", "properties": {
+            "schemas": {"type": "array", "items": {"const": crate::http::scim::SEARCH_REQUEST}},
+            "filter": {"type": "string"}, "startIndex": {"type": "integer"}, "count": {"type": "integer"},
+            "attributes": {"type": "array", "items": {"type": "string"}},
+            "excludedAttributes": {"type": "array", "items": {"type": "string"}},
+            "sortBy": {"type": "string"}, "sortOrder": {"type": "string"}}},
         "ScimPatchOp": {"type": "object", "required": ["schemas", "Operations"], "properties": {
             "schemas": {"type": "array", "items": {"type": "string"}},
             "Operations": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"type": "object", "required": ["op"], "properties": {

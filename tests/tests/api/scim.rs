@@ -702,10 +702,24 @@ both_backends!(
         .await;
         assert_eq!(
             rm.body["members"],
-            json!([{"value": users[2], "display": "メンバー 2", "type": "User",
+            json!([{"value": users[2], "type": "User",
             "$ref": format!("http://kanri.test/scim/v2/Users/{}", users[2])}]),
             "{rm:?}"
         );
+        // A member's display (the user's name) is returned on request only (the schema's `returned`).
+        let shown = scim(
+            &app,
+            &token,
+            "GET",
+            &format!("/Groups/{gid}?attributes=members.display"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            shown.body["members"][0]["display"], "メンバー 2",
+            "{shown:?}"
+        );
+        assert!(shown.body.get("displayName").is_none(), "{shown:?}");
         // Rename; the name stays unique.
         let renamed = scim(
             &app,
@@ -874,5 +888,351 @@ both_backends!(
             "{:?}",
             app.broken_invariants(&t.id).await
         );
+    }
+);
+
+const SEARCH: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+both_backends!(
+    post_search_answers_as_get_for_users_groups_and_every_resource_type,
+    |app: App| async move {
+        let t = app.onboard(20).await;
+        let token = scim_token(&app, &t, "search").await;
+        let mut ids = vec![];
+        for i in 0..3 {
+            let r = scim(&app, &token, "POST", "/Users", Some(json!({
+                "schemas": [CORE], "userName": format!("{}@example.jp", unique(&format!("s{i}"))),
+                "displayName": format!("検索 {i}"), "externalId": format!("ext-s{i}")
+            }))).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+            ids.push(r_str(&r.body["id"]));
+        }
+        let g = scim(
+            &app,
+            &token,
+            "POST",
+            "/Groups",
+            Some(json!({
+                "schemas": [GROUP], "displayName": "検索部", "members": [{"value": ids[0]}]
+            })),
+        )
+        .await;
+        assert_eq!(g.status, StatusCode::CREATED, "{g:?}");
+        let gid = r_str(&g.body["id"]);
+
+        // The same query by GET and by POST …/.search answers the same.
+        let get = scim(
+            &app,
+            &token,
+            "GET",
+            "/Users?filter=externalId%20eq%20%22ext-s1%22&attributes=userName,displayName",
+            None,
+        )
+        .await;
+        let post = scim(
+            &app,
+            &token,
+            "POST",
+            "/Users/.search",
+            Some(json!({
+                "schemas": [SEARCH], "filter": "externalId eq \"ext-s1\"",
+                "attributes": ["userName", "displayName"]
+            })),
+        )
+        .await;
+        assert_eq!(post.status, StatusCode::OK, "{post:?}");
+        assert_eq!(post.body, get.body);
+        assert_eq!(post.body["totalResults"], 1);
+        assert_eq!(post.body["Resources"][0]["id"], ids[1].as_str());
+        assert!(post.body["Resources"][0].get("externalId").is_none());
+        assert!(
+            post.headers["content-type"]
+                .to_str()
+                .unwrap_or("")
+                .starts_with("application/scim+json")
+        );
+        // Paging: startIndex and count; excludedAttributes.
+        let page = scim(
+            &app,
+            &token,
+            "POST",
+            "/Users/.search",
+            Some(json!({
+                "schemas": [SEARCH], "startIndex": 2, "count": 1, "excludedAttributes": ["emails"]
+            })),
+        )
+        .await;
+        let all = scim(
+            &app,
+            &token,
+            "GET",
+            "/Users?startIndex=2&count=1&excludedAttributes=emails",
+            None,
+        )
+        .await;
+        assert_eq!(page.status, StatusCode::OK, "{page:?}");
+        assert_eq!(page.body, all.body);
+        assert_eq!(page.body["itemsPerPage"], 1);
+        assert_eq!(page.body["totalResults"], 4, "the admin and three users");
+        assert!(page.body["Resources"][0].get("emails").is_none());
+
+        let groups = scim(
+            &app,
+            &token,
+            "POST",
+            "/Groups/.search",
+            Some(json!({
+                "schemas": [SEARCH], "filter": "displayName eq \"検索部\""
+            })),
+        )
+        .await;
+        assert_eq!(groups.status, StatusCode::OK, "{groups:?}");
+        assert_eq!(groups.body["totalResults"], 1);
+        assert_eq!(
+            groups.body["Resources"][0]["members"][0]["value"],
+            ids[0].as_str()
+        );
+        assert_eq!(
+            groups.body,
+            scim(
+                &app,
+                &token,
+                "GET",
+                "/Groups?filter=displayName%20eq%20%22%E6%A4%9C%E7%B4%A2%E9%83%A8%22",
+                None
+            )
+            .await
+            .body
+        );
+
+        // At the root: users then groups; a filter on an attribute one type lacks matches none of it.
+        let root = scim(
+            &app,
+            &token,
+            "POST",
+            "/.search",
+            Some(json!({
+                "schemas": [SEARCH], "attributes": ["displayName"]
+            })),
+        )
+        .await;
+        assert_eq!(root.status, StatusCode::OK, "{root:?}");
+        assert_eq!(root.body["totalResults"], 5, "{root:?}");
+        let res = root.body["Resources"]
+            .as_array()
+            .expect("Resources")
+            .clone();
+        assert_eq!(res[4]["id"], gid.as_str());
+        assert_eq!(res[4]["meta"]["resourceType"], "Group");
+        assert!(
+            res.iter()
+                .all(|r| r.get("userName").is_none() && r.get("members").is_none())
+        );
+        let by_name = scim(&app, &token, "POST", "/.search", Some(json!({
+            "schemas": [SEARCH], "filter": "displayName eq \"検索部\" or externalId eq \"ext-s2\""
+        }))).await;
+        let found: Vec<String> = by_name.body["Resources"]
+            .as_array()
+            .expect("Resources")
+            .iter()
+            .map(|r| r_str(&r["id"]))
+            .collect();
+        assert_eq!(found, vec![ids[2].clone(), gid.clone()], "{by_name:?}");
+        let paged = scim(
+            &app,
+            &token,
+            "POST",
+            "/.search",
+            Some(json!({
+                "schemas": [SEARCH], "startIndex": 5, "count": 10
+            })),
+        )
+        .await;
+        assert_eq!(paged.body["totalResults"], 5);
+        assert_eq!(paged.body["Resources"][0]["id"], gid.as_str(), "{paged:?}");
+
+        // Bad requests: SCIM 400s.
+        for (path, body) in [
+            (
+                "/Users/.search",
+                json!({"schemas": ["urn:x"], "filter": "userName pr"}),
+            ),
+            (
+                "/Users/.search",
+                json!({"schemas": [SEARCH], "filter": "userName eq"}),
+            ),
+            ("/Users/.search", json!({"schemas": [SEARCH], "filter": 7})),
+            (
+                "/Groups/.search",
+                json!({"schemas": [SEARCH], "count": "ten"}),
+            ),
+            (
+                "/Groups/.search",
+                json!({"schemas": [SEARCH], "startIndex": 1.5}),
+            ),
+            ("/.search", json!({"schemas": [SEARCH], "attributes": [1]})),
+            (
+                "/.search",
+                json!({"schemas": [SEARCH], "attributes": ["userName"], "excludedAttributes": ["emails"]}),
+            ),
+            (
+                "/.search",
+                json!({"schemas": [SEARCH], "sortBy": "userName", "limit": 3}),
+            ),
+        ] {
+            let r = scim(&app, &token, "POST", path, Some(body.clone())).await;
+            is_scim_error(&r, StatusCode::BAD_REQUEST);
+            assert!(r.body["scimType"].is_string(), "{body}: {r:?}");
+        }
+        // Without a SCIM token: 401.
+        is_scim_error(
+            &scim(
+                &app,
+                &t.admin_token,
+                "POST",
+                "/.search",
+                Some(json!({"schemas": [SEARCH]})),
+            )
+            .await,
+            StatusCode::UNAUTHORIZED,
+        );
+        // Another tenant's search sees none of these.
+        let other = app.onboard(5).await;
+        let theirs = scim_token(&app, &other, "search").await;
+        let none = scim(&app, &theirs, "POST", "/.search", Some(json!({
+            "schemas": [SEARCH], "filter": "externalId eq \"ext-s1\" or displayName eq \"検索部\""
+        }))).await;
+        assert_eq!(none.body["totalResults"], 0, "{none:?}");
+    }
+);
+
+both_backends!(
+    a_user_named_by_login_id_keeps_it_and_its_address_and_status_follow_the_schema,
+    |app: App| async move {
+        let t = app.onboard(10).await;
+        let token = scim_token(&app, &t, "Okta").await;
+        let login = unique("okta");
+        let email = format!("{login}@example.jp");
+        let c = scim(
+            &app,
+            &token,
+            "POST",
+            "/Users",
+            Some(json!({
+                "schemas": [CORE], "userName": login, "displayName": "岡田",
+                "emails": [{"value": email, "type": "work", "primary": true}]
+            })),
+        )
+        .await;
+        assert_eq!(c.status, StatusCode::CREATED, "{c:?}");
+        let id = r_str(&c.body["id"]);
+        // userName is what SCIM sent (the login id), the address is in emails.
+        assert_eq!(c.body["userName"], login.as_str());
+        assert_eq!(c.body["emails"][0]["value"], email.as_str());
+        let by_login = scim(
+            &app,
+            &token,
+            "GET",
+            &format!("/Users?filter=userName%20eq%20%22{login}%22"),
+            None,
+        )
+        .await;
+        assert_eq!(by_login.body["totalResults"], 1, "{by_login:?}");
+        let kanri = app.get(&format!("/v1/users/{id}"), &t.admin_token).await;
+        assert_eq!(kanri.body["status"], "invited");
+        let invitation = app.link_token(&email).await;
+
+        // `active` is required: removing it is refused and changes nothing.
+        let no_active = scim(
+            &app,
+            &token,
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(patch_op(json!([{"op": "remove", "path": "active"}]))),
+        )
+        .await;
+        is_scim_error(&no_active, StatusCode::BAD_REQUEST);
+        assert_eq!(no_active.body["scimType"], "invalidValue");
+        let schema = scim(&app, &token, "GET", &format!("/Schemas/{CORE}"), None).await;
+        let active = schema.body["attributes"]
+            .as_array()
+            .expect("attributes")
+            .iter()
+            .find(|a| a["name"] == "active")
+            .cloned()
+            .expect("active");
+        assert_eq!(active["required"], true);
+
+        // The directory removes the address: the invitation mailed to it stops working, and the user is
+        // left as one created without an address (a generated password nobody was shown).
+        let rm = scim(
+            &app,
+            &token,
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(patch_op(json!([{"op": "Remove", "path": "emails"}]))),
+        )
+        .await;
+        assert_eq!(rm.status, StatusCode::OK, "{rm:?}");
+        assert!(rm.body.get("emails").is_none(), "{rm:?}");
+        assert_eq!(rm.body["userName"], login.as_str());
+        assert_eq!(rm.body["active"], true);
+        let got = scim(&app, &token, "GET", &format!("/Users/{id}"), None).await;
+        assert!(got.body.get("emails").is_none(), "{got:?}");
+        let kanri = app.get(&format!("/v1/users/{id}"), &t.admin_token).await;
+        assert_eq!(kanri.body["status"], "active", "{kanri:?}");
+        assert_eq!(kanri.body["email"], json!(null), "{kanri:?}");
+        let used = app
+            .post(
+                "/v1/auth/set-password",
+                None,
+                json!({"token": invitation, "password": "Okta-test-passw0rd!"}),
+            )
+            .await;
+        assert!(used.status.is_client_error(), "{used:?}");
+
+        // A user created disabled without an address can still be renamed, and enabled.
+        let quiet = unique("quiet");
+        let d = scim(
+            &app,
+            &token,
+            "POST",
+            "/Users",
+            Some(json!({
+                "schemas": [CORE], "userName": quiet, "active": false
+            })),
+        )
+        .await;
+        assert_eq!(d.status, StatusCode::CREATED, "{d:?}");
+        let did = r_str(&d.body["id"]);
+        let renamed = scim(
+            &app,
+            &token,
+            "PATCH",
+            &format!("/Users/{did}"),
+            Some(patch_op(
+                json!([{"op": "replace", "path": "displayName", "value": "静か"}]),
+            )),
+        )
+        .await;
+        assert_eq!(renamed.status, StatusCode::OK, "{renamed:?}");
+        assert_eq!(renamed.body["displayName"], "静か");
+        let enabled = scim(
+            &app,
+            &token,
+            "PATCH",
+            &format!("/Users/{did}"),
+            Some(patch_op(
+                json!([{"op": "replace", "path": "active", "value": true}]),
+            )),
+        )
+        .await;
+        assert_eq!(enabled.status, StatusCode::OK, "{enabled:?}");
+        let kanri = app.get(&format!("/v1/users/{did}"), &t.admin_token).await;
+        assert_eq!(
+            kanri.body["status"], "active",
+            "never invited without an address: {kanri:?}"
+        );
+        assert!(app.broken_invariants(&t.id).await.is_empty());
     }
 );

@@ -451,6 +451,15 @@ pub fn eval(f: &Filter, resource: &Value) -> bool {
 }
 
 impl Filter {
+    /// Whether the filter compares the attribute `attr` (of the core schema or an extension), anywhere.
+    pub fn names(&self, attr: &str) -> bool {
+        match self {
+            Filter::Cmp(p, _, _) | Filter::Present(p) => p.attr.eq_ignore_ascii_case(attr),
+            Filter::And(a, b) | Filter::Or(a, b) => a.names(attr) || b.names(attr),
+            Filter::Not(a) => a.names(attr),
+        }
+    }
+
     /// The value of `attr eq "…"` when the filter is exactly that, or an `and` holding it (for a look-up by
     /// key before the scan): `userName`, `externalId`.
     pub fn eq_value(&self, attr: &str) -> Option<&str> {

@@ -1,9 +1,9 @@
 //! `/scim/v2/Groups`: a Kanri group as a SCIM Group. `displayName` is the group's name (unique in the
-//! tenant, compared as Kanri compares names: 409 `uniqueness`); `members` are users (`value` the user id,
-//! `display` the name). PATCH is applied to the group's representation (Entra's `Remove` of `members` with a
-//! value list, `members[value eq "…"]`, Okta's replace of `members`) and stored as a PUT: the name, then the
-//! members added and removed in the groups' batched transactions. It answers 200 with the group.
-//! `excludedAttributes=members` reads no membership.
+//! tenant, compared as Kanri compares names: 409 `uniqueness`); `members` are users of the tenant (`value`
+//! the user id, `$ref`, `type`; `display`, the name, on request only). PATCH is applied to the group's
+//! representation (Entra's `Remove` of `members` with a value list, `members[value eq "…"]`, Okta's replace
+//! of `members`) and stored as a PUT: the name, then the members added and removed in the groups' batched
+//! transactions. It answers 200 with the group. `excludedAttributes=members` reads no membership.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -12,10 +12,9 @@ use serde_json::{Value, json};
 
 use super::filter::{self, get_ci};
 use super::users::project;
-use super::{
-    LIST_RESPONSE, MAX_RESULTS, Scim, ScimBody, ScimError, ScimResult, base, patch, scim_json,
-};
+use super::{ListQuery, Scim, ScimBody, ScimError, ScimResult, Search, base, patch, scim_json};
 use crate::app::scim_groups::{self, ScimGroup};
+use crate::app::scim_tokens::ScimCaller;
 use crate::domain::ids::GroupId;
 use crate::domain::time;
 use crate::domain::values::Name;
@@ -112,24 +111,73 @@ fn wants_members(attributes: Option<&str>, excluded: Option<&str>) -> bool {
     }
 }
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    filter: Option<String>,
-    #[serde(rename = "startIndex")]
-    start_index: Option<String>,
-    count: Option<String>,
-    attributes: Option<String>,
-    #[serde(rename = "excludedAttributes")]
-    excluded_attributes: Option<String>,
+/// Whether `attributes` asks for the members' `display` (returned on request only).
+fn wants_display(attributes: Option<&str>) -> bool {
+    attributes.is_some_and(|a| {
+        a.split(',').any(|p| {
+            let p = p.trim().to_ascii_lowercase();
+            let p = p
+                .strip_prefix(&format!("{}:", CORE_GROUP.to_ascii_lowercase()))
+                .unwrap_or(&p);
+            p == "members.display"
+        })
+    })
 }
 
-fn int(raw: Option<&str>, what: &str) -> Result<Option<i64>, ScimError> {
-    raw.map(|r| {
-        r.trim()
-            .parse::<i64>()
-            .map_err(|_| ScimError::bad("invalidValue", format!("{what} must be an integer")))
-    })
-    .transpose()
+/// Drops the members' `display` (the user's name), which the schema returns only on request: when a
+/// query's `attributes` names `members.display`, or when a write sent `display` with its members.
+fn drop_display(v: &mut Value) {
+    if let Some(Value::Array(members)) = v.get_mut("members") {
+        for m in members {
+            if let Value::Object(o) = m {
+                o.remove("display");
+            }
+        }
+    }
+}
+
+/// Whether a representation sent by a client carries a member's `display`.
+fn sent_display(v: &Value) -> bool {
+    get_ci(v, "members")
+        .and_then(Value::as_array)
+        .is_some_and(|ms| ms.iter().any(|m| get_ci(m, "display").is_some()))
+}
+
+/// A group of a query's answer as the query asks: `display` on request, then `attributes` or
+/// `excludedAttributes`.
+pub fn shape(v: &mut Value, q: &Search) -> Result<(), ScimError> {
+    if !wants_display(q.attributes.as_deref()) {
+        drop_display(v);
+    }
+    project(v, q.attributes.as_deref(), q.excluded_attributes.as_deref())
+}
+
+/// The groups a query's filter matches, as full representations in creation order (with their members
+/// unless the query leaves them out and does not filter on them).
+pub async fn matching(s: &AppState, c: &ScimCaller, q: &Search) -> Result<Vec<Value>, ScimError> {
+    let f = q.filter.as_ref();
+    // A filter on members needs them even when the answer leaves them out.
+    let filter_on_members = f.is_some_and(|f| f.names("members"));
+    let with_members = filter_on_members
+        || wants_members(q.attributes.as_deref(), q.excluded_attributes.as_deref());
+    let b = base(s);
+    let candidates = match f.and_then(|f| f.eq_value("displayName")) {
+        Some(name) => scim_groups::by_name(&s.svc, &c.scope, name, with_members)
+            .await?
+            .into_iter()
+            .collect(),
+        None => scim_groups::all(&s.svc, &c.scope, with_members).await?,
+    };
+    Ok(candidates
+        .iter()
+        .map(|g| to_json(&b, g))
+        .filter(|v| f.is_none_or(|f| filter::eval(f, v)))
+        .collect())
+}
+
+async fn answer(s: &AppState, c: &ScimCaller, q: Search) -> ScimResult {
+    let matched = matching(s, c, &q).await?;
+    q.answer(matched, |v| shape(v, &q))
 }
 
 pub async fn list(
@@ -137,47 +185,16 @@ pub async fn list(
     Scim(c): Scim,
     Query(q): Query<ListQuery>,
 ) -> ScimResult {
-    let f = q
-        .filter
-        .as_deref()
-        .filter(|f| !f.trim().is_empty())
-        .map(filter::parse)
-        .transpose()?;
-    let start = int(q.start_index.as_deref(), "startIndex")?
-        .unwrap_or(1)
-        .max(1) as usize;
-    let count = int(q.count.as_deref(), "count")?
-        .unwrap_or(100)
-        .clamp(0, MAX_RESULTS as i64) as usize;
-    // A filter on members needs them even when the answer leaves them out.
-    let filter_on_members = q
-        .filter
-        .as_deref()
-        .is_some_and(|f| f.to_ascii_lowercase().contains("members"));
-    let with_members = filter_on_members
-        || wants_members(q.attributes.as_deref(), q.excluded_attributes.as_deref());
-    let b = base(&s);
-    let candidates = match f.as_ref().and_then(|f| f.eq_value("displayName")) {
-        Some(name) => scim_groups::by_name(&s.svc, &c.scope, name, with_members)
-            .await?
-            .into_iter()
-            .collect(),
-        None => scim_groups::all(&s.svc, &c.scope, with_members).await?,
-    };
-    let matched: Vec<Value> = candidates
-        .iter()
-        .map(|g| to_json(&b, g))
-        .filter(|v| f.as_ref().is_none_or(|f| filter::eval(f, v)))
-        .collect();
-    let total = matched.len();
-    let mut page: Vec<Value> = matched.into_iter().skip(start - 1).take(count).collect();
-    for v in &mut page {
-        project(v, q.attributes.as_deref(), q.excluded_attributes.as_deref())?;
-    }
-    Ok(scim_json(
-        StatusCode::OK,
-        &json!({"schemas": [LIST_RESPONSE], "totalResults": total, "startIndex": start, "itemsPerPage": page.len(), "Resources": page}),
-    ))
+    answer(&s, &c, Search::from_query(q)?).await
+}
+
+/// `POST /scim/v2/Groups/.search`: the same query as `GET /scim/v2/Groups`, in a SearchRequest body.
+pub async fn search(
+    State(s): State<AppState>,
+    Scim(c): Scim,
+    ScimBody(body): ScimBody,
+) -> ScimResult {
+    answer(&s, &c, Search::from_body(&body)?).await
 }
 
 #[derive(Deserialize)]
@@ -196,6 +213,9 @@ pub async fn get(
     let with = wants_members(q.attributes.as_deref(), q.excluded_attributes.as_deref());
     let g = scim_groups::load(&s.svc, &c.scope, &group_id(&id)?, with).await?;
     let mut v = to_json(&base(&s), &g);
+    if !wants_display(q.attributes.as_deref()) {
+        drop_display(&mut v);
+    }
     project(
         &mut v,
         q.attributes.as_deref(),
@@ -221,7 +241,7 @@ pub async fn create(
     )
     .await?;
     let b = base(&s);
-    let mut resp = scim_json(StatusCode::CREATED, &to_json(&b, &g));
+    let mut resp = scim_json(StatusCode::CREATED, &written(&b, &g, sent_display(&body)));
     if let Ok(loc) = HeaderValue::from_str(&format!("{b}/Groups/{}", g.group.id)) {
         resp.headers_mut().insert(header::LOCATION, loc);
     }
@@ -247,7 +267,10 @@ pub async fn replace(
         time::now(),
     )
     .await?;
-    Ok(scim_json(StatusCode::OK, &to_json(&base(&s), &g)))
+    Ok(scim_json(
+        StatusCode::OK,
+        &written(&base(&s), &g, sent_display(&body)),
+    ))
 }
 
 /// `PATCH /scim/v2/Groups/{id}`: 200 with the group.
@@ -283,7 +306,26 @@ pub async fn patch(
         time::now(),
     )
     .await?;
-    Ok(scim_json(StatusCode::OK, &to_json(&b, &g)))
+    let display = get_ci(&body, "Operations")
+        .and_then(Value::as_array)
+        .is_some_and(|ops| {
+            ops.iter()
+                .filter_map(|op| get_ci(op, "value"))
+                .any(|val| match val {
+                    Value::Array(ms) => ms.iter().any(|m| get_ci(m, "display").is_some()),
+                    other => sent_display(other),
+                })
+        });
+    Ok(scim_json(StatusCode::OK, &written(&b, &g, display)))
+}
+
+/// The answer to a write: the group, its members' `display` only when the request sent some.
+fn written(b: &str, g: &ScimGroup, display: bool) -> Value {
+    let mut v = to_json(b, g);
+    if !display {
+        drop_display(&mut v);
+    }
+    v
 }
 
 pub async fn delete(

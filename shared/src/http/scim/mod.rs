@@ -1,4 +1,5 @@
-//! SCIM 2.0 (RFC 7643/7644) under `/scim/v2` (issue 18): discovery, Users. Authenticated by the tenant's
+//! SCIM 2.0 (RFC 7643/7644) under `/scim/v2` (issue 18): discovery, Users, Groups, searching by POST
+//! (`/.search`). Authenticated by the tenant's
 //! SCIM tokens (`app::scim_tokens`), never a session; every answer is `application/scim+json`, every
 //! error a SCIM error body (`schemas`, `status` as a string, `scimType`, `detail`), 401 included.
 //!
@@ -262,6 +263,218 @@ pub fn base(state: &AppState) -> String {
     )
 }
 
+// ---- queries: GET with parameters, POST …/.search with a SearchRequest --------------------------------
+
+pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+/// The query parameters of `GET /Users` and `GET /Groups`.
+#[derive(serde::Deserialize)]
+pub struct ListQuery {
+    filter: Option<String>,
+    #[serde(rename = "startIndex")]
+    start_index: Option<String>,
+    count: Option<String>,
+    attributes: Option<String>,
+    #[serde(rename = "excludedAttributes")]
+    excluded_attributes: Option<String>,
+}
+
+/// A query (RFC 7644 §3.4.2), asked by `GET` parameters or by a `POST …/.search` body (§3.4.3): both
+/// answer alike.
+pub struct Search {
+    pub filter: Option<filter::Filter>,
+    /// From 1.
+    pub start_index: usize,
+    /// At most [`MAX_RESULTS`].
+    pub count: usize,
+    /// Comma-separated attribute paths, as the query parameters name them.
+    pub attributes: Option<String>,
+    pub excluded_attributes: Option<String>,
+}
+
+/// Results a query answers when it does not say (`count`).
+pub const DEFAULT_COUNT: i64 = 100;
+
+impl Search {
+    fn new(
+        filter: Option<&str>,
+        start_index: Option<i64>,
+        count: Option<i64>,
+        attributes: Option<String>,
+        excluded_attributes: Option<String>,
+    ) -> Result<Self, ScimError> {
+        let filter = filter
+            .filter(|f| !f.trim().is_empty())
+            .map(filter::parse)
+            .transpose()?;
+        let blank_none = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+        Ok(Search {
+            filter,
+            // SCIM reads a startIndex below 1 as 1 and a negative count as 0 (RFC 7644 §3.4.2.4).
+            start_index: start_index.unwrap_or(1).max(1) as usize,
+            count: count.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_RESULTS as i64) as usize,
+            attributes: blank_none(attributes),
+            excluded_attributes: blank_none(excluded_attributes),
+        })
+    }
+
+    pub fn from_query(q: ListQuery) -> Result<Self, ScimError> {
+        let int = |raw: Option<&str>, what: &str| {
+            raw.map(|r| {
+                r.trim().parse::<i64>().map_err(|_| {
+                    ScimError::bad("invalidValue", format!("{what} must be an integer"))
+                })
+            })
+            .transpose()
+        };
+        Search::new(
+            q.filter.as_deref(),
+            int(q.start_index.as_deref(), "startIndex")?,
+            int(q.count.as_deref(), "count")?,
+            q.attributes,
+            q.excluded_attributes,
+        )
+    }
+
+    /// A SearchRequest body: `schemas` (when sent) names the SearchRequest; `filter` a string;
+    /// `startIndex` and `count` integers; `attributes` and `excludedAttributes` lists of attribute paths
+    /// (or one comma-separated string). `sortBy` and `sortOrder` are ignored, as sorting is not offered
+    /// (`sort.supported` false). Any other member is refused.
+    pub fn from_body(v: &Value) -> Result<Self, ScimError> {
+        let Value::Object(obj) = v else {
+            return Err(ScimError::bad(
+                "invalidSyntax",
+                "the body must be a JSON object",
+            ));
+        };
+        let mut filter_s = None;
+        let mut start = None;
+        let mut count = None;
+        let mut attributes = None;
+        let mut excluded = None;
+        for (k, val) in obj {
+            let key = k.to_ascii_lowercase();
+            let int = |what: &str| match val {
+                Value::Null => Ok(None),
+                Value::Number(n) => n.as_i64().map(Some).ok_or_else(|| {
+                    ScimError::bad("invalidValue", format!("{what} must be an integer"))
+                }),
+                _ => Err(ScimError::bad(
+                    "invalidValue",
+                    format!("{what} must be an integer"),
+                )),
+            };
+            let paths = |what: &str| -> Result<Option<String>, ScimError> {
+                let bad = || {
+                    ScimError::bad(
+                        "invalidValue",
+                        format!("{what} must be a list of attribute paths"),
+                    )
+                };
+                match val {
+                    Value::Null => Ok(None),
+                    Value::String(s) => Ok(Some(s.clone())),
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|i| i.as_str().map(str::to_owned).ok_or_else(bad))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map(|v| Some(v.join(","))),
+                    _ => Err(bad()),
+                }
+            };
+            match key.as_str() {
+                "schemas" => {
+                    let names_search = val.as_array().is_some_and(|a| {
+                        a.iter().any(|s| {
+                            s.as_str()
+                                .is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST))
+                        })
+                    });
+                    if !names_search {
+                        return Err(ScimError::bad(
+                            "invalidSyntax",
+                            format!("schemas must be [\"{SEARCH_REQUEST}\"]"),
+                        ));
+                    }
+                }
+                "filter" => match val {
+                    Value::Null => {}
+                    Value::String(f) => filter_s = Some(f.clone()),
+                    _ => return Err(ScimError::bad("invalidFilter", "filter must be a string")),
+                },
+                "startindex" => start = int("startIndex")?,
+                "count" => count = int("count")?,
+                "attributes" => attributes = paths("attributes")?,
+                "excludedattributes" => excluded = paths("excludedAttributes")?,
+                "sortby" | "sortorder" => {}
+                _ => {
+                    return Err(ScimError::bad(
+                        "invalidSyntax",
+                        format!(
+                            "unknown member {k:?}: a SearchRequest has schemas, filter, startIndex, count, \
+                             attributes, excludedAttributes (sortBy and sortOrder are ignored)"
+                        ),
+                    ));
+                }
+            }
+        }
+        if attributes.is_some() && excluded.is_some() {
+            return Err(ScimError::bad(
+                "invalidSyntax",
+                "attributes and excludedAttributes cannot both be sent",
+            ));
+        }
+        Search::new(filter_s.as_deref(), start, count, attributes, excluded)
+    }
+
+    /// The ListResponse of the representations matched (already filtered), paged and projected by `shape`.
+    pub fn answer(
+        &self,
+        matched: Vec<Value>,
+        shape: impl Fn(&mut Value) -> Result<(), ScimError>,
+    ) -> ScimResult {
+        let total = matched.len();
+        let mut page: Vec<Value> = matched
+            .into_iter()
+            .skip(self.start_index - 1)
+            .take(self.count)
+            .collect();
+        for v in &mut page {
+            shape(v)?;
+        }
+        Ok(scim_json(
+            StatusCode::OK,
+            &json!({
+                "schemas": [LIST_RESPONSE],
+                "totalResults": total,
+                "startIndex": self.start_index,
+                "itemsPerPage": page.len(),
+                "Resources": page,
+            }),
+        ))
+    }
+}
+
+/// `POST /scim/v2/.search`: a query over every resource type (users, then groups, each in creation
+/// order); a filter naming an attribute one type lacks matches none of that type.
+pub async fn search_all(
+    State(s): State<AppState>,
+    Scim(c): Scim,
+    ScimBody(body): ScimBody,
+) -> ScimResult {
+    let q = Search::from_body(&body)?;
+    let mut matched = users::matching(&s, &c, &q).await?;
+    matched.extend(groups::matching(&s, &c, &q).await?);
+    q.answer(matched, |v| {
+        let is_group = v["meta"]["resourceType"] == "Group";
+        if is_group {
+            groups::shape(v, &q)
+        } else {
+            users::project(v, q.attributes.as_deref(), q.excluded_attributes.as_deref())
+        }
+    })
+}
+
 // ---- discovery ------------------------------------------------------------------------------------------
 
 pub async fn service_provider_config(State(s): State<AppState>, _: Scim) -> ScimResult {
@@ -377,6 +590,10 @@ fn schemas(b: &str) -> Vec<Value> {
             attr("primary", "boolean", false, false, "readWrite", "none"),
         ],
     });
+    // Every user has a status: `active` is required (a POST or PUT without it means `true`; a PATCH
+    // cannot remove it).
+    let mut active = attr("active", "boolean", true, false, "readWrite", "none");
+    active["description"] = json!("The account's status: false is disabled (no login, no seat)");
     let mut user_name = attr("userName", "string", true, false, "readWrite", "server");
     user_name["description"] = json!("The e-mail address, or the login id of a user without one");
     let user = json!({
@@ -387,7 +604,7 @@ fn schemas(b: &str) -> Vec<Value> {
             name,
             attr("displayName", "string", false, false, "readWrite", "none"),
             emails,
-            attr("active", "boolean", false, false, "readWrite", "none"),
+            active,
         ],
         "meta": {"resourceType": "Schema", "location": format!("{b}/Schemas/{CORE_USER}")},
     });
@@ -406,8 +623,12 @@ fn schemas(b: &str) -> Vec<Value> {
         "subAttributes": [
             {"name": "value", "type": "string", "multiValued": false, "description": "a user id",
              "required": false, "caseExact": true, "mutability": "immutable", "returned": "default", "uniqueness": "none"},
-            {"name": "display", "type": "string", "multiValued": false, "description": "the user's name",
-             "required": false, "caseExact": false, "mutability": "readOnly", "returned": "default", "uniqueness": "none"},
+            {"name": "$ref", "type": "reference", "referenceTypes": ["User"], "multiValued": false,
+             "description": "the user's URI", "required": false, "caseExact": true, "mutability": "immutable",
+             "returned": "default", "uniqueness": "none"},
+            {"name": "display", "type": "string", "multiValued": false,
+             "description": "the user's name (returned when attributes names members.display, or the request sent it)",
+             "required": false, "caseExact": false, "mutability": "readOnly", "returned": "request", "uniqueness": "none"},
             {"name": "type", "type": "string", "multiValued": false, "description": "User",
              "required": false, "caseExact": false, "mutability": "immutable", "returned": "default",
              "uniqueness": "none", "canonicalValues": ["User"]},

@@ -3,12 +3,14 @@
 //! - `userName` is the e-mail address, or the login id of a user without one; `emails` holds the address
 //!   (as `work`, primary). Creating or replacing with a `userName` that is an address sets the address; one
 //!   that is not sets the login id, and the address then comes from `emails` (primary, else `work`, else
-//!   the first).
+//!   the first), and `userName` stays the login id (as SCIM sent it) while SCIM names the user so.
 //! - Kanri's name is `displayName`, else `name.formatted`, else `familyName givenName`, else `userName`.
 //!   The name's parts, `externalId` and the enterprise extension's `employeeNumber` and `department` are
 //!   kept as sent.
 //! - `active` is the user's status: `false` disables (no login, no seat), `true` enables (takes a seat).
-//!   Strings `"True"`/`"False"` (Entra ID) are read as booleans.
+//!   Strings `"True"`/`"False"` (Entra ID) are read as booleans. It is required (absent from a POST or PUT:
+//!   `true`); a PATCH cannot remove it.
+//! - `POST /Users/.search` is `GET /Users` with the query in a SearchRequest body.
 //! - PATCH is applied to the user's representation and stored as a PUT would be; it answers 200 with the
 //!   user, always.
 
@@ -20,9 +22,10 @@ use serde_json::{Map, Value, json};
 
 use super::filter::{self, get_ci};
 use super::{
-    CORE_USER, ENTERPRISE, LIST_RESPONSE, MAX_RESULTS, Scim, ScimBody, ScimError, ScimResult, base,
-    patch, scim_json,
+    CORE_USER, ENTERPRISE, ListQuery, Scim, ScimBody, ScimError, ScimResult, Search, base, patch,
+    scim_json,
 };
+use crate::app::scim_tokens::ScimCaller;
 use crate::app::scim_users::{self, Desired, Extra, ScimUser};
 use crate::app::users::Status;
 use crate::domain::ids::UserId;
@@ -52,7 +55,7 @@ pub fn to_json(b: &str, u: &ScimUser) -> Value {
     let mut v = json!({
         "schemas": [CORE_USER],
         "id": r.id.to_string(),
-        "userName": r.email.clone().or_else(|| r.login_id.clone()).unwrap_or_default(),
+        "userName": user_name(u),
         "active": r.status != Status::Disabled,
         "meta": {
             "resourceType": "User",
@@ -99,6 +102,18 @@ pub fn to_json(b: &str, u: &ScimUser) -> Value {
     }
     v
 }
+
+/// The address, or the login id of a user without one, or of one SCIM named by its login id.
+fn user_name(u: &ScimUser) -> String {
+    let r = &u.user;
+    let by_login = u.extra.user_name.as_deref() == Some(LOGIN_ID);
+    let first = if by_login { &r.login_id } else { &r.email };
+    let second = if by_login { &r.email } else { &r.login_id };
+    first.clone().or_else(|| second.clone()).unwrap_or_default()
+}
+
+/// The value of [`Extra::user_name`] for a user SCIM named by its login id.
+const LOGIN_ID: &str = "login_id";
 
 fn opt_str(v: Option<&Value>, what: &str) -> Result<Option<String>, ScimError> {
     match v {
@@ -214,6 +229,7 @@ pub fn desired(v: &Value) -> Result<Desired, ScimError> {
         formatted,
         email_type,
         email_primary,
+        user_name: login_id.is_some().then(|| LOGIN_ID.to_owned()),
     };
     Ok(Desired {
         name,
@@ -235,27 +251,6 @@ fn created(b: &str, u: &ScimUser) -> Response {
         resp.headers_mut().insert(header::LOCATION, loc);
     }
     resp
-}
-
-#[derive(Deserialize)]
-pub struct ListQuery {
-    filter: Option<String>,
-    #[serde(rename = "startIndex")]
-    start_index: Option<String>,
-    count: Option<String>,
-    attributes: Option<String>,
-    #[serde(rename = "excludedAttributes")]
-    excluded_attributes: Option<String>,
-}
-
-/// Reads an integer query parameter; SCIM treats a value below 1 (or 0 for `count`) as the least.
-fn int(raw: Option<&str>, what: &str) -> Result<Option<i64>, ScimError> {
-    raw.map(|r| {
-        r.trim()
-            .parse::<i64>()
-            .map_err(|_| ScimError::bad("invalidValue", format!("{what} must be an integer")))
-    })
-    .transpose()
 }
 
 /// Keeps (`attributes`) or drops (`excludedAttributes`) the named attributes of a representation; `id`,
@@ -386,54 +381,49 @@ pub fn project(
     Ok(())
 }
 
-/// `GET /scim/v2/Users`: `filter`, `startIndex` (from 1), `count` (at most [`MAX_RESULTS`]), `attributes`,
-/// `excludedAttributes`. Stable order: creation.
-pub async fn list(
-    State(s): State<AppState>,
-    Scim(c): Scim,
-    Query(q): Query<ListQuery>,
-) -> ScimResult {
-    let f = q
-        .filter
-        .as_deref()
-        .filter(|f| !f.trim().is_empty())
-        .map(filter::parse)
-        .transpose()?;
-    let start = int(q.start_index.as_deref(), "startIndex")?
-        .unwrap_or(1)
-        .max(1) as usize;
-    let count = int(q.count.as_deref(), "count")?
-        .unwrap_or(100)
-        .clamp(0, MAX_RESULTS as i64) as usize;
-    let b = base(&s);
+/// The users a query's filter matches, as full representations in creation order.
+pub async fn matching(s: &AppState, c: &ScimCaller, q: &Search) -> Result<Vec<Value>, ScimError> {
+    let b = base(s);
+    let f = q.filter.as_ref();
     // `userName eq "…"`, the identity providers' look-up, reads one user by its guard.
-    let candidates = match f.as_ref().and_then(|f| f.eq_value("userName")) {
+    let candidates = match f.and_then(|f| f.eq_value("userName")) {
         Some(login) => scim_users::find_by_login(&s.svc, &c.scope, login)
             .await?
             .into_iter()
             .collect(),
         None => scim_users::all(&s.svc, &c.scope).await?,
     };
-    let matched: Vec<Value> = candidates
+    Ok(candidates
         .iter()
         .map(|u| to_json(&b, u))
-        .filter(|v| f.as_ref().is_none_or(|f| filter::eval(f, v)))
-        .collect();
-    let total = matched.len();
-    let mut page: Vec<Value> = matched.into_iter().skip(start - 1).take(count).collect();
-    for v in &mut page {
-        project(v, q.attributes.as_deref(), q.excluded_attributes.as_deref())?;
-    }
-    Ok(scim_json(
-        StatusCode::OK,
-        &json!({
-            "schemas": [LIST_RESPONSE],
-            "totalResults": total,
-            "startIndex": start,
-            "itemsPerPage": page.len(),
-            "Resources": page,
-        }),
-    ))
+        .filter(|v| f.is_none_or(|f| filter::eval(f, v)))
+        .collect())
+}
+
+async fn answer(s: &AppState, c: &ScimCaller, q: Search) -> ScimResult {
+    let matched = matching(s, c, &q).await?;
+    q.answer(matched, |v| {
+        project(v, q.attributes.as_deref(), q.excluded_attributes.as_deref())
+    })
+}
+
+/// `GET /scim/v2/Users`: `filter`, `startIndex` (from 1), `count` (at most [`super::MAX_RESULTS`]), `attributes`,
+/// `excludedAttributes`. Stable order: creation.
+pub async fn list(
+    State(s): State<AppState>,
+    Scim(c): Scim,
+    Query(q): Query<ListQuery>,
+) -> ScimResult {
+    answer(&s, &c, Search::from_query(q)?).await
+}
+
+/// `POST /scim/v2/Users/.search`: the same query as `GET /scim/v2/Users`, in a SearchRequest body.
+pub async fn search(
+    State(s): State<AppState>,
+    Scim(c): Scim,
+    ScimBody(body): ScimBody,
+) -> ScimResult {
+    answer(&s, &c, Search::from_body(&body)?).await
 }
 
 #[derive(Deserialize)]
@@ -494,10 +484,19 @@ pub async fn patch(
     let ops = patch::parse(&body)?;
     let b = base(&s);
     let old = scim_users::load(&s.svc, &c.scope, &id).await?;
-    let mut v = to_json(&b, &old);
+    let before = to_json(&b, &old);
+    let mut v = before.clone();
     patch::apply(&mut v, &ops)?;
+    // `active` is the account's status, required in Kanri's schema: it is replaced, never unassigned
+    // (RFC 7644 §3.5.2: an operation the schema does not allow is an error).
+    if get_ci(&v, "active").is_none_or(Value::is_null) {
+        return Err(ScimError::bad(
+            "invalidValue",
+            "active is required (the account's status): replace it with true or false",
+        ));
+    }
     for read_only in ["id", "meta"] {
-        if get_ci(&v, read_only) != get_ci(&to_json(&b, &old), read_only) {
+        if get_ci(&v, read_only) != get_ci(&before, read_only) {
             return Err(ScimError::bad(
                 "mutability",
                 format!("{read_only} cannot be changed"),

@@ -1,0 +1,6 @@
+//! Lambda function for `POST /scim/v2/Groups/.search`.
+
+#[tokio::main]
+async fn main() -> Result<(), kanri::http::lambda::Error> {
+    kanri::http::lambda::run("scim-groups-search").await
+}

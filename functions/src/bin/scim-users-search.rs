@@ -1,0 +1,6 @@
+//! Lambda function for `POST /scim/v2/Users/.search`.
+
+#[tokio::main]
+async fn main() -> Result<(), kanri::http::lambda::Error> {
+    kanri::http::lambda::run("scim-users-search").await
+}
