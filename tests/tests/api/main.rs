@@ -18,6 +18,7 @@ mod layout;
 mod mfa;
 mod notices;
 mod pages;
+mod paging;
 mod races;
 mod retention;
 mod roles;
