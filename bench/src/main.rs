@@ -1364,7 +1364,12 @@ async fn import_requests(rows: usize) -> Res<Value> {
     let seconds = t.elapsed().as_secs_f64();
     let waited_s = metrics::waited().saturating_sub(waited).as_secs_f64();
     let (services, operations) = counted(&before, &metrics::snapshot());
-    let view = kanri::app::import_jobs::view(&svc, &principal.scope, &id).await?;
+    let view = kanri::app::import_jobs::view(
+        &svc,
+        &principal.scope,
+        &kanri::domain::ids::ImportId::from_stored(id.as_str()),
+    )
+    .await?;
     let view = serde_json::to_value(&view)?;
     let created = view["created"].as_u64().unwrap_or(0) as usize;
     let mut failures = vec![];

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
+use crate::app::paging::{Page, PageRequest};
 use crate::app::tx::{self, Tx};
 use crate::app::users::{self, UserRecord};
 use crate::app::{AppError, Scope, Services};
@@ -718,19 +719,15 @@ pub async fn leave_all_writes(
     Ok(w)
 }
 
-pub struct GroupPage {
-    pub items: Vec<GroupView>,
-    pub next: Option<String>,
-}
-
 /// Groups in creation order; `q` matches a name prefix (names are not personal data, so no decryption).
 pub async fn list(
     svc: &Services,
     scope: &Scope,
-    limit: usize,
-    after: Option<String>,
+    page: PageRequest,
     q: Option<&str>,
-) -> Result<GroupPage, AppError> {
+) -> Result<Page<GroupView>, AppError> {
+    let limit = page.limit;
+    let after = page.after_key(|k| layout::is_id_key(layout::GROUP_PREFIX, k))?;
     let needle = q.map(comparison_form).filter(|s| !s.is_empty());
     let mut items = Vec::new();
     let mut cursor = after;
@@ -756,21 +753,15 @@ pub async fn list(
                 items.push(g);
                 if items.len() == limit {
                     let more = page.next.is_some() || Some(&item.sk) != last.as_ref();
-                    return Ok(GroupPage {
-                        items,
-                        next: if more { cursor } else { None },
-                    });
+                    return Ok(Page::after_key(items, if more { cursor } else { None }));
                 }
             }
         }
         if page.next.is_none() {
-            return Ok(GroupPage { items, next: None });
+            return Ok(Page::after_key(items, None));
         }
         if scanned >= users::SEARCH_SCAN_BUDGET {
-            return Ok(GroupPage {
-                items,
-                next: cursor,
-            });
+            return Ok(Page::after_key(items, cursor));
         }
     }
 }
@@ -780,19 +771,19 @@ pub async fn members(
     svc: &Services,
     scope: &Scope,
     id: &GroupId,
-    limit: usize,
-    after: Option<String>,
-) -> Result<users::ListPage, AppError> {
+    page: PageRequest,
+) -> Result<Page<UserRecord>, AppError> {
+    let prefix = layout::members_prefix(id);
+    let after = page.after_key(|k| layout::is_id_key(&prefix, k))?;
     load(svc, scope, id).await?;
     let page = svc
         .store
         .query(
-            &Query::prefix(Table::Data, scope.pk(), layout::members_prefix(id))
+            &Query::prefix(Table::Data, scope.pk(), prefix.clone())
                 .after(after)
-                .limit(limit),
+                .limit(page.limit),
         )
         .await?;
-    let prefix = layout::members_prefix(id);
     let ids: Vec<UserId> = page
         .items
         .iter()
@@ -803,10 +794,7 @@ pub async fn members(
         .iter()
         .filter_map(|u| found.get(u.as_str()).cloned())
         .collect();
-    Ok(users::ListPage {
-        items,
-        next: page.next,
-    })
+    Ok(Page::after_key(items, page.next))
 }
 
 /// Group ids by name, for imports: creates the missing ones (one transaction each) and returns them all.

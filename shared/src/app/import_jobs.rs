@@ -27,7 +27,7 @@ use crate::app::layout::{self, attr};
 use crate::app::uploads::{self, Purpose};
 use crate::app::users::Delivery;
 use crate::app::{AppError, Scope, Services, csv_file};
-use crate::domain::ids::{TenantId, UserId, new_id};
+use crate::domain::ids::{ImportId, TenantId, UploadId, UserId, new_id};
 use crate::domain::time::jst_from_unix;
 use crate::ports::{BatchWrite, Change, Cond, Item, Query, StoreError, Table, Task, Value, Write};
 
@@ -193,13 +193,10 @@ fn load_record(scope: &Scope, item: &Item) -> Result<Record, AppError> {
     })
 }
 
-async fn get(svc: &Services, scope: &Scope, id: &str) -> Result<Option<Record>, AppError> {
-    if !crate::domain::ids::looks_like_id(id) {
-        return Ok(None);
-    }
+async fn get(svc: &Services, scope: &Scope, id: &ImportId) -> Result<Option<Record>, AppError> {
     match svc
         .store
-        .get(Table::Data, &scope.pk(), &layout::import_sk(id))
+        .get(Table::Data, &scope.pk(), &layout::import_sk(id.as_str()))
         .await?
     {
         Some(item) => Ok(Some(load_record(scope, &item)?)),
@@ -208,7 +205,7 @@ async fn get(svc: &Services, scope: &Scope, id: &str) -> Result<Option<Record>, 
 }
 
 /// Whether the import is queued or running (its file must stay).
-pub async fn running(svc: &Services, scope: &Scope, id: &str) -> Result<bool, AppError> {
+pub async fn running(svc: &Services, scope: &Scope, id: &ImportId) -> Result<bool, AppError> {
     Ok(get(svc, scope, id)
         .await?
         .is_some_and(|r| !r.status.ended()))
@@ -228,7 +225,7 @@ pub enum Watch {
 pub async fn watch(
     svc: &Services,
     scope: &Scope,
-    id: &str,
+    id: &ImportId,
     now: OffsetDateTime,
 ) -> Result<Watch, AppError> {
     Ok(match get(svc, scope, id).await? {
@@ -240,12 +237,12 @@ pub async fn watch(
 }
 
 /// Queues an import's task again (an import whose worker is gone resumes after its last committed row).
-pub async fn requeue(svc: &Services, scope: &Scope, id: &str) -> Result<(), AppError> {
-    tracing::warn!(import = id, tenant = %scope.tenant, "stalled import queued again");
+pub async fn requeue(svc: &Services, scope: &Scope, id: &ImportId) -> Result<(), AppError> {
+    tracing::warn!(import = %id, tenant = %scope.tenant, "stalled import queued again");
     svc.queue
         .enqueue(vec![Task::Import {
             tenant: scope.tenant.to_string(),
-            import: id.to_owned(),
+            import: id.to_string(),
         }])
         .await
         .map_err(|e| AppError::Internal(Box::new(e)))
@@ -257,7 +254,7 @@ pub async fn requeue(svc: &Services, scope: &Scope, id: &str) -> Result<(), AppE
 pub async fn cancel(
     svc: &Services,
     p: &Principal,
-    id: &str,
+    id: &ImportId,
     now: OffsetDateTime,
 ) -> Result<ImportView, AppError> {
     let scope = &p.scope;
@@ -277,7 +274,7 @@ pub async fn cancel(
             Write::Update {
                 table: Table::Data,
                 pk: scope.pk(),
-                sk: layout::import_sk(id),
+                sk: layout::import_sk(id.as_str()),
                 changes: vec![
                     Change::Set(attr::STATUS, Value::S(Status::Cancelled.as_str().into())),
                     Change::Set(attr::MESSAGE, Value::S("cancelled by an admin".into())),
@@ -295,7 +292,7 @@ pub async fn cancel(
                 Entry {
                     action: "import.cancel",
                     target_type: "import",
-                    target_id: id,
+                    target_id: id.as_str(),
                 },
                 now,
             ),
@@ -311,12 +308,12 @@ pub async fn cancel(
         }
         Err(e) => return Err(e.into()),
     }
-    match uploads::load(svc, scope, &r.upload).await {
+    match uploads::load(svc, scope, &UploadId::from_stored(r.upload.as_str())).await {
         Ok(u) => uploads::erase(svc, scope, &u, &p.actor(), now).await?,
         Err(AppError::NotFound(_)) => {}
         Err(e) => return Err(e),
     }
-    tracing::info!(import = id, tenant = %scope.tenant, "import cancelled");
+    tracing::info!(import = %id, tenant = %scope.tenant, "import cancelled");
     view(svc, scope, id).await
 }
 
@@ -347,7 +344,11 @@ pub async fn start(
         _ => {}
     }
     let scope = &p.scope;
-    let upload = match uploads::load(svc, scope, upload_id).await {
+    // An id that cannot be one of ours names no upload either.
+    let Some(upload_id) = UploadId::parse(upload_id) else {
+        return Err(AppError::invalid("upload_id", "no such upload"));
+    };
+    let upload = match uploads::load(svc, scope, &upload_id).await {
         Ok(u) => u,
         Err(AppError::NotFound(_)) => {
             return Err(AppError::invalid("upload_id", "no such upload"));
@@ -450,15 +451,19 @@ pub async fn start(
     Ok(id)
 }
 
-pub async fn view(svc: &Services, scope: &Scope, id: &str) -> Result<ImportView, AppError> {
+pub async fn view(svc: &Services, scope: &Scope, id: &ImportId) -> Result<ImportView, AppError> {
     let r = get(svc, scope, id)
         .await?
         .ok_or(AppError::NotFound("import"))?;
     let page = svc
         .store
         .query(
-            &Query::prefix(Table::Data, scope.pk(), layout::import_failures_prefix(id))
-                .limit(FAILURES_SHOWN),
+            &Query::prefix(
+                Table::Data,
+                scope.pk(),
+                layout::import_failures_prefix(id.as_str()),
+            )
+            .limit(FAILURES_SHOWN),
         )
         .await?;
     let failed_rows = page
@@ -487,12 +492,20 @@ pub async fn view(svc: &Services, scope: &Scope, id: &str) -> Result<ImportView,
 
 /// Every failed row of an import, by line (`GET /v1/imports/{id}` shows the first [`FAILURES_SHOWN`]):
 /// the per-row report a download writes out.
-pub async fn failures(svc: &Services, scope: &Scope, id: &str) -> Result<Vec<FailedRow>, AppError> {
+pub async fn failures(
+    svc: &Services,
+    scope: &Scope,
+    id: &ImportId,
+) -> Result<Vec<FailedRow>, AppError> {
     get(svc, scope, id)
         .await?
         .ok_or(AppError::NotFound("import"))?;
     let mut out = Vec::new();
-    let mut query = Query::prefix(Table::Data, scope.pk(), layout::import_failures_prefix(id));
+    let mut query = Query::prefix(
+        Table::Data,
+        scope.pk(),
+        layout::import_failures_prefix(id.as_str()),
+    );
     loop {
         let page = svc.store.query(&query).await?;
         out.extend(page.items.iter().map(|i| FailedRow {
@@ -770,7 +783,7 @@ async fn finish(
         // Cancelled meanwhile: the cancellation deleted the file and has the last word.
         return Ok(());
     }
-    match uploads::load(svc, scope, &r.upload).await {
+    match uploads::load(svc, scope, &UploadId::from_stored(r.upload.as_str())).await {
         Ok(u) => uploads::erase(svc, scope, &u, &r.actor, now).await,
         Err(AppError::NotFound(_)) => Ok(()),
         Err(e) => Err(e),
@@ -795,7 +808,7 @@ pub async fn run(
         Err(AppError::NotFound(_)) => return Ok(done),
         Err(e) => return Err(e),
     };
-    let Some(r) = get(svc, &scope, import).await? else {
+    let Some(r) = get(svc, &scope, &ImportId::from_stored(import)).await? else {
         return Ok(done);
     };
     // Invitations a crashed run left unmailed go first, whatever became of the import since.
@@ -839,7 +852,9 @@ pub async fn run(
                 error = %crate::telemetry::ErrorChain(&e),
                 "import stopped"
             );
-            let r = get(svc, &scope, &r.id).await?.unwrap_or(r);
+            let r = get(svc, &scope, &ImportId::from_stored(r.id.as_str()))
+                .await?
+                .unwrap_or(r);
             let reason = match &e {
                 AppError::Internal(_) => format!(
                     "the import stopped after an error on our side (it has been logged); rows up to line {} \
@@ -902,7 +917,7 @@ async fn run_record(
         processed: 0,
         finished: true,
     };
-    let upload = match uploads::load(svc, scope, &r.upload).await {
+    let upload = match uploads::load(svc, scope, &UploadId::from_stored(r.upload.as_str())).await {
         Ok(u) => u,
         Err(AppError::NotFound(_)) => {
             finish(svc, scope, r, Some("the file was deleted".into()), now).await?;
@@ -1129,7 +1144,7 @@ async fn run_users(
     }
     // Before the import says done: the invitations a crashed run left, once its hold on them is over.
     mail_left_invitations(svc, scope, &r.id, &clock, true).await?;
-    let r = get(svc, scope, &r.id)
+    let r = get(svc, scope, &ImportId::from_stored(r.id.as_str()))
         .await?
         .ok_or(AppError::NotFound("import"))?;
     finish(svc, scope, &r, None, now).await?;

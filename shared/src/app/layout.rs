@@ -47,6 +47,11 @@ pub fn member_sk(g: &GroupId, u: &UserId) -> String {
 pub fn members_prefix(g: &GroupId) -> String {
     format!("GMEM#{g}#")
 }
+/// Whether a sort key is `prefix` followed by an id: a key of a list of entities (e.g. a cursor's).
+pub fn is_id_key(prefix: &str, sk: &str) -> bool {
+    sk.strip_prefix(prefix)
+        .is_some_and(crate::domain::ids::looks_like_id)
+}
 
 /// Role-name guard, keyed by a digest of the comparison form (names are not personal data).
 pub fn role_name_sk(digest: &str) -> String {
@@ -74,6 +79,14 @@ pub fn mail_pk(t: &TenantId) -> String {
 /// Time-ordered sort key for log entries: milliseconds, then a unique id.
 pub fn log_sk(at_ms: i64, id: &str) -> String {
     format!("{at_ms:013}#{id}")
+}
+/// Whether a sort key is a log entry's ([`log_sk`] with an id), e.g. a cursor of a log.
+pub fn is_log_sk(sk: &str) -> bool {
+    sk.split_once('#').is_some_and(|(ms, id)| {
+        ms.len() == 13
+            && ms.bytes().all(|b| b.is_ascii_digit())
+            && crate::domain::ids::looks_like_id(id)
+    })
 }
 /// Global: one item per tenant (contract end, purge progress), so the purge finds tenants without a scan.
 pub const REGISTRY_PK: &str = "TENANTS";

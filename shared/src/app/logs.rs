@@ -5,6 +5,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::app::layout::{self, attr};
+use crate::app::paging::{Page, PageRequest};
 use crate::app::{AppError, Services};
 use crate::domain::ids::TenantId;
 use crate::domain::time::jst;
@@ -43,11 +44,6 @@ pub struct MailEntry {
     pub status: String,
 }
 
-pub struct LogPage<T> {
-    pub items: Vec<T>,
-    pub next: Option<String>,
-}
-
 /// The window of a log query: `from` inclusive, `to` exclusive; a cursor continues below it.
 pub struct Window {
     pub from: Option<OffsetDateTime>,
@@ -62,11 +58,13 @@ async fn page(
     svc: &Services,
     pk: String,
     window: &Window,
-    limit: usize,
-    after: Option<String>,
+    req: &PageRequest,
 ) -> Result<(Vec<Item>, Option<String>), AppError> {
+    let limit = req.limit;
     // Newest first: query backwards from `to` (or the cursor), stop at `from`.
-    let after = after.or_else(|| window.to.map(|t| layout::log_sk(ms(t), "")));
+    let after = req
+        .after_key(layout::is_log_sk)?
+        .or_else(|| window.to.map(|t| layout::log_sk(ms(t), "")));
     let p = svc
         .store
         .query(
@@ -108,11 +106,10 @@ pub async fn audit(
     svc: &Services,
     tenant: &TenantId,
     window: &Window,
-    limit: usize,
-    after: Option<String>,
-) -> Result<LogPage<AuditEntry>, AppError> {
+    req: PageRequest,
+) -> Result<Page<AuditEntry>, AppError> {
     let key = svc.log_key(tenant).await?;
-    let (items, next) = page(svc, layout::audit_pk(tenant), window, limit, after).await?;
+    let (items, next) = page(svc, layout::audit_pk(tenant), window, &req).await?;
     let items = items
         .iter()
         .map(|i| {
@@ -136,18 +133,17 @@ pub async fn audit(
             }
         })
         .collect();
-    Ok(LogPage { items, next })
+    Ok(Page::after_key(items, next))
 }
 
 pub async fn mail(
     svc: &Services,
     tenant: &TenantId,
     window: &Window,
-    limit: usize,
-    after: Option<String>,
-) -> Result<LogPage<MailEntry>, AppError> {
+    req: PageRequest,
+) -> Result<Page<MailEntry>, AppError> {
     let key = svc.log_key(tenant).await?;
-    let (items, next) = page(svc, layout::mail_pk(tenant), window, limit, after).await?;
+    let (items, next) = page(svc, layout::mail_pk(tenant), window, &req).await?;
     let items = items
         .iter()
         .map(|i| {
@@ -166,5 +162,5 @@ pub async fn mail(
             }
         })
         .collect();
-    Ok(LogPage { items, next })
+    Ok(Page::after_key(items, next))
 }

@@ -14,6 +14,7 @@ pub mod logs;
 pub mod mail;
 pub mod mfa;
 pub mod notices;
+pub mod paging;
 pub mod questionnaires;
 pub mod retention;
 pub mod roles;

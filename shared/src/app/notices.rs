@@ -17,6 +17,7 @@ use time::{Duration, OffsetDateTime};
 use crate::app::auth::Principal;
 use crate::app::layout::{self, attr};
 use crate::app::mail::Message;
+use crate::app::paging::{Page, PageRequest};
 use crate::app::users::UserRecord;
 use crate::app::{AppError, Scope, Services, audit, tenants};
 use crate::domain::ids::{TenantId, UserId, new_id};
@@ -271,10 +272,10 @@ pub async fn load(svc: &Services, id: &str) -> Result<Option<Notice>, AppError> 
 pub async fn list(
     svc: &Services,
     kind: Option<Kind>,
-    limit: usize,
-    after: Option<String>,
+    req: PageRequest,
     with_counts: bool,
-) -> Result<(Vec<Notice>, Option<String>), AppError> {
+) -> Result<Page<Notice>, AppError> {
+    let after = req.after_key(|k| layout::is_id_key("", k))?;
     let pk = match kind {
         Some(k) => layout::notices_kind_pk(k.as_str()),
         None => layout::NOTICES_PK.into(),
@@ -284,7 +285,7 @@ pub async fn list(
         .query(
             &Query::prefix(Table::Data, pk, "")
                 .after(after)
-                .limit(limit)
+                .limit(req.limit)
                 .backward(),
         )
         .await?;
@@ -305,7 +306,7 @@ pub async fn list(
             }
         }
     }
-    Ok((notices, page.next))
+    Ok(Page::after_key(notices, page.next))
 }
 
 // ---- subscriptions ------------------------------------------------------------------------------------

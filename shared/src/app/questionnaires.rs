@@ -9,7 +9,7 @@ use crate::app::layout::{self, attr};
 use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services};
 use crate::crypto::TenantKey;
-use crate::domain::ids::{TenantId, new_id};
+use crate::domain::ids::{QuestionnaireId, TenantId, new_id};
 use crate::domain::time::jst_from_unix;
 use crate::ports::{Item, Query, Table, Value, Write};
 
@@ -148,13 +148,18 @@ pub async fn create(
     })
 }
 
-async fn load_head(svc: &Services, scope: &Scope, id: &str) -> Result<Questionnaire, AppError> {
-    if !crate::domain::ids::looks_like_id(id) {
-        return Err(AppError::NotFound("questionnaire"));
-    }
+async fn load_head(
+    svc: &Services,
+    scope: &Scope,
+    id: &QuestionnaireId,
+) -> Result<Questionnaire, AppError> {
     let item = svc
         .store
-        .get(Table::Data, &scope.pk(), &layout::questionnaire_sk(id))
+        .get(
+            Table::Data,
+            &scope.pk(),
+            &layout::questionnaire_sk(id.as_str()),
+        )
         .await?
         .ok_or(AppError::NotFound("questionnaire"))?;
     head(scope, &item)
@@ -180,7 +185,7 @@ pub async fn respond(
     svc: &Services,
     scope: &Scope,
     actor: &Actor,
-    id: &str,
+    id: &QuestionnaireId,
     respondent: Respondent,
     answers: Vec<String>,
     now: OffsetDateTime,
@@ -214,7 +219,7 @@ pub async fn respond(
     )?;
     let rid = new_id();
     let ctx = scope.context(&rid, "response");
-    let item = Item::new(scope.pk(), layout::response_sk(id, &rid))
+    let item = Item::new(scope.pk(), layout::response_sk(id.as_str(), &rid))
         .with(attr::RESPONDENT, seal_json(&scope.key, &ctx, &respondent)?)
         .with(attr::ANSWERS, seal_json(&scope.key, &ctx, &answers)?)
         .with(attr::CREATED, Value::N(now.unix_timestamp()));
@@ -225,7 +230,7 @@ pub async fn respond(
         Write::Check {
             table: Table::Data,
             pk: scope.pk(),
-            sk: layout::questionnaire_sk(id),
+            sk: layout::questionnaire_sk(id.as_str()),
             cond: crate::ports::Cond::Exists,
         },
         || AppError::NotFound("questionnaire"),
@@ -237,7 +242,7 @@ pub async fn respond(
         Entry {
             action: "questionnaire.respond",
             target_type: "questionnaire",
-            target_id: id,
+            target_id: id.as_str(),
         },
         now,
     ));
@@ -280,9 +285,13 @@ async fn responses(svc: &Services, scope: &Scope, id: &str) -> Result<Vec<Respon
     }
 }
 
-pub async fn get(svc: &Services, scope: &Scope, id: &str) -> Result<Questionnaire, AppError> {
+pub async fn get(
+    svc: &Services,
+    scope: &Scope,
+    id: &QuestionnaireId,
+) -> Result<Questionnaire, AppError> {
     let mut q = load_head(svc, scope, id).await?;
-    q.responses = Some(responses(svc, scope, id).await?);
+    q.responses = Some(responses(svc, scope, id.as_str()).await?);
     Ok(q)
 }
 

@@ -12,7 +12,7 @@ use crate::app::layout::{self, attr};
 use crate::app::tx::Tx;
 use crate::app::users::{self, UserRecord};
 use crate::app::{AppError, Scope, Services};
-use crate::domain::ids::{UserId, new_id};
+use crate::domain::ids::{RoleId, UserId, new_id};
 use crate::domain::permissions::{self, Feature, Grants, Level};
 use crate::domain::values::{Name, comparison_form};
 use crate::ports::{Change, Cond, Item, Query, Table, Value, Write};
@@ -59,11 +59,11 @@ pub async fn grants_of(
     scope: &Scope,
     role_id: &str,
 ) -> Result<Option<Grants>, AppError> {
-    if let Some(b) = permissions::builtin(role_id) {
-        return Ok(Some((b.grants)()));
-    }
-    if !crate::domain::ids::looks_like_id(role_id) {
+    let Some(id) = RoleId::parse(role_id) else {
         return Ok(None);
+    };
+    if let Some(b) = id.builtin() {
+        return Ok(Some((b.grants)()));
     }
     let item = svc
         .store
@@ -199,17 +199,14 @@ pub async fn create(
     })
 }
 
-async fn load_custom(svc: &Services, scope: &Scope, id: &str) -> Result<Item, AppError> {
-    if permissions::builtin(id).is_some() {
+async fn load_custom(svc: &Services, scope: &Scope, id: &RoleId) -> Result<Item, AppError> {
+    if id.builtin().is_some() {
         return Err(AppError::Forbidden(
             "built-in roles cannot be changed or deleted".into(),
         ));
     }
-    if !crate::domain::ids::looks_like_id(id) {
-        return Err(AppError::NotFound("role"));
-    }
     svc.store
-        .get(Table::Data, &scope.pk(), &layout::role_sk(id))
+        .get(Table::Data, &scope.pk(), &layout::role_sk(id.as_str()))
         .await?
         .ok_or(AppError::NotFound("role"))
 }
@@ -220,7 +217,7 @@ pub async fn update(
     svc: &Services,
     scope: &Scope,
     by: &Authority,
-    id: &str,
+    id: &RoleId,
     name: Option<Name>,
     grants: Option<Grants>,
     now: OffsetDateTime,
@@ -253,7 +250,7 @@ pub async fn update(
                 Write::put_new(
                     Table::Data,
                     Item::new(scope.pk(), layout::role_name_sk(&name_digest(n)))
-                        .with(attr::ROLE, Value::S(id.to_owned())),
+                        .with(attr::ROLE, Value::S(id.to_string())),
                 ),
                 name_taken,
             );
@@ -267,7 +264,7 @@ pub async fn update(
         Write::Update {
             table: Table::Data,
             pk: scope.pk(),
-            sk: layout::role_sk(id),
+            sk: layout::role_sk(id.as_str()),
             changes,
             cond: Some(Cond::Eq(
                 attr::UPDATED,
@@ -289,13 +286,13 @@ pub async fn update(
         Entry {
             action: "role.update",
             target_type: "role",
-            target_id: id,
+            target_id: id.as_str(),
         },
         now,
     ));
     tx.commit(svc.store.as_ref()).await?;
     Ok(RoleView {
-        id: id.to_owned(),
+        id: id.to_string(),
         name: name.map(|n| n.as_str().to_owned()).unwrap_or(old.name),
         builtin: false,
         grants: grants.unwrap_or(old.grants),
@@ -306,7 +303,7 @@ pub async fn delete(
     svc: &Services,
     scope: &Scope,
     actor: &Actor,
-    id: &str,
+    id: &RoleId,
     now: OffsetDateTime,
 ) -> Result<(), AppError> {
     let item = load_custom(svc, scope, id).await?;
@@ -316,7 +313,7 @@ pub async fn delete(
         Write::Delete {
             table: Table::Data,
             pk: scope.pk(),
-            sk: layout::role_sk(id),
+            sk: layout::role_sk(id.as_str()),
             cond: Some(Cond::Eq(attr::HOLDERS, Value::N(0))),
         },
         || {
@@ -338,7 +335,7 @@ pub async fn delete(
             sk: layout::META.into(),
             cond: Cond::Not(Box::new(Cond::Eq(
                 attr::DEFAULT_ROLE,
-                Value::S(id.to_owned()),
+                Value::S(id.to_string()),
             ))),
         },
         || {
@@ -356,7 +353,7 @@ pub async fn delete(
         Entry {
             action: "role.delete",
             target_type: "role",
-            target_id: id,
+            target_id: id.as_str(),
         },
         now,
     ));

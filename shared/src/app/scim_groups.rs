@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use crate::app::audit::Actor;
 use crate::app::groups::{self, GroupView};
 use crate::app::layout::{self, attr};
+use crate::app::paging::PageRequest;
 use crate::app::{AppError, Scope, Services};
 use crate::domain::ids::{GroupId, UserId};
 use crate::domain::values::Name;
@@ -73,16 +74,16 @@ async fn member_list(
     id: &GroupId,
 ) -> Result<Vec<(String, String)>, AppError> {
     let mut out = Vec::new();
-    let mut after = None;
+    let mut req = PageRequest::first(1000);
     loop {
-        let page = groups::members(svc, scope, id, 1000, after).await?;
+        let page = groups::members(svc, scope, id, req.clone()).await?;
         out.extend(
             page.items
                 .iter()
                 .map(|u| (u.id.to_string(), u.name.clone())),
         );
         match page.next {
-            Some(n) => after = Some(n),
+            Some(n) => req.after = Some(n),
             None => return Ok(out),
         }
     }
@@ -140,9 +141,9 @@ pub async fn all(
         }
     }
     let mut out = Vec::new();
-    let mut after = None;
+    let mut req = PageRequest::first(200);
     loop {
-        let page = groups::list(svc, scope, 200, after, None).await?;
+        let page = groups::list(svc, scope, req.clone(), None).await?;
         for g in page.items {
             let members = if with_members {
                 Some(member_list(svc, scope, &g.id).await?)
@@ -157,7 +158,7 @@ pub async fn all(
             });
         }
         match page.next {
-            Some(n) => after = Some(n),
+            Some(n) => req.after = Some(n),
             None => return Ok(out),
         }
     }

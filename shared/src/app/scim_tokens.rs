@@ -13,7 +13,7 @@ use crate::app::layout::{self, attr};
 use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services, tenants};
 use crate::crypto;
-use crate::domain::ids::{TenantId, new_id};
+use crate::domain::ids::{ScimTokenId, TenantId, new_id};
 use crate::domain::time::jst_from_unix;
 use crate::domain::values::Name;
 use crate::ports::{Change, Cond, Item, Query, Table, Value, Write};
@@ -162,13 +162,17 @@ pub async fn revoke(
     svc: &Services,
     scope: &Scope,
     by: &Authority,
-    id: &str,
+    id: &ScimTokenId,
     now: OffsetDateTime,
 ) -> Result<(), AppError> {
     by.require_org_admin()?;
     let item = svc
         .store
-        .get(Table::Data, &scope.pk(), &layout::scim_token_sk(id))
+        .get(
+            Table::Data,
+            &scope.pk(),
+            &layout::scim_token_sk(id.as_str()),
+        )
         .await?
         .ok_or(AppError::NotFound("scim token"))?;
     let t = Stored::from_item(&item);
@@ -177,7 +181,7 @@ pub async fn revoke(
         Write::Delete {
             table: Table::Data,
             pk: scope.pk(),
-            sk: layout::scim_token_sk(id),
+            sk: layout::scim_token_sk(id.as_str()),
             cond: Some(Cond::Exists),
         },
         || AppError::NotFound("scim token"),
@@ -195,7 +199,7 @@ pub async fn revoke(
         Entry {
             action: "scim_token.revoke",
             target_type: "scim_token",
-            target_id: id,
+            target_id: id.as_str(),
         },
         now,
     ));

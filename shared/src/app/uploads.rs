@@ -12,7 +12,7 @@ use crate::app::audit::{self, Actor, Entry};
 use crate::app::auth::Principal;
 use crate::app::layout::{self, attr};
 use crate::app::{AppError, Scope, Services};
-use crate::domain::ids::{TenantId, new_id};
+use crate::domain::ids::{ImportId, TenantId, UploadId, new_id};
 use crate::domain::permissions::{Feature, Level, allows};
 use crate::domain::time::jst_from_unix;
 use crate::ports::{Change, Cond, Item, PresignedPut, Query, Table, Value, Write};
@@ -375,14 +375,10 @@ pub async fn store(
     refresh(svc, &p.scope, u).await
 }
 
-pub async fn load(svc: &Services, scope: &Scope, id: &str) -> Result<Upload, AppError> {
-    // Ids come from clients: one that cannot be ours is unknown, not a malformed store key.
-    if !crate::domain::ids::looks_like_id(id) {
-        return Err(AppError::NotFound("upload"));
-    }
+pub async fn load(svc: &Services, scope: &Scope, id: &UploadId) -> Result<Upload, AppError> {
     let item = svc
         .store
-        .get(Table::Data, &scope.pk(), &layout::upload_sk(id))
+        .get(Table::Data, &scope.pk(), &layout::upload_sk(id.as_str()))
         .await?
         .ok_or(AppError::NotFound("upload"))?;
     Upload::from_item(scope, &item)
@@ -439,7 +435,7 @@ async fn mark_stored(svc: &Services, scope: &Scope, u: &Upload) -> Result<(), Ap
     }
 }
 
-pub async fn view(svc: &Services, p: &Principal, id: &str) -> Result<UploadView, AppError> {
+pub async fn view(svc: &Services, p: &Principal, id: &UploadId) -> Result<UploadView, AppError> {
     let u = load(svc, &p.scope, id).await?;
     require(p, u.purpose, Level::View)?;
     let u = refresh(svc, &p.scope, u).await?;
@@ -468,13 +464,14 @@ pub async fn view(svc: &Services, p: &Principal, id: &str) -> Result<UploadView,
 pub async fn delete(
     svc: &Services,
     p: &Principal,
-    id: &str,
+    id: &UploadId,
     now: OffsetDateTime,
 ) -> Result<(), AppError> {
     let u = load(svc, &p.scope, id).await?;
     require(p, u.purpose, Level::Edit)?;
     if let Some(import) = &u.import
-        && crate::app::import_jobs::running(svc, &p.scope, import).await?
+        && crate::app::import_jobs::running(svc, &p.scope, &ImportId::from_stored(import.as_str()))
+            .await?
     {
         return Err(AppError::conflict(
             "upload_in_use",
@@ -562,7 +559,7 @@ pub async fn receive_local(
     }
     let sealed = scope
         .key
-        .seal_bytes(&context(&tenant, &id, "content"), &bytes);
+        .seal_bytes(&context(&tenant, id.as_str(), "content"), &bytes);
     match svc.files.write(&u.key(), sealed).await {
         Ok(()) => {}
         Err(e) if e.exists => return Err(already_stored()),
@@ -593,13 +590,13 @@ pub async fn read(svc: &Services, scope: &Scope, u: &Upload) -> Result<Option<Ve
 }
 
 /// `<prefix>/<tenant>/<id>` → tenant and upload id.
-pub fn parse_key(key: &str) -> Option<(TenantId, String)> {
+pub fn parse_key(key: &str) -> Option<(TenantId, UploadId)> {
     let mut parts = key.split('/');
     let (_, tenant, id) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() {
         return None;
     }
-    Some((TenantId::parse(tenant)?, id.to_owned()))
+    Some((TenantId::parse(tenant)?, UploadId::parse(id)?))
 }
 
 /// The local download URL was called: the bytes, opened, with the record's type and name.
@@ -668,7 +665,7 @@ async fn sweep(svc: &Services, sk: &str, now: OffsetDateTime) -> Result<bool, Ap
         }
         Err(e) => return Err(e),
     };
-    let u = match load(svc, &scope, &id).await {
+    let u = match load(svc, &scope, &UploadId::from_stored(id.as_str())).await {
         Ok(u) if u.expiry_sk.as_deref() == Some(sk) => u,
         // Deleted, or this entry was replaced by a later one.
         Ok(_) | Err(AppError::NotFound(_)) => {
@@ -678,12 +675,21 @@ async fn sweep(svc: &Services, sk: &str, now: OffsetDateTime) -> Result<bool, Ap
         Err(e) => return Err(e),
     };
     let watch = match &u.import {
-        Some(import) => Some(crate::app::import_jobs::watch(svc, &scope, import, now).await?),
+        Some(import) => Some(
+            crate::app::import_jobs::watch(
+                svc,
+                &scope,
+                &ImportId::from_stored(import.as_str()),
+                now,
+            )
+            .await?,
+        ),
         None => None,
     };
     if let (Some(import), Some(crate::app::import_jobs::Watch::Stalled)) = (&u.import, &watch) {
         // Its worker is gone (a crash, a task that ran out of attempts): it resumes after its last row.
-        crate::app::import_jobs::requeue(svc, &scope, import).await?;
+        crate::app::import_jobs::requeue(svc, &scope, &ImportId::from_stored(import.as_str()))
+            .await?;
     }
     if matches!(
         watch,

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
+use crate::app::paging::{Page, PageRequest};
 use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services, mail};
 use crate::crypto::{self, TenantKey};
@@ -500,22 +501,16 @@ pub async fn load(svc: &Services, scope: &Scope, id: &UserId) -> Result<UserReco
 /// (and a cursor to go on from). Bounds the cost of `q` on encrypted fields.
 pub const SEARCH_SCAN_BUDGET: usize = 2000;
 
-pub struct ListPage {
-    pub items: Vec<UserRecord>,
-    pub next: Option<String>,
-}
-
 /// A page of users in creation order. With `q`, a decrypt-and-filter over at most
 /// [`SEARCH_SCAN_BUDGET`] users per request: prefix match on name, e-mail or login id, compared in
 /// NFKC lower-case; the cursor says where the scan stopped, so no user is lost or repeated.
 pub async fn list(
     svc: &Services,
     scope: &Scope,
-    limit: usize,
-    after: Option<String>,
+    page: PageRequest,
     q: Option<&str>,
-) -> Result<ListPage, AppError> {
-    list_filtered(svc, scope, limit, after, q, None).await
+) -> Result<Page<UserRecord>, AppError> {
+    list_filtered(svc, scope, page, q, None).await
 }
 
 /// [`list`], keeping only the users with `status` when one is given (the same bounded scan as `q`: the
@@ -523,11 +518,12 @@ pub async fn list(
 pub async fn list_filtered(
     svc: &Services,
     scope: &Scope,
-    limit: usize,
-    after: Option<String>,
+    page: PageRequest,
     q: Option<&str>,
     status: Option<Status>,
-) -> Result<ListPage, AppError> {
+) -> Result<Page<UserRecord>, AppError> {
+    let limit = page.limit;
+    let after = page.after_key(|k| layout::is_id_key(layout::USER_PREFIX, k))?;
     let needle = q.map(comparison_form).filter(|s| !s.is_empty());
     if needle.is_none() && status.is_none() {
         let page = svc
@@ -543,10 +539,7 @@ pub async fn list_filtered(
             .iter()
             .map(|i| UserRecord::from_item(scope, i))
             .collect::<Result<_, _>>()?;
-        return Ok(ListPage {
-            items,
-            next: page.next,
-        });
+        return Ok(Page::after_key(items, page.next));
     }
     let matches = |u: &UserRecord| {
         status.is_none_or(|s| u.status == s)
@@ -584,21 +577,15 @@ pub async fn list_filtered(
                 if items.len() == limit {
                     let more = page.next.is_some()
                         || item.sk != page.items.last().map(|l| l.sk.clone()).unwrap_or_default();
-                    return Ok(ListPage {
-                        items,
-                        next: more.then(|| cursor.clone()).flatten(),
-                    });
+                    return Ok(Page::after_key(items, more.then_some(cursor).flatten()));
                 }
             }
         }
         if page.next.is_none() {
-            return Ok(ListPage { items, next: None });
+            return Ok(Page::after_key(items, None));
         }
         if scanned >= SEARCH_SCAN_BUDGET {
-            return Ok(ListPage {
-                items,
-                next: cursor,
-            });
+            return Ok(Page::after_key(items, cursor));
         }
     }
 }

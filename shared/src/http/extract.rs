@@ -6,12 +6,14 @@ use std::sync::Arc;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
 use serde::de::{DeserializeOwned, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use crate::app::AppError;
 use crate::app::auth::Principal;
+use crate::app::paging::PageRequest;
+use crate::domain::ids::PathParam;
 use crate::http::error::ApiError;
 
 /// Request bodies above this are refused with 413 (API.md: 1 MiB unless an endpoint says otherwise).
@@ -183,17 +185,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
     }
 }
 
-/// The `{id}` of a path. An id that cannot be one of ours cannot exist: 404.
-pub struct PathId(pub String);
+/// The `{id}` of a route's path as the id it must be: a value that cannot be one is a 404 naming the
+/// resource, like an id that names nothing (`PathId<UserId>`); `PathId` alone is the text as it is.
+pub struct PathId<T = String>(pub T);
 
-impl<S: Send + Sync> FromRequestParts<S> for PathId {
+impl<S: Send + Sync, T: PathParam> FromRequestParts<S> for PathId<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, ApiError> {
         let axum::extract::Path(id) = axum::extract::Path::<String>::from_request_parts(parts, s)
             .await
-            .map_err(|_| ApiError::not_found("resource"))?;
-        Ok(PathId(id))
+            .map_err(|_| ApiError::not_found(T::RESOURCE))?;
+        T::from_path(&id)
+            .map(PathId)
+            .ok_or_else(|| ApiError::not_found(T::RESOURCE))
     }
 }
 
@@ -219,7 +224,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-/// List paging: `limit` 1..=200 (default 50) and an opaque cursor.
+/// The query of a list that takes nothing but paging: `limit` and `cursor` ([`PageRequest::parse`]).
 #[derive(serde::Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Paging {
@@ -227,38 +232,10 @@ pub struct Paging {
     pub cursor: Option<String>,
 }
 
-pub fn limit(raw: Option<&str>) -> Result<usize, ApiError> {
-    match raw {
-        None => Ok(50),
-        Some(s) => match s.parse::<usize>() {
-            Ok(n) if (1..=200).contains(&n) => Ok(n),
-            _ => Err(ApiError {
-                field: Some("limit"),
-                ..ApiError::invalid("limit must be a whole number from 1 to 200")
-            }),
-        },
+impl Paging {
+    pub fn request(&self) -> Result<PageRequest, AppError> {
+        PageRequest::parse(self.limit.as_deref(), self.cursor.as_deref())
     }
-}
-
-/// Cursors are the base64url of the last sort key, checked against the list's prefix.
-pub fn encode_cursor(sk: Option<String>) -> Option<String> {
-    sk.map(|s| URL_SAFE_NO_PAD.encode(s.as_bytes()))
-}
-
-pub fn decode_cursor(raw: Option<&str>, prefix: &str) -> Result<Option<String>, ApiError> {
-    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
-        return Ok(None);
-    };
-    let bad = || ApiError {
-        field: Some("cursor"),
-        ..ApiError::invalid("cursor is not one this list gave out")
-    };
-    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
-    let sk = String::from_utf8(bytes).map_err(|_| bad())?;
-    if !sk.starts_with(prefix) || sk.contains('\0') {
-        return Err(bad());
-    }
-    Ok(Some(sk))
 }
 
 /// The client's address: API Gateway's source IP in Lambda; locally the trusted header when configured

@@ -28,12 +28,13 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::app::auth::{self, Link, LoginRequest, Principal};
+use crate::app::paging::{self, PageRequest};
 use crate::app::{AppError, groups, notices, roles};
 use crate::crypto::same_secret;
 use crate::domain::ids::GroupId;
 use crate::domain::time as ktime;
 use crate::http::AppState;
-use crate::http::extract::{Caller, ClientIp, decode_cursor, encode_cursor};
+use crate::http::extract::{Caller, ClientIp};
 use crate::http::routes::Access;
 
 pub mod mfa;
@@ -1033,9 +1034,12 @@ async fn notices_page(
     let kind_key = kind.map(|k| k.as_str()).unwrap_or("").to_owned();
     let cursor = page.q("cursor").filter(|c| !c.is_empty());
     // A cursor this list did not give out starts it over.
-    let after = decode_cursor(cursor, "").unwrap_or(None);
-    let (items, next) = notices::list(&s.svc, kind, NOTICES_PAGE, after, false).await?;
-    let rows = items
+    let listed = paging::or_first_page(PageRequest::first(NOTICES_PAGE).after(cursor), |r| {
+        notices::list(&s.svc, kind, r, false)
+    })
+    .await?;
+    let rows = listed
+        .items
         .iter()
         .map(|n| NoticeRow {
             id: n.id.clone(),
@@ -1059,7 +1063,9 @@ async fn notices_page(
             ok,
             error,
             first_href: cursor.map(|_| notices_href(&kind_key, None)),
-            next_href: encode_cursor(next).map(|n| notices_href(&kind_key, Some(&n))),
+            next_href: listed
+                .next
+                .map(|n| notices_href(&kind_key, Some(n.as_str()))),
             kind: kind_key,
             rows,
             release: subs.release,

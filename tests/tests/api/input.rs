@@ -207,8 +207,8 @@ both_backends!(
 
 /// A path of the route table with its ids filled in (any id: the body is refused before it is looked up).
 fn concrete(path: &str) -> String {
-    path.replace("{id}", "01JZZZZZZZZZZZZZZZZZZZZZZZ")
-        .replace("{user_id}", "01JZZZZZZZZZZZZZZZZZZZZZZZ")
+    path.replace("{id}", "01jzzzzzzzzzzzzzzzzzzzzzzz")
+        .replace("{user_id}", "01jzzzzzzzzzzzzzzzzzzzzzzz")
 }
 
 both_backends!(

@@ -20,6 +20,7 @@ mod mfa_pages;
 mod mfa_reset;
 mod notices;
 mod pages;
+mod paging;
 mod races;
 mod retention;
 mod roles;

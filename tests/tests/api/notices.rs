@@ -400,9 +400,14 @@ async fn subscribers_beyond_one_page_are_mailed_by_follow_up_tasks() {
         .scope(&kanri::domain::ids::TenantId::from_stored(t.id.clone()))
         .await
         .unwrap();
-    let users = kanri::app::users::list(&app.svc, &scope, 200, None, None)
-        .await
-        .expect("list");
+    let users = kanri::app::users::list(
+        &app.svc,
+        &scope,
+        kanri::app::paging::PageRequest::first(200),
+        None,
+    )
+    .await
+    .expect("list");
     let mut writes = vec![];
     for u in users.items.iter().filter(|u| u.email.is_some()) {
         writes.push(kanri::ports::BatchWrite::Put(

@@ -9,14 +9,15 @@ use axum::http::StatusCode;
 
 use crate::app::auth::Principal;
 use crate::app::groups::{self, GroupView, MemberFailure};
+use crate::app::paging::{self, PageRequest};
 use crate::app::users::{self, UserRecord};
-use crate::app::{AppError, imports, layout};
+use crate::app::{AppError, imports};
 use crate::domain::ids::GroupId;
 use crate::domain::time as ktime;
 use crate::domain::values::BULK_LIMIT;
 use crate::domain::values::Name;
 use crate::http::AppState;
-use crate::http::extract::{Caller, PathId, decode_cursor, encode_cursor};
+use crate::http::extract::{Caller, PathId};
 use crate::http::pages::{Chrome, Form, Page, Reply, jst_minutes};
 use crate::http::routes::may;
 
@@ -151,14 +152,10 @@ pub async fn groups_list(State(s): State<AppState>, Caller(p): Caller, page: Pag
     let q = page.q("q").unwrap_or("").trim().to_owned();
     let cursor = page.q("cursor").filter(|c| !c.is_empty());
     // A cursor this list did not give out starts it over.
-    let after = decode_cursor(cursor, layout::GROUP_PREFIX).unwrap_or(None);
-    let listed = match groups::list(
-        &s.svc,
-        &p.scope,
-        PAGE_SIZE,
-        after,
-        (!q.is_empty()).then_some(q.as_str()),
-    )
+    let req = PageRequest::first(PAGE_SIZE).after(cursor);
+    let listed = match paging::or_first_page(req, |r| {
+        groups::list(&s.svc, &p.scope, r, (!q.is_empty()).then_some(q.as_str()))
+    })
     .await
     {
         Ok(l) => l,
@@ -184,7 +181,7 @@ pub async fn groups_list(State(s): State<AppState>, Caller(p): Caller, page: Pag
             c: page.console(&p),
             ok,
             first_href: cursor.map(|_| list_href(&q, None)),
-            next_href: encode_cursor(listed.next).map(|n| list_href(&q, Some(&n))),
+            next_href: listed.next.map(|n| list_href(&q, Some(n.as_str()))),
             q,
             rows: listed
                 .items
@@ -680,11 +677,15 @@ async fn group_page(
     let mcursor = page.q("mcursor").filter(|c| !c.is_empty());
     let ucursor = page.q("ucursor").filter(|c| !c.is_empty());
     let uq = page.q("uq").unwrap_or("").trim().to_owned();
-    let after = decode_cursor(mcursor, &layout::members_prefix(&gid)).unwrap_or(None);
-    let members = groups::members(&s.svc, &p.scope, &gid, MEMBERS_PAGE, after).await?;
-    let after = decode_cursor(ucursor, layout::USER_PREFIX).unwrap_or(None);
+    // A cursor this page did not give out starts its list over.
+    let req = PageRequest::first(MEMBERS_PAGE);
+    let members = paging::or_first_page(req.clone().after(mcursor), |r| {
+        groups::members(&s.svc, &p.scope, &gid, r)
+    })
+    .await?;
     let q = (!uq.is_empty()).then_some(uq.as_str());
-    let candidates = users::list(&s.svc, &p.scope, MEMBERS_PAGE, after, q).await?;
+    let candidates =
+        paging::or_first_page(req.after(ucursor), |r| users::list(&s.svc, &p.scope, r, q)).await?;
     let gs = g.id.to_string();
     Ok(page.html(
         status,
@@ -695,12 +696,14 @@ async fn group_page(
             error,
             members: members.items.iter().map(|u| person(u, &gid)).collect(),
             members_first: mcursor.map(|_| group_href(&gs, None, &uq, ucursor)),
-            members_next: encode_cursor(members.next)
-                .map(|c| group_href(&gs, Some(&c), &uq, ucursor)),
+            members_next: members
+                .next
+                .map(|c| group_href(&gs, Some(c.as_str()), &uq, ucursor)),
             candidates: candidates.items.iter().map(|u| person(u, &gid)).collect(),
             candidates_first: ucursor.map(|_| group_href(&gs, mcursor, &uq, None)),
-            candidates_next: encode_cursor(candidates.next)
-                .map(|c| group_href(&gs, mcursor, &uq, Some(&c))),
+            candidates_next: candidates
+                .next
+                .map(|c| group_href(&gs, mcursor, &uq, Some(c.as_str()))),
             uq,
             name: g.name,
             member_count: g.member_count,

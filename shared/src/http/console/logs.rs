@@ -10,9 +10,10 @@ use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime, Time, macros::form
 use crate::app::AppError;
 use crate::app::auth::Principal;
 use crate::app::logs::{self, Window};
+use crate::app::paging::{self, PageRequest};
 use crate::domain::time as ktime;
 use crate::http::AppState;
-use crate::http::extract::{Caller, decode_cursor, encode_cursor};
+use crate::http::extract::Caller;
 use crate::http::pages::{Chrome, Page, Reply, jst_minutes};
 
 /// Entries per page.
@@ -251,10 +252,10 @@ async fn log_page(
         }
     };
     // A cursor this list did not give out starts it over.
-    let after = decode_cursor(cursor, "").unwrap_or(None);
+    let req = PageRequest::first(PAGE_SIZE).after(cursor);
     let tenant = &p.scope.tenant;
     let next = if which == "audit" {
-        let got = logs::audit(&s.svc, tenant, &window, PAGE_SIZE, after).await?;
+        let got = paging::or_first_page(req, |r| logs::audit(&s.svc, tenant, &window, r)).await?;
         view.audit = got
             .items
             .into_iter()
@@ -273,7 +274,7 @@ async fn log_page(
             .collect();
         got.next
     } else {
-        let got = logs::mail(&s.svc, tenant, &window, PAGE_SIZE, after).await?;
+        let got = paging::or_first_page(req, |r| logs::mail(&s.svc, tenant, &window, r)).await?;
         view.mail = got
             .items
             .into_iter()
@@ -286,6 +287,6 @@ async fn log_page(
             .collect();
         got.next
     };
-    view.next_href = encode_cursor(next).map(|n| days.href(action, Some(&n)));
+    view.next_href = next.map(|n| days.href(action, Some(n.as_str())));
     Ok(page.html(StatusCode::OK, &view))
 }

@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use crate::app::auth::Principal;
 use crate::app::roles::{self, RoleView};
 use crate::app::{AppError, tenants};
+use crate::domain::ids::RoleId;
 use crate::domain::permissions::{Feature, Grants, Level};
 use crate::domain::time as ktime;
 use crate::domain::values::Name;
@@ -385,6 +386,9 @@ pub async fn role_update(
         form_grants(&form),
     ) {
         (Ok(name), Ok(grants)) => {
+            let Some(id) = RoleId::parse(&id) else {
+                return role_not_found(&page);
+            };
             roles::update(
                 &s.svc,
                 &p.scope,
@@ -455,7 +459,10 @@ pub async fn role_delete(
     if !page.session_form_ok(&form) {
         return page.csrf_refused();
     }
-    let e = match roles::delete(&s.svc, &p.scope, &p.actor(), &id, ktime::now()).await {
+    let Some(role) = RoleId::parse(&id) else {
+        return role_not_found(&page);
+    };
+    let e = match roles::delete(&s.svc, &p.scope, &p.actor(), &role, ktime::now()).await {
         Ok(()) => return page.redirect("/admin/roles?done=deleted"),
         Err(AppError::NotFound(_)) => return role_not_found(&page),
         Err(e) => e,

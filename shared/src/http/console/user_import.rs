@@ -24,6 +24,7 @@ use crate::app::import_jobs::{self, Kind, Status};
 use crate::app::uploads::{self, Purpose};
 use crate::app::users::Delivery;
 use crate::app::{AppError, csv_file, imports, roles};
+use crate::domain::ids::ImportId;
 use crate::domain::time as ktime;
 use crate::http::AppState;
 use crate::http::extract::{BODY_LIMIT, Caller, PathId};
@@ -608,6 +609,9 @@ pub async fn users_import_status(
     page: Page,
     PathId(id): PathId,
 ) -> Reply {
+    let Some(id) = ImportId::parse(&id) else {
+        return import_not_found(&page);
+    };
     let v = match import_jobs::view(&s.svc, &p.scope, &id).await {
         Ok(v) if v.kind == Kind::Users => v,
         Ok(_) | Err(AppError::NotFound(_)) => return import_not_found(&page),
@@ -663,6 +667,9 @@ pub async fn users_import_report(
     page: Page,
     PathId(id): PathId,
 ) -> Reply {
+    let Some(id) = ImportId::parse(&id) else {
+        return import_not_found(&page);
+    };
     let v = match import_jobs::view(&s.svc, &p.scope, &id).await {
         Ok(v) if v.kind == Kind::Users => v,
         Ok(_) | Err(AppError::NotFound(_)) => return import_not_found(&page),

@@ -7,13 +7,14 @@ use secrecy::ExposeSecret;
 
 use crate::app::auth::Principal;
 use crate::app::csv_file::{ExcelEncoding, write_for_excel};
+use crate::app::paging::{self, PageRequest};
 use crate::app::users::{self, Delivery, NewUser, UserRecord};
-use crate::app::{AppError, auth, groups, layout, roles, tenants};
+use crate::app::{AppError, auth, groups, roles, tenants};
 use crate::domain::ids::{GroupId, UserId};
 use crate::domain::time as ktime;
 use crate::domain::values::{Email, LoginId, Name};
 use crate::http::AppState;
-use crate::http::extract::{Caller, PathId, decode_cursor, encode_cursor};
+use crate::http::extract::{Caller, PathId};
 use crate::http::pages::{COPY_JS, Chrome, Form, Page, Reply, jst_minutes};
 use crate::http::routes::may;
 
@@ -117,15 +118,15 @@ async fn users_list_page(s: &AppState, p: &Principal, page: &Page) -> Result<Rep
     let q = page.q("q").unwrap_or("").trim().to_owned();
     let group = page.q("group").unwrap_or("").to_owned();
     let cursor = page.q("cursor").filter(|c| !c.is_empty());
+    let req = PageRequest::first(PAGE_SIZE).after(cursor);
     let gid = (!group.is_empty())
         .then(|| GroupId::parse(&group))
         .flatten();
     let listed = match &gid {
         Some(g) => {
             // A cursor this list did not give out starts it over.
-            let after = decode_cursor(cursor, &layout::members_prefix(g)).unwrap_or(None);
-            match groups::members(&s.svc, &p.scope, g, PAGE_SIZE, after).await {
-                Err(AppError::NotFound(_)) => users::ListPage {
+            match paging::or_first_page(req, |r| groups::members(&s.svc, &p.scope, g, r)).await {
+                Err(AppError::NotFound(_)) => paging::Page {
                     items: vec![],
                     next: None,
                 },
@@ -133,14 +134,13 @@ async fn users_list_page(s: &AppState, p: &Principal, page: &Page) -> Result<Rep
             }
         }
         None => {
-            let after = decode_cursor(cursor, layout::USER_PREFIX).unwrap_or(None);
             let q = (!q.is_empty()).then_some(q.as_str());
-            users::list(&s.svc, &p.scope, PAGE_SIZE, after, q).await?
+            paging::or_first_page(req, |r| users::list(&s.svc, &p.scope, r, q)).await?
         }
     };
     let tenant = tenants::load(&s.svc, &p.scope.tenant).await?;
     let roles = roles::list(&s.svc, &p.scope).await?;
-    let group_choices = groups::list(&s.svc, &p.scope, GROUP_CHOICES, None, None)
+    let group_choices = groups::list(&s.svc, &p.scope, PageRequest::first(GROUP_CHOICES), None)
         .await?
         .items
         .into_iter()
@@ -178,7 +178,7 @@ async fn users_list_page(s: &AppState, p: &Principal, page: &Page) -> Result<Rep
         }),
         _ => None,
     };
-    let next = encode_cursor(listed.next);
+    let next = listed.next;
     let export_href =
         list_href(&q, &group, None).replacen("/admin/users", "/admin/users/export", 1);
     let export_sjis_href = format!(
@@ -193,7 +193,7 @@ async fn users_list_page(s: &AppState, p: &Principal, page: &Page) -> Result<Rep
             seats_used: tenant.seats_used,
             seat_limit: tenant.seat_limit,
             first_href: cursor.map(|_| list_href(&q, &group, None)),
-            next_href: next.map(|n| list_href(&q, &group, Some(&n))),
+            next_href: next.map(|n| list_href(&q, &group, Some(n.as_str()))),
             q,
             group,
             groups: group_choices,
@@ -253,24 +253,24 @@ async fn users_export_file(s: &AppState, p: &Principal, page: &Page) -> Result<R
     };
     let roles = roles::list(&s.svc, &p.scope).await?;
     let mut group_names = std::collections::HashMap::new();
-    let mut after = None;
+    let mut req = PageRequest::first(EXPORT_PAGE);
     loop {
-        let got = groups::list(&s.svc, &p.scope, EXPORT_PAGE, after, None).await?;
+        let got = groups::list(&s.svc, &p.scope, req.clone(), None).await?;
         group_names.extend(got.items.into_iter().map(|g| (g.id.to_string(), g.name)));
         match got.next {
-            Some(n) => after = Some(n),
+            Some(n) => req.after = Some(n),
             None => break,
         }
     }
     let mut rows = Vec::new();
     let mut size = 0usize;
-    let mut after = None;
+    let mut req = PageRequest::first(EXPORT_PAGE);
     loop {
         let got = match &gid {
-            Some(g) => groups::members(&s.svc, &p.scope, g, EXPORT_PAGE, after).await?,
+            Some(g) => groups::members(&s.svc, &p.scope, g, req.clone()).await?,
             None => {
                 let q = (!q.is_empty()).then_some(q.as_str());
-                users::list(&s.svc, &p.scope, EXPORT_PAGE, after, q).await?
+                users::list(&s.svc, &p.scope, req.clone(), q).await?
             }
         };
         for u in got.items {
@@ -298,7 +298,7 @@ async fn users_export_file(s: &AppState, p: &Principal, page: &Page) -> Result<R
             rows.push(row);
         }
         match got.next {
-            Some(n) => after = Some(n),
+            Some(n) => req.after = Some(n),
             None => break,
         }
     }

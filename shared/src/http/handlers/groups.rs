@@ -7,18 +7,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::groups::{self, MemberFailure};
-use crate::app::layout;
+use crate::app::paging::PageRequest;
 use crate::domain::ids::GroupId;
 use crate::domain::time;
 use crate::domain::values::Name;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Caller, Json, Params, PathId, decode_cursor, encode_cursor, limit};
+use crate::http::extract::{Caller, Json, Paging, Params, PathId};
 use crate::http::handlers::{IdsBody, deletion_report, too_many};
-
-fn group_id(id: &str) -> ApiResult<GroupId> {
-    GroupId::parse(id).ok_or_else(|| ApiError::not_found("group"))
-}
 
 fn failures(f: Vec<MemberFailure>) -> Vec<Value> {
     f.into_iter()
@@ -101,22 +97,18 @@ pub async fn list(
     Caller(p): Caller,
     Params(q): Params<ListQuery>,
 ) -> ApiResult<Out<Value>> {
-    let n = limit(q.limit.as_deref())?;
-    let after = decode_cursor(q.cursor.as_deref(), layout::GROUP_PREFIX)?;
-    let page = groups::list(&s.svc, &p.scope, n, after, q.q.as_deref()).await?;
-    Ok(Out(
-        json!({"items": page.items, "next_cursor": encode_cursor(page.next)}),
-    ))
+    let req = PageRequest::parse(q.limit.as_deref(), q.cursor.as_deref())?;
+    Ok(Out(json!(
+        groups::list(&s.svc, &p.scope, req, q.q.as_deref()).await?
+    )))
 }
 
 pub async fn get(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<GroupId>,
 ) -> ApiResult<Out<Value>> {
-    Ok(Out(json!(
-        groups::load(&s.svc, &p.scope, &group_id(&id)?).await?
-    )))
+    Ok(Out(json!(groups::load(&s.svc, &p.scope, &id).await?)))
 }
 
 #[derive(Deserialize)]
@@ -128,14 +120,14 @@ pub struct RenameBody {
 pub async fn rename(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<GroupId>,
     Json(b): Json<RenameBody>,
 ) -> ApiResult<Out<Value>> {
     let g = groups::rename(
         &s.svc,
         &p.scope,
         &p.actor(),
-        &group_id(&id)?,
+        &id,
         Name::parse("name", &b.name)?,
         time::now(),
     )
@@ -146,9 +138,9 @@ pub async fn rename(
 pub async fn delete(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<GroupId>,
 ) -> ApiResult<StatusCode> {
-    groups::delete(&s.svc, &p.scope, &p.actor(), &group_id(&id)?, time::now()).await?;
+    groups::delete(&s.svc, &p.scope, &p.actor(), &id, time::now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -163,27 +155,14 @@ pub async fn bulk_delete(
     Ok(deletion_report(deleted, failed))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PageQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
-}
-
 pub async fn members(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
-    Params(q): Params<PageQuery>,
+    PathId(id): PathId<GroupId>,
+    Params(q): Params<Paging>,
 ) -> ApiResult<Out<Value>> {
-    let gid = group_id(&id)?;
-    let n = limit(q.limit.as_deref())?;
-    let after = decode_cursor(q.cursor.as_deref(), &layout::members_prefix(&gid))?;
-    let page = groups::members(&s.svc, &p.scope, &gid, n, after).await?;
-    let items: Vec<_> = page.items.iter().map(|u| u.view()).collect();
-    Ok(Out(
-        json!({"items": items, "next_cursor": encode_cursor(page.next)}),
-    ))
+    let page = groups::members(&s.svc, &p.scope, &id, q.request()?).await?;
+    Ok(Out(json!(page.map(|u| u.view()))))
 }
 
 #[derive(Deserialize)]
@@ -195,38 +174,24 @@ pub struct UserIdsBody {
 pub async fn add_members(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<GroupId>,
     Json(b): Json<UserIdsBody>,
 ) -> ApiResult<Out<Value>> {
     too_many("user_ids", b.user_ids.len())?;
-    let (added, failed) = groups::add_members(
-        &s.svc,
-        &p.scope,
-        &p.actor(),
-        &group_id(&id)?,
-        b.user_ids,
-        time::now(),
-    )
-    .await?;
+    let (added, failed) =
+        groups::add_members(&s.svc, &p.scope, &p.actor(), &id, b.user_ids, time::now()).await?;
     Ok(Out(json!({"added": added, "failed": failures(failed)})))
 }
 
 pub async fn remove_members(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<GroupId>,
     Json(b): Json<UserIdsBody>,
 ) -> ApiResult<Out<Value>> {
     too_many("user_ids", b.user_ids.len())?;
-    let (removed, failed) = groups::remove_members(
-        &s.svc,
-        &p.scope,
-        &p.actor(),
-        &group_id(&id)?,
-        b.user_ids,
-        time::now(),
-    )
-    .await?;
+    let (removed, failed) =
+        groups::remove_members(&s.svc, &p.scope, &p.actor(), &id, b.user_ids, time::now()).await?;
     Ok(Out(json!({"removed": removed, "failed": failures(failed)})))
 }
 
@@ -235,11 +200,12 @@ pub async fn remove_member(
     Caller(p): Caller,
     axum::extract::Path((id, user_id)): axum::extract::Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
+    let gid = GroupId::parse(&id).ok_or_else(|| ApiError::not_found("group"))?;
     let (removed, mut failed) = groups::remove_members(
         &s.svc,
         &p.scope,
         &p.actor(),
-        &group_id(&id)?,
+        &gid,
         vec![user_id],
         time::now(),
     )

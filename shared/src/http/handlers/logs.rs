@@ -2,15 +2,16 @@
 
 use axum::Json as Out;
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::app::logs::{self, LogPage, Window};
+use crate::app::logs::{self, Window};
+use crate::app::paging::PageRequest;
 use crate::domain::ids::TenantId;
 use crate::domain::time::parse_rfc3339;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Caller, Params, PathId, decode_cursor, encode_cursor, limit};
+use crate::http::extract::{Caller, Params, PathId};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,7 +24,7 @@ pub struct LogQuery {
 
 impl LogQuery {
     /// The window, page size and cursor the query asks for; 400 naming the field that is wrong.
-    fn read(&self) -> ApiResult<(Window, usize, Option<String>)> {
+    fn read(&self) -> ApiResult<(Window, PageRequest)> {
         let parse = |field: &'static str, v: &Option<String>| {
             v.as_deref()
                 .map(|s| {
@@ -42,20 +43,14 @@ impl LogQuery {
         };
         Ok((
             window,
-            limit(self.limit.as_deref())?,
-            decode_cursor(self.cursor.as_deref(), "")?,
+            PageRequest::parse(self.limit.as_deref(), self.cursor.as_deref())?,
         ))
     }
 }
 
-/// One page of a log as the API answers it.
-fn body<T: Serialize>(page: LogPage<T>) -> Out<Value> {
-    Out(json!({"items": page.items, "next_cursor": encode_cursor(page.next)}))
-}
-
 async fn audit_page(s: &AppState, tenant: &TenantId, q: LogQuery) -> ApiResult<Out<Value>> {
-    let (w, n, after) = q.read()?;
-    Ok(body(logs::audit(&s.svc, tenant, &w, n, after).await?))
+    let (w, req) = q.read()?;
+    Ok(Out(json!(logs::audit(&s.svc, tenant, &w, req).await?)))
 }
 
 pub async fn audit(
@@ -71,18 +66,17 @@ pub async fn mail(
     Caller(p): Caller,
     Params(q): Params<LogQuery>,
 ) -> ApiResult<Out<Value>> {
-    let (w, n, after) = q.read()?;
-    Ok(body(
-        logs::mail(&s.svc, &p.scope.tenant, &w, n, after).await?,
-    ))
+    let (w, req) = q.read()?;
+    Ok(Out(json!(
+        logs::mail(&s.svc, &p.scope.tenant, &w, req).await?
+    )))
 }
 
 /// The operator reads a tenant's operation log, also after the tenant's data was purged.
 pub async fn ops_audit(
     State(s): State<AppState>,
-    PathId(id): PathId,
+    PathId(tenant): PathId<TenantId>,
     Params(q): Params<LogQuery>,
 ) -> ApiResult<Out<Value>> {
-    let tenant = TenantId::parse(&id).ok_or_else(|| ApiError::not_found("tenant"))?;
     audit_page(&s, &tenant, q).await
 }

@@ -7,10 +7,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::notices::{self, Kind, NewNotice, Notice, Subscriptions};
+use crate::app::paging::PageRequest;
 use crate::domain::time::{self, parse_rfc3339};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Caller, Json, Params, decode_cursor, encode_cursor, limit};
+use crate::http::extract::{Caller, Json, Params};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,18 +37,9 @@ async fn page(
             })
         })
         .transpose()?;
-    let (items, next) = notices::list(
-        &s.svc,
-        kind,
-        limit(q.limit.as_deref())?,
-        decode_cursor(q.cursor.as_deref(), "")?,
-        operator,
-    )
-    .await?;
-    let items: Vec<Value> = items.iter().map(render).collect();
-    Ok(Out(
-        json!({"items": items, "next_cursor": encode_cursor(next)}),
-    ))
+    let req = PageRequest::parse(q.limit.as_deref(), q.cursor.as_deref())?;
+    let page = notices::list(&s.svc, kind, req, operator).await?;
+    Ok(Out(json!(page.map(|n| render(&n)))))
 }
 
 pub async fn list(

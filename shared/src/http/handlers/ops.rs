@@ -48,12 +48,11 @@ pub async fn create_tenant(
     ))
 }
 
-fn tenant_id(id: &str) -> ApiResult<TenantId> {
-    TenantId::parse(id).ok_or_else(|| ApiError::not_found("tenant"))
-}
-
-pub async fn get_tenant(State(s): State<AppState>, PathId(id): PathId) -> ApiResult<Out<Value>> {
-    let t = tenants::load(&s.svc, &tenant_id(&id)?).await?;
+pub async fn get_tenant(
+    State(s): State<AppState>,
+    PathId(id): PathId<TenantId>,
+) -> ApiResult<Out<Value>> {
+    let t = tenants::load(&s.svc, &id).await?;
     Ok(Out(json!(t.view())))
 }
 
@@ -66,10 +65,9 @@ pub struct TenantChangesBody {
 
 pub async fn update_tenant(
     State(s): State<AppState>,
-    PathId(id): PathId,
+    PathId(id): PathId<TenantId>,
     Json(b): Json<TenantChangesBody>,
 ) -> ApiResult<Out<Value>> {
-    let id = tenant_id(&id)?;
     let changes = TenantChanges {
         name: b.name.map(|n| Name::parse("name", &n)).transpose()?,
         seat_limit: b.seat_limit.map(seat_limit).transpose()?,
@@ -86,10 +84,9 @@ pub struct TerminateBody {
 
 pub async fn terminate(
     State(s): State<AppState>,
-    PathId(id): PathId,
+    PathId(id): PathId<TenantId>,
     Json(b): Json<TerminateBody>,
 ) -> ApiResult<Out<Value>> {
-    let id = tenant_id(&id)?;
     let date = tenants::parse_date(&b.contract_end).ok_or_else(|| ApiError {
         field: Some("contract_end"),
         ..ApiError::invalid("contract_end must be a date, YYYY-MM-DD")
@@ -104,9 +101,8 @@ pub async fn terminate(
 /// A tenant's questionnaires with their answers: live ones, or the anonymised copies after the purge.
 pub async fn questionnaires(
     State(s): State<AppState>,
-    PathId(id): PathId,
+    PathId(id): PathId<TenantId>,
 ) -> ApiResult<Out<Value>> {
-    let id = tenant_id(&id)?;
     let items = match s.svc.scope(&id).await {
         Ok(scope) => crate::app::questionnaires::all(&s.svc, &scope).await?,
         Err(crate::app::AppError::NotFound(_)) => {

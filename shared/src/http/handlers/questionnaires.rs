@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::questionnaires::{self, Question, Respondent};
+use crate::domain::ids::QuestionnaireId;
 use crate::domain::time;
 use crate::http::AppState;
 use crate::http::error::ApiResult;
@@ -65,7 +66,7 @@ pub struct RespondentBody {
 pub async fn respond(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<QuestionnaireId>,
     Json(b): Json<ResponseBody>,
 ) -> ApiResult<(StatusCode, Out<Value>)> {
     let r = b.respondent;
@@ -90,7 +91,7 @@ pub async fn respond(
 pub async fn get(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<QuestionnaireId>,
 ) -> ApiResult<Out<Value>> {
     Ok(Out(json!(
         questionnaires::get(&s.svc, &p.scope, &id).await?

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::{roles, tenants};
-use crate::domain::ids::UserId;
+use crate::domain::ids::{RoleId, UserId};
 use crate::domain::permissions::{Feature, Grants, Level};
 use crate::domain::time;
 use crate::domain::values::Name;
@@ -106,7 +106,7 @@ pub struct RoleChangesBody {
 pub async fn update(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<RoleId>,
     Json(b): Json<RoleChangesBody>,
 ) -> ApiResult<Out<Value>> {
     let name = b
@@ -132,7 +132,7 @@ pub async fn update(
 pub async fn delete(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<RoleId>,
 ) -> ApiResult<StatusCode> {
     roles::delete(&s.svc, &p.scope, &p.actor(), &id, time::now()).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -155,21 +155,17 @@ pub async fn set_default(
     )))
 }
 
-fn user_id(id: &str) -> ApiResult<UserId> {
-    UserId::parse(id).ok_or_else(|| ApiError::not_found("user"))
-}
-
 pub async fn assign(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<UserId>,
     Json(b): Json<RoleIdBody>,
 ) -> ApiResult<Out<Value>> {
     let u = roles::assign(
         &s.svc,
         &p.scope,
         &p.authority(),
-        &user_id(&id)?,
+        &id,
         &b.role_id,
         time::now(),
     )
@@ -180,33 +176,17 @@ pub async fn assign(
 pub async fn grant_org_admin(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<UserId>,
 ) -> ApiResult<Out<Value>> {
-    let u = roles::set_org_admin(
-        &s.svc,
-        &p.scope,
-        &p.authority(),
-        &user_id(&id)?,
-        true,
-        time::now(),
-    )
-    .await?;
+    let u = roles::set_org_admin(&s.svc, &p.scope, &p.authority(), &id, true, time::now()).await?;
     Ok(Out(json!(u.view())))
 }
 
 pub async fn revoke_org_admin(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<UserId>,
 ) -> ApiResult<Out<Value>> {
-    let u = roles::set_org_admin(
-        &s.svc,
-        &p.scope,
-        &p.authority(),
-        &user_id(&id)?,
-        false,
-        time::now(),
-    )
-    .await?;
+    let u = roles::set_org_admin(&s.svc, &p.scope, &p.authority(), &id, false, time::now()).await?;
     Ok(Out(json!(u.view())))
 }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::scim_tokens;
+use crate::domain::ids::ScimTokenId;
 use crate::domain::time;
 use crate::domain::values::Name;
 use crate::http::AppState;
@@ -43,16 +44,8 @@ pub async fn list(State(s): State<AppState>, Caller(p): Caller) -> ApiResult<Out
 pub async fn revoke(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<ScimTokenId>,
 ) -> ApiResult<StatusCode> {
-    if id.is_empty()
-        || id.len() > 64
-        || !id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(crate::http::error::ApiError::not_found("scim token"));
-    }
     scim_tokens::revoke(&s.svc, &p.scope, &p.authority(), &id, time::now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::app::import_jobs::{self, Kind};
 use crate::app::uploads::{self, NewUpload, Purpose};
 use crate::app::users::Delivery;
+use crate::domain::ids::{ImportId, UploadId};
 use crate::domain::time::{self, jst};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult};
@@ -60,7 +61,7 @@ pub async fn create(
 pub async fn get(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<UploadId>,
 ) -> ApiResult<Out<Value>> {
     Ok(Out(json!(uploads::view(&s.svc, &p, &id).await?)))
 }
@@ -68,7 +69,7 @@ pub async fn get(
 pub async fn delete(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<UploadId>,
 ) -> ApiResult<StatusCode> {
     uploads::delete(&s.svc, &p, &id, time::now()).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -98,7 +99,7 @@ pub async fn start_import(
 pub async fn import_status(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<ImportId>,
 ) -> ApiResult<Out<Value>> {
     Ok(Out(json!(import_jobs::view(&s.svc, &p.scope, &id).await?)))
 }
@@ -106,7 +107,7 @@ pub async fn import_status(
 pub async fn cancel_import(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<ImportId>,
 ) -> ApiResult<Out<Value>> {
     Ok(Out(json!(
         import_jobs::cancel(&s.svc, &p, &id, time::now()).await?

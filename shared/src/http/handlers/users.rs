@@ -7,16 +7,14 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
-use crate::app::layout;
+use crate::app::paging::PageRequest;
 use crate::app::users::{self, Delivery, NewUser, Patch, UserChanges};
 use crate::domain::ids::{GroupId, UserId};
 use crate::domain::time;
 use crate::domain::values::{Email, LoginId, Name};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{
-    Caller, Csv, Json, Params, PathId, decode_cursor, encode_cursor, limit, row_failures,
-};
+use crate::http::extract::{Caller, Csv, Json, Params, PathId, row_failures};
 use crate::http::handlers::{IdsBody, deletion_report, too_many};
 
 #[derive(Deserialize)]
@@ -87,7 +85,7 @@ pub async fn list(
     Caller(p): Caller,
     Params(q): Params<ListQuery>,
 ) -> ApiResult<Out<Value>> {
-    let n = limit(q.limit.as_deref())?;
+    let req = PageRequest::parse(q.limit.as_deref(), q.cursor.as_deref())?;
     let status = match q.status.as_deref() {
         None => None,
         Some(v) => Some(users::Status::parse(v).ok_or_else(|| ApiError {
@@ -103,30 +101,19 @@ pub async fn list(
                 ));
             }
             let gid = GroupId::parse(g).ok_or_else(|| ApiError::not_found("group"))?;
-            let after = decode_cursor(q.cursor.as_deref(), &layout::members_prefix(&gid))?;
-            crate::app::groups::members(&s.svc, &p.scope, &gid, n, after).await?
+            crate::app::groups::members(&s.svc, &p.scope, &gid, req).await?
         }
-        None => {
-            let after = decode_cursor(q.cursor.as_deref(), layout::USER_PREFIX)?;
-            users::list_filtered(&s.svc, &p.scope, n, after, q.q.as_deref(), status).await?
-        }
+        None => users::list_filtered(&s.svc, &p.scope, req, q.q.as_deref(), status).await?,
     };
-    let items: Vec<_> = page.items.iter().map(|u| u.view()).collect();
-    Ok(Out(
-        json!({"items": items, "next_cursor": encode_cursor(page.next)}),
-    ))
-}
-
-fn user_id(id: &str) -> ApiResult<UserId> {
-    UserId::parse(id).ok_or_else(|| ApiError::not_found("user"))
+    Ok(Out(json!(page.map(|u| u.view()))))
 }
 
 pub async fn get(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<UserId>,
 ) -> ApiResult<Out<Value>> {
-    let u = users::load(&s.svc, &p.scope, &user_id(&id)?).await?;
+    let u = users::load(&s.svc, &p.scope, &id).await?;
     Ok(Out(json!(u.view())))
 }
 
@@ -148,10 +135,9 @@ pub struct UserChangesBody {
 pub async fn update(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<UserId>,
     Json(b): Json<UserChangesBody>,
 ) -> ApiResult<Out<Value>> {
-    let id = user_id(&id)?;
     let changes = UserChanges {
         name: b
             .name
@@ -176,16 +162,9 @@ pub async fn update(
 pub async fn delete(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<UserId>,
 ) -> ApiResult<StatusCode> {
-    users::delete(
-        &s.svc,
-        &p.scope,
-        &p.authority(),
-        &user_id(&id)?,
-        time::now(),
-    )
-    .await?;
+    users::delete(&s.svc, &p.scope, &p.authority(), &id, time::now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -193,9 +172,8 @@ pub async fn delete(
 pub async fn disable(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<UserId>,
 ) -> ApiResult<Out<Value>> {
-    let id = user_id(&id)?;
     let u = users::set_disabled(&s.svc, &p.scope, &p.authority(), &id, true, time::now()).await?;
     Ok(Out(json!(u.view())))
 }
@@ -204,9 +182,8 @@ pub async fn disable(
 pub async fn enable(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<UserId>,
 ) -> ApiResult<Out<Value>> {
-    let id = user_id(&id)?;
     let u = users::set_disabled(&s.svc, &p.scope, &p.authority(), &id, false, time::now()).await?;
     Ok(Out(json!(u.view())))
 }
@@ -233,10 +210,9 @@ pub struct CredentialsBody {
 pub async fn credentials(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<UserId>,
     Json(b): Json<CredentialsBody>,
 ) -> ApiResult<(StatusCode, Out<Value>)> {
-    let id = user_id(&id)?;
     match crate::app::auth::reissue(
         &s.svc,
         &p.scope,
