@@ -11,7 +11,6 @@ use crate::app::mfa;
 use crate::domain::ids::UserId;
 use crate::domain::time;
 use crate::http::AppState;
-use crate::http::error::ApiError;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Caller, ClientIp, Json, PathId};
 
@@ -84,9 +83,8 @@ pub async fn login(
 pub async fn reset(
     State(s): State<AppState>,
     Caller(p): Caller,
-    PathId(id): PathId,
+    PathId(id): PathId<UserId>,
 ) -> ApiResult<StatusCode> {
-    let id = UserId::parse(&id).ok_or_else(|| ApiError::not_found("user"))?;
     mfa::reset(&s.svc, &p.scope, &p.authority(), &id, time::now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
