@@ -20,7 +20,7 @@ use time::{Duration, OffsetDateTime};
 use totp_rs::{Algorithm, Builder, Totp};
 
 use crate::app::audit::{self, Entry};
-use crate::app::auth::{self, Principal, SESSION, Session};
+use crate::app::auth::{self, Principal, Session};
 use crate::app::layout::{self, attr};
 use crate::app::tx::Tx;
 use crate::app::users::UserRecord;
@@ -479,6 +479,10 @@ pub async fn login(
     if tenant.contract_ended(now) {
         return Err(AppError::ContractEnded);
     }
+    // The tenant's IP allow-list holds for the code step too (a challenge carried to another network).
+    if !tenant.policy.allows_ip(source) {
+        return Err(AppError::IpNotAllowed);
+    }
     let user = UserRecord::from_item(&scope, &item)?;
     // A user disabled since the password step does not get in (the answer looks like any refusal).
     if user.status == crate::app::users::Status::Disabled {
@@ -533,7 +537,7 @@ pub async fn login(
             now,
         ));
     }
-    for w in auth::token_writes(&scope, &uid, &session_hash, SESSION, expires) {
+    for w in auth::session_writes(&scope, &uid, &session_hash, now, expires) {
         tx.push(w);
     }
     tx.commit(svc.store.as_ref()).await?;
@@ -543,6 +547,8 @@ pub async fn login(
         token,
         expires,
         user,
+        // The user has a factor: nothing to enrol.
+        mfa_enrolment_required: false,
     })
 }
 

@@ -327,7 +327,11 @@ pub(crate) async fn creation_writes_as(
     let id = UserId::generate();
     let (password_hash, initial_password) = match new.delivery {
         Delivery::Generated if !disabled => {
-            let p = crypto::generate_password();
+            // As long as the tenant's sign-in policy asks (one read, beside an argon2 hash).
+            let length = crate::app::sign_in_policy::load(svc, scope)
+                .await?
+                .generated_password_chars();
+            let p = crypto::generate_password_of(length);
             (Some(crypto::hash_password(p.clone()).await?), Some(p))
         }
         _ => (None, None),
