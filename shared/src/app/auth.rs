@@ -526,11 +526,21 @@ pub async fn set_password(
         Err(AppError::NotFound(_)) => return Err(AppError::InvalidToken),
         Err(e) => return Err(e),
     };
-    let user = match users::load(svc, &scope, &uid).await {
-        Ok(u) => u,
-        Err(AppError::NotFound(_)) => return Err(AppError::InvalidToken),
-        Err(e) => return Err(e),
+    // The user and the tenant item (its sign-in policy: the minimum length) in one read.
+    let keys = [
+        (scope.pk(), layout::user_sk(&uid)),
+        (scope.pk(), layout::META.to_owned()),
+    ];
+    let items = svc.store.batch_get(Table::Data, &keys).await?;
+    let Some(user_item) = items.iter().find(|i| i.sk == keys[0].1) else {
+        return Err(AppError::InvalidToken);
     };
+    let user = UserRecord::from_item(&scope, user_item)?;
+    let policy = items
+        .iter()
+        .find(|i| i.sk == layout::META)
+        .map(crate::app::sign_in_policy::SignInPolicy::from_item)
+        .unwrap_or_default();
     // A link follows the address it was mailed to: after an e-mail change it sets nothing. A disabled
     // user's links were revoked with the disabling; one that escaped it is dead too.
     let moved = rec
@@ -539,7 +549,6 @@ pub async fn set_password(
     if moved || user.status == users::Status::Disabled {
         return Err(AppError::InvalidToken);
     }
-    let policy = crate::app::sign_in_policy::load(svc, &scope).await?;
     let password = Password::parse_min(password, &user.identities(), policy.min_password_chars())?;
     let pwd_hash = crypto::hash_password(SecretString::from(password.expose().to_owned())).await?;
     let log_key = svc.log_key(&tenant).await?;

@@ -166,7 +166,16 @@ pub async fn create(
         org_admin: true,
         group_ids: vec![],
     };
-    let mut w = users::creation_writes(svc, &scope, admin, "admin".to_owned(), None, now).await?;
+    let mut w = users::creation_writes(
+        svc,
+        &scope,
+        admin,
+        "admin".to_owned(),
+        None,
+        crate::crypto::GENERATED_CHARS,
+        now,
+    )
+    .await?;
     let mut tx = Tx::new();
     tx.guard(
         Write::put_new(
