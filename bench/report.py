@@ -90,7 +90,8 @@ MINIMUM = {
     ("users-get", "warm, under a sign-in policy (IP allow-list, lifetime)"):
         (2, 0, 0, 0, "as warm: the policy is on the tenant item the session check reads anyway"),
     ("users-get", "*"): (2, 0, 0, 0, "session, then BatchGetItem(caller, user)"),
-    ("tenant-sign-in-policy-get", ""): (2, 0, 0, 0, "session, then BatchGetItem(caller, tenant item)"),
+    ("tenant-sign-in-policy-get", ""): (2, 0, 0, 0, "session, then BatchGetItem(caller, tenant item): the "
+                                        "policy is the copy the session check read"),
     ("tenant-sign-in-policy-put", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, tenant item), "
                                          "one transaction (update + audit entry)"),
     ("users-update", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, user), one transaction"),

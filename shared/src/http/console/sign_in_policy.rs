@@ -7,9 +7,9 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 
+use crate::app::AppError;
 use crate::app::auth::Principal;
 use crate::app::sign_in_policy::{self, PolicyInput, SignInPolicy};
-use crate::app::{AppError, tenants};
 use crate::domain::time as ktime;
 use crate::http::AppState;
 use crate::http::extract::Caller;
@@ -100,10 +100,8 @@ fn policy_page(
 
 /// `GET /admin/sign-in-policy`: the policy now, and the form to change it.
 pub async fn sign_in_policy(State(s): State<AppState>, Caller(p): Caller, page: Page) -> Reply {
-    let policy = match tenants::load(&s.svc, &p.scope.tenant).await {
-        Ok(t) => t.policy,
-        Err(e) => return page.failure(e),
-    };
+    // As read with the session, in this request.
+    let policy = p.policy.clone();
     let ok = (page.q("done") == Some("saved")).then(|| {
         page.say(
             "サインインポリシーを保存しました。ログイン中のユーザーにも、次の操作から適用されます。",
