@@ -136,6 +136,10 @@ for (const t of TARGETS) {
       // Signed in from inside, then the same session's cookie from outside: refused with a page.
       const inside = await newPage(t, "ja-JP");
       await signIn(t, inside.page, slug, users.member.login);
+      // The password rules shown follow the tenant's minimum (12 since the policy above).
+      await inside.page.goto(`${t.base}/account/password`);
+      await inside.page.getByText("12 文字以上 128 文字以内").waitFor();
+      assert.equal(await inside.page.getAttribute("#password", "minlength"), "12");
       const cookies = await inside.context.cookies();
       const away = await newPage(t, "ja-JP", outside);
       await away.context.addCookies(cookies);

@@ -556,6 +556,8 @@ struct SetPasswordPage {
     tenant_slug: String,
     expires: String,
     error: Option<String>,
+    /// The tenant's minimum password length (its sign-in policy).
+    min_chars: usize,
 }
 
 #[derive(Template)]
@@ -576,6 +578,8 @@ struct ChangePasswordPage {
     username: String,
     forced: bool,
     error: Option<String>,
+    /// The tenant's minimum password length (its sign-in policy).
+    min_chars: usize,
 }
 
 #[derive(Template)]
@@ -1146,6 +1150,7 @@ fn change_form(
                 .unwrap_or_default(),
             forced: p.user.must_change_password,
             error,
+            min_chars: p.policy.min_password_chars(),
         },
     )
 }
@@ -1227,6 +1232,7 @@ async fn set_password_form(
                     tenant_slug: tenant.slug.clone(),
                     expires: jst_minutes(expires),
                     error,
+                    min_chars: tenant.policy.min_password_chars(),
                 },
             );
             r.cookies.extend(cookies);
