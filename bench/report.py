@@ -87,7 +87,13 @@ MINIMUM = {
                                                 "1 needs a self-verifying session token"),
     ("users-get", "first request of a new process (tenant key not cached)"):
         (3, 1, 0, 0, "as warm, plus the tenant item's wrapped key and one KMS Decrypt"),
+    ("users-get", "warm, under a sign-in policy (IP allow-list, lifetime)"):
+        (2, 0, 0, 0, "as warm: the policy is on the tenant item the session check reads anyway"),
     ("users-get", "*"): (2, 0, 0, 0, "session, then BatchGetItem(caller, user)"),
+    ("tenant-sign-in-policy-get", ""): (2, 0, 0, 0, "session, then BatchGetItem(caller, tenant item): the "
+                                        "policy is the copy the session check read"),
+    ("tenant-sign-in-policy-put", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, tenant item), "
+                                         "one transaction (update + audit entry)"),
     ("users-update", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, user), one transaction"),
     ("users-delete", "*"): (4, 0, 0, 0, "session, BatchGetItem(caller, user) with a Query of the user's "
                             "tokens, one transaction that also deletes them"),

@@ -536,6 +536,44 @@ async fn aws_requests() -> Res<Value> {
         200,
     )
     .await?;
+    // The tenant's sign-in policy (issue 22) travels with the tenant item every request already reads: the
+    // same read under a policy costs the same requests (the allow-list covers every address, so the bench's
+    // own address is in it whatever it is; no idle timeout, whose last-seen write is counted apart).
+    rec.measure(
+        &api,
+        "tenant-sign-in-policy-put",
+        "IP allow-list, session lifetime, password length",
+        "PUT",
+        "/v1/tenant/sign-in-policy",
+        s,
+        Some(json!({"second_factor": "off", "password_min_length": 12,
+                    "session_lifetime_minutes": 600, "idle_timeout_minutes": null,
+                    "ip_allowlist": ["0.0.0.0/0", "::/0"]})),
+        200,
+    )
+    .await?;
+    rec.measure(
+        &api,
+        "tenant-sign-in-policy-get",
+        "",
+        "GET",
+        "/v1/tenant/sign-in-policy",
+        s,
+        None,
+        200,
+    )
+    .await?;
+    rec.measure(
+        &api,
+        "users-get",
+        "warm, under a sign-in policy (IP allow-list, lifetime)",
+        "GET",
+        &format!("/v1/users/{u1}"),
+        s,
+        None,
+        200,
+    )
+    .await?;
     let t1 = invitation_token(&moto, &u1_email).await?;
     let pw1 = format!("User1-{run}-passphrase");
     rec.measure(

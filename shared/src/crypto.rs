@@ -243,12 +243,21 @@ fn dummy_hash() -> &'static str {
 /// A generated first password: 16 characters from an alphabet without look-alikes (no 0 O 1 l I),
 /// about 93 bits of entropy.
 pub fn generate_password() -> SecretString {
+    generate_password_of(GENERATED_CHARS)
+}
+
+/// The length of a generated password unless a tenant's policy asks for more.
+pub const GENERATED_CHARS: usize = 16;
+
+/// A generated password of `len` characters (a tenant whose sign-in policy asks for more than
+/// [`GENERATED_CHARS`]), from the same alphabet.
+pub fn generate_password_of(len: usize) -> SecretString {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
-    let mut out = String::with_capacity(16);
-    while out.len() < 16 {
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
         for b in crate::util::random_bytes::<32>() {
             // Rejection sampling keeps every character equally likely.
-            if (b as usize) < ALPHABET.len() * (256 / ALPHABET.len()) && out.len() < 16 {
+            if (b as usize) < ALPHABET.len() * (256 / ALPHABET.len()) && out.len() < len {
                 out.push(ALPHABET[b as usize % ALPHABET.len()] as char);
             }
         }

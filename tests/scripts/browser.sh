@@ -82,8 +82,10 @@ start_server() { # NAME [ENV...]: starts kanri-local; its base URL in SERVER_URL
     local port
     port="$(free_port)"
     mkdir -p "$WORK/$name-data"
+    # X-Forwarded-For is trusted as a proxy's header would be, so a test can speak from another address
+    # (the sign-in policy's IP allow-list); requests without it come from the socket's 127.0.0.1.
     env "$@" KANRI_ADDR="127.0.0.1:$port" KANRI_DATA_DIR="$WORK/$name-data" KANRI_OPERATOR_TOKEN="$OPERATOR_TOKEN" \
-        KANRI_PUBLIC_URL="http://127.0.0.1:$port" "$BIN" >"$WORK/$name.log" 2>&1 </dev/null &
+        KANRI_PUBLIC_URL="http://127.0.0.1:$port" KANRI_CLIENT_IP_HEADER=x-forwarded-for "$BIN" >"$WORK/$name.log" 2>&1 </dev/null &
     local pid=$!
     PIDS+=("$pid")
     if ! wait_port "$port" "$pid" 60; then

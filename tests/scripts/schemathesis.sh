@@ -181,7 +181,7 @@ st, body = call("POST", "/v1/auth/set-password", {"token": token, "password": pa
 need("POST /v1/auth/set-password -> 204", st == 204, f"{st} {body}")
 
 sessions = []
-for _ in range(2):
+for _ in range(3):
     st, body = call("POST", "/v1/auth/login", {"tenant": slug, "login": admin, "password": password})
     need("POST /v1/auth/login -> 200", st == 200 and isinstance(body, dict) and body.get("token"), f"{st} {body}")
     sessions.append(body["token"])
@@ -189,7 +189,7 @@ with open(f"{WORK}/sessions", "w") as f:
     f.write("\n".join(sessions) + "\n")
 PY
 then
-    pass "tenant created, invitation completed, two sessions opened"
+    pass "tenant created, invitation completed, three sessions opened"
 else
     fail "setup through the API (see above)"
     tail -n 20 "$WORK/server.log" >&2
@@ -202,7 +202,7 @@ SCHEMA="$BASE/v1/openapi.json"
 # Per-run wall-clock caps (the runs are bounded by --max-examples; these only stop a hung run). At the default
 # 25 examples they sum to under 4 minutes; they grow with SCHEMATHESIS_MAX_EXAMPLES.
 SCALE=$(((MAX_EXAMPLES + 24) / 25))
-declare -A CAP=([session]=$((120 * SCALE)) [logout]=$((30 * SCALE)) [operator]=$((60 * SCALE)))
+declare -A CAP=([session]=$((120 * SCALE)) [logout]=$((30 * SCALE)) [policy]=$((30 * SCALE)) [operator]=$((60 * SCALE)))
 
 run_schemathesis() { # NAME TOKEN FILTER...
     local name=$1 token=$2
@@ -264,8 +264,12 @@ PY
 }
 
 # An explicit include: without one, schemathesis 4 leaves out GET /v1/openapi.json (the schema's own URL).
-run_schemathesis session "${SESSIONS[0]}" --include-path-regex '^/v1/(?!ops/)' --exclude-operation-id auth-logout
+# The sign-in policy's PUT runs on its own, after the others: a generated policy may require a second factor
+# or an IP allow-list without the client (confirmed), which limits or refuses every later request of the tenant.
+run_schemathesis session "${SESSIONS[0]}" --include-path-regex '^/v1/(?!ops/)' --exclude-operation-id auth-logout \
+    --exclude-operation-id tenant-sign-in-policy-put
 run_schemathesis logout "${SESSIONS[1]}" --include-operation-id auth-logout
+run_schemathesis policy "${SESSIONS[2]}" --include-operation-id tenant-sign-in-policy-put
 run_schemathesis operator "$OPERATOR_TOKEN" --include-path-regex '^/v1/ops/'
 
 if kill -0 "$SERVER_PID" 2>/dev/null; then

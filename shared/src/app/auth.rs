@@ -35,6 +35,27 @@ pub(crate) fn token_writes(
     writes_of_token(scope, user, hash, kind, expires, None)
 }
 
+/// The items of a new session: a token whose global record also says when it was opened (`created`), so
+/// that a session lifetime the tenant shortens later ends it on its next request.
+pub(crate) fn session_writes(
+    scope: &Scope,
+    user: &UserId,
+    hash: &str,
+    now: OffsetDateTime,
+    expires: OffsetDateTime,
+) -> [Write; 2] {
+    let [global, index] = writes_of_token(scope, user, hash, SESSION, expires, None);
+    let global = match global {
+        Write::Put { table, item, cond } => Write::Put {
+            table,
+            item: item.with(attr::CREATED, Value::N(now.unix_timestamp())),
+            cond,
+        },
+        w => w,
+    };
+    [global, index]
+}
+
 /// The items of a link mailed to a user (invitation, reset), bound to the address it was mailed to: once
 /// the user's address is another, `set_password` refuses the link, even one that escaped revocation.
 pub(crate) fn link_writes(
@@ -91,6 +112,11 @@ pub struct Principal {
     pub user: UserRecord,
     pub grants: Grants,
     pub session_hash: String,
+    /// The tenant's sign-in policy, read with the user (no extra request).
+    pub policy: crate::app::sign_in_policy::SignInPolicy,
+    /// The policy requires a second factor this user has not enrolled: the session may only enrol one
+    /// (`http::policy::open_during_enrolment`), until the user has one (then the same session goes on).
+    pub mfa_enrolment_required: bool,
 }
 
 impl Principal {
@@ -129,22 +155,37 @@ pub(crate) async fn live_token(
     }))
 }
 
-/// When a session opened at `now` ends: after the session lifetime, and never after the contract.
+/// When a session opened at `now` ends: after the session lifetime (the tenant's policy, else the
+/// service's), and never after the contract.
 pub(crate) fn session_expires(
     svc: &Services,
     tenant: &crate::app::tenants::TenantRecord,
     now: OffsetDateTime,
 ) -> OffsetDateTime {
+    let end = now + tenant.policy.session_lifetime(svc.settings.session_ttl);
     match tenant.contract_last_moment() {
-        Some(end) => (now + svc.settings.session_ttl).min(end),
-        None => now + svc.settings.session_ttl,
+        Some(contract) => end.min(contract),
+        None => end,
     }
 }
 
-/// Resolves a bearer token to its principal. Any failure is the same 401.
+/// Resolves a bearer token to its principal for a caller inside the process (tests, tools), which has
+/// no network address: everything [`authenticate_from`] checks but the IP allow-list.
 pub async fn authenticate(
     svc: &Services,
     token: &str,
+    now: OffsetDateTime,
+) -> Result<Principal, AppError> {
+    authenticate_from(svc, token, None, now).await
+}
+
+/// Resolves a bearer token, sent from `source` (the client's address as `http::extract::ClientIp` takes
+/// it), to its principal. A dead, expired, idle or over-age session is the same 401; an address outside
+/// the tenant's IP allow-list is 403 `ip_not_allowed`.
+pub async fn authenticate_from(
+    svc: &Services,
+    token: &str,
+    source: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<Principal, AppError> {
     let hash = crypto::token_hash(token);
@@ -172,7 +213,8 @@ pub async fn authenticate(
     ) else {
         return Err(AppError::Unauthenticated);
     };
-    if tenants::TenantRecord::from_item(&tenant, meta)
+    let tenant_record = tenants::TenantRecord::from_item(&tenant, meta);
+    if tenant_record
         .contract_last_moment()
         .is_some_and(|end| now >= end)
     {
@@ -183,6 +225,37 @@ pub async fn authenticate(
     if user.status == users::Status::Disabled {
         return Err(AppError::Unauthenticated);
     }
+    // The sign-in policy came with the tenant item: as it is now, whenever the session was opened.
+    let policy = tenant_record.policy;
+    if let Some(src) = source
+        && !policy.allows_ip(src)
+    {
+        return Err(AppError::IpNotAllowed);
+    }
+    // Sessions opened before `created` was recorded count from their expiry less the service lifetime.
+    let created = rec.n(attr::CREATED).unwrap_or_else(|| {
+        rec.n(attr::EXPIRES).unwrap_or(0) - svc.settings.session_ttl.whole_seconds()
+    });
+    if let Some(m) = policy.session_lifetime_minutes
+        && now.unix_timestamp() >= created + m * 60
+    {
+        return Err(AppError::Unauthenticated);
+    }
+    let seen = rec.n(attr::SEEN).unwrap_or(created);
+    if crate::app::sign_in_policy::idle_check(&policy, seen, now)? {
+        // Rare by design (a tenth of the timeout apart); a lost refresh only ends the session sooner.
+        let w = Write::Update {
+            table: Table::Data,
+            pk: layout::token_pk(&hash),
+            sk: layout::TOKEN_SK.into(),
+            changes: vec![Change::Set(attr::SEEN, Value::N(now.unix_timestamp()))],
+            cond: Some(Cond::Exists),
+        };
+        if let Err(e) = svc.store.transact(vec![w]).await {
+            tracing::warn!(error = %e, "a session's last-seen time was not refreshed");
+        }
+    }
+    let mfa_enrolment_required = policy.requires_second_factor(&user) && !user.mfa;
     let grants = crate::app::roles::grants_of(svc, &scope, &user.role_id)
         .await?
         .unwrap_or_default();
@@ -191,6 +264,8 @@ pub async fn authenticate(
         user,
         grants,
         session_hash: hash,
+        policy,
+        mfa_enrolment_required,
     })
 }
 
@@ -211,6 +286,9 @@ pub struct Session {
     pub token: SecretString,
     pub expires: OffsetDateTime,
     pub user: UserRecord,
+    /// The tenant's policy requires a second factor the user has not enrolled: the session is limited
+    /// to enrolling one.
+    pub mfa_enrolment_required: bool,
 }
 
 /// What a right password leads to: a session, or, for a user with a second factor, a challenge to
@@ -249,9 +327,16 @@ pub async fn login(
     };
     let found = find_login(svc, &req.tenant, &req.login).await?;
     let (tenant, scope, user) = match found {
-        Some((t, s, u)) => (Some(t), Some(s), Some(u)),
+        Some((t, s, u)) => (Some(t), Some(s), u),
         None => (None, None, None),
     };
+    // The tenant's IP allow-list, before the password is looked at: from outside it nobody can try
+    // passwords, and known and unknown logins are refused alike (the units taken count the attempt).
+    if let Some(t) = &tenant
+        && !t.policy.allows_ip(&req.source)
+    {
+        return Err(AppError::IpNotAllowed);
+    }
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let verified = crypto::verify_password(stored, req.password.clone()).await;
     let enabled = user
@@ -288,7 +373,7 @@ pub async fn login(
         },
         || AppError::InvalidCredentials,
     );
-    for w in token_writes(&scope, &user.id, &hash, SESSION, expires) {
+    for w in session_writes(&scope, &user.id, &hash, now, expires) {
         tx.push(w);
     }
     tx.commit(svc.store.as_ref()).await?;
@@ -307,36 +392,39 @@ pub async fn login(
             }
         }
     }
+    let mfa_enrolment_required = tenant.policy.requires_second_factor(&user) && !user.mfa;
     Ok(LoginOutcome::Session(Box::new(Session {
         token,
         expires,
         user,
+        mfa_enrolment_required,
     })))
 }
 
+/// The tenant a login names (with its policy), and the user when there is one.
 async fn find_login(
     svc: &Services,
     slug: &str,
     login: &str,
-) -> Result<Option<(tenants::TenantRecord, Scope, UserRecord)>, AppError> {
+) -> Result<Option<(tenants::TenantRecord, Scope, Option<UserRecord>)>, AppError> {
     let Some(tid) = tenants::by_slug(svc, slug).await? else {
         return Ok(None);
     };
-    let Some(login) = Login::parse(login) else {
-        return Ok(None);
-    };
     let scope = svc.scope(&tid).await?;
+    let tenant = tenants::load(svc, &tid).await?;
+    let Some(login) = Login::parse(login) else {
+        return Ok(Some((tenant, scope, None)));
+    };
     let sk = login_guard_sk(&scope, &login);
     let Some(guard) = svc.store.get(Table::Data, &scope.pk(), &sk).await? else {
-        return Ok(None);
+        return Ok(Some((tenant, scope, None)));
     };
     let uid = UserId::from_stored(guard.s(attr::USER).unwrap_or_default());
     let user = match users::load(svc, &scope, &uid).await {
-        Ok(u) => u,
-        Err(AppError::NotFound(_)) => return Ok(None),
+        Ok(u) => Some(u),
+        Err(AppError::NotFound(_)) => None,
         Err(e) => return Err(e),
     };
-    let tenant = tenants::load(svc, &tid).await?;
     Ok(Some((tenant, scope, user)))
 }
 
@@ -438,11 +526,21 @@ pub async fn set_password(
         Err(AppError::NotFound(_)) => return Err(AppError::InvalidToken),
         Err(e) => return Err(e),
     };
-    let user = match users::load(svc, &scope, &uid).await {
-        Ok(u) => u,
-        Err(AppError::NotFound(_)) => return Err(AppError::InvalidToken),
-        Err(e) => return Err(e),
+    // The user and the tenant item (its sign-in policy: the minimum length) in one read.
+    let keys = [
+        (scope.pk(), layout::user_sk(&uid)),
+        (scope.pk(), layout::META.to_owned()),
+    ];
+    let items = svc.store.batch_get(Table::Data, &keys).await?;
+    let Some(user_item) = items.iter().find(|i| i.sk == keys[0].1) else {
+        return Err(AppError::InvalidToken);
     };
+    let user = UserRecord::from_item(&scope, user_item)?;
+    let policy = items
+        .iter()
+        .find(|i| i.sk == layout::META)
+        .map(crate::app::sign_in_policy::SignInPolicy::from_item)
+        .unwrap_or_default();
     // A link follows the address it was mailed to: after an e-mail change it sets nothing. A disabled
     // user's links were revoked with the disabling; one that escaped it is dead too.
     let moved = rec
@@ -451,7 +549,7 @@ pub async fn set_password(
     if moved || user.status == users::Status::Disabled {
         return Err(AppError::InvalidToken);
     }
-    let password = Password::parse(password, &user.identities())?;
+    let password = Password::parse_min(password, &user.identities(), policy.min_password_chars())?;
     let pwd_hash = crypto::hash_password(SecretString::from(password.expose().to_owned())).await?;
     let log_key = svc.log_key(&tenant).await?;
     let mut tx = Tx::new();
@@ -605,7 +703,7 @@ pub async fn change_password(
             "the current password is wrong",
         ));
     }
-    let password = Password::parse(new, &p.user.identities())?;
+    let password = Password::parse_min(new, &p.user.identities(), p.policy.min_password_chars())?;
     let pwd_hash = crypto::hash_password(SecretString::from(password.expose().to_owned())).await?;
     let log_key = svc.log_key(&p.scope.tenant).await?;
     let mut tx = Tx::new();
@@ -899,7 +997,8 @@ pub async fn reissue(
             Ok(Reissued::Mailed)
         }
         users::Delivery::Generated => {
-            let password = crypto::generate_password();
+            let policy = crate::app::sign_in_policy::load(svc, scope).await?;
+            let password = crypto::generate_password_of(policy.generated_password_chars());
             let hash = crypto::hash_password(password.clone()).await?;
             let mut tx = Tx::new();
             tx.guard(

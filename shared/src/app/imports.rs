@@ -365,14 +365,19 @@ pub async fn prepare_user_rows(
         }
     }
     let ready = resolved;
-    // argon2 for generated passwords on every core.
-    let passwords = hash_all(
-        ready
-            .iter()
-            .filter(|(p, _)| p.delivery == Delivery::Generated)
-            .count(),
-    )
-    .await?;
+    // argon2 for generated passwords on every core, as long as the tenant's policy asks.
+    let generated = ready
+        .iter()
+        .filter(|(p, _)| p.delivery == Delivery::Generated)
+        .count();
+    let length = if generated > 0 {
+        crate::app::sign_in_policy::load(svc, scope)
+            .await?
+            .generated_password_chars()
+    } else {
+        crypto::GENERATED_CHARS
+    };
+    let passwords = hash_all(generated, length).await?;
     let mut passwords = passwords.into_iter();
     let ts = now.unix_timestamp();
     let mut prepared = Vec::with_capacity(ready.len());
@@ -698,7 +703,7 @@ fn parse_user_row(
 }
 
 /// `n` generated passwords with their argon2id hashes, computed on every core.
-async fn hash_all(n: usize) -> Result<Vec<(SecretString, String)>, AppError> {
+async fn hash_all(n: usize, length: usize) -> Result<Vec<(SecretString, String)>, AppError> {
     if n == 0 {
         return Ok(Vec::new());
     }
@@ -718,7 +723,7 @@ async fn hash_all(n: usize) -> Result<Vec<(SecretString, String)>, AppError> {
             let _slot = slot;
             (0..count)
                 .map(|_| {
-                    let pw = crypto::generate_password();
+                    let pw = crypto::generate_password_of(length);
                     crypto::hash_password_blocking(&pw).map(|h| (pw, h))
                 })
                 .collect::<Result<Vec<_>, _>>()

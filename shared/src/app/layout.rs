@@ -205,6 +205,10 @@ pub mod attr {
     pub const ORG_ADMINS: &str = "org_admins";
     pub const DEFAULT_ROLE: &str = "default_role";
     pub const CONTRACT_END: &str = "contract_end";
+    /// The tenant's sign-in policy on its META item (`app::sign_in_policy`), as JSON.
+    pub const SIGN_IN_POLICY: &str = "sign_in_policy";
+    /// When a session was last seen (epoch seconds), refreshed only while an idle timeout applies.
+    pub const SEEN: &str = "seen";
     pub const DATA_KEY: &str = "dek";
     pub const LOG_KEY: &str = "lk";
     pub const CREATED: &str = "created";

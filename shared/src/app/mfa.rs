@@ -21,7 +21,7 @@ use totp_rs::{Algorithm, Builder, Totp};
 
 use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
-use crate::app::auth::{self, Principal, SESSION, Session};
+use crate::app::auth::{self, Principal, Session};
 use crate::app::layout::{self, attr};
 use crate::app::tx::Tx;
 use crate::app::users::UserRecord;
@@ -613,6 +613,10 @@ pub async fn login(
     if tenant.contract_ended(now) {
         return Err(AppError::ContractEnded);
     }
+    // The tenant's IP allow-list holds for the code step too (a challenge carried to another network).
+    if !tenant.policy.allows_ip(source) {
+        return Err(AppError::IpNotAllowed);
+    }
     let user = UserRecord::from_item(&scope, &item)?;
     // A user disabled since the password step does not get in (the answer looks like any refusal).
     if user.status == crate::app::users::Status::Disabled {
@@ -667,7 +671,7 @@ pub async fn login(
             now,
         ));
     }
-    for w in auth::token_writes(&scope, &uid, &session_hash, SESSION, expires) {
+    for w in auth::session_writes(&scope, &uid, &session_hash, now, expires) {
         tx.push(w);
     }
     tx.commit(svc.store.as_ref()).await?;
@@ -677,6 +681,8 @@ pub async fn login(
         token,
         expires,
         user,
+        // The user has a factor: nothing to enrol.
+        mfa_enrolment_required: false,
     })
 }
 

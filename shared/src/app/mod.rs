@@ -21,6 +21,7 @@ pub mod roles;
 pub mod scim_groups;
 pub mod scim_tokens;
 pub mod scim_users;
+pub mod sign_in_policy;
 pub mod tenants;
 pub mod throttle;
 pub mod tx;
@@ -238,6 +239,15 @@ pub enum AppError {
     RoleOutranksCaller,
     #[error("you must change your password before doing anything else")]
     PasswordChangeRequired,
+    /// The tenant's sign-in policy requires a second factor of this user, who has none yet: the session
+    /// may only enrol one (`app::sign_in_policy`).
+    #[error(
+        "your organisation requires a second factor: enrol one (POST /v1/me/mfa/totp, or the page /account/mfa) before doing anything else"
+    )]
+    MfaEnrolmentRequired,
+    /// The tenant's IP allow-list does not contain the client's address.
+    #[error("your organisation does not allow sign-in from this network address")]
+    IpNotAllowed,
     #[error("the contract of this tenant has ended")]
     ContractEnded,
     #[error("{0} not found")]
@@ -299,6 +309,8 @@ impl AppError {
             AppError::TargetOutranksCaller => "target_outranks_caller",
             AppError::RoleOutranksCaller => "role_outranks_caller",
             AppError::PasswordChangeRequired => "password_change_required",
+            AppError::MfaEnrolmentRequired => "mfa_enrolment_required",
+            AppError::IpNotAllowed => "ip_not_allowed",
             AppError::ContractEnded => "contract_ended",
             AppError::NotFound(_) => "not_found",
             AppError::Conflict { code, .. } => code,

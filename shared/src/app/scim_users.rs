@@ -276,6 +276,7 @@ pub async fn create(
         new,
         role_id,
         Some(tenant.seat_limit),
+        tenant.policy.generated_password_chars(),
         !d.active,
         now,
     )

@@ -26,6 +26,8 @@ pub struct TenantRecord {
     pub default_role_id: String,
     pub contract_end: Option<Date>,
     pub created: i64,
+    /// The sign-in policy (`app::sign_in_policy`), stored on the same item.
+    pub policy: crate::app::sign_in_policy::SignInPolicy,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -72,6 +74,7 @@ impl TenantRecord {
                 .s(attr::CONTRACT_END)
                 .and_then(|s| Date::parse(s, DATE).ok()),
             created: item.n(attr::CREATED).unwrap_or(0),
+            policy: crate::app::sign_in_policy::SignInPolicy::from_item(item),
         }
     }
 
@@ -152,6 +155,7 @@ pub async fn create(
         default_role_id: permissions::DEFAULT_ROLE.to_owned(),
         contract_end: None,
         created: ts,
+        policy: Default::default(),
     };
     let admin = NewUser {
         name: new.admin_name,
@@ -162,7 +166,16 @@ pub async fn create(
         org_admin: true,
         group_ids: vec![],
     };
-    let mut w = users::creation_writes(svc, &scope, admin, "admin".to_owned(), None, now).await?;
+    let mut w = users::creation_writes(
+        svc,
+        &scope,
+        admin,
+        "admin".to_owned(),
+        None,
+        crate::crypto::GENERATED_CHARS,
+        now,
+    )
+    .await?;
     let mut tx = Tx::new();
     tx.guard(
         Write::put_new(

@@ -293,25 +293,40 @@ pub(crate) struct UserWrites {
     pub initial_password: Option<SecretString>,
 }
 
+/// `password_chars`: the length of a generated password (the tenant's policy,
+/// `SignInPolicy::generated_password_chars`).
 pub(crate) async fn creation_writes(
     svc: &Services,
     scope: &Scope,
     new: NewUser,
     role_id: String,
     seat_limit: Option<i64>,
+    password_chars: usize,
     now: OffsetDateTime,
 ) -> Result<UserWrites, AppError> {
-    creation_writes_as(svc, scope, new, role_id, seat_limit, false, now).await
+    creation_writes_as(
+        svc,
+        scope,
+        new,
+        role_id,
+        seat_limit,
+        password_chars,
+        false,
+        now,
+    )
+    .await
 }
 
 /// [`creation_writes`] of a user created `disabled` (by SCIM with `active: false`): no seat is taken and
 /// no invitation is made, whatever `seat_limit` and the delivery say.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn creation_writes_as(
     svc: &Services,
     scope: &Scope,
     new: NewUser,
     role_id: String,
     seat_limit: Option<i64>,
+    password_chars: usize,
     disabled: bool,
     now: OffsetDateTime,
 ) -> Result<UserWrites, AppError> {
@@ -328,7 +343,7 @@ pub(crate) async fn creation_writes_as(
     let id = UserId::generate();
     let (password_hash, initial_password) = match new.delivery {
         Delivery::Generated if !disabled => {
-            let p = crypto::generate_password();
+            let p = crypto::generate_password_of(password_chars);
             (Some(crypto::hash_password(p.clone()).await?), Some(p))
         }
         _ => (None, None),
@@ -449,7 +464,16 @@ pub async fn create(
     };
     by.check_role(&grants)?;
     let log_key = svc.log_key(&scope.tenant).await?;
-    let mut w = creation_writes(svc, scope, new, role_id, Some(tenant.seat_limit), now).await?;
+    let mut w = creation_writes(
+        svc,
+        scope,
+        new,
+        role_id,
+        Some(tenant.seat_limit),
+        tenant.policy.generated_password_chars(),
+        now,
+    )
+    .await?;
     let target = w.record.id.to_string();
     if let Some(h) = crate::app::roles::holder_change(scope, &w.record.role_id, 1) {
         w.tx.guard(h, || {

@@ -272,12 +272,22 @@ impl Password {
     pub const MAX_CHARS: usize = 128;
 
     pub fn parse(s: SecretString, identities: &[&str]) -> Result<Self, WeakPassword> {
+        Self::parse_min(s, identities, Self::MIN_CHARS)
+    }
+
+    /// [`Password::parse`] with a tenant's longer minimum (its sign-in policy); never below
+    /// [`Password::MIN_CHARS`].
+    pub fn parse_min(
+        s: SecretString,
+        identities: &[&str],
+        min_chars: usize,
+    ) -> Result<Self, WeakPassword> {
+        let min = min_chars.max(Self::MIN_CHARS);
         let p = s.expose_secret();
         let n = p.chars().count();
-        if n < Self::MIN_CHARS {
+        if n < min {
             return Err(WeakPassword(format!(
-                "password must be at least {} characters (it has {n})",
-                Self::MIN_CHARS
+                "password must be at least {min} characters (it has {n})"
             )));
         }
         if n > Self::MAX_CHARS {

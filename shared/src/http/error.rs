@@ -78,6 +78,8 @@ fn status(e: &AppError) -> StatusCode {
         | AppError::TargetOutranksCaller
         | AppError::RoleOutranksCaller
         | AppError::PasswordChangeRequired
+        | AppError::MfaEnrolmentRequired
+        | AppError::IpNotAllowed
         | AppError::ContractEnded => S::FORBIDDEN,
         AppError::NotFound(_) => S::NOT_FOUND,
         AppError::Conflict { .. } => S::CONFLICT,

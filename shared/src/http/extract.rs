@@ -238,10 +238,9 @@ impl Paging {
     }
 }
 
-/// The client's address: API Gateway's source IP in Lambda; locally the trusted header when configured
-/// (`KANRI_CLIENT_IP_HEADER`), else the socket peer. Used for per-source rate limits. Of a list
-/// (`X-Forwarded-For: client, proxy1, …`) the right-most entry counts: the one the trusted proxy itself
-/// added; every entry left of it is whatever the client chose to send.
+/// The client's address (`http::policy::client_ip`): API Gateway's source IP in Lambda; locally the trusted
+/// header when configured (`KANRI_CLIENT_IP_HEADER`, its right-most entry), else the socket peer. Used for
+/// per-source rate limits and the tenant's IP allow-list.
 pub struct ClientIp(pub String);
 
 impl FromRequestParts<crate::http::AppState> for ClientIp {
@@ -251,24 +250,11 @@ impl FromRequestParts<crate::http::AppState> for ClientIp {
         parts: &mut Parts,
         state: &crate::http::AppState,
     ) -> Result<Self, ApiError> {
-        if let Some(ip) = crate::http::lambda::source_ip(parts) {
-            return Ok(ClientIp(ip));
-        }
-        if let Some(h) = &state.svc.settings.client_ip_header
-            && let Some(v) = parts.headers.get(h.as_str()).and_then(|v| v.to_str().ok())
-            && let Some(last) = v
-                .rsplit(',')
-                .next()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-        {
-            return Ok(ClientIp(last.to_owned()));
-        }
-        let peer = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
-        Ok(ClientIp(peer.unwrap_or_else(|| "unknown".into())))
+        Ok(ClientIp(crate::http::policy::client_ip(
+            &parts.headers,
+            &parts.extensions,
+            &state.svc.settings,
+        )))
     }
 }
 

@@ -28,8 +28,8 @@ pub fn time_left(req: &Request) -> Option<std::time::Duration> {
 }
 
 /// The caller's address as API Gateway saw it.
-pub fn source_ip(parts: &axum::http::request::Parts) -> Option<String> {
-    match parts.extensions.get::<RequestContext>() {
+pub fn source_ip(extensions: &axum::http::Extensions) -> Option<String> {
+    match extensions.get::<RequestContext>() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
         _ => None,
     }

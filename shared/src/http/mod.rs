@@ -9,6 +9,7 @@ pub mod lambda;
 pub mod local;
 pub mod openapi;
 pub mod pages;
+pub mod policy;
 pub mod routes;
 pub mod scim;
 
@@ -64,7 +65,7 @@ fn bearer(req: &Request) -> Option<&str> {
 /// The authorisation every route gets from its row of the table: authenticate, check the access rule,
 /// hand the principal to the handler.
 async fn authorize(
-    State((state, access, page)): State<(AppState, Access, bool)>,
+    State((state, access, page, enrolment)): State<(AppState, Access, bool, bool)>,
     mut req: Request,
     next: Next,
 ) -> Response {
@@ -74,24 +75,35 @@ async fn authorize(
     if access == Access::Scim {
         return scim::authorize(&state, req, next).await;
     }
-    match check(&state, access, &mut req).await {
+    match check(&state, access, enrolment, &mut req).await {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
     }
 }
 
-async fn check(state: &AppState, access: Access, req: &mut Request) -> Result<(), ApiError> {
+/// `enrolment`: the route stays open to a session limited to enrolling a second factor
+/// (`policy::open_during_enrolment`).
+async fn check(
+    state: &AppState,
+    access: Access,
+    enrolment: bool,
+    req: &mut Request,
+) -> Result<(), ApiError> {
     let session = match access {
         Access::Public => return Ok(()),
         Access::Operator if state.operator.allows(req) => return Ok(()),
         Access::Operator | Access::Scim => return Err(AppError::Unauthenticated.into()),
         Access::SelfService | Access::AnyUser | Access::Feature(..) | Access::OrgAdmin => {
             let token = bearer(req).ok_or(AppError::Unauthenticated)?;
-            auth::authenticate(&state.svc, token, time::now()).await?
+            let source = policy::client_ip(req.headers(), req.extensions(), &state.svc.settings);
+            auth::authenticate_from(&state.svc, token, Some(&source), time::now()).await?
         }
     };
     if session.user.must_change_password && access != Access::SelfService {
         return Err(AppError::PasswordChangeRequired.into());
+    }
+    if session.mfa_enrolment_required && !enrolment {
+        return Err(AppError::MfaEnrolmentRequired.into());
     }
     if !access.allows(&session) {
         return Err(AppError::Forbidden("your role does not allow this".into()).into());
@@ -128,7 +140,12 @@ pub fn router(state: AppState, keep: impl Fn(&Route) -> bool) -> Router {
     let mut r = Router::new();
     for route in routes::table().into_iter().filter(|r| keep(r)) {
         let mr = (route.handler)().route_layer(middleware::from_fn_with_state(
-            (state.clone(), route.access, route.is_page()),
+            (
+                state.clone(),
+                route.access,
+                route.is_page(),
+                policy::open_during_enrolment(route.id),
+            ),
             authorize,
         ));
         r = r.route(route.path, mr);

@@ -63,9 +63,12 @@ fn components() -> Map<String, Value> {
     me_props["grants"] = grants.clone();
     me_props["mfa_enabled"] =
         json!({"type": "boolean", "description": "a second factor is active"});
+    me_props["mfa_enrolment_required"] = json!({"type": "boolean",
+        "description": "the tenant's sign-in policy requires a second factor this user has not enrolled: only enrolment, GET /v1/me, the password change and logout work (others answer 403 mfa_enrolment_required)"});
     let mut me_required = user_required.to_vec();
     me_required.push("grants");
     me_required.push("mfa_enabled");
+    me_required.push("mfa_enrolment_required");
     let schemas = json!({
         "Error": obj(&["error"], json!({"error": {
             "type": "object", "required": ["code", "message"], "additionalProperties": false,
@@ -95,7 +98,8 @@ fn components() -> Map<String, Value> {
         "LoginRequest": obj(&["tenant", "login", "password"], json!({
             "tenant": {"type": "string"}, "login": {"type": "string"}, "password": {"type": "string"}})),
         "Session": obj(&["token", "expires_at", "user"], json!({
-            "token": {"type": "string"}, "expires_at": ts, "user": {"$ref": "#/components/schemas/User"}})),
+            "token": {"type": "string"}, "expires_at": ts, "user": {"$ref": "#/components/schemas/User"},
+            "mfa_enrolment_required": {"const": true, "description": "present only when the session may only enrol a second factor (the tenant's sign-in policy)"}})),
         "SetPassword": obj(&["token", "password"], json!({
             "token": {"type": "string"}, "password": {"type": "string", "minLength": Password::MIN_CHARS, "maxLength": Password::MAX_CHARS}})),
         "ChangePassword": obj(&["current_password", "new_password"], json!({
@@ -289,6 +293,7 @@ fn components() -> Map<String, Value> {
             "description": "each usable once instead of a code; shown only here; a new set voids the old"}})),
         "MfaRemoval": obj(&["password"], json!({"password": {"type": "string"}})),
     });
+    let policy = sign_in_policy_schemas();
     let mut out = Map::new();
     // SCIM (issue 18): its own part, the macro's recursion limit is near.
     let scim = json!({
@@ -320,12 +325,43 @@ fn components() -> Map<String, Value> {
             "Operations": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"type": "object", "required": ["op"], "properties": {
                 "op": {"type": "string", "description": "add, replace or remove, in any case"}, "path": {"type": "string"}, "value": {}}}}}},
     });
-    for part in [schemas, more, part0, part1, part2, part3, part4, scim, mfa] {
+    for part in [
+        schemas, more, part0, part1, part2, part3, part4, scim, mfa, policy,
+    ] {
         if let Value::Object(m) = part {
             out.extend(m);
         }
     }
     out
+}
+
+/// The tenant's sign-in policy (`app::sign_in_policy`): what is stored and shown, and what is sent.
+fn sign_in_policy_schemas() -> Value {
+    use crate::app::sign_in_policy as sp;
+    let (lmin, lmax) = sp::SESSION_LIFETIME_MINUTES;
+    let (imin, imax) = sp::IDLE_TIMEOUT_MINUTES;
+    let fields = json!({
+        "second_factor": {"enum": ["off", "admins", "everyone"],
+            "description": "who must have a second factor (admins: org admins); a user who must and has none gets a session limited to enrolling one"},
+        "password_min_length": {"type": "integer", "minimum": Password::MIN_CHARS, "maximum": sp::PASSWORD_MIN_LENGTH_MAX,
+            "description": "wherever a password is set (links, change); generated passwords are made at least this long"},
+        "session_lifetime_minutes": {"type": ["integer", "null"], "minimum": lmin, "maximum": lmax,
+            "description": "null: the service's lifetime; also ends sessions opened earlier once they are older"},
+        "idle_timeout_minutes": {"type": ["integer", "null"], "minimum": imin, "maximum": imax,
+            "description": "null: none; a session without requests for this long ends (measured to a tenth of it); shorter than the lifetime"},
+        "ip_allowlist": {"type": "array", "maxItems": sp::IP_ALLOWLIST_MAX, "items": {"type": "string"},
+            "description": "IPv4 and IPv6 networks in CIDR notation (a bare address is one host); empty: anywhere. Checked at login and on every request (403 ip_not_allowed)"},
+    });
+    let mut shown = fields.clone();
+    shown["service_session_lifetime_minutes"] = json!({"type": "integer", "description": "the service's lifetime, used when session_lifetime_minutes is null"});
+    let mut sent = fields;
+    sent["confirm_self_lockout"] = json!({"type": "boolean", "default": false,
+        "description": "save an allow-list that does not contain the caller's own address (else 409 self_lockout)"});
+    json!({
+        "SignInPolicy": obj(&["second_factor", "password_min_length", "session_lifetime_minutes",
+            "idle_timeout_minutes", "ip_allowlist", "service_session_lifetime_minutes"], shown),
+        "SignInPolicyInput": obj(&["second_factor", "password_min_length", "ip_allowlist"], sent),
+    })
 }
 
 /// The 403 codes a route's target adds to `forbidden`, and the rule in words (`x-kanri-target`).

@@ -70,6 +70,8 @@ pub struct Page {
     path: String,
     /// The public URL is https: cookies are Secure and HSTS is sent.
     https: bool,
+    /// The client's address (`http::policy::client_ip`): the tenant's IP allow-list checks it.
+    pub(crate) ip: String,
 }
 
 impl FromRequestParts<AppState> for Page {
@@ -114,6 +116,7 @@ impl FromRequestParts<AppState> for Page {
             query,
             path: parts.uri.path().to_owned(),
             https: s.svc.settings.public_url.starts_with("https://"),
+            ip: crate::http::policy::client_ip(&parts.headers, &parts.extensions, &s.svc.settings),
         })
     }
 }
@@ -317,6 +320,8 @@ impl Page {
                 self.clear_session(&mut r);
                 r
             }
+            AppError::IpNotAllowed => self.ip_refused(),
+            AppError::MfaEnrolmentRequired => self.redirect(crate::http::policy::ENROLMENT_PAGE),
             AppError::RateLimited { retry_after } => self.message(
                 StatusCode::TOO_MANY_REQUESTS,
                 self.say("しばらくお待ちください", "Please wait a moment"),
@@ -340,6 +345,22 @@ impl Page {
                 )
             }
         }
+    }
+
+    /// The 403 page of an address outside the tenant's IP allow-list.
+    pub(crate) fn ip_refused(&self) -> Reply {
+        self.message(
+            StatusCode::FORBIDDEN,
+            self.say(
+                "このネットワークからは利用できません",
+                "Not available from this network",
+            ),
+            vec![self.say(
+                "組織の設定で、許可されたネットワーク（IP アドレス）からのみサインインできます。社内ネットワークや VPN から開き直すか、管理者にお問い合わせください。",
+                "Your organisation allows sign-in only from its own networks (IP addresses). Open the page again from the office network or VPN, or ask your administrator.",
+            )],
+            vec![],
+        )
     }
 
     /// The double-submit token of the pre-session forms: the cookie's, or a new one (set with the page).
@@ -538,6 +559,8 @@ struct SetPasswordPage {
     tenant_slug: String,
     expires: String,
     error: Option<String>,
+    /// The tenant's minimum password length (its sign-in policy).
+    min_chars: usize,
 }
 
 #[derive(Template)]
@@ -558,6 +581,8 @@ struct ChangePasswordPage {
     username: String,
     forced: bool,
     error: Option<String>,
+    /// The tenant's minimum password length (its sign-in policy).
+    min_chars: usize,
 }
 
 #[derive(Template)]
@@ -598,12 +623,16 @@ pub(crate) fn jst_minutes(t: OffsetDateTime) -> String {
 
 /// The password rule a weak password broke, in the page's language.
 fn weak_password(page: &Page, msg: &str) -> String {
-    let (ja, en) = if msg.contains("at least") {
-        (
-            "パスワードは 8 文字以上にしてください。",
-            "The password must have at least 8 characters.",
-        )
-    } else if msg.contains("at most") {
+    if let Some(rest) = msg.split("at least ").nth(1) {
+        // The tenant's minimum may be above the global one.
+        let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        return if page.en {
+            format!("The password must have at least {n} characters.")
+        } else {
+            format!("パスワードは {n} 文字以上にしてください。")
+        };
+    }
+    let (ja, en) = if msg.contains("at most") {
         (
             "パスワードは 128 文字以内にしてください。",
             "The password must have at most 128 characters.",
@@ -642,13 +671,22 @@ async fn signed_in(s: &AppState, page: &Page, self_service: bool) -> Result<Sign
     let Some(token) = page.session_token() else {
         return Ok(Signed::Out(page.redirect("/login")));
     };
-    match auth::authenticate(&s.svc, token, ktime::now()).await {
+    match auth::authenticate_from(&s.svc, token, Some(&page.ip), ktime::now()).await {
         Ok(p) => {
             if p.user.must_change_password && !self_service {
                 return Ok(Signed::Out(page.redirect("/account/password")));
             }
+            // A session limited to enrolling a second factor (the tenant's policy) goes there.
+            if p.mfa_enrolment_required
+                && !crate::http::policy::page_open_during_enrolment(&page.path)
+            {
+                return Ok(Signed::Out(
+                    page.redirect(crate::http::policy::ENROLMENT_PAGE),
+                ));
+            }
             Ok(Signed::In(Box::new(p), session_csrf(token)))
         }
+        Err(AppError::IpNotAllowed) => Ok(Signed::Out(page.ip_refused())),
         Err(AppError::Unauthenticated) => {
             let mut r = page.redirect("/login");
             page.clear_session(&mut r);
@@ -694,10 +732,12 @@ pub(crate) async fn authorize(
 
 pub async fn login(State(s): State<AppState>, page: Page) -> Reply {
     if let Some(token) = page.session_token()
-        && let Ok(p) = auth::authenticate(&s.svc, token, ktime::now()).await
+        && let Ok(p) = auth::authenticate_from(&s.svc, token, Some(&page.ip), ktime::now()).await
     {
         return page.redirect(if p.user.must_change_password {
             "/account/password"
+        } else if p.mfa_enrolment_required {
+            crate::http::policy::ENROLMENT_PAGE
         } else {
             "/account"
         });
@@ -780,6 +820,13 @@ pub async fn login_post(
             );
             login_form(&page, StatusCode::FORBIDDEN, tenant, login, None, Some(e))
         }
+        Err(AppError::IpNotAllowed) => {
+            let e = page.say(
+                "この組織は、許可されたネットワーク（IP アドレス）からのサインインだけを受け付けています。社内ネットワークや VPN からお試しください。",
+                "This organisation accepts sign-in only from its allowed networks (IP addresses). Try again from the office network or VPN.",
+            );
+            login_form(&page, StatusCode::FORBIDDEN, tenant, login, None, Some(e))
+        }
         Err(e) => page.failure(e),
     }
 }
@@ -787,6 +834,9 @@ pub async fn login_post(
 fn signed_in_reply(page: &Page, session: &auth::Session) -> Reply {
     let mut r = page.redirect(if session.user.must_change_password {
         "/account/password"
+    } else if session.mfa_enrolment_required {
+        // The tenant's policy requires a second factor first.
+        crate::http::policy::ENROLMENT_PAGE
     } else {
         "/account"
     });
@@ -1105,6 +1155,7 @@ fn change_form(
                 .unwrap_or_default(),
             forced: p.user.must_change_password,
             error,
+            min_chars: p.policy.min_password_chars(),
         },
     )
 }
@@ -1186,6 +1237,7 @@ async fn set_password_form(
                     tenant_slug: tenant.slug.clone(),
                     expires: jst_minutes(expires),
                     error,
+                    min_chars: tenant.policy.min_password_chars(),
                 },
             );
             r.cookies.extend(cookies);

@@ -8,8 +8,8 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use crate::domain::permissions::{Feature, Level};
 use crate::http::AppState;
 use crate::http::handlers::{
-    groups, logs, me, mfa, notices, ops, questionnaires, roles, scim_tokens, session, system,
-    tenant, uploads, users,
+    groups, logs, me, mfa, notices, ops, questionnaires, roles, scim_tokens, session,
+    sign_in_policy, system, tenant, uploads, users,
 };
 use crate::http::{console, pages, scim};
 
@@ -285,6 +285,14 @@ pub fn table() -> Vec<Route> {
             doc("The permission catalogue, generated from the route table", None, 200, Some("PermissionList"))),
         route!("tenant-default-role", PUT "/v1/tenant/default-role", OrgAdmin, DefaultRole, roles::set_default,
             doc("Set the role new users get when none is named", Some("RoleId"), 200, Some("Tenant"))),
+        route!("tenant-sign-in-policy-get", GET "/v1/tenant/sign-in-policy",
+            OrgAdmin, NoAccount, sign_in_policy::get,
+            doc("The tenant's sign-in policy: second factor, password length, session lifetime and idle timeout, IP allow-list",
+                None, 200, Some("SignInPolicy"))),
+        route!("tenant-sign-in-policy-put", PUT "/v1/tenant/sign-in-policy",
+            OrgAdmin, NoAccount, sign_in_policy::put,
+            doc("Replace the sign-in policy; every session follows it from its next request (409 self_lockout for a list without your own address unless confirmed)",
+                Some("SignInPolicyInput"), 200, Some("SignInPolicy"))),
         route!("users-role", PUT "/v1/users/{id}/role", SETTINGS_EDIT, PathUser, roles::assign,
             doc("Give a user another role (within your own grants unless you are an org admin)",
                 Some("RoleId"), 200, Some("User"))),
@@ -539,6 +547,12 @@ pub fn table() -> Vec<Route> {
         route!("page-admin-default-role-post", POST "/admin/default-role",
             OrgAdmin, DefaultRole, console::default_role_post,
             page("Change the role new users get by default (303)", 303)),
+        route!("page-admin-sign-in-policy", GET "/admin/sign-in-policy",
+            OrgAdmin, NoAccount, console::sign_in_policy,
+            page("The tenant's sign-in policy (as GET /v1/tenant/sign-in-policy) and the form to change it", 200)),
+        route!("page-admin-sign-in-policy-post", POST "/admin/sign-in-policy",
+            OrgAdmin, NoAccount, console::sign_in_policy_post,
+            page("Save the sign-in policy (303); a list without your own address needs the confirmation (409)", 303)),
         route!("page-admin-groups", GET "/admin/groups", SETTINGS_EDIT, NoAccount, console::groups_list,
             page("The group list: search by name, paging, member counts", 200)),
         route!("page-admin-groups-new", GET "/admin/groups/new", SETTINGS_EDIT, NoAccount, console::group_new,

@@ -25,6 +25,7 @@ mod races;
 mod retention;
 mod roles;
 mod scim;
+mod sign_in_policy;
 mod store_conformance;
 mod tiers;
 mod uploads;

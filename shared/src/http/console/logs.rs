@@ -113,6 +113,7 @@ fn action_label(page: &Page, action: &str) -> String {
         "role.update" => ("ロールの変更", "role changed"),
         "role.delete" => ("ロール削除", "role deleted"),
         "tenant.default_role" => ("既定のロールの変更", "default role changed"),
+        "tenant.sign_in_policy" => ("サインインポリシーの変更", "sign-in policy changed"),
         "tenant.create" => ("契約の開始", "tenant created"),
         "tenant.update" => ("契約の変更", "contract changed"),
         "tenant.terminate" => ("契約の終了", "contract ended"),

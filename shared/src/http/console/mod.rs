@@ -24,12 +24,14 @@ use crate::http::routes::may;
 mod groups;
 mod logs;
 mod roles;
+mod sign_in_policy;
 mod user_import;
 mod users;
 
 pub use groups::*;
 pub use logs::*;
 pub use roles::*;
+pub use sign_in_policy::*;
 pub use user_import::*;
 pub use users::*;
 
@@ -56,6 +58,12 @@ const NAV: &[(&str, &str, &str, &str)] = &[
         "/admin/default-role",
         "既定のロール",
         "Default role",
+    ),
+    (
+        "page-admin-sign-in-policy",
+        "/admin/sign-in-policy",
+        "サインインポリシー",
+        "Sign-in policy",
     ),
 ];
 

@@ -18,6 +18,7 @@ pub async fn get(Caller(p): Caller) -> Out<Value> {
     let mut v = json!(p.user.view());
     v["grants"] = json!(effective(&p.grants, p.user.org_admin));
     v["mfa_enabled"] = json!(p.user.mfa);
+    v["mfa_enrolment_required"] = json!(p.mfa_enrolment_required);
     Out(v)
 }
 

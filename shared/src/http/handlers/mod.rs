@@ -10,6 +10,7 @@ pub mod questionnaires;
 pub mod roles;
 pub mod scim_tokens;
 pub mod session;
+pub mod sign_in_policy;
 pub mod system;
 pub mod tenant;
 pub mod uploads;

@@ -50,11 +50,17 @@ pub async fn login(
 
 /// What a completed login answers, after the password alone or after a second factor.
 pub(super) fn session_body(session: &auth::Session) -> Value {
-    json!({
+    let mut body = json!({
         "token": session.token.expose_secret(),
         "expires_at": time::jst(session.expires),
         "user": session.user.view(),
-    })
+    });
+    // The tenant's policy requires a second factor first: only enrolment works with this session. Said
+    // only then, so every other login answers as before.
+    if session.mfa_enrolment_required {
+        body["mfa_enrolment_required"] = json!(true);
+    }
+    body
 }
 
 pub async fn logout(State(s): State<AppState>, Caller(p): Caller) -> ApiResult<StatusCode> {

@@ -81,6 +81,8 @@ impl From<AppError> for ScimError {
             | AppError::TargetOutranksCaller
             | AppError::RoleOutranksCaller
             | AppError::PasswordChangeRequired
+            | AppError::MfaEnrolmentRequired
+            | AppError::IpNotAllowed
             | AppError::ContractEnded => (StatusCode::FORBIDDEN, None),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, None),
             AppError::Conflict { code, .. } => match *code {

@@ -1,0 +1,6 @@
+//! Lambda function for `GET /v1/tenant/sign-in-policy`.
+
+#[tokio::main]
+async fn main() -> Result<(), kanri::http::lambda::Error> {
+    kanri::http::lambda::run("tenant-sign-in-policy-get").await
+}

@@ -1,0 +1,6 @@
+//! Lambda function for `PUT /v1/tenant/sign-in-policy`.
+
+#[tokio::main]
+async fn main() -> Result<(), kanri::http::lambda::Error> {
+    kanri::http::lambda::run("tenant-sign-in-policy-put").await
+}
