@@ -20,6 +20,7 @@ pub mod roles;
 pub mod scim_groups;
 pub mod scim_tokens;
 pub mod scim_users;
+pub mod sso;
 pub mod tenants;
 pub mod throttle;
 pub mod tx;
@@ -102,6 +103,8 @@ pub struct Services {
     pub queue: Arc<dyn crate::ports::TaskQueue>,
     /// Uploaded files.
     pub files: Arc<dyn crate::ports::FileStore>,
+    /// Outgoing requests to a tenant's identity provider (single sign-on).
+    pub web: Arc<dyn crate::ports::WebClient>,
     pub keyring: Keyring,
     pub settings: Settings,
 }
@@ -239,6 +242,11 @@ pub enum AppError {
     PasswordChangeRequired,
     #[error("the contract of this tenant has ended")]
     ContractEnded,
+    /// A password login of a user who is not an org admin, in a tenant whose single sign-on is `required`.
+    #[error(
+        "this organisation signs in through its identity provider; use its sign-in button on the login page"
+    )]
+    SsoRequired,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{message}")]
@@ -299,6 +307,7 @@ impl AppError {
             AppError::RoleOutranksCaller => "role_outranks_caller",
             AppError::PasswordChangeRequired => "password_change_required",
             AppError::ContractEnded => "contract_ended",
+            AppError::SsoRequired => "sso_required",
             AppError::NotFound(_) => "not_found",
             AppError::Conflict { code, .. } => code,
             AppError::TooLarge(_) => "payload_too_large",

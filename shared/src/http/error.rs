@@ -78,7 +78,8 @@ fn status(e: &AppError) -> StatusCode {
         | AppError::TargetOutranksCaller
         | AppError::RoleOutranksCaller
         | AppError::PasswordChangeRequired
-        | AppError::ContractEnded => S::FORBIDDEN,
+        | AppError::ContractEnded
+        | AppError::SsoRequired => S::FORBIDDEN,
         AppError::NotFound(_) => S::NOT_FOUND,
         AppError::Conflict { .. } => S::CONFLICT,
         AppError::TooLarge(_) => S::PAYLOAD_TOO_LARGE,

@@ -24,12 +24,14 @@ use crate::http::routes::may;
 mod groups;
 mod logs;
 mod roles;
+mod sso;
 mod user_import;
 mod users;
 
 pub use groups::*;
 pub use logs::*;
 pub use roles::*;
+pub use sso::*;
 pub use user_import::*;
 pub use users::*;
 
@@ -56,6 +58,12 @@ const NAV: &[(&str, &str, &str, &str)] = &[
         "/admin/default-role",
         "既定のロール",
         "Default role",
+    ),
+    (
+        "page-admin-sso",
+        "/admin/sso",
+        "シングルサインオン",
+        "Single sign-on",
     ),
 ];
 

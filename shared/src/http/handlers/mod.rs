@@ -10,6 +10,7 @@ pub mod questionnaires;
 pub mod roles;
 pub mod scim_tokens;
 pub mod session;
+pub mod sso;
 pub mod system;
 pub mod tenant;
 pub mod uploads;
