@@ -101,8 +101,9 @@ fn request(
 
 #[async_trait]
 impl WebClient for HyperWebClient {
-    async fn get(&self, url: &str) -> Result<WebResponse, WebError> {
-        let req = request(http::Method::GET, allowed_url(url)?, None, None, Vec::new())?;
+    async fn get(&self, url: &str, bearer: Option<&str>) -> Result<WebResponse, WebError> {
+        let auth = bearer.map(|t| format!("Bearer {t}"));
+        let req = request(http::Method::GET, allowed_url(url)?, None, auth, Vec::new())?;
         self.send(req).await
     }
 

@@ -497,6 +497,8 @@ struct Discovery {
     token_endpoint: String,
     jwks_uri: String,
     #[serde(default)]
+    userinfo_endpoint: Option<String>,
+    #[serde(default)]
     token_endpoint_auth_methods_supported: Option<Vec<String>>,
 }
 
@@ -505,7 +507,7 @@ async fn discover(svc: &Services, issuer: &str) -> Result<Discovery, Failure> {
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
     );
-    let res = svc.web.get(&url).await.map_err(|e| {
+    let res = svc.web.get(&url, None).await.map_err(|e| {
         tracing::warn!(error = %e, issuer, "single sign-on: discovery failed");
         Failure::Unreachable
     })?;
@@ -780,15 +782,35 @@ async fn complete(
         );
         return Err(Failure::Exchange.into());
     }
-    let id_token = serde_json::from_slice::<serde_json::Value>(&res.body)
-        .ok()
-        .and_then(|v| {
-            v.get("id_token")
-                .and_then(|t| t.as_str())
-                .map(str::to_owned)
-        })
+    let answer = serde_json::from_slice::<serde_json::Value>(&res.body).unwrap_or_default();
+    let id_token = answer
+        .get("id_token")
+        .and_then(|t| t.as_str())
         .ok_or(Failure::Exchange)?;
-    let claims = verify_id_token(svc, &d, &cfg, &id_token, &pending.nonce).await?;
+    let mut claims = verify_id_token(svc, &d, &cfg, id_token, &pending.nonce).await?;
+    // A provider may keep scope claims (email…) for the userinfo endpoint (OpenID Connect Core §5.4);
+    // they are taken from there only for the same subject (§5.3.2).
+    if !claims.contains_key(&cfg.claim)
+        && let (Some(url), Some(access)) = (
+            d.userinfo_endpoint.as_deref(),
+            answer.get("access_token").and_then(|t| t.as_str()),
+        )
+    {
+        let res = svc.web.get(url, Some(access)).await.map_err(|e| {
+            tracing::warn!(error = %e, "single sign-on: userinfo unreachable");
+            Failure::Unreachable
+        })?;
+        let info: serde_json::Map<String, serde_json::Value> = (res.status == 200)
+            .then(|| serde_json::from_slice(&res.body).ok())
+            .flatten()
+            .ok_or(Failure::Unreachable)?;
+        if info.get("sub").is_none() || info.get("sub") != claims.get("sub") {
+            return Err(Failure::Token("sso_token_invalid").into());
+        }
+        for (k, v) in info {
+            claims.entry(k).or_insert(v);
+        }
+    }
     let user = match_user(svc, scope, &cfg, &claims).await?;
     *who = Actor::User {
         id: user.id.to_string(),
@@ -841,7 +863,7 @@ async fn verify_id_token(
     if !allowed_alg(header.alg) {
         return Err(Failure::Token("sso_token_signature").into());
     }
-    let res = svc.web.get(&d.jwks_uri).await.map_err(|e| {
+    let res = svc.web.get(&d.jwks_uri, None).await.map_err(|e| {
         tracing::warn!(error = %e, "single sign-on: the provider's keys are unreachable");
         Failure::Unreachable
     })?;

@@ -25,7 +25,8 @@ pub enum WebError {
 
 #[async_trait]
 pub trait WebClient: Send + Sync {
-    async fn get(&self, url: &str) -> Result<WebResponse, WebError>;
+    /// A GET, with a bearer token when given (the userinfo endpoint).
+    async fn get(&self, url: &str, bearer: Option<&str>) -> Result<WebResponse, WebError>;
     /// A `application/x-www-form-urlencoded` POST, with HTTP Basic credentials when given.
     async fn post_form(
         &self,
