@@ -22,6 +22,7 @@ mod races;
 mod retention;
 mod roles;
 mod scim;
+mod sso;
 mod store_conformance;
 mod tiers;
 mod uploads;
