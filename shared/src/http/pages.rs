@@ -722,8 +722,7 @@ pub async fn login(State(s): State<AppState>, page: Page) -> Reply {
         &s,
         &page,
         StatusCode::OK,
-        tenant,
-        String::new(),
+        (tenant, String::new()),
         ok,
         None,
         asked,
@@ -735,8 +734,7 @@ async fn login_form(
     s: &AppState,
     page: &Page,
     status: StatusCode,
-    tenant: String,
-    login: String,
+    (tenant, login): (String, String),
     ok: Option<String>,
     error: Option<String>,
     sso_asked: bool,
@@ -800,8 +798,7 @@ pub async fn login_post(
                 &s,
                 &page,
                 StatusCode::FORBIDDEN,
-                tenant,
-                login,
+                (tenant, login),
                 None,
                 Some(e),
                 false,
@@ -817,8 +814,7 @@ pub async fn login_post(
                 &s,
                 &page,
                 StatusCode::UNAUTHORIZED,
-                tenant,
-                login,
+                (tenant, login),
                 None,
                 Some(e),
                 false,
@@ -834,8 +830,7 @@ pub async fn login_post(
                 &s,
                 &page,
                 StatusCode::FORBIDDEN,
-                tenant,
-                login,
+                (tenant, login),
                 None,
                 Some(e),
                 false,
@@ -851,8 +846,7 @@ pub async fn login_post(
                 &s,
                 &page,
                 StatusCode::FORBIDDEN,
-                tenant,
-                login,
+                (tenant, login),
                 None,
                 Some(e),
                 false,
@@ -1429,21 +1423,6 @@ pub async fn password_reset_post(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::accept_language_en;
-
-    #[test]
-    fn japanese_unless_the_browser_prefers_english() {
-        assert!(!accept_language_en(""));
-        assert!(!accept_language_en("fr-FR,fr;q=0.9"));
-        assert!(!accept_language_en("ja,en-US;q=0.9,en;q=0.8"));
-        assert!(accept_language_en("en-US,en;q=0.9,ja;q=0.8"));
-        assert!(accept_language_en("de,en;q=0.5"));
-        assert!(!accept_language_en("en;q=0,ja;q=0.1"));
-    }
-}
-
 // ---- single sign-on (issue 21) --------------------------------------------------------------------------
 
 /// The cookie holding a pending sign-in's state, so only the browser that started it can finish it.
@@ -1648,4 +1627,19 @@ fn sso_failed(page: &Page, f: &crate::app::sso::Failure) -> Reply {
         paragraphs,
         vec![("/login", page.say("ログインへ", "Sign in"))],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accept_language_en;
+
+    #[test]
+    fn japanese_unless_the_browser_prefers_english() {
+        assert!(!accept_language_en(""));
+        assert!(!accept_language_en("fr-FR,fr;q=0.9"));
+        assert!(!accept_language_en("ja,en-US;q=0.9,en;q=0.8"));
+        assert!(accept_language_en("en-US,en;q=0.9,ja;q=0.8"));
+        assert!(accept_language_en("de,en;q=0.5"));
+        assert!(!accept_language_en("en;q=0,ja;q=0.1"));
+    }
 }

@@ -89,8 +89,9 @@ async fn token(
     State(s): State<Shared>,
     body: String,
 ) -> (axum::http::StatusCode, axum::Json<Value>) {
-    let f: std::collections::HashMap<String, String> =
-        form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    let f: std::collections::HashMap<String, String> = form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
     let mut idp = s.lock().unwrap();
     let verifier = f.get("code_verifier").cloned().unwrap_or_default();
     let ok = f.get("grant_type").map(String::as_str) == Some("authorization_code")
