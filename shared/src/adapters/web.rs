@@ -11,7 +11,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::ports::web::{MAX_BODY, WebClient, WebError, WebResponse};
+use crate::ports::web::{MAX_BODY, WebClient, WebError, WebResponse, is_loopback};
 
 /// Connect, send and read the whole answer within this.
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -67,14 +67,6 @@ pub fn allowed_url(url: &str) -> Result<http::Uri, WebError> {
             "{url:?}: only https (http only to a loopback address)"
         ))),
     }
-}
-
-/// `localhost`, `127.x.x.x` or `[::1]`.
-pub fn is_loopback(host: &str) -> bool {
-    let h = host.trim_start_matches('[').trim_end_matches(']');
-    h.eq_ignore_ascii_case("localhost")
-        || h.parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn request(
@@ -141,5 +133,22 @@ impl WebClient for HyperWebClient {
             body,
         )?;
         self.send(req).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed_url;
+
+    #[test]
+    fn https_anywhere_http_only_to_loopback() {
+        assert!(allowed_url("https://login.microsoftonline.com/x/v2.0").is_ok());
+        assert!(allowed_url("http://127.0.0.1:4000/token").is_ok());
+        assert!(allowed_url("http://[::1]:4000/jwks").is_ok());
+        assert!(allowed_url("http://localhost/jwks").is_ok());
+        assert!(allowed_url("http://idp.example.com/token").is_err());
+        assert!(allowed_url("http://127.0.0.1.nip.io/token").is_err());
+        assert!(allowed_url("ftp://127.0.0.1/").is_err());
+        assert!(allowed_url("not a url").is_err());
     }
 }

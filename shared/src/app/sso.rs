@@ -212,7 +212,7 @@ fn parse_issuer(svc: &Services, s: &str) -> Result<String, AppError> {
         ));
     }
     let plain_ok =
-        crate::adapters::web::is_loopback(host) && svc.settings.public_url.starts_with("http://");
+        crate::ports::web::is_loopback(host) && svc.settings.public_url.starts_with("http://");
     match uri.scheme_str() {
         Some("https") => Ok(s.to_owned()),
         Some("http") if plain_ok => Ok(s.to_owned()),

@@ -35,3 +35,11 @@ pub trait WebClient: Send + Sync {
         basic: Option<(&str, &str)>,
     ) -> Result<WebResponse, WebError>;
 }
+
+/// `localhost`, `127.x.x.x` or `[::1]`.
+pub fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
