@@ -31,6 +31,9 @@ deps:
 			apt-get install -y -qq chromium-headless-shell fonts-ipafont-gothic >/dev/null; }
 	@cmp -s tests/browser/package-lock.json tests/browser/node_modules/.kanri-installed-lock 2>/dev/null \
 		|| (cd tests/browser && npm ci --no-audit --no-fund --silent && cp package-lock.json node_modules/.kanri-installed-lock)
+	@# The OpenID provider of the single sign-on browser test (oidc-provider 8, pinned by tests/oidc/package-lock.json).
+	@cmp -s tests/oidc/package-lock.json tests/oidc/node_modules/.kanri-installed-lock 2>/dev/null \
+		|| (cd tests/oidc && npm ci --no-audit --no-fund --silent && cp package-lock.json node_modules/.kanri-installed-lock)
 
 # `--workspace` resolves dependency features as `make test` does (cargo unifies features over the packages it
 # builds), so after `make test` this links kanri-local from the same artefacts instead of recompiling the

@@ -123,6 +123,12 @@ pub async fn wire(config: &Config) -> Result<Wired, ConfigError> {
             backups,
             queue: tasks.queue(),
             files,
+            web: Arc::new(
+                crate::adapters::web::HyperWebClient::new().map_err(|source| ConfigError::Io {
+                    what: "the system's root certificates".into(),
+                    source,
+                })?,
+            ),
             keyring: Keyring::default(),
             settings,
         },

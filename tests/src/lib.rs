@@ -598,6 +598,7 @@ impl App {
             backups: s.backups.clone(),
             queue: queue.unwrap_or_else(|| s.queue.clone()),
             files: s.files.clone(),
+            web: s.web.clone(),
             keyring: Default::default(),
             settings: s.settings.clone(),
         }

@@ -25,12 +25,35 @@ pub enum Actor {
         id: String,
         name: String,
     },
+    /// Someone not (yet) identified: a single sign-on that failed before it named a user.
+    Anonymous,
 }
 
 pub struct Entry<'a> {
     pub action: &'a str,
     pub target_type: &'a str,
     pub target_id: &'a str,
+}
+
+/// The entry of an attempt that was refused (result `failure`), such as a single sign-on that failed.
+pub fn failure(
+    tenant: &TenantId,
+    log_key: &TenantKey,
+    actor: &Actor,
+    e: Entry<'_>,
+    now: OffsetDateTime,
+) -> Write {
+    match entry(tenant, log_key, actor, e, now) {
+        Write::Put {
+            table,
+            mut item,
+            cond,
+        } => {
+            item = item.with(attr::RESULT, Value::S("failure".into()));
+            Write::Put { table, item, cond }
+        }
+        other => other,
+    }
 }
 
 /// The audit entry as a write, to go into the same transaction as the change it records.
@@ -48,6 +71,7 @@ pub fn entry(
         Actor::User { id, name } => (id.clone(), Some(name.clone())),
         Actor::LinkHolder { id } => (id.clone(), None),
         Actor::ScimToken { id, name } => (format!("scim_token:{id}"), Some(name.clone())),
+        Actor::Anonymous => ("anonymous".to_owned(), None),
     };
     let mut item = Item::new(layout::audit_pk(tenant), layout::log_sk(at, &id))
         .with(attr::AT, Value::N(at))

@@ -356,27 +356,19 @@ pub async fn login(
     if tenant.contract_ended(now) {
         return Err(AppError::ContractEnded);
     }
+    // A tenant that signs in through its identity provider (`required`) keeps the password for its org
+    // admins only; told after the password verified, so only its holder learns it.
+    if !user.org_admin && crate::app::sso::password_refused(svc, &scope).await? {
+        return Err(AppError::SsoRequired);
+    }
     if user.mfa {
         let challenge = crate::app::mfa::challenge(svc, &scope, &user, now).await?;
         return Ok(LoginOutcome::SecondFactor(challenge));
     }
-    let (token, hash) = crypto::new_token();
-    let expires = session_expires(svc, &tenant, now);
-    let mut tx = Tx::new();
-    // The user must still exist, and not be disabled, when the session is made.
-    tx.guard(
-        Write::Check {
-            table: Table::Data,
-            pk: scope.pk(),
-            sk: layout::user_sk(&user.id),
-            cond: Cond::And(vec![Cond::Exists, not_disabled()]),
-        },
-        || AppError::InvalidCredentials,
-    );
-    for w in session_writes(&scope, &user.id, &hash, now, expires) {
-        tx.push(w);
-    }
-    tx.commit(svc.store.as_ref()).await?;
+    let (token, expires) = open_session(svc, &tenant, &scope, &user, now, || {
+        AppError::InvalidCredentials
+    })
+    .await?;
     if verified.needs_rehash {
         // Parameters were raised since this hash was made: store a fresh one (best effort).
         if let Ok(h) = crypto::hash_password(req.password).await {
@@ -401,6 +393,35 @@ pub async fn login(
     })))
 }
 
+/// Opens a session for `user` (a password login, or a single sign-on): its token, and when it ends. The
+/// user must still exist, and not be disabled, when the session is made (else `gone`).
+pub(crate) async fn open_session(
+    svc: &Services,
+    tenant: &tenants::TenantRecord,
+    scope: &Scope,
+    user: &UserRecord,
+    now: OffsetDateTime,
+    gone: fn() -> AppError,
+) -> Result<(SecretString, OffsetDateTime), AppError> {
+    let (token, hash) = crypto::new_token();
+    let expires = session_expires(svc, tenant, now);
+    let mut tx = Tx::new();
+    tx.guard(
+        Write::Check {
+            table: Table::Data,
+            pk: scope.pk(),
+            sk: layout::user_sk(&user.id),
+            cond: Cond::And(vec![Cond::Exists, not_disabled()]),
+        },
+        gone,
+    );
+    for w in session_writes(scope, &user.id, &hash, now, expires) {
+        tx.push(w);
+    }
+    tx.commit(svc.store.as_ref()).await?;
+    Ok((token, expires))
+}
+
 /// The tenant a login names (with its policy), and the user when there is one.
 async fn find_login(
     svc: &Services,
@@ -415,17 +436,26 @@ async fn find_login(
     let Some(login) = Login::parse(login) else {
         return Ok(Some((tenant, scope, None)));
     };
-    let sk = login_guard_sk(&scope, &login);
+    let user = user_by_login(svc, &scope, &login).await?;
+    Ok(Some((tenant, scope, user)))
+}
+
+/// The tenant's user whose e-mail address or login id this is (through its guard item), if any.
+pub(crate) async fn user_by_login(
+    svc: &Services,
+    scope: &Scope,
+    login: &Login,
+) -> Result<Option<UserRecord>, AppError> {
+    let sk = login_guard_sk(scope, login);
     let Some(guard) = svc.store.get(Table::Data, &scope.pk(), &sk).await? else {
-        return Ok(Some((tenant, scope, None)));
+        return Ok(None);
     };
     let uid = UserId::from_stored(guard.s(attr::USER).unwrap_or_default());
-    let user = match users::load(svc, &scope, &uid).await {
-        Ok(u) => Some(u),
-        Err(AppError::NotFound(_)) => None,
-        Err(e) => return Err(e),
-    };
-    Ok(Some((tenant, scope, user)))
+    match users::load(svc, scope, &uid).await {
+        Ok(u) => Ok(Some(u)),
+        Err(AppError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Deletes the session's two items.

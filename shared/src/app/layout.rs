@@ -7,6 +7,8 @@ pub fn tenant_pk(t: &TenantId) -> String {
     format!("T#{t}")
 }
 pub const META: &str = "META";
+/// The tenant's single sign-on provider (`app::sso`).
+pub const SSO_SK: &str = "SSO";
 /// Keys table: the tenant's wrapped data key.
 pub const DATA_KEY_SK: &str = "DEK";
 
@@ -299,4 +301,13 @@ pub mod attr {
     pub const MFA_PENDING: &str = "mfa_pending";
     /// The last TOTP time step accepted: a code of that step or an earlier one is refused.
     pub const MFA_STEP: &str = "mfa_step";
+    /// Single sign-on (`app::sso`): the provider's issuer URL, the client id, the identifying claim, the
+    /// allowed e-mail domains (one a line) and the mode.
+    pub const ISSUER: &str = "issuer";
+    pub const CLIENT_ID: &str = "client_id";
+    pub const CLAIM: &str = "claim";
+    pub const DOMAINS: &str = "domains";
+    pub const MODE: &str = "mode";
+    /// A pending sign-in's nonce and PKCE verifier, sealed, on its `sso_state` token record.
+    pub const PENDING: &str = "pending";
 }

@@ -22,6 +22,7 @@ pub mod scim_groups;
 pub mod scim_tokens;
 pub mod scim_users;
 pub mod sign_in_policy;
+pub mod sso;
 pub mod tenants;
 pub mod throttle;
 pub mod tx;
@@ -104,6 +105,8 @@ pub struct Services {
     pub queue: Arc<dyn crate::ports::TaskQueue>,
     /// Uploaded files.
     pub files: Arc<dyn crate::ports::FileStore>,
+    /// Outgoing requests to a tenant's identity provider (single sign-on).
+    pub web: Arc<dyn crate::ports::WebClient>,
     pub keyring: Keyring,
     pub settings: Settings,
 }
@@ -250,6 +253,11 @@ pub enum AppError {
     IpNotAllowed,
     #[error("the contract of this tenant has ended")]
     ContractEnded,
+    /// A password login of a user who is not an org admin, in a tenant whose single sign-on is `required`.
+    #[error(
+        "this organisation signs in through its identity provider; use its sign-in button on the login page"
+    )]
+    SsoRequired,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{message}")]
@@ -312,6 +320,7 @@ impl AppError {
             AppError::MfaEnrolmentRequired => "mfa_enrolment_required",
             AppError::IpNotAllowed => "ip_not_allowed",
             AppError::ContractEnded => "contract_ended",
+            AppError::SsoRequired => "sso_required",
             AppError::NotFound(_) => "not_found",
             AppError::Conflict { code, .. } => code,
             AppError::TooLarge(_) => "payload_too_large",

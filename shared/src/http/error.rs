@@ -80,7 +80,8 @@ fn status(e: &AppError) -> StatusCode {
         | AppError::PasswordChangeRequired
         | AppError::MfaEnrolmentRequired
         | AppError::IpNotAllowed
-        | AppError::ContractEnded => S::FORBIDDEN,
+        | AppError::ContractEnded
+        | AppError::SsoRequired => S::FORBIDDEN,
         AppError::NotFound(_) => S::NOT_FOUND,
         AppError::Conflict { .. } => S::CONFLICT,
         AppError::TooLarge(_) => S::PAYLOAD_TOO_LARGE,

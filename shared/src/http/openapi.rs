@@ -214,6 +214,22 @@ fn components() -> Map<String, Value> {
             "id": {"type": "string"}, "name": {"type": "string"}, "created_at": ts, "last_used_at": {"type": "null"},
             "token": {"type": "string", "description": "the bearer token for /scim/v2, shown only in this answer"}})),
         "ScimTokenList": obj(&["items"], json!({"items": {"type": "array", "items": {"$ref": "#/components/schemas/ScimToken"}}})),
+        "SsoConfig": obj(&["issuer", "client_id", "client_secret_set", "display_name", "claim", "allowed_domains", "mode", "redirect_uri", "updated_at"], json!({
+            "issuer": {"type": "string", "format": "uri"}, "client_id": {"type": "string"},
+            "client_secret_set": {"type": "boolean", "description": "the secret is never answered"},
+            "display_name": {"type": "string"}, "claim": {"type": "string"},
+            "allowed_domains": {"type": "array", "items": {"type": "string"}},
+            "mode": {"type": "string", "enum": ["optional", "required"]},
+            "redirect_uri": {"type": "string", "description": "the callback URL to register at the provider"},
+            "updated_at": ts})),
+        "SsoConfigInput": obj(&["issuer", "client_id", "display_name"], json!({
+            "issuer": {"type": "string", "maxLength": 512, "description": "https URL whose /.well-known/openid-configuration is read"},
+            "client_id": {"type": "string", "minLength": 1, "maxLength": 255},
+            "client_secret": {"type": "string", "minLength": 1, "maxLength": 1024, "description": "required the first time; left out, the stored one stays"},
+            "display_name": {"type": "string", "minLength": 1, "maxLength": Name::MAX_CHARS},
+            "claim": {"type": "string", "maxLength": 64, "pattern": "^[A-Za-z0-9_.:-]{1,64}$", "description": "the ID token claim naming the user (an e-mail address or login id); email by default"},
+            "allowed_domains": {"type": "array", "maxItems": 50, "items": {"type": "string"}, "description": "when not empty, the claim's address must be in one of these domains"},
+            "mode": {"type": "string", "enum": ["optional", "required"], "description": "required: a password login is refused except for org admins"}})),
         "RoleList": obj(&["items"], json!({"items": {"type": "array", "items": {"$ref": "#/components/schemas/Role"}}})),
         "PermissionList": obj(&["items"], json!({"items": {"type": "array", "items": obj(&["feature", "description", "view", "edit"], json!({
             "feature": {"type": "string"}, "description": {"type": "string"},

@@ -544,6 +544,10 @@ struct LoginPage {
     login: String,
     ok: Option<String>,
     error: Option<String>,
+    /// The tenant typed or given has a single sign-on provider: its display name, and the start link.
+    sso: Option<(String, String)>,
+    /// `?sso=1` asked for the tenant's provider and there is none.
+    sso_missing: bool,
 }
 
 #[derive(Template)]
@@ -750,18 +754,48 @@ pub async fn login(State(s): State<AppState>, page: Page) -> Reply {
         )),
         _ => None,
     };
-    let tenant = page.q("tenant").unwrap_or("").to_owned();
-    login_form(&page, StatusCode::OK, tenant, String::new(), ok, None)
+    let tenant = page.q("tenant").unwrap_or("").trim().to_owned();
+    let ok = ok.or_else(|| match page.q("done") {
+        Some("sso_required") => Some(page.say(
+            "この組織では、組織の ID プロバイダーでログインします。",
+            "This organisation signs in through its identity provider.",
+        )),
+        _ => None,
+    });
+    let asked = page.q("sso") == Some("1");
+    login_form(
+        &s,
+        &page,
+        StatusCode::OK,
+        (tenant, String::new()),
+        ok,
+        None,
+        asked,
+    )
+    .await
 }
 
-fn login_form(
+async fn login_form(
+    s: &AppState,
     page: &Page,
     status: StatusCode,
-    tenant: String,
-    login: String,
+    (tenant, login): (String, String),
     ok: Option<String>,
     error: Option<String>,
+    sso_asked: bool,
 ) -> Reply {
+    let sso = if tenant.is_empty() {
+        None
+    } else {
+        match crate::app::sso::provider_name(&s.svc, &tenant).await {
+            Ok(n) => n.map(|name| {
+                let mut q = form_urlencoded::Serializer::new(String::new());
+                q.append_pair("tenant", &tenant);
+                (name, format!("/sso/start?{}", q.finish()))
+            }),
+            Err(e) => return page.failure(e),
+        }
+    };
     let mut cookies = Vec::new();
     let csrf = page.form_token(&mut cookies);
     let mut r = page.html(
@@ -773,6 +807,8 @@ fn login_form(
             login,
             ok,
             error,
+            sso_missing: sso_asked && sso.is_none(),
+            sso,
         },
     );
     r.cookies.extend(cookies);
@@ -805,27 +841,63 @@ pub async fn login_post(
                 "The tenant ID, login or password is wrong.",
             );
             login_form(
+                &s,
                 &page,
                 StatusCode::UNAUTHORIZED,
-                tenant,
-                login,
+                (tenant, login),
                 None,
                 Some(e),
+                false,
             )
+            .await
+        }
+        Err(AppError::SsoRequired) => {
+            let e = page.say(
+                "この組織では、パスワードではなく組織の ID プロバイダーでログインします。下のボタンを使ってください。",
+                "This organisation signs in through its identity provider, not with a password. Use the button below.",
+            );
+            login_form(
+                &s,
+                &page,
+                StatusCode::FORBIDDEN,
+                (tenant, login),
+                None,
+                Some(e),
+                false,
+            )
+            .await
         }
         Err(AppError::ContractEnded) => {
             let e = page.say(
                 "この組織の契約は終了しています。",
                 "The contract of this organisation has ended.",
             );
-            login_form(&page, StatusCode::FORBIDDEN, tenant, login, None, Some(e))
+            login_form(
+                &s,
+                &page,
+                StatusCode::FORBIDDEN,
+                (tenant, login),
+                None,
+                Some(e),
+                false,
+            )
+            .await
         }
         Err(AppError::IpNotAllowed) => {
             let e = page.say(
                 "この組織は、許可されたネットワーク（IP アドレス）からのサインインだけを受け付けています。社内ネットワークや VPN からお試しください。",
                 "This organisation accepts sign-in only from its allowed networks (IP addresses). Try again from the office network or VPN.",
             );
-            login_form(&page, StatusCode::FORBIDDEN, tenant, login, None, Some(e))
+            login_form(
+                &s,
+                &page,
+                StatusCode::FORBIDDEN,
+                (tenant, login),
+                None,
+                Some(e),
+                false,
+            )
+            .await
         }
         Err(e) => page.failure(e),
     }
@@ -1406,6 +1478,212 @@ pub async fn password_reset_post(
         }
         Err(e) => page.failure(e),
     }
+}
+
+// ---- single sign-on (issue 21) --------------------------------------------------------------------------
+
+/// The cookie holding a pending sign-in's state, so only the browser that started it can finish it.
+/// SameSite=Lax: the provider sends the browser back with a top-level GET, which Lax lets through.
+const SSO_COOKIE: &str = "kanri_sso";
+
+/// `GET /sso/start?tenant=<slug>`: off to the tenant's identity provider, the state kept in a cookie.
+pub async fn sso_start(State(s): State<AppState>, page: Page) -> Reply {
+    let tenant = page.q("tenant").unwrap_or("").trim().to_owned();
+    if tenant.is_empty() {
+        return page.redirect("/login?sso=1");
+    }
+    match crate::app::sso::start(&s.svc, &tenant, ktime::now()).await {
+        Ok(started) => {
+            let mut r = page.redirect(&started.url);
+            r.cookies.push(page.cookie(
+                SSO_COOKIE,
+                started.state.expose_secret(),
+                crate::app::sso::STATE_TTL.whole_seconds(),
+                "Lax",
+            ));
+            r
+        }
+        Err(crate::app::sso::Refusal::Failed(f)) => sso_failed(&page, &f),
+        Err(crate::app::sso::Refusal::Error(e)) => page.failure(e),
+    }
+}
+
+/// `GET /sso/callback?code=…&state=…`: the provider's answer. A session and the account page, or a page
+/// saying why not.
+pub async fn sso_callback(State(s): State<AppState>, page: Page) -> Reply {
+    let q = |k: &str| page.q(k).map(str::to_owned);
+    let cb = crate::app::sso::Callback {
+        state: q("state"),
+        browser_state: page.cookies.get(SSO_COOKIE).cloned(),
+        code: q("code"),
+        error: q("error"),
+        iss: q("iss"),
+    };
+    let mut r = match crate::app::sso::callback(&s.svc, cb, ktime::now()).await {
+        Ok(session) => signed_in_reply(&page, &session),
+        Err(crate::app::sso::Refusal::Failed(f)) => sso_failed(&page, &f),
+        Err(crate::app::sso::Refusal::Error(e)) => page.failure(e),
+    };
+    r.cookies.push(page.cookie(SSO_COOKIE, "", 0, "Lax"));
+    r
+}
+
+/// The page of a single sign-on that ended without a session: what happened, what to do, and the code
+/// (also in the operation log). 4xx, never 5xx: the cause is the provider's answer or the account.
+fn sso_failed(page: &Page, f: &crate::app::sso::Failure) -> Reply {
+    use crate::app::sso::Failure as F;
+    let (status, title, what) = match f {
+        F::NotConfigured => (
+            StatusCode::NOT_FOUND,
+            (
+                "この組織ではシングルサインオンを使えません",
+                "Single sign-on is not set up for this organisation",
+            ),
+            (
+                "テナント ID を確かめるか、パスワードでログインしてください。",
+                "Check the tenant ID, or sign in with your password.",
+            ),
+        ),
+        F::State => (
+            StatusCode::BAD_REQUEST,
+            (
+                "ログイン手続きが無効か、期限切れです",
+                "This sign-in is not valid or has expired",
+            ),
+            (
+                "ログイン手続きは開始したブラウザーで 10 分間、1 回だけ有効です。ログイン画面からもう一度始めてください。",
+                "A sign-in is valid once, for 10 minutes, in the browser that started it. Start again from the sign-in page.",
+            ),
+        ),
+        F::Provider(_) => (
+            StatusCode::BAD_REQUEST,
+            (
+                "ID プロバイダーがログインを完了しませんでした",
+                "The identity provider did not complete the sign-in",
+            ),
+            (
+                "ログインが取り消されたか、プロバイダーが拒否しました。もう一度お試しください。",
+                "The sign-in was cancelled or refused by the provider. Please try again.",
+            ),
+        ),
+        F::Unreachable => (
+            StatusCode::BAD_REQUEST,
+            (
+                "ID プロバイダーに接続できませんでした",
+                "The identity provider could not be reached",
+            ),
+            (
+                "しばらくしてからもう一度お試しください。続く場合は組織管理者に連絡してください。",
+                "Please try again later. If it goes on, contact your organisation admin.",
+            ),
+        ),
+        F::Exchange => (
+            StatusCode::BAD_REQUEST,
+            (
+                "ログインを完了できませんでした",
+                "The sign-in could not be completed",
+            ),
+            (
+                "認可コードが期限切れか使用済み、またはクライアントの設定が誤っています。もう一度お試しください。",
+                "The authorization code expired or was used, or the client settings are wrong. Please try again.",
+            ),
+        ),
+        F::Token(_) => (
+            StatusCode::UNAUTHORIZED,
+            (
+                "ID プロバイダーの応答を検証できませんでした",
+                "The identity provider's answer could not be verified",
+            ),
+            (
+                "ID トークンの署名・発行者・宛先・有効期限・nonce のいずれかが正しくありません。組織管理者に連絡してください。",
+                "The ID token's signature, issuer, audience, expiry or nonce is not right. Contact your organisation admin.",
+            ),
+        ),
+        F::NoClaim => (
+            StatusCode::FORBIDDEN,
+            (
+                "利用者を識別できませんでした",
+                "Your identity could not be matched",
+            ),
+            (
+                "ID トークンに、設定された識別用の項目がありません。組織管理者に連絡してください。",
+                "The ID token lacks the claim configured to identify you. Contact your organisation admin.",
+            ),
+        ),
+        F::EmailUnverified => (
+            StatusCode::FORBIDDEN,
+            (
+                "メールアドレスが確認されていません",
+                "Your e-mail address is not verified",
+            ),
+            (
+                "ID プロバイダーでメールアドレスの確認を済ませてから、もう一度お試しください。",
+                "Verify your e-mail address at the identity provider, then try again.",
+            ),
+        ),
+        F::Domain => (
+            StatusCode::FORBIDDEN,
+            (
+                "このメールアドレスのドメインは許可されていません",
+                "This e-mail domain is not allowed",
+            ),
+            (
+                "組織が許可したドメインのアカウントでログインしてください。",
+                "Sign in with an account of a domain your organisation allows.",
+            ),
+        ),
+        F::NoAccount => (
+            StatusCode::FORBIDDEN,
+            (
+                "Kanri のアカウントが見つかりません",
+                "No Kanri account matches this identity",
+            ),
+            (
+                "アカウントは組織管理者が登録します（シングルサインオンでは作成されません）。組織管理者に連絡してください。",
+                "Accounts are registered by your organisation admin (single sign-on does not create them). Contact your organisation admin.",
+            ),
+        ),
+        F::Disabled => (
+            StatusCode::FORBIDDEN,
+            (
+                "このアカウントは無効にされています",
+                "This account is disabled",
+            ),
+            (
+                "組織管理者に連絡してください。",
+                "Contact your organisation admin.",
+            ),
+        ),
+        F::ContractEnded => (
+            StatusCode::FORBIDDEN,
+            (
+                "この組織の契約は終了しています",
+                "The contract of this organisation has ended",
+            ),
+            ("ログインできません。", "Signing in is not possible."),
+        ),
+    };
+    let mut paragraphs = vec![page.say(what.0, what.1)];
+    if let F::Provider(code) = f
+        && !code.is_empty()
+    {
+        paragraphs.push(if page.en {
+            format!("The provider answered: {code}")
+        } else {
+            format!("プロバイダーの応答: {code}")
+        });
+    }
+    paragraphs.push(if page.en {
+        format!("Error code: {}", f.code())
+    } else {
+        format!("エラーコード: {}", f.code())
+    });
+    page.message(
+        status,
+        page.say(title.0, title.1),
+        paragraphs,
+        vec![("/login", page.say("ログインへ", "Sign in"))],
+    )
 }
 
 #[cfg(test)]

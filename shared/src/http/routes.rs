@@ -9,7 +9,7 @@ use crate::domain::permissions::{Feature, Level};
 use crate::http::AppState;
 use crate::http::handlers::{
     groups, logs, me, mfa, notices, ops, questionnaires, roles, scim_tokens, session,
-    sign_in_policy, system, tenant, uploads, users,
+    sign_in_policy, sso, system, tenant, uploads, users,
 };
 use crate::http::{console, pages, scim};
 
@@ -417,6 +417,14 @@ pub fn table() -> Vec<Route> {
         route!("imports-create", POST "/v1/imports", SETTINGS_EDIT, NewUsers, uploads::start_import,
             doc("Import an uploaded CSV of users or groups in the background",
                 Some("NewImport"), 202, Some("ImportId"))),
+        route!("tenant-sso-get", GET "/v1/tenant/sso", OrgAdmin, NoAccount, sso::get,
+            doc("The tenant's OpenID Connect provider for single sign-on (never the client secret)",
+                None, 200, Some("SsoConfig"))),
+        route!("tenant-sso-put", PUT "/v1/tenant/sso", OrgAdmin, NoAccount, sso::put,
+            doc("Configure the tenant's OpenID Connect provider: issuer, client, claim, domains, mode",
+                Some("SsoConfigInput"), 200, Some("SsoConfig"))),
+        route!("tenant-sso-delete", DELETE "/v1/tenant/sso", OrgAdmin, NoAccount, sso::delete,
+            doc("Remove the tenant's single sign-on: everyone signs in with a password again", None, 204, None)),
         route!("imports-get", GET "/v1/imports/{id}", SETTINGS_EDIT, NoAccount, uploads::import_status,
             doc("A background import's progress and failed rows", None, 200, Some("Import"))),
         route!("imports-cancel", POST "/v1/imports/{id}/cancel",
@@ -436,6 +444,10 @@ pub fn table() -> Vec<Route> {
             page("The sign-in's code step: a TOTP code or a recovery code (the challenge in its cookie)", 200)),
         route!("page-login-mfa-post", POST "/login/mfa", Public, Target::NoAccount, pages::mfa::login_code_post,
             page("Complete the sign-in with a code (session cookie)", 303)),
+        route!("page-sso-start", GET "/sso/start", Public, Target::NoAccount, pages::sso_start,
+            page("Start a single sign-on at the tenant's identity provider (303 there)", 303)),
+        route!("page-sso-callback", GET "/sso/callback", Public, Target::NoAccount, pages::sso_callback,
+            page("The identity provider's answer: a session and the account page (303), or why not", 303)),
         route!("page-logout-post", POST "/logout", Public, Target::NoAccount, pages::logout_post,
             page("Sign out from the page", 303)),
         route!("page-account", GET "/account", Public, Target::NoAccount, pages::account,
@@ -553,6 +565,12 @@ pub fn table() -> Vec<Route> {
         route!("page-admin-sign-in-policy-post", POST "/admin/sign-in-policy",
             OrgAdmin, NoAccount, console::sign_in_policy_post,
             page("Save the sign-in policy (303); a list without your own address needs the confirmation (409)", 303)),
+        route!("page-admin-sso", GET "/admin/sso", OrgAdmin, NoAccount, console::sso_show,
+            page("The tenant's single sign-on provider, and the form to change it", 200)),
+        route!("page-admin-sso-post", POST "/admin/sso", OrgAdmin, NoAccount, console::sso_save,
+            page("Save the single sign-on provider (303)", 303)),
+        route!("page-admin-sso-delete-post", POST "/admin/sso/delete", OrgAdmin, NoAccount, console::sso_delete,
+            page("Remove the single sign-on provider (303)", 303)),
         route!("page-admin-groups", GET "/admin/groups", SETTINGS_EDIT, NoAccount, console::groups_list,
             page("The group list: search by name, paging, member counts", 200)),
         route!("page-admin-groups-new", GET "/admin/groups/new", SETTINGS_EDIT, NoAccount, console::group_new,

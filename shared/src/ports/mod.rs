@@ -6,6 +6,7 @@ pub mod keys;
 pub mod mailer;
 pub mod queue;
 pub mod store;
+pub mod web;
 
 pub use backups::{Backup, BackupService};
 pub use files::{FileError, FileStore, PresignedPut};
@@ -16,6 +17,7 @@ pub use store::{
     BatchWrite, Change, Cond, Item, ItemStore, Page, Query, StoreError, StoreResult, Table, Value,
     Write,
 };
+pub use web::{WebClient, WebError, WebResponse};
 
 /// Put in the source chain of an adapter's error when the dependency cannot serve right now (throttled,
 /// unreachable, timed out): the request is answered 503 `unavailable` with `Retry-After`.

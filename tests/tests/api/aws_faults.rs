@@ -353,6 +353,7 @@ async fn the_worker_lambda_leases_its_batch_so_a_failed_task_comes_back_soon() {
         backups: s.backups.clone(),
         queue: queue.clone(),
         files: s.files.clone(),
+        web: s.web.clone(),
         keyring: Default::default(),
         settings: s.settings.clone(),
     };

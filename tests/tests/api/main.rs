@@ -26,6 +26,7 @@ mod retention;
 mod roles;
 mod scim;
 mod sign_in_policy;
+mod sso;
 mod store_conformance;
 mod tiers;
 mod uploads;

@@ -383,7 +383,11 @@ async fn subscribers_beyond_one_page_are_mailed_by_follow_up_tasks() {
     let all: Vec<usize> = (0..notices::PAGE + 5).collect();
     for chunk in all.chunks(kanri::app::imports::MAX_GENERATED_ROWS) {
         let csv: String = std::iter::once("name,email,login_id,role,groups\n".to_owned())
-            .chain(chunk.iter().map(|i| format!("U{i},page-{i}@example.jp,,,\n")))
+            .chain(
+                chunk
+                    .iter()
+                    .map(|i| format!("U{i},page-{i}@example.jp,,,\n")),
+            )
             .collect();
         let r = app
             .post_bytes(

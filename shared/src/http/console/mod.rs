@@ -25,6 +25,7 @@ mod groups;
 mod logs;
 mod roles;
 mod sign_in_policy;
+mod sso;
 mod user_import;
 mod users;
 
@@ -32,6 +33,7 @@ pub use groups::*;
 pub use logs::*;
 pub use roles::*;
 pub use sign_in_policy::*;
+pub use sso::*;
 pub use user_import::*;
 pub use users::*;
 
@@ -64,6 +66,12 @@ const NAV: &[(&str, &str, &str, &str)] = &[
         "/admin/sign-in-policy",
         "サインインポリシー",
         "Sign-in policy",
+    ),
+    (
+        "page-admin-sso",
+        "/admin/sso",
+        "シングルサインオン",
+        "Single sign-on",
     ),
 ];
 

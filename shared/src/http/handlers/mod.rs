@@ -11,6 +11,7 @@ pub mod roles;
 pub mod scim_tokens;
 pub mod session;
 pub mod sign_in_policy;
+pub mod sso;
 pub mod system;
 pub mod tenant;
 pub mod uploads;

@@ -96,19 +96,21 @@ fn code_form(
 }
 
 /// Back to the password step: the challenge is gone (expired, used, or its factor removed meanwhile).
-fn challenge_ended(page: &Page, tenant: String) -> Reply {
+async fn challenge_ended(s: &AppState, page: &Page, tenant: String) -> Reply {
     let e = page.say(
         "確認コードの入力期限が切れたか、このログインはすでに終了しています。もう一度パスワードからログインしてください。",
         "The time to enter a code has run out, or this sign-in has already ended. Please sign in again with your password.",
     );
     let mut r = login_form(
+        s,
         page,
         StatusCode::UNAUTHORIZED,
-        tenant,
-        String::new(),
+        (tenant, String::new()),
         None,
         Some(e),
-    );
+        false,
+    )
+    .await;
     r.cookies.push(page.challenge_cookie("", 0));
     r
 }
@@ -121,7 +123,7 @@ pub async fn login_code(State(s): State<AppState>, page: Page) -> Reply {
     };
     match mfa::challenge_expiry(&s.svc, challenge, ktime::now()).await {
         Ok(Some(expires)) => code_form(&page, StatusCode::OK, tenant, expires, None),
-        Ok(None) => challenge_ended(&page, tenant),
+        Ok(None) => challenge_ended(&s, &page, tenant).await,
         Err(e) => page.failure(e),
     }
 }
@@ -137,7 +139,7 @@ async fn code_again(
 ) -> Reply {
     match mfa::challenge_expiry(&s.svc, challenge, ktime::now()).await {
         Ok(Some(expires)) => code_form(page, status, tenant, expires, Some(error)),
-        Ok(None) => challenge_ended(page, tenant),
+        Ok(None) => challenge_ended(s, page, tenant).await,
         Err(e) => page.failure(e),
     }
 }
@@ -155,7 +157,7 @@ pub async fn login_code_post(
     }
     let tenant = form.text("tenant");
     let Some(challenge) = page.challenge().map(str::to_owned) else {
-        return challenge_ended(&page, tenant);
+        return challenge_ended(&s, &page, tenant).await;
     };
     let now = ktime::now();
     match mfa::login(&s.svc, &challenge, &form.text("code"), &ip, now).await {
@@ -187,20 +189,22 @@ pub async fn login_code_post(
             )
             .await
         }
-        Err(AppError::InvalidChallenge) => challenge_ended(&page, tenant),
+        Err(AppError::InvalidChallenge) => challenge_ended(&s, &page, tenant).await,
         Err(AppError::ContractEnded) => {
             let e = page.say(
                 "この組織の契約は終了しています。",
                 "The contract of this organisation has ended.",
             );
             let mut r = login_form(
+                &s,
                 &page,
                 StatusCode::FORBIDDEN,
-                tenant,
-                String::new(),
+                (tenant, String::new()),
                 None,
                 Some(e),
-            );
+                false,
+            )
+            .await;
             r.cookies.push(page.challenge_cookie("", 0));
             r
         }

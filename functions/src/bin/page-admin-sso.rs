@@ -1,0 +1,6 @@
+//! Lambda function for the page `GET /admin/sso`.
+
+#[tokio::main]
+async fn main() -> Result<(), kanri::http::lambda::Error> {
+    kanri::http::lambda::run("page-admin-sso").await
+}
