@@ -451,11 +451,25 @@ r = page("page-set-password", "GET", "/set-password?token=not-a-real-token")
 check("page-set-password with an unknown token -> 410 page saying the link cannot be used",
       is_page(r, 410, "このリンクは使えません"), repr(r))
 for rid, path in [("page-login-post", "/login"), ("page-password-reset-post", "/password-reset"),
-                  ("page-set-password-post", "/set-password")]:
+                  ("page-set-password-post", "/set-password"), ("page-login-mfa-post", "/login/mfa")]:
     r = page(rid, "POST", path, {"tenant": "x", "login": "y", "password": "z", "token": "t"})
     check(f"{rid} POST {path} without a CSRF token -> 403 page", is_page(r, 403), repr(r))
+# The code step without its challenge cookie starts the sign-in over.
+r = page("page-login-mfa", "GET", "/login/mfa")
+check("page-login-mfa GET /login/mfa without a challenge -> 303 to /login",
+      is_page(r, 303) and r.headers.get("location") == "/login", repr(r) + repr(r.headers))
+# Single sign-on: no tenant named yet -> the login page asks for it; a callback with no state of this browser
+# is refused on a page (4xx), never a 5xx.
+r = page("page-sso-start", "GET", "/sso/start")
+check("page-sso-start GET /sso/start without a tenant -> 303 to /login?sso=1",
+      is_page(r, 303) and r.headers.get("location") == "/login?sso=1", repr(r) + repr(r.headers))
+r = page("page-sso-callback", "GET", "/sso/callback?state=forged&code=forged")
+check("page-sso-callback with a state this browser never got -> a 4xx page",
+      400 <= r.status < 500 and is_page(r, r.status), repr(r))
 for rid in ["page-account", "page-account-password", "page-account-password-post",
-            "page-account-subscriptions-post", "page-logout-post", "page-notices"] + [i for i in PAGES if i.startswith("page-admin-")]:
+            "page-account-subscriptions-post", "page-logout-post", "page-notices", "page-account-mfa",
+            "page-account-mfa-totp-post", "page-account-mfa-confirm-post", "page-account-mfa-delete-post",
+            ] + [i for i in PAGES if i.startswith("page-admin-")]:
     route = BY_ID[rid]
     form = {} if route["method"] == "POST" else None
     r = page(rid, route["method"], fill(route["path"]), form, {"cookie": "kanri_session=not-a-session"})
