@@ -835,71 +835,42 @@ pub async fn login_post(
         Ok(auth::LoginOutcome::Session(session)) => signed_in_reply(&page, &session),
         // No session without the code: the challenge goes in its cookie to the code step.
         Ok(auth::LoginOutcome::SecondFactor(ch)) => mfa::to_code_step(&page, &tenant, &ch),
-        Err(AppError::InvalidCredentials) => {
-            let e = page.say(
-                "テナント ID、ログイン ID またはパスワードが違います。",
-                "The tenant ID, login or password is wrong.",
-            );
-            login_form(
-                &s,
-                &page,
-                StatusCode::UNAUTHORIZED,
-                (tenant, login),
-                None,
-                Some(e),
-                false,
-            )
-            .await
+        Err(e) => {
+            // A refusal the person can act on: the form again, with the reason.
+            let (status, (ja, en)) = match e {
+                AppError::InvalidCredentials => (
+                    StatusCode::UNAUTHORIZED,
+                    (
+                        "テナント ID、ログイン ID またはパスワードが違います。",
+                        "The tenant ID, login or password is wrong.",
+                    ),
+                ),
+                AppError::SsoRequired => (
+                    StatusCode::FORBIDDEN,
+                    (
+                        "この組織では、パスワードではなく組織の ID プロバイダーでログインします。下のボタンを使ってください。",
+                        "This organisation signs in through its identity provider, not with a password. Use the button below.",
+                    ),
+                ),
+                AppError::ContractEnded => (
+                    StatusCode::FORBIDDEN,
+                    (
+                        "この組織の契約は終了しています。",
+                        "The contract of this organisation has ended.",
+                    ),
+                ),
+                AppError::IpNotAllowed => (
+                    StatusCode::FORBIDDEN,
+                    (
+                        "この組織は、許可されたネットワーク（IP アドレス）からのサインインだけを受け付けています。社内ネットワークや VPN からお試しください。",
+                        "This organisation accepts sign-in only from its allowed networks (IP addresses). Try again from the office network or VPN.",
+                    ),
+                ),
+                e => return page.failure(e),
+            };
+            let e = page.say(ja, en);
+            login_form(&s, &page, status, (tenant, login), None, Some(e), false).await
         }
-        Err(AppError::SsoRequired) => {
-            let e = page.say(
-                "この組織では、パスワードではなく組織の ID プロバイダーでログインします。下のボタンを使ってください。",
-                "This organisation signs in through its identity provider, not with a password. Use the button below.",
-            );
-            login_form(
-                &s,
-                &page,
-                StatusCode::FORBIDDEN,
-                (tenant, login),
-                None,
-                Some(e),
-                false,
-            )
-            .await
-        }
-        Err(AppError::ContractEnded) => {
-            let e = page.say(
-                "この組織の契約は終了しています。",
-                "The contract of this organisation has ended.",
-            );
-            login_form(
-                &s,
-                &page,
-                StatusCode::FORBIDDEN,
-                (tenant, login),
-                None,
-                Some(e),
-                false,
-            )
-            .await
-        }
-        Err(AppError::IpNotAllowed) => {
-            let e = page.say(
-                "この組織は、許可されたネットワーク（IP アドレス）からのサインインだけを受け付けています。社内ネットワークや VPN からお試しください。",
-                "This organisation accepts sign-in only from its allowed networks (IP addresses). Try again from the office network or VPN.",
-            );
-            login_form(
-                &s,
-                &page,
-                StatusCode::FORBIDDEN,
-                (tenant, login),
-                None,
-                Some(e),
-                false,
-            )
-            .await
-        }
-        Err(e) => page.failure(e),
     }
 }
 
