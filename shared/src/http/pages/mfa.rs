@@ -273,6 +273,19 @@ pub async fn account_mfa(State(s): State<AppState>, Caller(p): Caller, page: Pag
         .unwrap_or_else(|e| page.failure(e))
 }
 
+/// The enrolment page again with why the form was refused.
+async fn mfa_refused(
+    s: &AppState,
+    page: &Page,
+    p: &Principal,
+    status: StatusCode,
+    error: String,
+) -> Reply {
+    mfa_page(s, page, p, status, None, Some(error))
+        .await
+        .unwrap_or_else(|e| page.failure(e))
+}
+
 async fn mfa_page(
     s: &AppState,
     page: &Page,
@@ -329,9 +342,7 @@ pub async fn account_mfa_start(
                 "二段階認証はすでに有効です。設定し直すには、先に解除してください。",
                 "Two-step verification is already on. Turn it off first to set it up again.",
             );
-            mfa_page(&s, &page, &p, StatusCode::CONFLICT, None, Some(e))
-                .await
-                .unwrap_or_else(|e| page.failure(e))
+            mfa_refused(&s, &page, &p, StatusCode::CONFLICT, e).await
         }
         Err(e) => page.failure(e),
     }
@@ -373,9 +384,7 @@ pub async fn account_mfa_confirm(
                 "コードが違います。認証アプリに今表示されている 6 桁のコードを入力してください。",
                 "The code is wrong. Enter the six digits your authenticator app shows now.",
             );
-            mfa_page(&s, &page, &p, StatusCode::BAD_REQUEST, None, Some(e))
-                .await
-                .unwrap_or_else(|e| page.failure(e))
+            mfa_refused(&s, &page, &p, StatusCode::BAD_REQUEST, e).await
         }
         Err(AppError::Conflict { code, .. }) => {
             let e = if code == "mfa_not_pending" {
@@ -389,9 +398,7 @@ pub async fn account_mfa_confirm(
                     "Two-step verification is already on.",
                 )
             };
-            mfa_page(&s, &page, &p, StatusCode::CONFLICT, None, Some(e))
-                .await
-                .unwrap_or_else(|e| page.failure(e))
+            mfa_refused(&s, &page, &p, StatusCode::CONFLICT, e).await
         }
         Err(e) => page.failure(e),
     }
@@ -411,9 +418,7 @@ pub async fn account_mfa_delete(
         Ok(()) => page.redirect("/account/mfa?done=disabled"),
         Err(AppError::Invalid { .. }) => {
             let e = page.say("パスワードが違います。", "The password is wrong.");
-            mfa_page(&s, &page, &p, StatusCode::BAD_REQUEST, None, Some(e))
-                .await
-                .unwrap_or_else(|e| page.failure(e))
+            mfa_refused(&s, &page, &p, StatusCode::BAD_REQUEST, e).await
         }
         Err(AppError::Conflict { .. }) => page.redirect("/account/mfa"),
         Err(e) => page.failure(e),
