@@ -31,6 +31,8 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
+mod every_route;
+
 use base64::Engine as _;
 use kanri::adapters::aws::metrics;
 use kanri::config::{Backend, Config};
@@ -123,13 +125,37 @@ struct Api {
 struct Resp {
     status: u16,
     body: Value,
+    headers: reqwest::header::HeaderMap,
 }
 
-/// A request body: none, JSON, or a CSV file (`text/csv`).
+/// A request body: none, JSON, a CSV file (`text/csv`), a SCIM document (`application/scim+json`), a
+/// browser's form (urlencoded), or a browser's file upload (multipart: text fields, then the file).
 enum Body {
     Empty,
     Json(Value),
     Csv(String),
+    Scim(Value),
+    Form(Vec<(String, String)>),
+    Multipart {
+        fields: Vec<(String, String)>,
+        filename: String,
+        bytes: Vec<u8>,
+    },
+}
+
+/// Who a request is from: nobody, a bearer token (a session, the operator, a SCIM token), or a browser's
+/// cookies (`kanri_session=…; kanri_csrf=…`).
+#[derive(Clone)]
+enum Auth {
+    None,
+    Bearer(String),
+    Cookie(String),
+}
+
+impl From<Option<&str>> for Auth {
+    fn from(t: Option<&str>) -> Self {
+        t.map_or(Auth::None, |t| Auth::Bearer(t.to_owned()))
+    }
 }
 
 impl From<Option<Value>> for Body {
@@ -150,22 +176,112 @@ impl Api {
     }
 
     async fn send(&self, method: &str, path: &str, token: Option<&str>, body: Body) -> Res<Resp> {
+        self.send_as(method, path, &token.into(), body).await
+    }
+
+    async fn send_as(&self, method: &str, path: &str, auth: &Auth, body: Body) -> Res<Resp> {
         let m = reqwest::Method::from_bytes(method.as_bytes())?;
         let mut req = self.http.request(m, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
+        match auth {
+            Auth::None => {}
+            Auth::Bearer(t) => req = req.bearer_auth(t),
+            Auth::Cookie(c) => req = req.header("cookie", c),
         }
         match body {
             Body::Empty => {}
             Body::Json(b) => req = req.json(&b),
             Body::Csv(text) => req = req.header("content-type", "text/csv").body(text),
+            Body::Scim(b) => {
+                req = req
+                    .header("content-type", "application/scim+json")
+                    .body(b.to_string())
+            }
+            Body::Form(fields) => {
+                req = req
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(form_encode(&fields))
+            }
+            Body::Multipart {
+                fields,
+                filename,
+                bytes,
+            } => {
+                let b = "kanri-bench-boundary-7f3a9c";
+                let mut out = Vec::new();
+                for (k, v) in &fields {
+                    out.extend_from_slice(
+                        format!(
+                            "--{b}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                        )
+                        .as_bytes(),
+                    );
+                }
+                // No file name: a form of text fields only (the import's confirm form).
+                if !filename.is_empty() {
+                    out.extend_from_slice(
+                        format!(
+                            "--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\
+                             Content-Type: text/csv\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    );
+                    out.extend_from_slice(&bytes);
+                    out.extend_from_slice(b"\r\n");
+                }
+                out.extend_from_slice(format!("--{b}--\r\n").as_bytes());
+                req = req
+                    .header("content-type", format!("multipart/form-data; boundary={b}"))
+                    .body(out)
+            }
         }
         let resp = req.send().await?;
         let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
         let text = resp.text().await?;
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok(Resp { status, body })
+        Ok(Resp {
+            status,
+            body,
+            headers,
+        })
     }
+}
+
+/// `application/x-www-form-urlencoded`, as a browser sends a form.
+fn form_encode(fields: &[(String, String)]) -> String {
+    let mut url = reqwest::Url::parse("http://form.invalid/").expect("url");
+    url.query_pairs_mut().extend_pairs(fields);
+    url.query().unwrap_or("").to_owned()
+}
+
+/// Waits until no AWS request has been sent for [`QUIET`] (the in-process worker is idle).
+async fn quiet() {
+    let mut last = metrics::snapshot();
+    let mut still = std::time::Duration::ZERO;
+    let step = std::time::Duration::from_millis(25);
+    while still < QUIET {
+        tokio::time::sleep(step).await;
+        let now = metrics::snapshot();
+        if now == last {
+            still += step;
+        } else {
+            still = std::time::Duration::ZERO;
+            last = now;
+        }
+    }
+}
+
+/// How long no AWS request must be sent for the worker to count as idle (its tasks start at once when
+/// queued, so a call's tasks send their first request well within this).
+const QUIET: std::time::Duration = std::time::Duration::from_millis(75);
+
+/// The method and documented status of route `id` in the route table.
+fn route_of(id: &str) -> Res<(String, u16)> {
+    kanri::http::routes::table()
+        .iter()
+        .find(|r| r.id == id)
+        .map(|r| (r.method.as_str().to_owned(), r.doc.status))
+        .ok_or_else(|| err(format!("no route {id} in the route table")))
 }
 
 /// One measured call: what it was, what it answered, which AWS requests it sent.
@@ -212,12 +328,66 @@ impl Recorder {
         body: Body,
         expect: u16,
     ) -> Res<Value> {
+        let r = self
+            .record(api, route, label, method, path, &token.into(), body, expect)
+            .await?;
+        Ok(r.body)
+    }
+
+    /// One call of route `route` (method from the route table), expecting its documented status.
+    async fn hit(
+        &mut self,
+        api: &Api,
+        route: &str,
+        label: &str,
+        path: &str,
+        auth: &Auth,
+        body: Body,
+    ) -> Res<Resp> {
+        let (method, status) = route_of(route)?;
+        self.record(api, route, label, &method, path, auth, body, status)
+            .await
+    }
+
+    /// As `hit`, expecting `expect` (a page that answers a form with its page, a refusal path).
+    #[allow(clippy::too_many_arguments)]
+    async fn hit_expect(
+        &mut self,
+        api: &Api,
+        route: &str,
+        label: &str,
+        path: &str,
+        auth: &Auth,
+        body: Body,
+        expect: u16,
+    ) -> Res<Resp> {
+        let (method, _) = route_of(route)?;
+        self.record(api, route, label, &method, path, auth, body, expect)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn record(
+        &mut self,
+        api: &Api,
+        route: &str,
+        label: &str,
+        method: &str,
+        path: &str,
+        auth: &Auth,
+        body: Body,
+        expect: u16,
+    ) -> Res<Resp> {
+        // The background tasks of earlier calls (the in-process worker) are done before this call starts,
+        // and this call's own tasks are counted with it: no AWS request for a while on either side.
+        quiet().await;
         let before = metrics::snapshot();
         let waited = metrics::waited();
         let t = Instant::now();
-        let r = api.send(method, path, token, body).await?;
+        let r = api.send_as(method, path, auth, body).await?;
         let ms = t.elapsed().as_secs_f64() * 1000.0;
         let aws_ms = metrics::waited().saturating_sub(waited).as_secs_f64() * 1000.0;
+        quiet().await;
         let d = metrics::delta(&before, &metrics::snapshot());
         let mut services = serde_json::Map::new();
         for s in ["DynamoDB", "KMS", "S3", "SES"] {
@@ -258,7 +428,7 @@ impl Recorder {
             "services": services,
             "operations": ops,
         }));
-        Ok(r.body)
+        Ok(r)
     }
 }
 
@@ -320,7 +490,10 @@ async fn start(config: &Config) -> Res<Api> {
     ));
     Ok(Api {
         base: format!("http://{addr}"),
-        http: reqwest::Client::new(),
+        // A browser's client for the pages: redirects are answers to count, not to follow.
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?,
         operator,
     })
 }
@@ -682,6 +855,23 @@ async fn aws_requests() -> Res<Value> {
     )
     .await?;
 
+    // Every other route of the route table, once each.
+    every_route::every_route(
+        &mut rec,
+        every_route::Ctx {
+            api: &api,
+            moto: &moto,
+            slug: &slug,
+            domain: &domain,
+            tenant_id: &tenant_id,
+            admin: &session,
+            admin_email: &admin_email,
+            admin_pw: &pw,
+            spare: spare.clone(),
+        },
+    )
+    .await?;
+
     // A second app on the same tables: a new process (a Lambda cold start) has no key cached.
     let cold = start(&config).await?;
     let path = format!("/v1/users/{u1}");
@@ -708,16 +898,13 @@ async fn aws_requests() -> Res<Value> {
     )
     .await?;
 
-    let all: Vec<&str> = kanri::http::routes::table().iter().map(|r| r.id).collect();
-    let not_measured: Vec<&str> = all
-        .iter()
-        .copied()
-        .filter(|id| !rec.measured.contains(*id))
-        .collect();
+    // The bench fails when a route of the table is not called (its cost would go unmeasured).
+    let not_measured = every_route::check_covered(&rec)?;
     let _ = std::fs::remove_dir_all(&data_dir);
     Ok(json!({
         "rows": rec.rows,
         "routes_not_measured": not_measured,
+        "routes_counted_in_bulk": every_route::COUNTED_IN_BULK,
         "failures": rec.failures,
     }))
 }
