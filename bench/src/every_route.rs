@@ -1102,18 +1102,17 @@ async fn account_pages(rec: &mut Recorder, c: &mut Ctx<'_>) -> Res<()> {
         None,
     )
     .await?;
-    let r = page(
+    page(
         rec,
         api,
         &mut b,
         "page-account-mfa-totp-post",
-        "start: QR code and key",
+        "start: a new secret, back to the page",
         "/account/mfa/totp",
         form(&[("csrf", &sc)]),
         None,
     )
     .await?;
-    let _ = r;
     let r = page(
         rec,
         api,
@@ -1364,7 +1363,7 @@ async fn admin_pages(rec: &mut Recorder, c: &mut Ctx<'_>) -> Res<()> {
     )
     .await?;
     let email = format!("console1@{}", c.domain);
-    let r = page(
+    page(
         rec,
         api,
         &mut b,
@@ -1382,7 +1381,6 @@ async fn admin_pages(rec: &mut Recorder, c: &mut Ctx<'_>) -> Res<()> {
         Some(303),
     )
     .await?;
-    let _ = r;
     let found = api
         .send_as(
             "GET",
