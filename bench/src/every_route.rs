@@ -2030,3 +2030,50 @@ async fn admin_pages(rec: &mut Recorder, c: &mut Ctx<'_>) -> Res<()> {
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_route_not_called_fails_the_bench_by_name() {
+        let mut rec = Recorder::new();
+        let e = check_covered(&rec).expect_err("nothing called").to_string();
+        assert!(e.contains("users-get") && e.contains("page-login"), "{e}");
+        assert!(!e.contains("ops-jobs-purge"), "counted in section 6: {e}");
+        for r in kanri::http::routes::table() {
+            rec.measured.insert(r.id.to_owned());
+        }
+        rec.measured.remove("scim-users-patch");
+        let e = check_covered(&rec).expect_err("one missing").to_string();
+        assert!(e.ends_with(": scim-users-patch"), "{e}");
+        rec.measured.insert("scim-users-patch".into());
+        assert_eq!(
+            check_covered(&rec).expect("all called"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn totp_codes_are_those_of_rfc_6238() {
+        // RFC 6238 appendix B, SHA-1: the secret "12345678901234567890", 8 digits there, the last 6 here.
+        let secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+        assert_eq!(totp(secret, 59).expect("code"), "287082");
+        assert_eq!(totp(secret, 1_111_111_109).expect("code"), "081804");
+    }
+
+    #[test]
+    fn forms_are_urlencoded_as_a_browser_sends_them() {
+        let f = [
+            ("name".to_owned(), "a b&c=d/é".to_owned()),
+            ("csrf".to_owned(), "x".to_owned()),
+        ];
+        assert_eq!(crate::form_encode(&f), "name=a+b%26c%3Dd%2F%C3%A9&csrf=x");
+    }
+
+    #[test]
+    fn page_fields_are_unescaped() {
+        let page = r#"<input type="hidden" name="data" value="YWJj&#x2f;ZA&#61;&#61;">"#;
+        assert_eq!(field(page, "data").expect("field"), "YWJj/ZA==");
+    }
+}
