@@ -108,8 +108,9 @@ MINIMUM = {
     ("mail-log", "*"): (3, 0, 0, 0, "session, caller, one Query of the log"),
     ("ops-tenants-audit-log", ""): (1, 0, 0, 0, "one Query of the log"),
     # -- the rest of the route table (issue 19 item 2). "token" is a SCIM call's first read: the SCIM token's
-    # item by its hash, as a session's. A page that does what an API route does costs that route's
-    # minimum plus what the page adds.
+    # item by its hash, as a session's; the token's record comes in the call's one BatchGetItem with the
+    # tenant item. A page that does what an API route does costs that route's minimum plus what the page
+    # adds.
     ("groups-create", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, name guard), one transaction"),
     ("groups-rename", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, group, new name's guard), one "
                              "transaction"),
@@ -180,12 +181,15 @@ MINIMUM = {
     ("scim-tokens-create", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, tenant item), one transaction"),
     ("scim-tokens-list", "*"): (3, 0, 0, 0, "session, caller, one Query of tokens"),
     ("scim-tokens-revoke", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, token), one transaction"),
-    ("scim-service-provider-config", "*"): (3, 0, 0, 0, "token, tenant item, and the token's first use "
-                                            "writes its last-use time (the next SCIM rows do not)"),
-    ("scim-resource-types", "*"): (2, 0, 0, 0, "token, tenant item; a fixed document"),
-    ("scim-resource-type", "*"): (2, 0, 0, 0, "token, tenant item; a fixed document"),
-    ("scim-schemas", "*"): (2, 0, 0, 0, "token, tenant item; a fixed document"),
-    ("scim-schema", "*"): (2, 0, 0, 0, "token, tenant item; a fixed document"),
+    ("scim-service-provider-config", "*"): (3, 0, 0, 0, "token, BatchGetItem(token record, tenant item), "
+                                            "and its first use in a minute writes its last-use time (the "
+                                            "next SCIM rows, within the minute, do not)"),
+    ("scim-resource-types", "*"): (2, 0, 0, 0, "token, BatchGetItem(token record, tenant item); a fixed "
+                                   "document"),
+    ("scim-resource-type", "*"): (2, 0, 0, 0, "token, BatchGetItem(token record, tenant item); a fixed "
+                                  "document"),
+    ("scim-schemas", "*"): (2, 0, 0, 0, "token, BatchGetItem(token record, tenant item); a fixed document"),
+    ("scim-schema", "*"): (2, 0, 0, 0, "token, BatchGetItem(token record, tenant item); a fixed document"),
     ("scim-users-create", "*"): (4, 0, 0, 1, "token, BatchGetItem(tenant item, e-mail and external id "
                                  "guards), one transaction, the mail and its mail-log write"),
     ("scim-users-list", "*"): (2, 0, 0, 0, "token, BatchGetItem(tenant item, userName guard): no match"),
@@ -226,8 +230,9 @@ MINIMUM = {
     ("uploads-delete", "*"): (3, 0, 1, 0, "session, BatchGetItem(caller, upload), one transaction; S3 "
                               "DeleteObject (a PUT may have come)"),
     ("ops-jobs-cleanup-uploads", "*"): (1, 0, 0, 0, "one Query of uploads due by then (none left here)"),
-    ("ops-jobs-backup", "*"): (4, 0, 0, 0, "per table (data, log): one CreateBackup, one ListBackups for "
-                               "the retention"),
+    ("ops-jobs-backup", "*"): (4, 0, 0, 0, "per table backed up (2): one ListBackups (today's generation "
+                               "made already? the retention follows from the same list and the new one), one "
+                               "CreateBackup"),
     ("ops-backups-list", "*"): (2, 0, 0, 0, "one ListBackups per table"),
     ("page-login", "*"): (0, 0, 0, 0, "no storage (the CSRF cookie is random)"),
     ("page-login-post", "*"): (4, 0, 0, 0, "as auth-login"),
