@@ -3,8 +3,11 @@
 //!   kanri-bench argon2 [N]    N timings (ms) of one argon2id hash with the production parameters
 //!                             (`kanri::crypto::hash_password_blocking`), as JSON.
 //!   kanri-bench aws-requests  starts the app in this process on the AWS backend against an emulator
-//!                             (moto), calls each endpoint once on a warm tenant and prints, as JSON, the
-//!                             AWS requests each call sent (counted by `kanri::adapters::aws::metrics`).
+//!                             (moto), calls every route of the route table on a warm tenant (the pages as
+//!                             a browser, SCIM with a SCIM token: bench/src/every_route.rs) and prints, as
+//!                             JSON, the AWS requests each call sent (counted by
+//!                             `kanri::adapters::aws::metrics`, a call's background tasks with it); fails,
+//!                             naming them, when routes of `kanri::http::routes::table()` were not called.
 //!   kanri-bench bulk-requests [USERS] [MEMBERS] [GROUPS]
 //!                             the same counting for the bulk operations of one tenant: a CSV import of
 //!                             USERS rows (default 10000), adding MEMBERS of them to one group (1000),
