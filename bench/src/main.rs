@@ -3,8 +3,11 @@
 //!   kanri-bench argon2 [N]    N timings (ms) of one argon2id hash with the production parameters
 //!                             (`kanri::crypto::hash_password_blocking`), as JSON.
 //!   kanri-bench aws-requests  starts the app in this process on the AWS backend against an emulator
-//!                             (moto), calls each endpoint once on a warm tenant and prints, as JSON, the
-//!                             AWS requests each call sent (counted by `kanri::adapters::aws::metrics`).
+//!                             (moto), calls every route of the route table on a warm tenant (the pages as
+//!                             a browser, SCIM with a SCIM token: bench/src/every_route.rs) and prints, as
+//!                             JSON, the AWS requests each call sent (counted by
+//!                             `kanri::adapters::aws::metrics`, a call's background tasks with it); fails,
+//!                             naming them, when routes of `kanri::http::routes::table()` were not called.
 //!   kanri-bench bulk-requests [USERS] [MEMBERS] [GROUPS]
 //!                             the same counting for the bulk operations of one tenant: a CSV import of
 //!                             USERS rows (default 10000), adding MEMBERS of them to one group (1000),
@@ -30,6 +33,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_trait::async_trait;
+
+mod every_route;
 
 use base64::Engine as _;
 use kanri::adapters::aws::metrics;
@@ -118,18 +123,44 @@ struct Api {
     base: String,
     http: reqwest::Client,
     operator: String,
+    /// Requests sent through this client (measured or not).
+    sent: std::sync::atomic::AtomicU64,
 }
 
 struct Resp {
     status: u16,
     body: Value,
+    headers: reqwest::header::HeaderMap,
 }
 
-/// A request body: none, JSON, or a CSV file (`text/csv`).
+/// A request body: none, JSON, a CSV file (`text/csv`), a SCIM document (`application/scim+json`), a
+/// browser's form (urlencoded), or a browser's file upload (multipart: text fields, then the file).
 enum Body {
     Empty,
     Json(Value),
     Csv(String),
+    Scim(Value),
+    Form(Vec<(String, String)>),
+    Multipart {
+        fields: Vec<(String, String)>,
+        filename: String,
+        bytes: Vec<u8>,
+    },
+}
+
+/// Who a request is from: nobody, a bearer token (a session, the operator, a SCIM token), or a browser's
+/// cookies (`kanri_session=…; kanri_csrf=…`).
+#[derive(Clone)]
+enum Auth {
+    None,
+    Bearer(String),
+    Cookie(String),
+}
+
+impl From<Option<&str>> for Auth {
+    fn from(t: Option<&str>) -> Self {
+        t.map_or(Auth::None, |t| Auth::Bearer(t.to_owned()))
+    }
 }
 
 impl From<Option<Value>> for Body {
@@ -150,26 +181,140 @@ impl Api {
     }
 
     async fn send(&self, method: &str, path: &str, token: Option<&str>, body: Body) -> Res<Resp> {
+        self.send_as(method, path, &token.into(), body).await
+    }
+
+    async fn send_as(&self, method: &str, path: &str, auth: &Auth, body: Body) -> Res<Resp> {
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let m = reqwest::Method::from_bytes(method.as_bytes())?;
         let mut req = self.http.request(m, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
+        match auth {
+            Auth::None => {}
+            Auth::Bearer(t) => req = req.bearer_auth(t),
+            Auth::Cookie(c) => req = req.header("cookie", c),
         }
         match body {
             Body::Empty => {}
             Body::Json(b) => req = req.json(&b),
             Body::Csv(text) => req = req.header("content-type", "text/csv").body(text),
+            Body::Scim(b) => {
+                req = req
+                    .header("content-type", "application/scim+json")
+                    .body(b.to_string())
+            }
+            Body::Form(fields) => {
+                req = req
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(form_encode(&fields))
+            }
+            Body::Multipart {
+                fields,
+                filename,
+                bytes,
+            } => {
+                let b = "kanri-bench-boundary-7f3a9c";
+                let mut out = Vec::new();
+                for (k, v) in &fields {
+                    out.extend_from_slice(
+                        format!(
+                            "--{b}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                        )
+                        .as_bytes(),
+                    );
+                }
+                // No file name: a form of text fields only (the import's confirm form).
+                if !filename.is_empty() {
+                    out.extend_from_slice(
+                        format!(
+                            "--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\
+                             Content-Type: text/csv\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    );
+                    out.extend_from_slice(&bytes);
+                    out.extend_from_slice(b"\r\n");
+                }
+                out.extend_from_slice(format!("--{b}--\r\n").as_bytes());
+                req = req
+                    .header("content-type", format!("multipart/form-data; boundary={b}"))
+                    .body(out)
+            }
         }
         let resp = req.send().await?;
         let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
         let text = resp.text().await?;
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok(Resp { status, body })
+        Ok(Resp {
+            status,
+            body,
+            headers,
+        })
     }
+}
+
+/// `application/x-www-form-urlencoded`, as a browser sends a form.
+fn form_encode(fields: &[(String, String)]) -> String {
+    fn enc(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".to_owned(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Waits until no AWS request has been sent for [`QUIET`] (the in-process worker is idle).
+async fn quiet() {
+    quiet_for(QUIET).await
+}
+
+async fn quiet_for(quiet: std::time::Duration) {
+    let mut last = metrics::snapshot();
+    let mut still = std::time::Duration::ZERO;
+    let step = std::time::Duration::from_millis(25);
+    while still < quiet {
+        tokio::time::sleep(step).await;
+        let now = metrics::snapshot();
+        if now == last {
+            still += step;
+        } else {
+            still = std::time::Duration::ZERO;
+            last = now;
+        }
+    }
+}
+
+/// How long no AWS request must be sent for the worker to count as idle (its tasks start at once when
+/// queued, so a call's tasks send their first request well within this).
+const QUIET: std::time::Duration = std::time::Duration::from_millis(75);
+
+/// The method and documented status of route `id` in the route table.
+fn route_of(id: &str) -> Res<(String, u16)> {
+    kanri::http::routes::table()
+        .iter()
+        .find(|r| r.id == id)
+        .map(|r| (r.method.as_str().to_owned(), r.doc.status))
+        .ok_or_else(|| err(format!("no route {id} in the route table")))
 }
 
 /// One measured call: what it was, what it answered, which AWS requests it sent.
 struct Recorder {
+    /// Where the last call left off: its client, that client's count of requests sent, and the AWS
+    /// requests counted once the worker was idle. The next call needs no wait when nothing happened since.
+    idle_after: Option<(String, u64, metrics::Counts)>,
+    /// How long the worker must stay idle after the next call (then back to [`QUIET`]): longer for a
+    /// call whose task waits on the mail rate before its first request.
+    settle: Option<std::time::Duration>,
     rows: Vec<Value>,
     measured: BTreeSet<String>,
     failures: Vec<String>,
@@ -178,6 +323,8 @@ struct Recorder {
 impl Recorder {
     fn new() -> Self {
         Recorder {
+            idle_after: None,
+            settle: None,
             rows: vec![],
             measured: BTreeSet::new(),
             failures: vec![],
@@ -212,13 +359,79 @@ impl Recorder {
         body: Body,
         expect: u16,
     ) -> Res<Value> {
+        let r = self
+            .record(api, route, label, method, path, &token.into(), body, expect)
+            .await?;
+        Ok(r.body)
+    }
+
+    /// One call of route `route` (method from the route table), expecting its documented status.
+    async fn hit(
+        &mut self,
+        api: &Api,
+        route: &str,
+        label: &str,
+        path: &str,
+        auth: &Auth,
+        body: Body,
+    ) -> Res<Resp> {
+        let (method, status) = route_of(route)?;
+        self.record(api, route, label, &method, path, auth, body, status)
+            .await
+    }
+
+    /// As `hit`, expecting `expect` (a page that answers a form with its page, a refusal path).
+    #[allow(clippy::too_many_arguments)]
+    async fn hit_expect(
+        &mut self,
+        api: &Api,
+        route: &str,
+        label: &str,
+        path: &str,
+        auth: &Auth,
+        body: Body,
+        expect: u16,
+    ) -> Res<Resp> {
+        let (method, _) = route_of(route)?;
+        self.record(api, route, label, &method, path, auth, body, expect)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn record(
+        &mut self,
+        api: &Api,
+        route: &str,
+        label: &str,
+        method: &str,
+        path: &str,
+        auth: &Auth,
+        body: Body,
+        expect: u16,
+    ) -> Res<Resp> {
+        // The background tasks of earlier calls (the in-process worker) are done before this call starts,
+        // and this call's own tasks are counted with it: no AWS request for a while on either side.
+        let sent = api.sent.load(std::sync::atomic::Ordering::Relaxed);
+        let unchanged = self.idle_after.as_ref().is_some_and(|(base, n, counts)| {
+            *base == api.base && *n == sent && *counts == metrics::snapshot()
+        });
+        if !unchanged {
+            quiet().await;
+        }
         let before = metrics::snapshot();
         let waited = metrics::waited();
         let t = Instant::now();
-        let r = api.send(method, path, token, body).await?;
+        let r = api.send_as(method, path, auth, body).await?;
         let ms = t.elapsed().as_secs_f64() * 1000.0;
         let aws_ms = metrics::waited().saturating_sub(waited).as_secs_f64() * 1000.0;
-        let d = metrics::delta(&before, &metrics::snapshot());
+        quiet_for(self.settle.take().unwrap_or(QUIET)).await;
+        let after = metrics::snapshot();
+        let d = metrics::delta(&before, &after);
+        self.idle_after = Some((
+            api.base.clone(),
+            api.sent.load(std::sync::atomic::Ordering::Relaxed),
+            after,
+        ));
         let mut services = serde_json::Map::new();
         for s in ["DynamoDB", "KMS", "S3", "SES"] {
             let n: u64 = d
@@ -258,7 +471,7 @@ impl Recorder {
             "services": services,
             "operations": ops,
         }));
-        Ok(r.body)
+        Ok(r)
     }
 }
 
@@ -320,8 +533,12 @@ async fn start(config: &Config) -> Res<Api> {
     ));
     Ok(Api {
         base: format!("http://{addr}"),
-        http: reqwest::Client::new(),
+        // A browser's client for the pages: redirects are answers to count, not to follow.
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?,
         operator,
+        sent: Default::default(),
     })
 }
 
@@ -682,6 +899,23 @@ async fn aws_requests() -> Res<Value> {
     )
     .await?;
 
+    // Every other route of the route table, once each.
+    every_route::every_route(
+        &mut rec,
+        every_route::Ctx {
+            api: &api,
+            moto: &moto,
+            slug: &slug,
+            domain: &domain,
+            tenant_id: &tenant_id,
+            admin: &session,
+            admin_email: &admin_email,
+            admin_pw: &pw,
+            spare: spare.clone(),
+        },
+    )
+    .await?;
+
     // A second app on the same tables: a new process (a Lambda cold start) has no key cached.
     let cold = start(&config).await?;
     let path = format!("/v1/users/{u1}");
@@ -708,16 +942,13 @@ async fn aws_requests() -> Res<Value> {
     )
     .await?;
 
-    let all: Vec<&str> = kanri::http::routes::table().iter().map(|r| r.id).collect();
-    let not_measured: Vec<&str> = all
-        .iter()
-        .copied()
-        .filter(|id| !rec.measured.contains(*id))
-        .collect();
+    // The bench fails when a route of the table is not called (its cost would go unmeasured).
+    let not_measured = every_route::check_covered(&rec)?;
     let _ = std::fs::remove_dir_all(&data_dir);
     Ok(json!({
         "rows": rec.rows,
         "routes_not_measured": not_measured,
+        "routes_counted_in_bulk": every_route::COUNTED_IN_BULK,
         "failures": rec.failures,
     }))
 }
