@@ -216,11 +216,10 @@ MINIMUM = {
                                  "one transaction"),
     ("scim-groups-delete", "*"): (4, 0, 0, 0, "token, BatchGetItem(tenant item, group), one Query of "
                                   "members, one transaction"),
-    ("uploads-create", "*"): (3, 0, 1, 0, "session, BatchGetItem(caller, tenant item), one transaction; "
-                              "S3 1: presigning the PUT URL, which the counting interceptor sees though "
-                              "nothing is sent"),
-    ("uploads-get", "*"): (3, 0, 2, 0, "session, BatchGetItem(caller, upload), the write marking it "
-                           "uploaded; S3: HEAD (has it arrived), presigning the download URL (nothing sent)"),
+    ("uploads-create", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, tenant item), one transaction; "
+                              "S3 0: presigning the PUT URL sends nothing"),
+    ("uploads-get", "*"): (3, 0, 1, 0, "session, BatchGetItem(caller, upload), the write marking it "
+                           "uploaded; S3: HEAD (has it arrived); presigning the download URL sends nothing"),
     ("imports-create", "*"): (8, 0, 2, 3, "session, BatchGetItem(caller, upload, tenant item), one "
                               "transaction (job, task); the task: BatchGetItem of guards, one transaction, "
                               "one BatchWriteItem of the mail log, 2 job updates (running, done); S3 GET and "
@@ -624,8 +623,8 @@ def render(res: dict, ci: dict | None, total_seconds: int | None) -> str:
       "the provider's answer an `error=access_denied`, as no ID token is signed here). Before and after each "
       "call the bench waits until no AWS request has been sent for 75 ms (the in-process worker idle), so the "
       "requests of the background tasks a call queues (mails, an import, a notice's fan-out) are counted "
-      "with it. The S3 column counts what the SDK's interceptor sees: presigning a URL passes it though "
-      "nothing is sent (the row says so).")
+      "with it. Presigning a URL sends nothing and is not counted (the "
+      "interceptor skips a request that carries `X-Amz-Signature`).")
     w("")
     w("| endpoint | call | DynamoDB | KMS | S3 | SES | minimum DynamoDB / KMS / S3 / SES | measured DynamoDB operations | minimum: why | ms (of which waiting on moto) |")
     w("|---|---|---|---|---|---|---|---|---|---|")
