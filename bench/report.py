@@ -372,8 +372,9 @@ def render(res: dict, ci: dict | None, total_seconds: int | None) -> str:
     w("                                             #   load, argon2, aws, lambda, bulk, tasks, soak, reset")
     w("```")
     w("")
-    w("`bench/run.sh` builds kanri-local, kanri-bench and the sampled Lambda functions with `cargo build --release`")
-    w("(the workspace's release profile), runs `bench/bench.py` (raw figures to `bench/results.json`) and")
+    w("`bench/run.sh` builds kanri-local and kanri-bench with `cargo build --release` (the workspace's release")
+    w("profile) and the sampled Lambda functions with `cargo build --profile lambda` (as deployed), runs")
+    w("`bench/bench.py` (raw figures to `bench/results.json`) and")
     w("`bench/report.py` (this file). Knobs: `BENCH_RUNS`, `BENCH_SECONDS`, `BENCH_CONNECTIONS`,")
     w("`BENCH_FUNCTIONS`, `BENCH_LAMBDA_PROFILE`, `BENCH_LAMBDA_RUNS`, `BENCH_BULK_USERS`, `BENCH_BULK_AWS_USERS`, "
       "`BENCH_TASKS_SUBSCRIBERS`, `BENCH_TASKS_IMPORT_ROWS`, `BENCH_TASKS_AWS_ROWS`, `BENCH_SOAK_SECONDS`, `BENCH_SOAK_RATE`, `BENCH_RESET_N`, …")
@@ -464,8 +465,10 @@ def render(res: dict, ci: dict | None, total_seconds: int | None) -> str:
     prof = lr.get("profile", "release")
     ids_all = lr.get("route_ids") or []
     if lr.get("sample"):
-        w(f"A sample of {len([v for v in lam.values() if 'runs' in v])} of the {len(ids_all)} functions, one of each kind "
-          "(public; session read; argon2; a console page; SCIM; operator with KMS GenerateDataKey). Each binary "
+        sampled = sorted(k for k, v in lam.items() if "runs" in v)
+        w(f"A sample of {len(sampled)} of the {len(ids_all)} functions ({', '.join(sampled)}; `make bench`'s default "
+          "sample is one of each kind: public, session read, argon2, a console page, SCIM, operator with KMS "
+          "GenerateDataKey). Each binary "
           "hands the runtime its own route's function (`run(routes::users_get)`), so it links its own handler "
           "and the code that handler calls, and no other route's: the sizes differ by what each route uses. "
           "`BENCH_FUNCTIONS=all` measures every one (it does not fit the 15-minute budget from a clean clone: "
