@@ -17,7 +17,7 @@ bench/run.sh builds and installs them. Every section is independent: one that fa
     BENCH_LAMBDA_RUNS=3   cold starts per Lambda binary
     BENCH_LAMBDA_INVOKES=5 requests per cold-started process (the first, then warm ones)
     BENCH_FUNCTIONS=a,b   the Lambda functions to measure (route ids), or "all" (default: all)
-    BENCH_LAMBDA_PROFILE=release  the cargo profile of the function binaries (lambda: as deployed)
+    BENCH_LAMBDA_PROFILE=lambda   the cargo profile of the function binaries (lambda: as deployed; release: quicker)
     BENCH_BULK_USERS=10000     rows of the CSV import on the local server (embedded store)
     BENCH_BULK_RUNS=5          timed imports (each into a fresh tenant; the last one is then purged)
     BENCH_BULK_AWS_USERS=2000  rows of the CSV import counted against moto (then purged there)
@@ -81,7 +81,7 @@ LOGIN_RUNS = int(os.environ.get("BENCH_LOGIN_RUNS", "3"))
 ARGON2_N = int(os.environ.get("BENCH_ARGON2_N", "30"))
 LAMBDA_RUNS = int(os.environ.get("BENCH_LAMBDA_RUNS", "3"))
 LAMBDA_INVOKES = int(os.environ.get("BENCH_LAMBDA_INVOKES", "5"))
-LAMBDA_PROFILE = os.environ.get("BENCH_LAMBDA_PROFILE", "release")
+LAMBDA_PROFILE = os.environ.get("BENCH_LAMBDA_PROFILE", "lambda")
 BULK_USERS = int(os.environ.get("BENCH_BULK_USERS", "10000"))
 BULK_RUNS = int(os.environ.get("BENCH_BULK_RUNS", "5"))
 BULK_AWS_USERS = int(os.environ.get("BENCH_BULK_AWS_USERS", "2000"))
@@ -545,7 +545,7 @@ def section_aws(target, res, moto: Moto):
     log(f"aws: {len(out['rows'])} calls counted")
 
 
-def v2_event(method, path, query="", token=None, body=None, iam=False):
+def v2_event(method, path, query="", token=None, body=None, iam=False, cookie=None, content_type="application/json"):
     """An API Gateway HTTP API (payload 2.0) event, as the template's HttpApi sends it."""
     now = time.time()
     h = {"accept": "application/json", "host": "abc123.execute-api.ap-northeast-1.amazonaws.com",
@@ -553,7 +553,7 @@ def v2_event(method, path, query="", token=None, body=None, iam=False):
     if token:
         h["authorization"] = f"Bearer {token}"
     if body is not None:
-        h["content-type"] = "application/json"
+        h["content-type"] = content_type
     ctx = {
         "accountId": "123456789012", "apiId": "abc123",
         "domainName": "abc123.execute-api.ap-northeast-1.amazonaws.com", "domainPrefix": "abc123",
@@ -569,6 +569,9 @@ def v2_event(method, path, query="", token=None, body=None, iam=False):
             "userArn": "arn:aws:iam::123456789012:user/kanri-operator", "userId": "AIDAEXAMPLE"}}
     ev = {"version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query, "headers": h,
           "requestContext": ctx, "isBase64Encoded": False}
+    if cookie:
+        # Payload 2.0 carries the Cookie header as a list of its own.
+        ev["cookies"] = [cookie]
     if query:
         ev["queryStringParameters"] = dict(p.split("=", 1) for p in query.split("&"))
     if body is not None:
@@ -653,6 +656,9 @@ def section_lambda(target, res, moto: Moto):
         for _ in range(n):
             st, b = http("POST", f"{base}/v1/auth/login", {"tenant": slug, "login": admin, "password": pw})
             logout_sessions.append(need("login (logout pool)", st, b, 200)["token"])
+        # scim-users-create: a SCIM token of the tenant, as an identity provider holds one.
+        st, b = http("POST", f"{base}/v1/scim-tokens", {"name": "bench"}, session)
+        scim_token = need("POST /v1/scim-tokens", st, b, 201)["token"]
         log(f"lambda: tenant {slug} ready with {3 + 3 * n + LAMBDA_RUNS} users")
 
         counter = {"i": 0}
@@ -704,6 +710,15 @@ def section_lambda(target, res, moto: Moto):
                               body={"current_password": u["pw"], "new_password": new})
                 u["pw"] = new
                 return ev, 204
+            if rid == "page-admin-users":
+                # The console's user list: the session in its cookie, as a browser sends it.
+                return v2_event("GET", "/admin/users", cookie=f"kanri_session={s}"), 200
+            if rid == "scim-users-create":
+                email = f"scim{uniq()}@{dom}"
+                return v2_event("POST", "/scim/v2/Users", token=scim_token, content_type="application/scim+json", body={
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": email, "active": True,
+                    "displayName": "Lambda SCIM", "emails": [{"primary": True, "type": "work", "value": email}],
+                    "name": {"familyName": "Lambda", "givenName": "SCIM"}}), 201
             if rid == "ops-tenants-create":
                 sl = f"lamop-{uniq()}"
                 return v2_event("POST", "/v1/ops/tenants", iam=True, body={
@@ -1356,6 +1371,11 @@ def merge_previous(res, prev, sections, moto_ran):
     res["errors"] = [e for e in prev.get("errors") or [] if kept(e)] + res["errors"]
     if not res.get("build") and prev.get("build"):
         res["build"] = prev["build"]
+    elif prev.get("build"):
+        # A run that built only the functions (SKIP_BUILD=release) or only the release binaries keeps the
+        # other build's figures from the last run.
+        for k, v in prev["build"].items():
+            res["build"].setdefault(k, v)
     if prev.get("make_bench_seconds") is not None and set(sections) != set(SECTIONS):
         res["make_bench_seconds"] = prev["make_bench_seconds"]
         if prev.get("make_bench_sections"):

@@ -21,7 +21,8 @@ from pathlib import Path
 # ---- targets (issue #10) ---------------------------------------------------------------------------------
 TARGET_RPS = 10_000
 TARGET_P99_MS = 10.0
-TARGET_INIT_MS = 50.0
+TARGET_INIT_MS = 15.0           # Lambda init, each function (issue #19)
+TARGET_ZIP_BYTES = 6_000_000    # each function's deployment zip, profile `lambda` (issue #19): 6 MB
 TARGET_FIRST_MS = 100.0
 TARGET_PEAK_MB = 64.0
 TARGET_LOGIN_OVER_ARGON2_MS = 10.0
@@ -314,6 +315,20 @@ MINIMUM = {
 }
 
 
+# What the deployed architecture changes; the bench runs x86_64 only (no arm64 machine here).
+ARM64_NOTE = (
+    "**arm64, as deployed** (template.yaml `Architectures: [arm64]`): not measured here (the bench runs on "
+    "x86_64; no arm64 machine). What it changes: the same code is linked (the route split and the `lambda` "
+    "profile apply alike), but AArch64 code is usually somewhat larger than x86-64 code for the same program "
+    "(fixed 4-byte instructions), so expect the binary and the zip a little larger than in this table: the "
+    "margin under 6 MB must be read with that in mind (`cargo lambda build --profile lambda --arm64 --bin <id>` "
+    "cross-builds one with zig to check). Init here is mostly the process start, the runtime's and the AWS "
+    "SDK's set-up, which do not depend on the instruction set; Lambda's own Init Duration adds the sandbox "
+    "start and the package's download and unpacking, which grow with the zipped size. Graviton functions are "
+    "billed 20 % less per GB-second."
+)
+
+
 def ceil_div(a, b):
     return -(-a // b)
 
@@ -505,10 +520,14 @@ def render(res: dict, ci: dict | None, total_seconds: int | None) -> str:
         inits = [v["init_ms"] for v in fns.values() if v.get("init_ms") is not None]
         firsts = [v["first_request_ms"] for v in fns.values() if v.get("first_request_ms") is not None]
         peaks = [v["peak_rss_mib"] for v in fns.values() if v.get("peak_rss_mib") is not None]
-        if inits:
-            worst = max(fns, key=lambda k: fns[k].get("init_ms") or 0)
-            w(f"| Lambda init (process start → first `next`), slowest function | {f1(max(inits))} ms ({worst}) | "
-              f"< {TARGET_INIT_MS:.0f} ms | {ok(max(inits) < TARGET_INIT_MS)} |")
+        prof = (res.get("lambda") or {}).get("profile", "release")
+        for rid in sorted(fns):
+            v = fns[rid]
+            z, i = v.get("zip_bytes"), v.get("init_ms")
+            w(f"| Lambda {rid} (profile `{prof}`): zipped package, init (process start → first `next`) | "
+              f"{z / 1e6:.2f} MB ({mib(v.get('bytes'))} MiB unzipped), {f1(i)} ms | "
+              f"≤ {TARGET_ZIP_BYTES / 1e6:.0f} MB, ≤ {TARGET_INIT_MS:.0f} ms | "
+              f"{ok(None if z is None or i is None else z <= TARGET_ZIP_BYTES and i <= TARGET_INIT_MS)} |")
         if firsts:
             worst = max(fns, key=lambda k: fns[k].get("first_request_ms") or 0)
             own = fns[worst].get("first_request_own_ms")
@@ -558,8 +577,9 @@ def render(res: dict, ci: dict | None, total_seconds: int | None) -> str:
     w("                                             #   load, argon2, aws, lambda, bulk, tasks, soak, reset")
     w("```")
     w("")
-    w("`bench/run.sh` builds kanri-local, kanri-bench and the sampled Lambda functions with `cargo build --release`")
-    w("(the workspace's release profile), runs `bench/bench.py` (raw figures to `bench/results.json`) and")
+    w("`bench/run.sh` builds kanri-local and kanri-bench with `cargo build --release` (the workspace's release")
+    w("profile) and the sampled Lambda functions with `cargo build --profile lambda` (as deployed), runs")
+    w("`bench/bench.py` (raw figures to `bench/results.json`) and")
     w("`bench/report.py` (this file). Knobs: `BENCH_RUNS`, `BENCH_SECONDS`, `BENCH_CONNECTIONS`,")
     w("`BENCH_FUNCTIONS`, `BENCH_LAMBDA_PROFILE`, `BENCH_LAMBDA_RUNS`, `BENCH_BULK_USERS`, `BENCH_BULK_AWS_USERS`, "
       "`BENCH_TASKS_SUBSCRIBERS`, `BENCH_TASKS_IMPORT_ROWS`, `BENCH_TASKS_AWS_ROWS`, `BENCH_SOAK_SECONDS`, `BENCH_SOAK_RATE`, `BENCH_RESET_N`, …")
@@ -658,16 +678,25 @@ def render(res: dict, ci: dict | None, total_seconds: int | None) -> str:
     prof = lr.get("profile", "release")
     ids_all = lr.get("route_ids") or []
     if lr.get("sample"):
-        w(f"A sample of {len([v for v in lam.values() if 'runs' in v])} of the {len(ids_all)} functions, one of each kind "
-          "(public; session read; list; write with mail; argon2; operator with KMS GenerateDataKey): every function "
-          "binary links the same code (the route table, filtered at start), so they differ in the route they serve, "
-          "not in size or start-up work. `BENCH_FUNCTIONS=all` measures every one (it does not fit the 15-minute "
-          "budget from a clean clone: each binary is a separate link).")
+        sampled = sorted(k for k, v in lam.items() if "runs" in v)
+        w(f"A sample of {len(sampled)} of the {len(ids_all)} functions ({', '.join(sampled)}; `make bench`'s default "
+          "sample is one of each kind: public, session read, argon2, a console page, SCIM, operator with KMS "
+          "GenerateDataKey). Each binary "
+          "hands the runtime its own route's function (`run(routes::users_get)`), so it links its own handler "
+          "and the code that handler calls, and no other route's: the sizes differ by what each route uses. "
+          "`BENCH_FUNCTIONS=all` measures every one (it does not fit the 15-minute budget from a clean clone: "
+          "each binary is its own LTO link).")
+        w("")
+    b = res.get("build") or {}
+    if b.get("lambda_build_s") is not None:
+        w(f"Build of the sampled functions in this run (`{b.get('lambda_command')}`, {b.get('lambda_state')}): "
+          f"**{mmss(b['lambda_build_s'])}**" + (" (every dependency again: the `lambda` profile's LTO needs "
+          "its own artefacts)" if b.get("lambda_state") == "clean" else "") + ".")
         w("")
     w(f"Sizes: `target/{prof}/<route id>` as built by `cargo build --profile {prof}` (x86_64 here"
-      + ("; **the deployed functions use profile `lambda`** (thin LTO, codegen-units 4, arm64, `make lambda-build`), "
-         "which makes smaller binaries than this one without LTO: `BENCH_LAMBDA_PROFILE=lambda` measures that "
-         "profile" if prof != "lambda" else "; the deployed profile, built for arm64 by `make lambda-build`")
+      + ("; **the deployed functions use profile `lambda`** (thin LTO, arm64, `make lambda-build`): "
+         "`BENCH_LAMBDA_PROFILE=lambda` (the default) measures that profile" if prof != "lambda" else
+         "; the deployed profile, built for arm64 by `make lambda-build`")
       + "), and zipped as `bootstrap` with")
     w("deflate level 6 as a deployment package. Timings: each binary is started as a process with the")
     w("Lambda environment (`AWS_LAMBDA_RUNTIME_API` pointing at bench/scripts/runtime_api.py, a minimal")
@@ -695,6 +724,8 @@ def render(res: dict, ci: dict | None, total_seconds: int | None) -> str:
           f"{f1(v.get('first_request_ms'))} | {f1(v.get('first_request_aws_ms'))} "
           f"({f0(v.get('first_request_aws_requests'))}) | {f1(v.get('first_request_own_ms'))} | "
           f"{f1(v.get('warm_request_ms'))} ({f1(v.get('warm_request_own_ms'))}) | {f1(v.get('peak_rss_mib'))} |")
+    w("")
+    w(ARM64_NOTE)
     w("")
 
     # -- 4. argon2 and login

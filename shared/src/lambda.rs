@@ -4,7 +4,7 @@
 //! reaches the network until the first event needs it.
 
 use crate::config::{Backend, Config};
-use crate::wiring::{Wired, wire};
+use crate::wiring::{Wired, wire_aws};
 
 pub use lambda_http::Error;
 
@@ -14,5 +14,5 @@ pub async fn start() -> Result<Wired, Error> {
     crate::telemetry::init(true);
     let mut config = Config::from_env()?;
     config.backend = Backend::Aws;
-    Ok(wire(&config).await?)
+    Ok(wire_aws(&config).await?)
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("auth-password-reset").await
+    kanri::http::lambda::run(kanri::http::routes::auth_password_reset).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("auth-set-password").await
+    kanri::http::lambda::run(kanri::http::routes::auth_set_password).await
 }

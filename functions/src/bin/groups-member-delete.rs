@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("groups-member-delete").await
+    kanri::http::lambda::run(kanri::http::routes::groups_member_delete).await
 }

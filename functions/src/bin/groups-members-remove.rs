@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("groups-members-remove").await
+    kanri::http::lambda::run(kanri::http::routes::groups_members_remove).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("groups-rename").await
+    kanri::http::lambda::run(kanri::http::routes::groups_rename).await
 }

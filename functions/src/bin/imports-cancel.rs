@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("imports-cancel").await
+    kanri::http::lambda::run(kanri::http::routes::imports_cancel).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("me-mfa-totp").await
+    kanri::http::lambda::run(kanri::http::routes::me_mfa_totp).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("me-subscriptions-get").await
+    kanri::http::lambda::run(kanri::http::routes::me_subscriptions_get).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("ops-jobs-backup").await
+    kanri::http::lambda::run(kanri::http::routes::ops_jobs_backup).await
 }

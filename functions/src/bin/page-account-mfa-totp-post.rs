@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("page-account-mfa-totp-post").await
+    kanri::http::lambda::run(kanri::http::routes::page_account_mfa_totp_post).await
 }

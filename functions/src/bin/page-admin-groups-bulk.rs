@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("page-admin-groups-bulk").await
+    kanri::http::lambda::run(kanri::http::routes::page_admin_groups_bulk).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("page-admin-mail-log").await
+    kanri::http::lambda::run(kanri::http::routes::page_admin_mail_log).await
 }

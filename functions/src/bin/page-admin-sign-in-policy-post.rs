@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("page-admin-sign-in-policy-post").await
+    kanri::http::lambda::run(kanri::http::routes::page_admin_sign_in_policy_post).await
 }

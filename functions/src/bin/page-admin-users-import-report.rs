@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("page-admin-users-import-report").await
+    kanri::http::lambda::run(kanri::http::routes::page_admin_users_import_report).await
 }

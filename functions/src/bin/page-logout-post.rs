@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("page-logout-post").await
+    kanri::http::lambda::run(kanri::http::routes::page_logout_post).await
 }

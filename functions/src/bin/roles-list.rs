@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("roles-list").await
+    kanri::http::lambda::run(kanri::http::routes::roles_list).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("scim-groups-replace").await
+    kanri::http::lambda::run(kanri::http::routes::scim_groups_replace).await
 }

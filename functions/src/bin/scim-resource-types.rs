@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("scim-resource-types").await
+    kanri::http::lambda::run(kanri::http::routes::scim_resource_types).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("scim-users-delete").await
+    kanri::http::lambda::run(kanri::http::routes::scim_users_delete).await
 }

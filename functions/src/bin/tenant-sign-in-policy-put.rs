@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("tenant-sign-in-policy-put").await
+    kanri::http::lambda::run(kanri::http::routes::tenant_sign_in_policy_put).await
 }

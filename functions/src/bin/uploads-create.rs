@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("uploads-create").await
+    kanri::http::lambda::run(kanri::http::routes::uploads_create).await
 }

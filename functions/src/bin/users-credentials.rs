@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("users-credentials").await
+    kanri::http::lambda::run(kanri::http::routes::users_credentials).await
 }

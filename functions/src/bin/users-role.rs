@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), kanri::http::lambda::Error> {
-    kanri::http::lambda::run("users-role").await
+    kanri::http::lambda::run(kanri::http::routes::users_role).await
 }

@@ -16,26 +16,39 @@ use crate::ports::web::{MAX_BODY, WebClient, WebError, WebResponse, is_loopback}
 /// Connect, send and read the whole answer within this.
 const DEADLINE: Duration = Duration::from_secs(10);
 
+type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Built on its first request: loading and parsing the system's root certificates takes milliseconds, and
+/// only single sign-on needs them, so a Lambda function's init does not pay for it.
+#[derive(Default)]
 pub struct HyperWebClient {
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: std::sync::OnceLock<HttpsClient>,
 }
 
 impl HyperWebClient {
-    pub fn new() -> Result<Self, std::io::Error> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn client(&self) -> Result<&HttpsClient, WebError> {
+        if let Some(c) = self.client.get() {
+            return Ok(c);
+        }
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()?
+            .with_native_roots()
+            .map_err(|e| WebError::Failed(format!("the system's root certificates: {e}")))?
             .https_or_http()
             .enable_http1()
             .build();
-        Ok(HyperWebClient {
-            client: Client::builder(TokioExecutor::new()).build(https),
-        })
+        Ok(self
+            .client
+            .get_or_init(|| Client::builder(TokioExecutor::new()).build(https)))
     }
 
     async fn send(&self, req: http::Request<Full<Bytes>>) -> Result<WebResponse, WebError> {
         let run = async {
             let res = self
-                .client
+                .client()?
                 .request(req)
                 .await
                 .map_err(|e| WebError::Failed(crate::telemetry::ErrorChain(&e).to_string()))?;

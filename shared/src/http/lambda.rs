@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::extract::Request;
 use lambda_http::request::RequestContext;
 
+use crate::http::routes::Route;
 use crate::http::{AppState, OperatorAuth, router};
 
 /// Whether API Gateway authenticated the caller with IAM (the operator routes' authorizer).
@@ -36,13 +37,14 @@ pub fn source_ip(extensions: &axum::http::Extensions) -> Option<String> {
 }
 
 /// Init (the functions' common start-up, then the router of this one route) once, then hand the handler
-/// to the runtime.
-pub async fn run(route_id: &str) -> Result<(), Error> {
+/// to the runtime. `route` is the route's function in `http::routes` (`run(routes::users_get)`): the binary
+/// references that route's handler and no other, so the linker leaves the other routes' code out.
+pub async fn run(route: fn() -> Route) -> Result<(), Error> {
     let state = AppState {
         svc: Arc::new(crate::lambda::start().await?.services),
         operator: Arc::new(OperatorAuth::Iam),
     };
-    let app = router(state, |r| r.id == route_id);
+    let app = router(state, vec![route()]);
     lambda_http::run(app).await
 }
 pub use crate::lambda::Error;

@@ -135,10 +135,10 @@ async fn deadline(State(state): State<AppState>, req: Request, next: Next) -> Re
 /// Kept between the HTTP layer's timeout and the Lambda function's.
 pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// A router with the routes `keep` selects (all of them locally, one per Lambda binary).
-pub fn router(state: AppState, keep: impl Fn(&Route) -> bool) -> Router {
+/// A router with these routes: all of them locally (`routes::table()`), its own one in a Lambda binary.
+pub fn router(state: AppState, routes: Vec<Route>) -> Router {
     let mut r = Router::new();
-    for route in routes::table().into_iter().filter(|r| keep(r)) {
+    for route in routes {
         let mr = (route.handler)().route_layer(middleware::from_fn_with_state(
             (
                 state.clone(),

@@ -443,7 +443,7 @@ pub fn param(name: &str) -> Value {
 
 pub fn document() -> Value {
     let mut paths = Map::new();
-    for r in routes::table().into_iter().filter(|r| !r.is_page()) {
+    for r in routes::infos().into_iter().filter(|r| !r.is_page()) {
         let mut op = json!({
             "operationId": r.id,
             "summary": r.doc.summary,
@@ -526,7 +526,7 @@ mod tests {
     #[test]
     fn every_schema_a_route_names_exists() {
         let doc = super::document();
-        for r in super::routes::table() {
+        for r in super::routes::infos() {
             for s in [r.doc.request, r.doc.response].into_iter().flatten() {
                 assert!(
                     doc["components"]["schemas"].get(s).is_some(),
@@ -541,7 +541,7 @@ mod tests {
     fn every_path_parameter_is_declared() {
         let doc = super::document();
         // Pages are not in the API's document.
-        for r in super::routes::table().into_iter().filter(|r| !r.is_page()) {
+        for r in super::routes::infos().into_iter().filter(|r| !r.is_page()) {
             let op = &doc["paths"][r.path][r.method.as_str().to_ascii_lowercase()];
             let declared: Vec<&str> = op["parameters"]
                 .as_array()

@@ -20,6 +20,26 @@ fn every_route_has_a_lambda_binary_and_every_binary_a_route() {
         })
         .collect();
     assert_eq!(routes, bins);
+    // Each binary serves the route its name says, and only that one: it hands the runtime that route's
+    // function (named after the id, checked at compile time in `routes!`), so it links no other handler.
+    for id in &bins {
+        let text = std::fs::read_to_string(repo_root().join(format!("functions/src/bin/{id}.rs")))
+            .expect("bin file");
+        let call = format!(
+            "kanri::http::lambda::run(kanri::http::routes::{}).await",
+            id.replace('-', "_")
+        );
+        assert_eq!(
+            text.matches(&call).count(),
+            1,
+            "{id}.rs does not call {call}"
+        );
+        assert_eq!(
+            text.matches("routes::").count(),
+            1,
+            "{id}.rs names another route"
+        );
+    }
 }
 
 #[test]

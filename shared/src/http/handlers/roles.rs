@@ -30,7 +30,7 @@ pub fn catalogue() -> Value {
         .iter()
         .map(|f| (*f, (vec![], vec![])))
         .collect();
-    for r in routes::table().into_iter().filter(|r| !r.is_page()) {
+    for r in routes::infos().into_iter().filter(|r| !r.is_page()) {
         if let Access::Feature(f, level) = r.access {
             let e = format!("{} {}", r.method, r.path);
             let entry = opens.entry(f).or_default();

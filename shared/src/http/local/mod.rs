@@ -63,7 +63,7 @@ pub async fn app_with_services(config: &Config) -> Result<LocalApp, ConfigError>
         svc: svc.clone(),
         operator: Arc::new(OperatorAuth::Token(SecretString::from(token.clone()))),
     };
-    let mut app = router(state, |_| true);
+    let mut app = router(state, crate::http::routes::table());
     if let Some(local_files) = wired.local_files {
         app = app.merge(files::router(files::FilesState {
             svc: svc.clone(),
