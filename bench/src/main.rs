@@ -1197,7 +1197,7 @@ fn embedded_setup() -> Res<(Config, String)> {
 /// Notice fan-out (see the top of this file).
 async fn notice_fanout(backend: Option<&str>, subscribers: usize, tenants: usize) -> Res<Value> {
     use kanri::app::layout::{self, attr};
-    use kanri::app::users::{Status, UserRecord, email_index};
+    use kanri::app::records::user::{Status, UserRecord, email_index};
     use kanri::domain::values::{Email, Name, Slug};
     use kanri::ports::{BatchWrite, Item, Table};
 
@@ -1387,7 +1387,7 @@ async fn import_requests(rows: usize) -> Res<Value> {
     let before = metrics::snapshot();
     let waited = metrics::waited();
     let t = Instant::now();
-    let principal = kanri::app::auth::authenticate(&svc, &session, now).await?;
+    let principal = kanri::app::principal::authenticate(&svc, &session, now).await?;
     let id = kanri::app::import_jobs::start(
         &svc,
         &principal,

@@ -21,11 +21,11 @@ use time::OffsetDateTime;
 
 use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
-use crate::app::auth::Principal;
 use crate::app::imports::{self, PROGRESS_MOVED, RowFailure, RowProgress};
 use crate::app::layout::{self, attr};
+use crate::app::principal::Principal;
+use crate::app::records::user::Delivery;
 use crate::app::uploads::{self, Purpose};
-use crate::app::users::Delivery;
 use crate::app::{AppError, Scope, Services, csv_file};
 use crate::domain::ids::{ImportId, TenantId, UploadId, UserId, new_id};
 use crate::domain::time::jst_from_unix;
@@ -704,8 +704,8 @@ async fn reissue(
         .collect();
     let mut invited = vec![];
     for item in svc.store.batch_get(Table::Data, &keys).await? {
-        let user = crate::app::users::UserRecord::from_item(scope, &item)?;
-        if user.status == crate::app::users::Status::Invited
+        let user = crate::app::records::user::UserRecord::from_item(scope, &item)?;
+        if user.status == crate::app::records::user::Status::Invited
             && let Some(email) = user.email.clone()
         {
             invited.push((user, email));
@@ -714,16 +714,16 @@ async fn reissue(
     if invited.is_empty() {
         return Ok(0);
     }
-    let tenant = crate::app::tenants::load(svc, &scope.tenant).await?;
+    let tenant = crate::app::records::tenant::load(svc, &scope.tenant).await?;
     let mut writes = vec![];
     let mut messages = vec![];
     for (user, email) in &invited {
         let (token, hash) = crate::crypto::new_token();
-        writes.extend(crate::app::auth::token_writes(
+        writes.extend(crate::app::records::token::token_writes(
             scope,
             &user.id,
             &hash,
-            crate::app::auth::INVITATION,
+            crate::app::records::token::INVITATION,
             now + svc.settings.invitation_ttl,
         ));
         messages.push((
@@ -732,7 +732,7 @@ async fn reissue(
                 email,
                 &user.name,
                 &tenant.name,
-                &crate::app::users::set_password_link(svc, &token),
+                &crate::app::records::user::set_password_link(svc, &token),
             ),
         ));
     }

@@ -6,11 +6,12 @@
 //!   questionnaires are first kept anonymised under the log key; logs stay. Resumable: each run deletes at
 //!   most `max_items` items and the next run continues; a purged tenant is never visited again.
 
+use crate::app::records::tenant;
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::app::layout::{self, attr};
-use crate::app::{AppError, Services, questionnaires, tenants};
+use crate::app::{AppError, Services, questionnaires};
 use crate::domain::ids::TenantId;
 use crate::ports::{BatchWrite, Change, Item, Query, Table, Value, Write};
 
@@ -112,7 +113,7 @@ pub async fn purge(
             if entry.s(attr::PURGE) == Some(DONE) {
                 continue;
             }
-            let Some(end) = entry.s(attr::CONTRACT_END).and_then(tenants::parse_date) else {
+            let Some(end) = entry.s(attr::CONTRACT_END).and_then(tenant::parse_date) else {
                 continue;
             };
             if today < end + time::Duration::days(PURGE_AFTER_DAYS) {

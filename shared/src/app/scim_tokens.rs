@@ -4,6 +4,7 @@
 //! creation and last-use times), never expires, and acts for its tenant only, never as a user: the session
 //! check refuses it (its kind is not `session`) and the SCIM check refuses every other kind.
 
+use crate::app::records::tenant;
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
@@ -11,7 +12,7 @@ use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
 use crate::app::tx::Tx;
-use crate::app::{AppError, Scope, Services, tenants};
+use crate::app::{AppError, Scope, Services};
 use crate::crypto;
 use crate::domain::ids::{ScimTokenId, TenantId, new_id};
 use crate::domain::time::jst_from_unix;
@@ -268,7 +269,7 @@ pub async fn authenticate(
         return Err(AppError::Unauthenticated);
     };
     let t = Stored::from_item(tok);
-    if t.hash != hash || tenants::TenantRecord::from_item(&tenant, meta).contract_ended(now) {
+    if t.hash != hash || tenant::TenantRecord::from_item(&tenant, meta).contract_ended(now) {
         return Err(AppError::Unauthenticated);
     }
     let ts = now.unix_timestamp();

@@ -9,8 +9,8 @@ use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use crate::app::audit::{self, Actor, Entry};
-use crate::app::auth::Principal;
 use crate::app::layout::{self, attr};
+use crate::app::principal::Principal;
 use crate::app::{AppError, Scope, Services};
 use crate::domain::ids::{ImportId, TenantId, UploadId, new_id};
 use crate::domain::permissions::{Feature, Level, allows};

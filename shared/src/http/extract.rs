@@ -11,8 +11,8 @@ use serde::de::{DeserializeOwned, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::app::AppError;
-use crate::app::auth::Principal;
 use crate::app::paging::PageRequest;
+use crate::app::principal::Principal;
 use crate::domain::ids::PathParam;
 use crate::http::error::ApiError;
 

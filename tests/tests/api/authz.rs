@@ -707,7 +707,7 @@ both_backends!(
             Some(std::sync::Arc::new(kanri_tests::HeldQueue::default())),
         );
         let session =
-            kanri::app::auth::authenticate(&svc, &caller.token, kanri::domain::time::now())
+            kanri::app::principal::authenticate(&svc, &caller.token, kanri::domain::time::now())
                 .await
                 .expect("session");
         let id = kanri::app::import_jobs::start(

@@ -264,7 +264,7 @@ both_backends!(
                 error,
             });
             let svc = app.services_with(Some(failing), None, Some(held.clone()));
-            let principal = kanri::app::auth::authenticate(&svc, &t.admin_token, now)
+            let principal = kanri::app::principal::authenticate(&svc, &t.admin_token, now)
                 .await
                 .unwrap();
             let id = import_jobs::start(&svc, &principal, &up, import_jobs::Kind::Users, None, now)

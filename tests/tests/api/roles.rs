@@ -502,7 +502,7 @@ both_backends!(
         let before = app.get("/v1/roles", &t.admin_token).await.body;
         let svc = app.services_with(None, None, None);
         let now = kanri::domain::time::now();
-        let p = kanri::app::auth::authenticate(&svc, &token, now)
+        let p = kanri::app::principal::authenticate(&svc, &token, now)
             .await
             .expect("session");
         let grants = |pairs: &[(&str, &str)]| -> kanri::domain::permissions::Grants {

@@ -615,7 +615,7 @@ both_backends!(
         let held = Arc::new(HeldQueue::default());
         let svc = app.services_with(None, None, Some(held.clone()));
         let now = time::OffsetDateTime::now_utc();
-        let principal = kanri::app::auth::authenticate(&svc, &t.admin_token, now)
+        let principal = kanri::app::principal::authenticate(&svc, &t.admin_token, now)
             .await
             .unwrap();
         let id = import_jobs::start(&svc, &principal, &up, import_jobs::Kind::Users, None, now)
@@ -775,7 +775,7 @@ both_backends!(
         let held = Arc::new(HeldQueue::default());
         let svc = app.services_with(None, None, Some(held.clone()));
         let now = time::OffsetDateTime::now_utc();
-        let principal = kanri::app::auth::authenticate(&svc, &t.admin_token, now)
+        let principal = kanri::app::principal::authenticate(&svc, &t.admin_token, now)
             .await
             .unwrap();
         let id = import_jobs::start(&svc, &principal, &up, import_jobs::Kind::Users, None, now)
@@ -861,7 +861,7 @@ async fn stalled_import_case(backend: Backend) {
     let held = Arc::new(HeldQueue::default());
     let svc = app.services_with(None, None, Some(held.clone()));
     let now = time::OffsetDateTime::now_utc();
-    let principal = kanri::app::auth::authenticate(&svc, &t.admin_token, now)
+    let principal = kanri::app::principal::authenticate(&svc, &t.admin_token, now)
         .await
         .unwrap();
     let id = import_jobs::start(&svc, &principal, &up, import_jobs::Kind::Users, None, now)

@@ -2,15 +2,17 @@
 //! names, or from a CSV file; one group's page (rename, add and remove members); deleting one or several.
 //! Each calls the use case of the API route it stands beside (`app::groups`, `app::imports::import_groups`).
 
+use crate::app::records::user;
 use askama::Template;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 
-use crate::app::auth::Principal;
 use crate::app::groups::{self, GroupView, MemberFailure};
 use crate::app::paging::{self, PageRequest};
-use crate::app::users::{self, UserRecord};
+use crate::app::principal::Principal;
+use crate::app::records::user::UserRecord;
+use crate::app::users::{self};
 use crate::app::{AppError, imports};
 use crate::domain::ids::GroupId;
 use crate::domain::time as ktime;
@@ -781,7 +783,7 @@ async fn members_answer(
     for f in &failed {
         let why = explain_group(page, &f.error).unwrap_or_default();
         let who = match crate::domain::ids::UserId::parse(&f.id) {
-            Some(uid) => users::load(&s.svc, &p.scope, &uid)
+            Some(uid) => user::load(&s.svc, &p.scope, &uid)
                 .await
                 .map(|u| u.name)
                 .unwrap_or_else(|_| f.id.clone()),

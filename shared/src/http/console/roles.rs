@@ -4,13 +4,14 @@
 //! beside (`app::roles::{list, create, update, delete, set_default}`); those routes are for organisation
 //! admins, and so are these pages' forms.
 
+use crate::app::records::tenant;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use crate::app::auth::Principal;
+use crate::app::AppError;
+use crate::app::principal::Principal;
 use crate::app::roles::{self, RoleView};
-use crate::app::{AppError, tenants};
 use crate::domain::ids::RoleId;
 use crate::domain::permissions::{Feature, Grants, Level};
 use crate::domain::time as ktime;
@@ -177,9 +178,7 @@ pub async fn roles_list(State(s): State<AppState>, Caller(p): Caller, page: Page
 
 async fn roles_page(s: &AppState, p: &Principal, page: &Page) -> Result<Reply, AppError> {
     let all = roles::list(&s.svc, &p.scope).await?;
-    let default = tenants::load(&s.svc, &p.scope.tenant)
-        .await?
-        .default_role_id;
+    let default = tenant::load(&s.svc, &p.scope.tenant).await?.default_role_id;
     let rows = Feature::ALL
         .iter()
         .map(|f| FeatureRow {
@@ -468,7 +467,7 @@ pub async fn role_delete(
         Err(e) => e,
     };
     // Which of the two reasons the app's refusal had, for the sentence: is the role the default?
-    let default = match tenants::load(&s.svc, &p.scope.tenant).await {
+    let default = match tenant::load(&s.svc, &p.scope.tenant).await {
         Ok(t) => t.default_role_id == id,
         Err(e) => return page.failure(e),
     };
@@ -515,9 +514,7 @@ async fn default_role_page(
     error: Option<String>,
 ) -> Result<Reply, AppError> {
     let all = roles::list(&s.svc, &p.scope).await?;
-    let current_id = tenants::load(&s.svc, &p.scope.tenant)
-        .await?
-        .default_role_id;
+    let current_id = tenant::load(&s.svc, &p.scope.tenant).await?.default_role_id;
     Ok(page.html(
         status,
         &DefaultRolePage {

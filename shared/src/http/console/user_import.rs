@@ -18,11 +18,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use secrecy::ExposeSecret;
 
-use crate::app::auth::Principal;
 use crate::app::csv_file::{ExcelEncoding, write_for_excel};
 use crate::app::import_jobs::{self, Kind, Status};
+use crate::app::principal::Principal;
+use crate::app::records::user::Delivery;
 use crate::app::uploads::{self, Purpose};
-use crate::app::users::Delivery;
 use crate::app::{AppError, csv_file, imports, roles};
 use crate::domain::ids::ImportId;
 use crate::domain::time as ktime;

@@ -1,5 +1,6 @@
 //! Operator endpoints.
 
+use crate::app::records::tenant;
 use axum::Json as Out;
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -52,7 +53,7 @@ pub async fn get_tenant(
     State(s): State<AppState>,
     PathId(id): PathId<TenantId>,
 ) -> ApiResult<Out<Value>> {
-    let t = tenants::load(&s.svc, &id).await?;
+    let t = tenant::load(&s.svc, &id).await?;
     Ok(Out(json!(t.view())))
 }
 
@@ -87,7 +88,7 @@ pub async fn terminate(
     PathId(id): PathId<TenantId>,
     Json(b): Json<TerminateBody>,
 ) -> ApiResult<Out<Value>> {
-    let date = tenants::parse_date(&b.contract_end).ok_or_else(|| ApiError {
+    let date = tenant::parse_date(&b.contract_end).ok_or_else(|| ApiError {
         field: Some("contract_end"),
         ..ApiError::invalid("contract_end must be a date, YYYY-MM-DD")
     })?;

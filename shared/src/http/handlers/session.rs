@@ -1,5 +1,6 @@
 //! Login, logout and setting a password with a one-time link.
 
+use crate::app::principal;
 use axum::Json as Out;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -49,7 +50,7 @@ pub async fn login(
 }
 
 /// What a completed login answers, after the password alone or after a second factor.
-pub(super) fn session_body(session: &auth::Session) -> Value {
+pub(super) fn session_body(session: &principal::Session) -> Value {
     let mut body = json!({
         "token": session.token.expose_secret(),
         "expires_at": time::jst(session.expires),

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::import_jobs::{self, Kind};
+use crate::app::records::user::Delivery;
 use crate::app::uploads::{self, NewUpload, Purpose};
-use crate::app::users::Delivery;
 use crate::domain::ids::{ImportId, UploadId};
 use crate::domain::time::{self, jst};
 use crate::http::AppState;
