@@ -22,7 +22,6 @@ pub mod retention;
 pub mod roles;
 pub mod scim_groups;
 pub mod scim_tokens;
-pub mod scim_users;
 pub mod sign_in_policy;
 pub mod sso;
 pub mod tenants;

@@ -242,7 +242,7 @@ async fn change_members(
 fn check_external(x: Option<&str>) -> Result<(), AppError> {
     match x {
         Some(x)
-            if x.chars().count() > crate::app::scim_users::MAX_EXTRA
+            if x.chars().count() > crate::app::records::scim::MAX_EXTRA
                 || x.chars().any(char::is_control) =>
         {
             Err(AppError::invalid(

@@ -9,14 +9,20 @@ use crate::app::records::user::{
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
+pub mod scim;
+
 use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
 use crate::app::paging::{Page, PageRequest};
+use crate::app::records::token::{INVITATION, RESET, SESSION, link_writes, revoke_tokens};
+use crate::app::records::{tenant, user};
 use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services, mail};
+use crate::crypto;
 use crate::domain::ids::UserId;
 use crate::domain::values::comparison_form;
+use crate::ports::Change;
 use crate::ports::{Cond, Query, Table, Value, Write};
 
 /// Memberships removed inside the deleting transaction (two writes each, beside the user's own writes).
@@ -646,5 +652,121 @@ mod tests {
                 .iter()
                 .any(|c| matches!(c, Change::Set(a, _) | Change::Remove(a) if *a == attr::GROUPS))
         );
+    }
+}
+
+/// What re-issuing credentials hands back.
+pub enum Reissued {
+    Mailed,
+    Generated(SecretString),
+}
+
+/// Re-issues a user's first credential: a new invitation link (earlier links stop working) or a new
+/// generated password (the user must change it; their sessions end).
+pub async fn reissue(
+    svc: &Services,
+    scope: &Scope,
+    by: &Authority,
+    user_id: &UserId,
+    delivery: user::Delivery,
+    now: OffsetDateTime,
+) -> Result<Reissued, AppError> {
+    let user = user::load(svc, scope, user_id).await?;
+    by.check_target(svc, scope, &user).await?;
+    if user.status == user::Status::Disabled {
+        return Err(user::user_disabled());
+    }
+    let actor = &by.actor;
+    let log_key = svc.log_key(&scope.tenant).await?;
+    let entry = |action| Entry {
+        action,
+        target_type: "user",
+        target_id: user_id.as_str(),
+    };
+    let changed = || {
+        AppError::conflict(
+            "conflict",
+            "the user changed while this request ran; read it again and retry",
+        )
+    };
+    match delivery {
+        user::Delivery::InviteLink => {
+            let email = user.email.clone().ok_or(AppError::DeliveryRequiresEmail)?;
+            revoke_tokens(svc, scope, user_id, &[INVITATION, RESET], None).await?;
+            let (token, hash) = crypto::new_token();
+            let mut tx = Tx::new();
+            tx.guard(
+                Write::Check {
+                    table: Table::Data,
+                    pk: scope.pk(),
+                    sk: layout::user_sk(user_id),
+                    // The account as checked by the target rule.
+                    cond: Cond::Eq(attr::UPDATED, Value::N(user.updated)),
+                },
+                changed,
+            );
+            for w in link_writes(
+                scope,
+                &user,
+                &hash,
+                INVITATION,
+                now + svc.settings.invitation_ttl,
+            ) {
+                tx.push(w);
+            }
+            tx.push(audit::entry(
+                &scope.tenant,
+                &log_key,
+                actor,
+                entry("user.reissue_invitation"),
+                now,
+            ));
+            tx.commit(svc.store.as_ref()).await?;
+            let tenant = tenant::load(svc, &scope.tenant).await?;
+            let link = user::set_password_link(svc, &token);
+            svc.send_mail(
+                &scope.tenant,
+                "invitation",
+                mail::invitation(&email, &user.name, &tenant.name, &link),
+                now,
+            )
+            .await;
+            Ok(Reissued::Mailed)
+        }
+        user::Delivery::Generated => {
+            let policy = crate::app::records::policy::load(svc, scope).await?;
+            let password = crypto::generate_password_of(policy.generated_password_chars());
+            let hash = crypto::hash_password(password.clone()).await?;
+            let mut tx = Tx::new();
+            tx.guard(
+                Write::Update {
+                    table: Table::Data,
+                    pk: scope.pk(),
+                    sk: layout::user_sk(user_id),
+                    changes: vec![
+                        Change::Set(attr::PASSWORD, Value::S(hash)),
+                        Change::Set(attr::MUST_CHANGE, Value::Bool(true)),
+                        Change::Set(attr::STATUS, Value::S("active".into())),
+                        Change::Set(
+                            attr::UPDATED,
+                            Value::N(now.unix_timestamp().max(user.updated + 1)),
+                        ),
+                    ],
+                    // The account as checked by the target rule.
+                    cond: Some(Cond::Eq(attr::UPDATED, Value::N(user.updated))),
+                },
+                changed,
+            );
+            tx.push(audit::entry(
+                &scope.tenant,
+                &log_key,
+                actor,
+                entry("user.reissue_password"),
+                now,
+            ));
+            tx.commit(svc.store.as_ref()).await?;
+            revoke_tokens(svc, scope, user_id, &[SESSION, INVITATION, RESET], None).await?;
+            Ok(Reissued::Generated(password))
+        }
     }
 }

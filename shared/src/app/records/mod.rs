@@ -6,6 +6,7 @@ pub mod group;
 pub mod membership;
 pub mod policy;
 pub mod role;
+pub mod scim;
 pub mod sso;
 pub mod subscription;
 pub mod tenant;

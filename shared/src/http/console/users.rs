@@ -792,11 +792,11 @@ pub async fn user_credentials(
         Delivery::InviteLink
     };
     let now = ktime::now();
-    match auth::reissue(&s.svc, &p.scope, &p.authority(), &uid, delivery, now).await {
-        Ok(auth::Reissued::Mailed) => {
+    match users::reissue(&s.svc, &p.scope, &p.authority(), &uid, delivery, now).await {
+        Ok(users::Reissued::Mailed) => {
             page.redirect(&format!("/admin/users/{id}?done=reissued_link"))
         }
-        Ok(auth::Reissued::Generated(pw)) => match user::load(&s.svc, &p.scope, &uid).await {
+        Ok(users::Reissued::Generated(pw)) => match user::load(&s.svc, &p.scope, &uid).await {
             Ok(u) => page.html(
                 StatusCode::OK,
                 &CreatedPage {

@@ -215,7 +215,7 @@ pub async fn credentials(
     PathId(id): PathId<UserId>,
     Json(b): Json<CredentialsBody>,
 ) -> ApiResult<(StatusCode, Out<Value>)> {
-    match crate::app::auth::reissue(
+    match crate::app::users::reissue(
         &s.svc,
         &p.scope,
         &p.authority(),
@@ -225,8 +225,8 @@ pub async fn credentials(
     )
     .await?
     {
-        crate::app::auth::Reissued::Mailed => Ok((StatusCode::ACCEPTED, Out(json!({})))),
-        crate::app::auth::Reissued::Generated(pw) => Ok((
+        crate::app::users::Reissued::Mailed => Ok((StatusCode::ACCEPTED, Out(json!({})))),
+        crate::app::users::Reissued::Generated(pw) => Ok((
             StatusCode::OK,
             Out(json!({"initial_password": pw.expose_secret()})),
         )),

@@ -12,9 +12,10 @@ use time::OffsetDateTime;
 use crate::app::access::Authority;
 use crate::app::audit::{self, Entry};
 use crate::app::layout::{self, attr};
+use crate::app::records::scim::MAX_EXTRA;
 use crate::app::records::user::{Delivery, NewUser, Patch, Status, UserChanges, UserRecord};
 use crate::app::users::{self};
-use crate::app::{AppError, Scope, Services, auth, mail};
+use crate::app::{AppError, Scope, Services, mail};
 use crate::domain::ids::UserId;
 use crate::domain::values::{Email, Login, LoginId, Name};
 use crate::ports::{Item, Query, Table, Value, Write};
@@ -50,9 +51,6 @@ const FIELDS: [&str; 10] = [
     "email_primary",
     "user_name",
 ];
-
-/// Longest value of an extra attribute (characters).
-pub const MAX_EXTRA: usize = 256;
 
 impl Extra {
     fn fields(&self) -> [&Option<String>; 10] {
@@ -355,7 +353,7 @@ pub async fn replace(
     // password nobody is shown (an admin re-issues one, or the tenant's SSO signs it in). The invitation
     // mailed to a removed address stops working.
     if d.email.is_none() && status == Status::Invited && old.user.password_hash.is_none() {
-        auth::reissue(svc, scope, by, id, Delivery::Generated, now).await?;
+        users::reissue(svc, scope, by, id, Delivery::Generated, now).await?;
     }
     let renamed = d.name.as_str() != old.user.name;
     if renamed || !matches!(email, Patch::Keep) || !matches!(login_id, Patch::Keep) {
