@@ -1388,11 +1388,11 @@ async fn import_requests(rows: usize) -> Res<Value> {
     let waited = metrics::waited();
     let t = Instant::now();
     let principal = kanri::app::principal::authenticate(&svc, &session, now).await?;
-    let id = kanri::app::import_jobs::start(
+    let id = kanri::app::imports::job::start(
         &svc,
         &principal,
         &upload_id,
-        kanri::app::import_jobs::Kind::Users,
+        kanri::app::imports::job::Kind::Users,
         None,
         now,
     )
@@ -1402,7 +1402,7 @@ async fn import_requests(rows: usize) -> Res<Value> {
     let seconds = t.elapsed().as_secs_f64();
     let waited_s = metrics::waited().saturating_sub(waited).as_secs_f64();
     let (services, operations) = counted(&before, &metrics::snapshot());
-    let view = kanri::app::import_jobs::view(
+    let view = kanri::app::imports::job::view(
         &svc,
         &principal.scope,
         &kanri::domain::ids::ImportId::from_stored(id.as_str()),

@@ -4,6 +4,8 @@
 //! a transaction that meets a concurrent change is redone row by row so each failure is named. Nothing
 //! is half-created: each row's items go in one transaction.
 
+pub mod job;
+
 use crate::app::records::group;
 use crate::app::records::membership;
 use crate::app::records::role;
@@ -284,12 +286,12 @@ pub async fn preview_users(
 ) -> Result<UserImportPreview, AppError> {
     let text = csv_file::decode(bytes)?;
     let rows = user_rows(&text)?;
-    if rows.len() > crate::app::import_jobs::MAX_ROWS {
+    if rows.len() > crate::app::records::import::MAX_ROWS {
         return Err(AppError::invalid(
             "file",
             format!(
                 "at most {} rows per file",
-                crate::app::import_jobs::MAX_ROWS
+                crate::app::records::import::MAX_ROWS
             ),
         ));
     }

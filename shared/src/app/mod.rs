@@ -6,7 +6,6 @@ pub mod audit;
 pub mod auth;
 pub mod csv_file;
 pub mod groups;
-pub mod import_jobs;
 pub mod imports;
 pub mod integrity;
 pub mod layout;

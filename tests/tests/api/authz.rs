@@ -710,11 +710,11 @@ both_backends!(
             kanri::app::principal::authenticate(&svc, &caller.token, kanri::domain::time::now())
                 .await
                 .expect("session");
-        let id = kanri::app::import_jobs::start(
+        let id = kanri::app::imports::job::start(
             &svc,
             &session,
             &r_str(&up.body["id"]),
-            kanri::app::import_jobs::Kind::Users,
+            kanri::app::imports::job::Kind::Users,
             None,
             kanri::domain::time::now(),
         )
@@ -729,7 +729,7 @@ both_backends!(
             )
             .await;
         assert_eq!(demoted.status, StatusCode::OK, "{demoted:?}");
-        kanri::app::import_jobs::run(&svc, &t.id, &id, 100, kanri::domain::time::now())
+        kanri::app::imports::job::run(&svc, &t.id, &id, 100, kanri::domain::time::now())
             .await
             .expect("run");
         let status = app.get(&format!("/v1/imports/{id}"), &t.admin_token).await;

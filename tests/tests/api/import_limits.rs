@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use kanri::app::import_jobs;
+use kanri::app::imports::job as import_jobs;
 use kanri::ports::{
     BatchWrite, Item, ItemStore, Page, Query, StoreError, StoreResult, Table, Write,
 };

@@ -3,12 +3,15 @@
 
 pub mod factor;
 pub mod group;
+pub mod import;
 pub mod membership;
 pub mod policy;
+pub mod questionnaire;
 pub mod role;
 pub mod scim;
 pub mod sso;
 pub mod subscription;
 pub mod tenant;
 pub mod token;
+pub mod upload;
 pub mod user;

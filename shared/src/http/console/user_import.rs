@@ -19,7 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use secrecy::ExposeSecret;
 
 use crate::app::csv_file::{ExcelEncoding, write_for_excel};
-use crate::app::import_jobs::{self, Kind, Status};
+use crate::app::imports::job::{self as import_jobs, Kind, Status};
 use crate::app::principal::Principal;
 use crate::app::records::user::Delivery;
 use crate::app::uploads::{self, Purpose};
