@@ -4,10 +4,9 @@
 
 use crate::app::principal::{Principal, Session, login_guard_sk, open_session, user_by_login};
 use crate::app::records::tenant;
-use crate::app::records::token::{
-    INVITATION, RESET, SESSION, link_writes, live_token, not_disabled, revoke_tokens,
-};
+use crate::app::records::token::{INVITATION, RESET, SESSION, live_token, revoke_tokens};
 use crate::app::records::user;
+use crate::app::records::user::{link_writes, not_disabled};
 use secrecy::SecretString;
 use time::OffsetDateTime;
 

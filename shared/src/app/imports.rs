@@ -864,7 +864,7 @@ async fn write_rows(
             );
         }
         if let Some((_, hash)) = &r.invitation {
-            for w in token::link_writes(
+            for w in user::link_writes(
                 scope,
                 &r.record,
                 hash,

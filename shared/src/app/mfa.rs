@@ -26,7 +26,7 @@ use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
 use crate::app::principal::{Principal, Session};
-use crate::app::records::user::UserRecord;
+use crate::app::records::user::{self, UserRecord};
 use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services, mail, throttle};
 use crate::crypto;
@@ -569,7 +569,7 @@ pub async fn login(
             // Of two requests with codes of one step, one wins.
             cond: Some(Cond::And(vec![
                 Cond::Exists,
-                token::not_disabled(),
+                user::not_disabled(),
                 Cond::Not(Box::new(Cond::Ge(attr::MFA_STEP, step))),
             ])),
         }
@@ -597,7 +597,7 @@ pub async fn login(
         return Err(AppError::InvalidChallenge);
     }
     let (token, session_hash) = crypto::new_token();
-    let expires = token::session_expires(svc, &tenant, now);
+    let expires = crate::app::principal::session_expires(svc, &tenant, now);
     let mut tx = Tx::new();
     tx.guard(
         Write::Delete {
@@ -623,7 +623,7 @@ pub async fn login(
                 table: Table::Data,
                 pk: scope.pk(),
                 sk: layout::user_sk(&uid),
-                cond: Cond::And(vec![Cond::Exists, token::not_disabled()]),
+                cond: Cond::And(vec![Cond::Exists, user::not_disabled()]),
             },
             || AppError::InvalidChallenge,
         );

@@ -5,11 +5,10 @@ use crate::app::access::Authority;
 use crate::app::audit::Actor;
 use crate::app::layout::{self, attr};
 use crate::app::records::tenant;
-use crate::app::records::token::{
-    SESSION, live_token, not_disabled, session_expires, session_writes,
-};
+use crate::app::records::token::{SESSION, live_token, session_writes};
 use crate::app::records::user;
 use crate::app::records::user::UserRecord;
+use crate::app::records::user::not_disabled;
 use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services};
 use crate::crypto;
@@ -212,5 +211,19 @@ pub(crate) fn login_guard_sk(scope: &Scope, login: &Login) -> String {
     match login {
         Login::Email(e) => layout::email_guard_sk(&user::email_index(&scope.key, e)),
         Login::LoginId(l) => layout::login_guard_sk(&user::login_index(&scope.key, l)),
+    }
+}
+
+/// When a session opened at `now` ends: after the session lifetime (the tenant's policy, else the
+/// service's), and never after the contract.
+pub(crate) fn session_expires(
+    svc: &Services,
+    tenant: &crate::app::records::tenant::TenantRecord,
+    now: OffsetDateTime,
+) -> OffsetDateTime {
+    let end = now + tenant.policy.session_lifetime(svc.settings.session_ttl);
+    match tenant.contract_last_moment() {
+        Some(contract) => end.min(contract),
+        None => end,
     }
 }

@@ -1,13 +1,11 @@
 //! The second factor as stored: the login challenge token, the recovery-code kind, whether a user item
 //! has an active factor.
 
-use crate::app::layout::attr;
 use crate::app::records::token;
 use crate::app::records::user::UserRecord;
 use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services};
 use crate::crypto;
-use crate::ports::Item;
 use secrecy::SecretString;
 use time::{Duration, OffsetDateTime};
 
@@ -41,9 +39,4 @@ pub(crate) async fn challenge(
     }
     tx.commit(svc.store.as_ref()).await?;
     Ok(Challenge { token, expires })
-}
-
-/// Whether a stored user item has an active second factor (`UserRecord::mfa`).
-pub(crate) fn active(item: &Item) -> bool {
-    item.b(attr::MFA_SECRET).is_some()
 }

@@ -2,11 +2,9 @@
 //! their writes, look-up by hash and revocation.
 
 use crate::app::layout::{self, attr};
-use crate::app::records::user;
-use crate::app::records::user::UserRecord;
 use crate::app::{AppError, Scope, Services};
 use crate::domain::ids::UserId;
-use crate::ports::{BatchWrite, Cond, Item, Query, Table, Value, Write};
+use crate::ports::{BatchWrite, Item, Query, Table, Value, Write};
 use time::OffsetDateTime;
 
 pub const SESSION: &str = "session";
@@ -46,25 +44,6 @@ pub(crate) fn session_writes(
         w => w,
     };
     [global, index]
-}
-
-/// The items of a link mailed to a user (invitation, reset), bound to the address it was mailed to: once
-/// the user's address is another, `set_password` refuses the link, even one that escaped revocation.
-pub(crate) fn link_writes(
-    scope: &Scope,
-    user: &UserRecord,
-    hash: &str,
-    kind: &str,
-    expires: OffsetDateTime,
-) -> [Write; 2] {
-    writes_of_token(
-        scope,
-        &user.id,
-        hash,
-        kind,
-        expires,
-        user.email_index.as_deref(),
-    )
 }
 
 pub(crate) fn writes_of_token(
@@ -114,28 +93,6 @@ pub(crate) async fn live_token(
         r.s(attr::KIND).is_some_and(|k| kinds.contains(&k))
             && r.n(attr::EXPIRES).unwrap_or(0) > now.unix_timestamp()
     }))
-}
-
-/// When a session opened at `now` ends: after the session lifetime (the tenant's policy, else the
-/// service's), and never after the contract.
-pub(crate) fn session_expires(
-    svc: &Services,
-    tenant: &crate::app::records::tenant::TenantRecord,
-    now: OffsetDateTime,
-) -> OffsetDateTime {
-    let end = now + tenant.policy.session_lifetime(svc.settings.session_ttl);
-    match tenant.contract_last_moment() {
-        Some(contract) => end.min(contract),
-        None => end,
-    }
-}
-
-/// The condition that a user item is not disabled (a missing status, as before issue 18, is not).
-pub(crate) fn not_disabled() -> Cond {
-    Cond::Not(Box::new(Cond::Eq(
-        attr::STATUS,
-        Value::S(user::Status::Disabled.as_str().into()),
-    )))
 }
 
 /// Revokes every token of a user (sessions, invitations, resets) except `keep`, in batches.

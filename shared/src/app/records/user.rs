@@ -2,6 +2,7 @@
 //! a user (seat, guards, invitation) and the errors of a changed or disabled user.
 
 use crate::app::layout::{self, attr};
+use crate::app::records::token::writes_of_token;
 use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services};
 use crate::crypto::{self, TenantKey};
@@ -198,7 +199,7 @@ impl UserRecord {
             },
             must_change_password: item.bool(attr::MUST_CHANGE).unwrap_or(false),
             password_hash: item.s(attr::PASSWORD).map(str::to_owned),
-            mfa: crate::app::records::factor::active(item),
+            mfa: active(item),
             created: item.n(attr::CREATED).unwrap_or(0),
             updated: item.n(attr::UPDATED).unwrap_or(0),
             id: UserId::from_stored(id),
@@ -413,7 +414,7 @@ pub(crate) async fn creation_writes_as(
     }
     let invitation = if new.delivery == Delivery::InviteLink && !disabled {
         let (token, hash) = crypto::new_token();
-        for w in crate::app::records::token::link_writes(
+        for w in link_writes(
             scope,
             &record,
             &hash,
@@ -502,4 +503,36 @@ pub(crate) fn user_disabled() -> AppError {
         "user_disabled",
         "this user is disabled; enable the user first",
     )
+}
+
+/// Whether a stored user item has an active second factor (`UserRecord::mfa`).
+pub(crate) fn active(item: &Item) -> bool {
+    item.b(attr::MFA_SECRET).is_some()
+}
+
+/// The items of a link mailed to a user (invitation, reset), bound to the address it was mailed to: once
+/// the user's address is another, `set_password` refuses the link, even one that escaped revocation.
+pub(crate) fn link_writes(
+    scope: &Scope,
+    user: &UserRecord,
+    hash: &str,
+    kind: &str,
+    expires: OffsetDateTime,
+) -> [Write; 2] {
+    writes_of_token(
+        scope,
+        &user.id,
+        hash,
+        kind,
+        expires,
+        user.email_index.as_deref(),
+    )
+}
+
+/// The condition that a user item is not disabled (a missing status, as before issue 18, is not).
+pub(crate) fn not_disabled() -> Cond {
+    Cond::Not(Box::new(Cond::Eq(
+        attr::STATUS,
+        Value::S(Status::Disabled.as_str().into()),
+    )))
 }
