@@ -577,85 +577,6 @@ async fn delete_once(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::crypto::TenantKey;
-    use crate::ports::Change;
-    use secrecy::SecretBox;
-
-    fn scope() -> Scope {
-        Scope {
-            tenant: crate::domain::ids::TenantId::generate(),
-            key: std::sync::Arc::new(TenantKey::new(&SecretBox::new(Box::new([7u8; 32])))),
-        }
-    }
-
-    fn full_record() -> UserRecord {
-        UserRecord {
-            id: UserId::generate(),
-            name: "山田".into(),
-            email: Some("y@example.jp".into()),
-            login_id: Some("yamada".into()),
-            email_index: Some("ei".into()),
-            login_index: Some("li".into()),
-            role_id: "admin".into(),
-            org_admin: true,
-            group_ids: vec!["g1".into()],
-            status: Status::Active,
-            must_change_password: true,
-            password_hash: Some("h".into()),
-            mfa: false,
-            created: 1,
-            updated: 2,
-        }
-    }
-
-    #[test]
-    fn a_profile_write_sets_every_attribute_but_the_groups() {
-        let s = scope();
-        let rec = full_record();
-        let item = rec.to_item(&s);
-        let Write::Update { changes, cond, .. } = rec.profile_write(&s, 1) else {
-            panic!("an update");
-        };
-        assert_eq!(cond, Some(Cond::Eq(attr::UPDATED, Value::N(1))));
-        let set: Vec<&str> = changes
-            .iter()
-            .map(|c| match c {
-                Change::Set(a, _) => *a,
-                other => panic!("only sets for a full record: {other:?}"),
-            })
-            .collect();
-        let mut stored: Vec<&str> = item.attrs.keys().map(String::as_str).collect();
-        stored.retain(|a| *a != attr::GROUPS);
-        stored.sort_unstable();
-        let mut set_sorted = set.clone();
-        set_sorted.sort_unstable();
-        assert_eq!(set_sorted, stored, "every stored attribute but the groups");
-    }
-
-    #[test]
-    fn a_profile_write_removes_what_the_record_no_longer_has() {
-        let s = scope();
-        let mut rec = full_record();
-        rec.email = None;
-        rec.email_index = None;
-        rec.password_hash = None;
-        let Write::Update { changes, .. } = rec.profile_write(&s, 2) else {
-            panic!("an update");
-        };
-        for a in [attr::EMAIL, attr::EMAIL_INDEX, attr::PASSWORD] {
-            assert!(changes.contains(&Change::Remove(a)), "{a} removed");
-        }
-        assert!(
-            !changes
-                .iter()
-                .any(|c| matches!(c, Change::Set(a, _) | Change::Remove(a) if *a == attr::GROUPS))
-        );
-    }
-}
-
 /// What re-issuing credentials hands back.
 pub enum Reissued {
     Mailed,
@@ -769,5 +690,84 @@ pub async fn reissue(
             revoke_tokens(svc, scope, user_id, &[SESSION, INVITATION, RESET], None).await?;
             Ok(Reissued::Generated(password))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::TenantKey;
+    use crate::ports::Change;
+    use secrecy::SecretBox;
+
+    fn scope() -> Scope {
+        Scope {
+            tenant: crate::domain::ids::TenantId::generate(),
+            key: std::sync::Arc::new(TenantKey::new(&SecretBox::new(Box::new([7u8; 32])))),
+        }
+    }
+
+    fn full_record() -> UserRecord {
+        UserRecord {
+            id: UserId::generate(),
+            name: "山田".into(),
+            email: Some("y@example.jp".into()),
+            login_id: Some("yamada".into()),
+            email_index: Some("ei".into()),
+            login_index: Some("li".into()),
+            role_id: "admin".into(),
+            org_admin: true,
+            group_ids: vec!["g1".into()],
+            status: Status::Active,
+            must_change_password: true,
+            password_hash: Some("h".into()),
+            mfa: false,
+            created: 1,
+            updated: 2,
+        }
+    }
+
+    #[test]
+    fn a_profile_write_sets_every_attribute_but_the_groups() {
+        let s = scope();
+        let rec = full_record();
+        let item = rec.to_item(&s);
+        let Write::Update { changes, cond, .. } = rec.profile_write(&s, 1) else {
+            panic!("an update");
+        };
+        assert_eq!(cond, Some(Cond::Eq(attr::UPDATED, Value::N(1))));
+        let set: Vec<&str> = changes
+            .iter()
+            .map(|c| match c {
+                Change::Set(a, _) => *a,
+                other => panic!("only sets for a full record: {other:?}"),
+            })
+            .collect();
+        let mut stored: Vec<&str> = item.attrs.keys().map(String::as_str).collect();
+        stored.retain(|a| *a != attr::GROUPS);
+        stored.sort_unstable();
+        let mut set_sorted = set.clone();
+        set_sorted.sort_unstable();
+        assert_eq!(set_sorted, stored, "every stored attribute but the groups");
+    }
+
+    #[test]
+    fn a_profile_write_removes_what_the_record_no_longer_has() {
+        let s = scope();
+        let mut rec = full_record();
+        rec.email = None;
+        rec.email_index = None;
+        rec.password_hash = None;
+        let Write::Update { changes, .. } = rec.profile_write(&s, 2) else {
+            panic!("an update");
+        };
+        for a in [attr::EMAIL, attr::EMAIL_INDEX, attr::PASSWORD] {
+            assert!(changes.contains(&Change::Remove(a)), "{a} removed");
+        }
+        assert!(
+            !changes
+                .iter()
+                .any(|c| matches!(c, Change::Set(a, _) | Change::Remove(a) if *a == attr::GROUPS))
+        );
     }
 }
