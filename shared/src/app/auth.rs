@@ -2,17 +2,17 @@
 //! the user's index item), login, logout, the session check behind every tenant endpoint, setting a
 //! password with a one-time link, and changing one's own password.
 
-use crate::app::principal::{Principal, Session, login_guard_sk, open_session, user_by_login};
-use crate::app::records::tenant;
-use crate::app::records::token::{INVITATION, RESET, SESSION, live_token, revoke_tokens};
-use crate::app::records::user;
-use crate::app::records::user::{link_writes, not_disabled};
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
+use crate::app::principal::{Principal, Session, login_guard_sk, open_session, user_by_login};
+use crate::app::records::tenant;
+use crate::app::records::token::{INVITATION, RESET, SESSION, live_token, revoke_tokens};
+use crate::app::records::user;
 use crate::app::records::user::UserRecord;
+use crate::app::records::user::{link_writes, not_disabled};
 use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services};
 use crate::app::{mail, throttle};

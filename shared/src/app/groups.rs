@@ -3,6 +3,12 @@
 //! user"), an exact `member_count` kept in the same transactions as the memberships, and bulk operations
 //! in transactions of up to [`MEMBERS_PER_TX`] members.
 
+use std::collections::HashSet;
+
+use time::OffsetDateTime;
+
+use crate::app::audit::{self, Actor, Entry};
+use crate::app::layout;
 pub use crate::app::records::group::{
     GROUPS_PER_TX, GroupView, by_name, create, list, load, rename,
 };
@@ -11,12 +17,6 @@ use crate::app::records::membership::unlink_writes;
 pub use crate::app::records::membership::{
     MEMBERS_PER_TX, MemberFailure, add_members, members, remove_members,
 };
-use std::collections::HashSet;
-
-use time::OffsetDateTime;
-
-use crate::app::audit::{self, Actor, Entry};
-use crate::app::layout::{self};
 use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services};
 use crate::domain::ids::{GroupId, UserId};

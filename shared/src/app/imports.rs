@@ -6,12 +6,6 @@
 
 pub mod job;
 
-use crate::app::records::group;
-use crate::app::records::membership;
-use crate::app::records::role;
-use crate::app::records::tenant;
-use crate::app::records::token;
-use crate::app::records::user;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use secrecy::SecretString;
@@ -21,6 +15,12 @@ use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::csv_file::{self, Row};
 use crate::app::layout::{self, attr};
+use crate::app::records::group;
+use crate::app::records::membership;
+use crate::app::records::role;
+use crate::app::records::tenant;
+use crate::app::records::token;
+use crate::app::records::user;
 use crate::app::records::user::{Delivery, Status, UserRecord, email_index, login_index};
 use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services, mail};

@@ -14,9 +14,6 @@
 //!   `mfa_challenge`, 5 minutes) that opens no session; the code step deletes it in the transaction that
 //!   opens one, so it is used once.
 
-use crate::app::records::factor::{CHALLENGE, RECOVERY};
-use crate::app::records::tenant;
-use crate::app::records::token;
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -26,6 +23,9 @@ use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
 use crate::app::principal::{Principal, Session};
+use crate::app::records::factor::{CHALLENGE, RECOVERY};
+use crate::app::records::tenant;
+use crate::app::records::token;
 use crate::app::records::user::{self, UserRecord};
 use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services, mail, throttle};

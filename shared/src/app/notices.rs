@@ -11,8 +11,6 @@
 //! crashed batch once its hold ends, with the same mail key, so the local outbox does not write a mail
 //! twice; SES has no such key, so there a batch in flight at the crash may be mailed twice).
 
-pub use crate::app::records::subscription::Kind;
-use crate::app::records::tenant;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
@@ -20,6 +18,8 @@ use crate::app::layout::{self, attr};
 use crate::app::mail::Message;
 use crate::app::paging::{Page, PageRequest};
 use crate::app::principal::Principal;
+pub use crate::app::records::subscription::Kind;
+use crate::app::records::tenant;
 use crate::app::records::user::UserRecord;
 use crate::app::{AppError, Scope, Services, audit};
 use crate::domain::ids::{TenantId, UserId, new_id};

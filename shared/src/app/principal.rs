@@ -1,6 +1,9 @@
 //! Who calls: the session behind every tenant endpoint resolved to its [`Principal`] (user, grants, the
 //! tenant's policy), and the session a login or a single sign-on opens.
 
+use secrecy::SecretString;
+use time::OffsetDateTime;
+
 use crate::app::access::Authority;
 use crate::app::audit::Actor;
 use crate::app::layout::{self, attr};
@@ -16,8 +19,6 @@ use crate::domain::ids::{TenantId, UserId};
 use crate::domain::permissions::Grants;
 use crate::domain::values::Login;
 use crate::ports::{Change, Cond, Table, Value, Write};
-use secrecy::SecretString;
-use time::OffsetDateTime;
 
 /// The caller of a tenant endpoint, established from the session alone.
 pub struct Principal {

@@ -1,14 +1,14 @@
 //! Supply-chain questionnaires: questions, and answers from respondents (suppliers). Everything is sealed
 //! under the tenant's data key; the purge keeps questions and answers anonymised under the log key.
 
-pub use crate::app::records::questionnaire::{
-    MAX_STORED_BYTES, Question, Questionnaire, Respondent, Response, all, archive_items,
-};
-use crate::app::records::questionnaire::{head, json_len, open_json, responses, seal_json};
 use time::OffsetDateTime;
 
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
+pub use crate::app::records::questionnaire::{
+    MAX_STORED_BYTES, Question, Questionnaire, Respondent, Response, all, archive_items,
+};
+use crate::app::records::questionnaire::{head, json_len, open_json, responses, seal_json};
 use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services};
 use crate::domain::ids::{QuestionnaireId, TenantId, new_id};

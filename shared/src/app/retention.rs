@@ -6,12 +6,12 @@
 //!   questionnaires are first kept anonymised under the log key; logs stay. Resumable: each run deletes at
 //!   most `max_items` items and the next run continues; a purged tenant is never visited again.
 
-use crate::app::records::questionnaire;
-use crate::app::records::tenant;
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::app::layout::{self, attr};
+use crate::app::records::questionnaire;
+use crate::app::records::tenant;
 use crate::app::{AppError, Services};
 use crate::domain::ids::TenantId;
 use crate::ports::{BatchWrite, Change, Item, Query, Table, Value, Write};

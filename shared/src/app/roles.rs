@@ -2,16 +2,16 @@
 //! only while nobody holds them and they are not the tenant's default); the tenant default role; assigning a
 //! role to a user; the org-admin flag, whose last holder is kept by a counter condition.
 
-pub use crate::app::records::role::{RoleView, list};
-use crate::app::records::role::{
-    custom_view, encode_grants, grants_of, holder_change, name_digest,
-};
-use crate::app::records::user;
 use time::OffsetDateTime;
 
 use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
+pub use crate::app::records::role::{RoleView, list};
+use crate::app::records::role::{
+    custom_view, encode_grants, grants_of, holder_change, name_digest,
+};
+use crate::app::records::user;
 use crate::app::records::user::UserRecord;
 use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services};

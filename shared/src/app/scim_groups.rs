@@ -2,8 +2,6 @@
 //! removed through the groups' own batched transactions (`membership::add_members`, `remove_members`:
 //! [`membership::MEMBERS_PER_TX`] memberships each), the SCIM token as the actor.
 
-use crate::app::records::group;
-use crate::app::records::membership;
 use std::collections::HashSet;
 
 use time::OffsetDateTime;
@@ -11,7 +9,9 @@ use time::OffsetDateTime;
 use crate::app::audit::Actor;
 use crate::app::layout::{self, attr};
 use crate::app::paging::PageRequest;
+use crate::app::records::group;
 use crate::app::records::group::GroupView;
+use crate::app::records::membership;
 use crate::app::{AppError, Scope, Services};
 use crate::domain::ids::{GroupId, UserId};
 use crate::domain::values::Name;

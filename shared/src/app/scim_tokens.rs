@@ -4,13 +4,13 @@
 //! creation and last-use times), never expires, and acts for its tenant only, never as a user: the session
 //! check refuses it (its kind is not `session`) and the SCIM check refuses every other kind.
 
-use crate::app::records::tenant;
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
 use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
+use crate::app::records::tenant;
 use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services};
 use crate::crypto;

@@ -5,10 +5,6 @@
 //! reads together with the user (`principal::authenticate`), so enforcing it costs no extra store request. Only
 //! org admins read and change it (`GET/PUT /v1/tenant/sign-in-policy`); every change is in the operation log.
 
-use crate::app::records::policy::{
-    IDLE_TIMEOUT_MINUTES, IP_ALLOWLIST_MAX, PASSWORD_MIN_LENGTH_MAX, SESSION_LIFETIME_MINUTES,
-    SecondFactor, SignInPolicy,
-};
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -17,6 +13,10 @@ use time::{Duration, OffsetDateTime};
 
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
+use crate::app::records::policy::{
+    IDLE_TIMEOUT_MINUTES, IP_ALLOWLIST_MAX, PASSWORD_MIN_LENGTH_MAX, SESSION_LIFETIME_MINUTES,
+    SecondFactor, SignInPolicy,
+};
 use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services};
 use crate::domain::values::Password;

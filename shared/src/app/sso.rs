@@ -16,12 +16,6 @@
 //! - Every failure once the tenant is known is in its operation log (`sso.login_failed`, the reason as the
 //!   target), and every success (`user.sso_login`).
 
-use crate::app::principal;
-pub use crate::app::records::sso::{CALLBACK_PATH, get, redirect_uri};
-use crate::app::records::sso::{Config, ConfigView, Mode, SECRET_FIELD, secret_context};
-use crate::app::records::tenant;
-use crate::app::records::token;
-use crate::app::records::user;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -30,7 +24,13 @@ use time::{Duration, OffsetDateTime};
 use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
+use crate::app::principal;
 use crate::app::principal::Session;
+pub use crate::app::records::sso::{CALLBACK_PATH, get, redirect_uri};
+use crate::app::records::sso::{Config, ConfigView, Mode, SECRET_FIELD, secret_context};
+use crate::app::records::tenant;
+use crate::app::records::token;
+use crate::app::records::user;
 use crate::app::records::user::UserRecord;
 use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services};

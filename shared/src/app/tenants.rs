@@ -1,12 +1,12 @@
 //! Tenants: created by the operator together with their first org admin (invited by link), read and
 //! changed by the operator, read by their users.
 
-use crate::app::records::tenant::{DATE, TenantRecord, load};
-use crate::app::records::user;
 use time::{Date, OffsetDateTime};
 
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
+use crate::app::records::tenant::{DATE, TenantRecord, load};
+use crate::app::records::user;
 use crate::app::records::user::{Delivery, NewUser, UserRecord};
 use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services, key_contexts, mail};

@@ -3,10 +3,6 @@
 //! partition; a global expiry index (`UPLOAD_EXPIRY`, time-ordered) lets the hourly clean-up find uploads
 //! never completed after 24 hours, and import files whose import has ended, without a scan.
 
-pub use crate::app::records::upload::{
-    MIB, Purpose, Status, Upload, UploadView, erase, keys_of_items, load, read, refresh,
-};
-use crate::app::records::upload::{context, ms};
 use std::time::Duration as StdDuration;
 
 use time::{Duration, OffsetDateTime};
@@ -14,6 +10,10 @@ use time::{Duration, OffsetDateTime};
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
 use crate::app::principal::Principal;
+pub use crate::app::records::upload::{
+    MIB, Purpose, Status, Upload, UploadView, erase, keys_of_items, load, read, refresh,
+};
+use crate::app::records::upload::{context, ms};
 use crate::app::{AppError, Services};
 use crate::domain::ids::{ImportId, TenantId, UploadId, new_id};
 use crate::domain::permissions::{Level, allows};

@@ -1,13 +1,14 @@
 //! Users: creation with seat and uniqueness guards in one transaction, look-up, listing with search over
 //! encrypted fields, and updates that keep the guards consistent.
 
+use secrecy::SecretString;
+use time::OffsetDateTime;
+
 use crate::app::records::user::{
     NewUser, Patch, SEARCH_SCAN_BUDGET, Status, UserChanges, UserRecord, creation_writes,
     email_index, email_taken, guard_item, load, login_index, login_taken, seat_write,
     set_password_link, user_changed,
 };
-use secrecy::SecretString;
-use time::OffsetDateTime;
 
 pub mod scim;
 

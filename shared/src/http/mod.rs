@@ -13,7 +13,6 @@ pub mod policy;
 pub mod routes;
 pub mod scim;
 
-use crate::app::principal;
 use std::sync::Arc;
 
 use axum::Router;
@@ -22,6 +21,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 
+use crate::app::principal;
 use crate::app::{AppError, Services};
 use crate::crypto::same_secret;
 use crate::domain::time;

@@ -11,8 +11,6 @@
 //! `Cache-Control: no-store`, and HSTS when the public URL is https. Japanese by default, English by
 //! `Accept-Language` or `?lang=en` (kept in a cookie).
 
-use crate::app::principal;
-use crate::app::records::token;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -31,7 +29,9 @@ use time::OffsetDateTime;
 
 use crate::app::auth::{self, Link, LoginRequest};
 use crate::app::paging::{self, PageRequest};
+use crate::app::principal;
 use crate::app::principal::Principal;
+use crate::app::records::token;
 use crate::app::{AppError, groups, notices, roles};
 use crate::crypto::same_secret;
 use crate::domain::ids::GroupId;

@@ -2,9 +2,10 @@
 //! a new route cannot be left out) × the account it names × the caller, on both backends. A refusal must
 //! carry its code and change nothing, which is checked by reading the account again through the API.
 
+use serde_json::{Value, json};
+
 use kanri::http::routes::{Access, Route, Target, table};
 use kanri_tests::{App, Resp, StatusCode, Tenant, both_backends, r_str, unique};
-use serde_json::{Value, json};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Caller {

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serde_json::{Value, json};
+
 use kanri::app::imports::job as import_jobs;
 use kanri::ports::{
     BatchWrite, Item, ItemStore, Page, Query, StoreError, StoreResult, Table, Write,
 };
 use kanri_tests::{App, HeldQueue, StatusCode, Tenant, both_backends, r_str, unique};
-use serde_json::{Value, json};
 
 /// A user file whose second row names `groups` new groups.
 fn file_with_a_row_of_many_groups(prefix: &str, groups: usize) -> String {

@@ -1,7 +1,8 @@
 //! Roles, the permission catalogue, org admins and tenant isolation, on both backends.
 
-use kanri_tests::{App, StatusCode, Tenant, both_backends, r_str};
 use serde_json::{Value, json};
+
+use kanri_tests::{App, StatusCode, Tenant, both_backends, r_str};
 
 /// Registers a user with a generated password, changes it, and returns (user id, session).
 async fn user_with_role(app: &App, t: &Tenant, login: &str, role_id: &str) -> (String, String) {

@@ -2,11 +2,12 @@
 //! changes nothing, and each setting is enforced at login and on the next request of sessions already open
 //! (IP allow-list, second factor, session lifetime, idle timeout, password length), on both backends.
 
+use serde_json::{Value, json};
+use totp_rs::{Algorithm, Builder, Secret};
+
 use kanri::app::AppError;
 use kanri::app::principal;
 use kanri_tests::{App, Resp, StatusCode, Tenant, both_backends, r_str, unique};
-use serde_json::{Value, json};
-use totp_rs::{Algorithm, Builder, Secret};
 
 const PASSWORD: &str = "Kanri-test-passw0rd!";
 /// The address every request of the test client comes from unless it says otherwise.

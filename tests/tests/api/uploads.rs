@@ -7,13 +7,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serde_json::{Value, json};
+
 use kanri::app::imports::job as import_jobs;
 use kanri::config::Backend;
 use kanri::ports::{
     BatchWrite, Item, ItemStore, Page, Query, StoreError, StoreResult, Table, Task, Write,
 };
 use kanri_tests::{App, HeldQueue, StatusCode, Tenant, both_backends, r_str, unique};
-use serde_json::{Value, json};
 
 /// Issues an upload and PUTs the bytes as a client would; returns the upload id.
 async fn upload(app: &App, t: &Tenant, purpose: &str, ctype: &str, bytes: &[u8]) -> String {

@@ -16,11 +16,6 @@
 //! worker, and the hourly clean-up queues it again. An admin can cancel an import; its file is deleted at
 //! once and the run stops at its next transaction.
 
-pub use crate::app::records::import::{
-    FailedRow, Kind, MAX_ROWS, STALLED_AFTER, Status, Watch, requeue, running, watch,
-};
-use crate::app::records::import::{Record, actor_context, get};
-use crate::app::records::upload;
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -29,6 +24,11 @@ use crate::app::audit::{self, Actor, Entry};
 use crate::app::imports::{self, PROGRESS_MOVED, RowFailure, RowProgress};
 use crate::app::layout::{self, attr};
 use crate::app::principal::Principal;
+pub use crate::app::records::import::{
+    FailedRow, Kind, MAX_ROWS, STALLED_AFTER, Status, Watch, requeue, running, watch,
+};
+use crate::app::records::import::{Record, actor_context, get};
+use crate::app::records::upload;
 use crate::app::records::user::Delivery;
 use crate::app::{AppError, Scope, Services, csv_file};
 use crate::domain::ids::{ImportId, TenantId, UploadId, UserId, new_id};

@@ -1,13 +1,14 @@
 //! The second factor as stored: the login challenge token, the recovery-code kind, whether a user item
 //! has an active factor.
 
+use secrecy::SecretString;
+use time::{Duration, OffsetDateTime};
+
 use crate::app::records::token;
 use crate::app::records::user::UserRecord;
 use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services};
 use crate::crypto;
-use secrecy::SecretString;
-use time::{Duration, OffsetDateTime};
 
 /// The token kind of a login challenge.
 pub const CHALLENGE: &str = "mfa_challenge";

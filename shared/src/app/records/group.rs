@@ -1,6 +1,12 @@
 //! The group record and the group operations several use cases share (the API and console, SCIM, the CSV
 //! import): load, look-up by name, create, rename, list, ensure a named group exists.
 
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
 use crate::app::paging::{Page, PageRequest};
@@ -11,10 +17,6 @@ use crate::domain::ids::GroupId;
 use crate::domain::time::jst_from_unix;
 use crate::domain::values::{Name, comparison_form};
 use crate::ports::{Change, Cond, Item, Query, Table, Value, Write};
-use serde::Serialize;
-use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
-use time::OffsetDateTime;
 
 /// Three writes per new group (group, name guard, audit entry).
 pub const GROUPS_PER_TX: usize = 33;

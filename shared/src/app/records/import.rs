@@ -1,14 +1,15 @@
 //! A background import as stored: its kind and status, its record and codec, load, and how the clean-up
 //! tells a running import from a stalled one and queues it again.
 
+use serde::Serialize;
+use time::OffsetDateTime;
+
 use crate::app::audit::Actor;
 use crate::app::layout::{self, attr};
 use crate::app::records::upload::Purpose;
 use crate::app::{AppError, Scope, Services};
 use crate::domain::ids::{ImportId, TenantId};
 use crate::ports::{Item, Table, Task};
-use serde::Serialize;
-use time::OffsetDateTime;
 
 /// Most rows of one file (a 20 MiB file of short rows holds about this many).
 pub const MAX_ROWS: usize = 200_000;

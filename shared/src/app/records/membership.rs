@@ -1,16 +1,18 @@
 //! Group memberships (the `GROUP#…#MEMBER#…` and `USER#…#GROUP#…` pair): adding and removing members in
 //! chunked transactions, listing them, and the writes that take a user out of every group.
 
+use std::collections::{HashMap, HashSet};
+
+use time::OffsetDateTime;
+
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
 use crate::app::paging::{Page, PageRequest};
 use crate::app::records::user::UserRecord;
-use crate::app::tx::{self};
+use crate::app::tx;
 use crate::app::{AppError, Scope, Services};
 use crate::domain::ids::{GroupId, UserId};
 use crate::ports::{Change, Cond, Item, Query, Table, Value, Write};
-use std::collections::{HashMap, HashSet};
-use time::OffsetDateTime;
 
 /// Two writes per member (membership item, user's set) plus the group's counter: 49 members fill 99 of
 /// a transaction's 100 items.

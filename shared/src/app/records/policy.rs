@@ -1,15 +1,17 @@
 //! The tenant's sign-in policy as stored on its META item: the record, its limits, its load and the
 //! idle-timeout check every session makes.
 
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
 use crate::app::layout::{self, attr};
 use crate::app::records::user::UserRecord;
 use crate::app::{AppError, Scope, Services};
 use crate::domain::values::Password;
 use crate::ports::Table;
-use ipnet::IpNet;
-use serde::{Deserialize, Serialize};
-use std::net::IpAddr;
-use time::{Duration, OffsetDateTime};
 
 /// Who must have a second factor.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

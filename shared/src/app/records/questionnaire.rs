@@ -1,13 +1,14 @@
 //! Questionnaires as stored: the questions, respondents and responses, sealed as JSON, read whole, and the
 //! items that archive one.
 
+use serde::{Deserialize, Serialize};
+
 use crate::app::layout::{self, attr};
 use crate::app::{AppError, Scope, Services};
 use crate::crypto::TenantKey;
 use crate::domain::ids::TenantId;
 use crate::domain::time::jst_from_unix;
 use crate::ports::{Item, Query, Table, Value};
-use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Question {

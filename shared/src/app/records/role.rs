@@ -1,13 +1,14 @@
 //! Roles as stored: grants' codec, a role's grants, the holder counter, the name guard's digest, the list.
 
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
 use crate::app::layout::{self, attr};
 use crate::app::{AppError, Scope, Services};
 use crate::domain::ids::RoleId;
 use crate::domain::permissions::{self, Feature, Grants, Level};
 use crate::domain::values::{Name, comparison_form};
 use crate::ports::{Change, Cond, Item, Query, Table, Write};
-use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 /// Grants as stored: `feature=level` pairs joined by commas.
 pub fn encode_grants(g: &Grants) -> String {

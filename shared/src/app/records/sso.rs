@@ -1,12 +1,13 @@
 //! The tenant's single sign-on configuration (the `SSO` item): its codec, load, and whether it refuses
 //! passwords.
 
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
 use crate::app::layout::{self, attr};
 use crate::app::{AppError, Scope, Services};
 use crate::domain::time::jst_from_unix;
 use crate::ports::{Item, Table};
-use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -1,10 +1,11 @@
 //! A user's notice subscriptions as stored, and the writes that remove them.
 
+use serde::{Deserialize, Serialize};
+
 use crate::app::Scope;
-use crate::app::layout::{self};
+use crate::app::layout;
 use crate::domain::ids::UserId;
 use crate::ports::{Table, Write};
-use serde::{Deserialize, Serialize};
 
 /// The deletes that remove a user's subscriptions, for the transaction that deletes the user.
 pub fn unsubscribe_writes(scope: &Scope, user: &UserId) -> Vec<Write> {

@@ -1,5 +1,8 @@
 //! The tenant record (the META item of its partition): its codec, load, look-up by slug, contract dates.
 
+use serde::Serialize;
+use time::{Date, OffsetDateTime};
+
 use crate::app::layout::{self, attr};
 use crate::app::{AppError, Services};
 use crate::domain::ids::TenantId;
@@ -7,8 +10,6 @@ use crate::domain::permissions;
 use crate::domain::time::jst_from_unix;
 use crate::domain::values::Slug;
 use crate::ports::{Item, Table};
-use serde::Serialize;
-use time::{Date, OffsetDateTime};
 
 #[derive(Clone, Debug)]
 pub struct TenantRecord {

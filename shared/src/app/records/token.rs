@@ -1,11 +1,12 @@
 //! Tokens as stored (`TOKEN#<hash>` and the user's index item): sessions, invitation and reset links,
 //! their writes, look-up by hash and revocation.
 
+use time::OffsetDateTime;
+
 use crate::app::layout::{self, attr};
 use crate::app::{AppError, Scope, Services};
 use crate::domain::ids::UserId;
 use crate::ports::{BatchWrite, Item, Query, Table, Value, Write};
-use time::OffsetDateTime;
 
 pub const SESSION: &str = "session";
 

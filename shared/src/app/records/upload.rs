@@ -1,14 +1,15 @@
 //! An uploaded file as stored: its purpose and accepted types, its record and codec, load, the check that
 //! it arrived, reading and erasing it, and the file keys of a page of upload items.
 
+use serde::Serialize;
+use time::OffsetDateTime;
+
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
 use crate::app::{AppError, Scope, Services};
 use crate::domain::ids::{TenantId, UploadId};
 use crate::domain::permissions::Feature;
 use crate::ports::{Change, Cond, Item, Table, Value, Write};
-use serde::Serialize;
-use time::OffsetDateTime;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,6 +1,10 @@
 //! The user record: the item and its codec, the blind indexes and guard items, load, the writes that create
 //! a user (seat, guards, invitation) and the errors of a changed or disabled user.
 
+use secrecy::SecretString;
+use serde::Serialize;
+use time::OffsetDateTime;
+
 use crate::app::layout::{self, attr};
 use crate::app::records::token::writes_of_token;
 use crate::app::tx::Tx;
@@ -11,9 +15,6 @@ use crate::domain::permissions;
 use crate::domain::time::jst_from_unix;
 use crate::domain::values::{Email, LoginId, Name};
 use crate::ports::{Change, Cond, Item, Table, Value, Write};
-use secrecy::SecretString;
-use serde::Serialize;
-use time::OffsetDateTime;
 
 pub const EMAIL_KIND: &str = "email";
 

@@ -4,17 +4,17 @@
 //! calls, with the SCIM token as the actor of every change and the same rules as the API: seats, guards,
 //! the last org admin, the operation log.
 
-use crate::app::records::role;
-use crate::app::records::tenant;
-use crate::app::records::user;
 use time::OffsetDateTime;
 
 use crate::app::access::Authority;
 use crate::app::audit::{self, Entry};
 use crate::app::layout::{self, attr};
+use crate::app::records::role;
 use crate::app::records::scim::MAX_EXTRA;
+use crate::app::records::tenant;
+use crate::app::records::user;
 use crate::app::records::user::{Delivery, NewUser, Patch, Status, UserChanges, UserRecord};
-use crate::app::users::{self};
+use crate::app::users;
 use crate::app::{AppError, Scope, Services, mail};
 use crate::domain::ids::UserId;
 use crate::domain::values::{Email, Login, LoginId, Name};

@@ -2,17 +2,18 @@
 //! names, or from a CSV file; one group's page (rename, add and remove members); deleting one or several.
 //! Each calls the use case of the API route it stands beside (`app::groups`, `app::imports::import_groups`).
 
-use crate::app::records::user;
 use askama::Template;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 
+use super::{explain, status_of};
 use crate::app::groups::{self, GroupView, MemberFailure};
 use crate::app::paging::{self, PageRequest};
 use crate::app::principal::Principal;
+use crate::app::records::user;
 use crate::app::records::user::UserRecord;
-use crate::app::users::{self};
+use crate::app::users;
 use crate::app::{AppError, imports};
 use crate::domain::ids::GroupId;
 use crate::domain::time as ktime;
@@ -22,8 +23,6 @@ use crate::http::AppState;
 use crate::http::extract::{Caller, PathId};
 use crate::http::pages::{Chrome, Form, Page, Reply, jst_minutes};
 use crate::http::routes::may;
-
-use super::{explain, status_of};
 
 /// Groups per page of the list.
 const PAGE_SIZE: usize = 50;

@@ -4,13 +4,14 @@
 //! beside (`app::roles::{list, create, update, delete, set_default}`); those routes are for organisation
 //! admins, and so are these pages' forms.
 
-use crate::app::records::tenant;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 
+use super::{explain, givable, role_name, status_of};
 use crate::app::AppError;
 use crate::app::principal::Principal;
+use crate::app::records::tenant;
 use crate::app::roles::{self, RoleView};
 use crate::domain::ids::RoleId;
 use crate::domain::permissions::{Feature, Grants, Level};
@@ -20,8 +21,6 @@ use crate::http::AppState;
 use crate::http::extract::{Caller, PathId};
 use crate::http::pages::{Chrome, Form, Page, Reply};
 use crate::http::routes::may;
-
-use super::{explain, givable, role_name, status_of};
 
 /// A feature in words (Japanese, English), as the table and the form show it.
 fn feature_label(page: &Page, f: Feature) -> String {

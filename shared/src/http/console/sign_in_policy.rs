@@ -3,13 +3,13 @@
 //! `GET/PUT /v1/tenant/sign-in-policy` and calling the same use case (`app::sign_in_policy::put`). A list
 //! that would shut out the admin's own address is saved only once they tick the confirmation.
 
-use crate::app::records::policy;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 
 use crate::app::AppError;
 use crate::app::principal::Principal;
+use crate::app::records::policy;
 use crate::app::records::policy::SignInPolicy;
 use crate::app::sign_in_policy::{self, PolicyInput};
 use crate::domain::time as ktime;

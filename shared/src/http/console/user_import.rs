@@ -18,6 +18,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use secrecy::ExposeSecret;
 
+use super::{explain, role_name, status_of};
 use crate::app::csv_file::{ExcelEncoding, write_for_excel};
 use crate::app::imports::job::{self as import_jobs, Kind, Status};
 use crate::app::principal::Principal;
@@ -29,8 +30,6 @@ use crate::domain::time as ktime;
 use crate::http::AppState;
 use crate::http::extract::{BODY_LIMIT, Caller, PathId};
 use crate::http::pages::{COPY_JS, Chrome, Form, Page, Reply};
-
-use super::{explain, role_name, status_of};
 
 /// The most rows the console imports within the request; a larger file runs as a background import. The
 /// background import commits [`import_jobs::CHUNK`] rows per step and reports its progress per step: a

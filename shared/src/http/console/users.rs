@@ -1,17 +1,18 @@
 //! The console's user pages: the list, registration, one user's page (role, org admin, credentials), deletion.
 
-use crate::app::records::tenant;
-use crate::app::records::user;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use secrecy::ExposeSecret;
 
+use super::{explain, givable, may_act, role_name, status_of};
 use crate::app::csv_file::{ExcelEncoding, write_for_excel};
 use crate::app::paging::{self, PageRequest};
 use crate::app::principal::Principal;
+use crate::app::records::tenant;
+use crate::app::records::user;
 use crate::app::records::user::{Delivery, NewUser, UserRecord};
-use crate::app::users::{self};
+use crate::app::users;
 use crate::app::{AppError, auth, groups, roles};
 use crate::domain::ids::{GroupId, UserId};
 use crate::domain::time as ktime;
@@ -20,8 +21,6 @@ use crate::http::AppState;
 use crate::http::extract::{Caller, PathId};
 use crate::http::pages::{COPY_JS, Chrome, Form, Page, Reply, jst_minutes};
 use crate::http::routes::may;
-
-use super::{explain, givable, may_act, role_name, status_of};
 
 /// Users per page of the list.
 const PAGE_SIZE: usize = 20;

@@ -1,11 +1,12 @@
 //! Operator endpoints.
 
-use crate::app::records::tenant;
 use axum::Json as Out;
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::app::records::tenant;
 use crate::app::tenants::{self, NewTenant, TenantChanges};
 use crate::domain::ids::TenantId;
 use crate::domain::time;
@@ -13,7 +14,6 @@ use crate::domain::values::{Email, Name, Slug, seat_limit};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, OptionalJson, PathId};
-use axum::extract::State;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

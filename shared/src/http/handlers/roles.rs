@@ -1,6 +1,5 @@
 //! Roles, the permission catalogue, the tenant's default role, and a user's role and org-admin flag.
 
-use crate::app::records::tenant;
 use std::collections::BTreeMap;
 
 use axum::Json as Out;
@@ -9,6 +8,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::app::records::tenant;
 use crate::app::roles;
 use crate::domain::ids::{RoleId, UserId};
 use crate::domain::permissions::{Feature, Grants, Level};

@@ -1,6 +1,5 @@
 //! Login, logout and setting a password with a one-time link.
 
-use crate::app::principal;
 use axum::Json as Out;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::auth::{self, LoginRequest};
+use crate::app::principal;
 use crate::domain::time;
 use crate::http::AppState;
 use crate::http::error::ApiResult;

@@ -1,10 +1,10 @@
 //! The caller's tenant.
 
-use crate::app::records::tenant;
 use axum::Json as Out;
 use axum::extract::State;
 use serde_json::{Value, json};
 
+use crate::app::records::tenant;
 use crate::http::AppState;
 use crate::http::error::ApiResult;
 use crate::http::extract::Caller;

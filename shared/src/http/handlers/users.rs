@@ -1,6 +1,5 @@
 //! Users of the caller's tenant.
 
-use crate::app::records::user;
 use axum::Json as Out;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,8 +8,9 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
 use crate::app::paging::PageRequest;
+use crate::app::records::user;
 use crate::app::records::user::{Delivery, NewUser, Patch, UserChanges};
-use crate::app::users::{self};
+use crate::app::users;
 use crate::domain::ids::{GroupId, UserId};
 use crate::domain::time;
 use crate::domain::values::{Email, LoginId, Name};

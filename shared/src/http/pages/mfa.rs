@@ -8,7 +8,6 @@
 //! opens the session (the same cookie as a password login); an expired or used challenge goes back to the
 //! password step. The challenge never appears in a URL or the page.
 
-use crate::app::records::factor;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -19,6 +18,7 @@ use time::OffsetDateTime;
 
 use super::{Chrome, Form, Page, Reply, jst_minutes, login_form, signed_in_reply};
 use crate::app::principal::Principal;
+use crate::app::records::factor;
 use crate::app::{AppError, mfa};
 use crate::domain::time as ktime;
 use crate::http::AppState;
