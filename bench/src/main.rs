@@ -1428,7 +1428,7 @@ fn embedded_setup() -> Res<(Config, String)> {
 /// Notice fan-out (see the top of this file).
 async fn notice_fanout(backend: Option<&str>, subscribers: usize, tenants: usize) -> Res<Value> {
     use kanri::app::layout::{self, attr};
-    use kanri::app::users::{Status, UserRecord, email_index};
+    use kanri::app::records::user::{Status, UserRecord, email_index};
     use kanri::domain::values::{Email, Name, Slug};
     use kanri::ports::{BatchWrite, Item, Table};
 
@@ -1618,12 +1618,12 @@ async fn import_requests(rows: usize) -> Res<Value> {
     let before = metrics::snapshot();
     let waited = metrics::waited();
     let t = Instant::now();
-    let principal = kanri::app::auth::authenticate(&svc, &session, now).await?;
-    let id = kanri::app::import_jobs::start(
+    let principal = kanri::app::principal::authenticate(&svc, &session, now).await?;
+    let id = kanri::app::imports::job::start(
         &svc,
         &principal,
         &upload_id,
-        kanri::app::import_jobs::Kind::Users,
+        kanri::app::imports::job::Kind::Users,
         None,
         now,
     )
@@ -1633,7 +1633,7 @@ async fn import_requests(rows: usize) -> Res<Value> {
     let seconds = t.elapsed().as_secs_f64();
     let waited_s = metrics::waited().saturating_sub(waited).as_secs_f64();
     let (services, operations) = counted(&before, &metrics::snapshot());
-    let view = kanri::app::import_jobs::view(
+    let view = kanri::app::imports::job::view(
         &svc,
         &principal.scope,
         &kanri::domain::ids::ImportId::from_stored(id.as_str()),

@@ -14,7 +14,7 @@ use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 
 use crate::adapters::aws::SqsQueue;
 use crate::adapters::embedded::queue::{Leased, LocalQueue};
-use crate::app::{AppError, Services, auth, import_jobs, notices};
+use crate::app::{AppError, Services, auth, imports::job as import_jobs, notices};
 use crate::domain::time;
 use crate::ports::Task;
 

@@ -9,8 +9,10 @@
 //! so the check applies to the very version of the account that their conditional write replaces.
 
 use crate::app::audit::Actor;
-use crate::app::users::{self, UserRecord};
-use crate::app::{AppError, Scope, Services, roles};
+use crate::app::records::role;
+use crate::app::records::user;
+use crate::app::records::user::UserRecord;
+use crate::app::{AppError, Scope, Services};
 use crate::domain::ids::UserId;
 use crate::domain::permissions::{Feature, Grants, Level, allows, within};
 
@@ -51,7 +53,7 @@ impl Authority {
             return Ok(());
         }
         // A role that no longer exists grants nothing.
-        let grants = roles::grants_of(svc, scope, &target.role_id)
+        let grants = role::grants_of(svc, scope, &target.role_id)
             .await?
             .unwrap_or_default();
         if may_act_on(&self.grants, self.org_admin, &grants, target.org_admin) {
@@ -89,12 +91,12 @@ impl Authority {
         scope: &Scope,
         id: &UserId,
     ) -> Result<Option<Authority>, AppError> {
-        let user = match users::load(svc, scope, id).await {
+        let user = match user::load(svc, scope, id).await {
             Ok(u) => u,
             Err(AppError::NotFound(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let grants = roles::grants_of(svc, scope, &user.role_id)
+        let grants = role::grants_of(svc, scope, &user.role_id)
             .await?
             .unwrap_or_default();
         if !allows(&grants, user.org_admin, Feature::Settings, Level::Edit) {

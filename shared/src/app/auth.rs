@@ -5,269 +5,22 @@
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
-use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
+use crate::app::principal::{Principal, Session, login_guard_sk, open_session, user_by_login};
+use crate::app::records::tenant;
+use crate::app::records::token::{INVITATION, RESET, SESSION, live_token, revoke_tokens};
+use crate::app::records::user;
+use crate::app::records::user::UserRecord;
+use crate::app::records::user::{link_writes, not_disabled};
 use crate::app::tx::Tx;
-use crate::app::users::{self, UserRecord};
 use crate::app::{AppError, Scope, Services};
-use crate::app::{mail, tenants, throttle};
+use crate::app::{mail, throttle};
 use crate::crypto;
 use crate::domain::ids::{TenantId, UserId};
-use crate::domain::permissions::Grants;
 use crate::domain::values::comparison_form;
 use crate::domain::values::{Login, Password};
-use crate::ports::{BatchWrite, Change, Cond, Item, Query, Table, Task, Value, Write};
-
-pub const SESSION: &str = "session";
-pub const INVITATION: &str = "invitation";
-pub const RESET: &str = "reset";
-
-/// The two items of a token: the global record found by hash, and the user's index item (so every token
-/// of a user is one query). The TTL attribute lets DynamoDB drop them a day after expiry.
-pub(crate) fn token_writes(
-    scope: &Scope,
-    user: &UserId,
-    hash: &str,
-    kind: &str,
-    expires: OffsetDateTime,
-) -> [Write; 2] {
-    writes_of_token(scope, user, hash, kind, expires, None)
-}
-
-/// The items of a new session: a token whose global record also says when it was opened (`created`), so
-/// that a session lifetime the tenant shortens later ends it on its next request.
-pub(crate) fn session_writes(
-    scope: &Scope,
-    user: &UserId,
-    hash: &str,
-    now: OffsetDateTime,
-    expires: OffsetDateTime,
-) -> [Write; 2] {
-    let [global, index] = writes_of_token(scope, user, hash, SESSION, expires, None);
-    let global = match global {
-        Write::Put { table, item, cond } => Write::Put {
-            table,
-            item: item.with(attr::CREATED, Value::N(now.unix_timestamp())),
-            cond,
-        },
-        w => w,
-    };
-    [global, index]
-}
-
-/// The items of a link mailed to a user (invitation, reset), bound to the address it was mailed to: once
-/// the user's address is another, `set_password` refuses the link, even one that escaped revocation.
-pub(crate) fn link_writes(
-    scope: &Scope,
-    user: &UserRecord,
-    hash: &str,
-    kind: &str,
-    expires: OffsetDateTime,
-) -> [Write; 2] {
-    writes_of_token(
-        scope,
-        &user.id,
-        hash,
-        kind,
-        expires,
-        user.email_index.as_deref(),
-    )
-}
-
-fn writes_of_token(
-    scope: &Scope,
-    user: &UserId,
-    hash: &str,
-    kind: &str,
-    expires: OffsetDateTime,
-    address: Option<&str>,
-) -> [Write; 2] {
-    let exp = expires.unix_timestamp();
-    let ttl = exp + 86_400;
-    let mut global = Item::new(layout::token_pk(hash), layout::TOKEN_SK)
-        .with(attr::KIND, Value::S(kind.into()))
-        .with(attr::TENANT, Value::S(scope.tenant.to_string()))
-        .with(attr::USER, Value::S(user.to_string()))
-        .with(attr::EXPIRES, Value::N(exp))
-        .with(attr::TTL, Value::N(ttl));
-    if let Some(a) = address {
-        global = global.with(attr::EMAIL_INDEX, Value::S(a.to_owned()));
-    }
-    [
-        Write::put_new(Table::Data, global),
-        Write::put_new(
-            Table::Data,
-            Item::new(scope.pk(), layout::user_token_sk(user, hash))
-                .with(attr::KIND, Value::S(kind.into()))
-                .with(attr::EXPIRES, Value::N(exp))
-                .with(attr::TTL, Value::N(ttl)),
-        ),
-    ]
-}
-
-/// The caller of a tenant endpoint, established from the session alone.
-pub struct Principal {
-    pub scope: Scope,
-    pub user: UserRecord,
-    pub grants: Grants,
-    pub session_hash: String,
-    /// The tenant's sign-in policy, read with the user (no extra request).
-    pub policy: crate::app::sign_in_policy::SignInPolicy,
-    /// The policy requires a second factor this user has not enrolled: the session may only enrol one
-    /// (`http::policy::open_during_enrolment`), until the user has one (then the same session goes on).
-    pub mfa_enrolment_required: bool,
-}
-
-impl Principal {
-    pub fn actor(&self) -> Actor {
-        Actor::User {
-            id: self.user.id.to_string(),
-            name: self.user.name.clone(),
-        }
-    }
-
-    /// Who acts and with what rights, for the use cases that name another account (`app::access`).
-    pub fn authority(&self) -> Authority {
-        Authority {
-            actor: self.actor(),
-            grants: self.grants.clone(),
-            org_admin: self.user.org_admin,
-        }
-    }
-}
-
-/// The item of a token of one of `kinds` (session, invitation, challenge, …) by the token's hash, when it
-/// exists and has not expired: how every single-use or session token is looked up.
-pub(crate) async fn live_token(
-    svc: &Services,
-    hash: &str,
-    kinds: &[&str],
-    now: OffsetDateTime,
-) -> Result<Option<Item>, AppError> {
-    let rec = svc
-        .store
-        .get(Table::Data, &layout::token_pk(hash), layout::TOKEN_SK)
-        .await?;
-    Ok(rec.filter(|r| {
-        r.s(attr::KIND).is_some_and(|k| kinds.contains(&k))
-            && r.n(attr::EXPIRES).unwrap_or(0) > now.unix_timestamp()
-    }))
-}
-
-/// When a session opened at `now` ends: after the session lifetime (the tenant's policy, else the
-/// service's), and never after the contract.
-pub(crate) fn session_expires(
-    svc: &Services,
-    tenant: &crate::app::tenants::TenantRecord,
-    now: OffsetDateTime,
-) -> OffsetDateTime {
-    let end = now + tenant.policy.session_lifetime(svc.settings.session_ttl);
-    match tenant.contract_last_moment() {
-        Some(contract) => end.min(contract),
-        None => end,
-    }
-}
-
-/// Resolves a bearer token to its principal for a caller inside the process (tests, tools), which has
-/// no network address: everything [`authenticate_from`] checks but the IP allow-list.
-pub async fn authenticate(
-    svc: &Services,
-    token: &str,
-    now: OffsetDateTime,
-) -> Result<Principal, AppError> {
-    authenticate_from(svc, token, None, now).await
-}
-
-/// Resolves a bearer token, sent from `source` (the client's address as `http::extract::ClientIp` takes
-/// it), to its principal. A dead, expired, idle or over-age session is the same 401; an address outside
-/// the tenant's IP allow-list is 403 `ip_not_allowed`.
-pub async fn authenticate_from(
-    svc: &Services,
-    token: &str,
-    source: Option<&str>,
-    now: OffsetDateTime,
-) -> Result<Principal, AppError> {
-    let hash = crypto::token_hash(token);
-    let rec = live_token(svc, &hash, &[SESSION], now)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
-    let tenant = TenantId::from_stored(rec.s(attr::TENANT).unwrap_or_default());
-    let user_id = UserId::from_stored(rec.s(attr::USER).unwrap_or_default());
-    // A tenant being purged has lost its data key: its sessions are over, not "not found".
-    let scope = match svc.scope(&tenant).await {
-        Ok(s) => s,
-        Err(AppError::NotFound(_)) => return Err(AppError::Unauthenticated),
-        Err(e) => return Err(e),
-    };
-    // The user and the tenant in one read: a deleted user's sessions die with the profile (before their token
-    // items are swept), and every session ends at the tenant's current contract end, whenever it was set.
-    let keys = [
-        (scope.pk(), layout::user_sk(&user_id)),
-        (scope.pk(), layout::META.to_owned()),
-    ];
-    let items = svc.store.batch_get(Table::Data, &keys).await?;
-    let (Some(user_item), Some(meta)) = (
-        items.iter().find(|i| i.sk == keys[0].1),
-        items.iter().find(|i| i.sk == layout::META),
-    ) else {
-        return Err(AppError::Unauthenticated);
-    };
-    let tenant_record = tenants::TenantRecord::from_item(&tenant, meta);
-    if tenant_record
-        .contract_last_moment()
-        .is_some_and(|end| now >= end)
-    {
-        return Err(AppError::Unauthenticated);
-    }
-    let user = UserRecord::from_item(&scope, user_item)?;
-    // A disabled user's sessions end with the disabling write, before their token items are swept.
-    if user.status == users::Status::Disabled {
-        return Err(AppError::Unauthenticated);
-    }
-    // The sign-in policy came with the tenant item: as it is now, whenever the session was opened.
-    let policy = tenant_record.policy;
-    if let Some(src) = source
-        && !policy.allows_ip(src)
-    {
-        return Err(AppError::IpNotAllowed);
-    }
-    // Sessions opened before `created` was recorded count from their expiry less the service lifetime.
-    let created = rec.n(attr::CREATED).unwrap_or_else(|| {
-        rec.n(attr::EXPIRES).unwrap_or(0) - svc.settings.session_ttl.whole_seconds()
-    });
-    if let Some(m) = policy.session_lifetime_minutes
-        && now.unix_timestamp() >= created + m * 60
-    {
-        return Err(AppError::Unauthenticated);
-    }
-    let seen = rec.n(attr::SEEN).unwrap_or(created);
-    if crate::app::sign_in_policy::idle_check(&policy, seen, now)? {
-        // Rare by design (a tenth of the timeout apart); a lost refresh only ends the session sooner.
-        let w = Write::Update {
-            table: Table::Data,
-            pk: layout::token_pk(&hash),
-            sk: layout::TOKEN_SK.into(),
-            changes: vec![Change::Set(attr::SEEN, Value::N(now.unix_timestamp()))],
-            cond: Some(Cond::Exists),
-        };
-        if let Err(e) = svc.store.transact(vec![w]).await {
-            tracing::warn!(error = %e, "a session's last-seen time was not refreshed");
-        }
-    }
-    let mfa_enrolment_required = policy.requires_second_factor(&user) && !user.mfa;
-    let grants = crate::app::roles::grants_of(svc, &scope, &user.role_id)
-        .await?
-        .unwrap_or_default();
-    Ok(Principal {
-        scope,
-        user,
-        grants,
-        session_hash: hash,
-        policy,
-        mfa_enrolment_required,
-    })
-}
+use crate::ports::{Change, Cond, Query, Table, Task, Value, Write};
 
 pub struct LoginRequest {
     pub tenant: String,
@@ -282,20 +35,11 @@ fn account_subject(tenant: &str, login: &str) -> String {
     format!("{}|{}", comparison_form(tenant), comparison_form(login))
 }
 
-pub struct Session {
-    pub token: SecretString,
-    pub expires: OffsetDateTime,
-    pub user: UserRecord,
-    /// The tenant's policy requires a second factor the user has not enrolled: the session is limited
-    /// to enrolling one.
-    pub mfa_enrolment_required: bool,
-}
-
 /// What a right password leads to: a session, or, for a user with a second factor, a challenge to
 /// complete with a code (`mfa::login`) and no session yet.
 pub enum LoginOutcome {
     Session(Box<Session>),
-    SecondFactor(crate::app::mfa::Challenge),
+    SecondFactor(crate::app::records::factor::Challenge),
 }
 
 /// Unknown tenant, unknown user, a user without a password, a disabled user and a wrong password all
@@ -341,7 +85,7 @@ pub async fn login(
     let verified = crypto::verify_password(stored, req.password.clone()).await;
     let enabled = user
         .as_ref()
-        .is_some_and(|u| u.status != users::Status::Disabled);
+        .is_some_and(|u| u.status != user::Status::Disabled);
     let (Some(tenant), Some(scope), Some(mut user), true, true) =
         (tenant, scope, user, verified.ok, enabled)
     else {
@@ -358,11 +102,11 @@ pub async fn login(
     }
     // A tenant that signs in through its identity provider (`required`) keeps the password for its org
     // admins only; told after the password verified, so only its holder learns it.
-    if !user.org_admin && crate::app::sso::password_refused(svc, &scope).await? {
+    if !user.org_admin && crate::app::records::sso::password_refused(svc, &scope).await? {
         return Err(AppError::SsoRequired);
     }
     if user.mfa {
-        let challenge = crate::app::mfa::challenge(svc, &scope, &user, now).await?;
+        let challenge = crate::app::records::factor::challenge(svc, &scope, &user, now).await?;
         return Ok(LoginOutcome::SecondFactor(challenge));
     }
     let (token, expires) = open_session(svc, &tenant, &scope, &user, now, || {
@@ -393,69 +137,22 @@ pub async fn login(
     })))
 }
 
-/// Opens a session for `user` (a password login, or a single sign-on): its token, and when it ends. The
-/// user must still exist, and not be disabled, when the session is made (else `gone`).
-pub(crate) async fn open_session(
-    svc: &Services,
-    tenant: &tenants::TenantRecord,
-    scope: &Scope,
-    user: &UserRecord,
-    now: OffsetDateTime,
-    gone: fn() -> AppError,
-) -> Result<(SecretString, OffsetDateTime), AppError> {
-    let (token, hash) = crypto::new_token();
-    let expires = session_expires(svc, tenant, now);
-    let mut tx = Tx::new();
-    tx.guard(
-        Write::Check {
-            table: Table::Data,
-            pk: scope.pk(),
-            sk: layout::user_sk(&user.id),
-            cond: Cond::And(vec![Cond::Exists, not_disabled()]),
-        },
-        gone,
-    );
-    for w in session_writes(scope, &user.id, &hash, now, expires) {
-        tx.push(w);
-    }
-    tx.commit(svc.store.as_ref()).await?;
-    Ok((token, expires))
-}
-
 /// The tenant a login names (with its policy), and the user when there is one.
 async fn find_login(
     svc: &Services,
     slug: &str,
     login: &str,
-) -> Result<Option<(tenants::TenantRecord, Scope, Option<UserRecord>)>, AppError> {
-    let Some(tid) = tenants::by_slug(svc, slug).await? else {
+) -> Result<Option<(tenant::TenantRecord, Scope, Option<UserRecord>)>, AppError> {
+    let Some(tid) = tenant::by_slug(svc, slug).await? else {
         return Ok(None);
     };
     let scope = svc.scope(&tid).await?;
-    let tenant = tenants::load(svc, &tid).await?;
+    let tenant = tenant::load(svc, &tid).await?;
     let Some(login) = Login::parse(login) else {
         return Ok(Some((tenant, scope, None)));
     };
     let user = user_by_login(svc, &scope, &login).await?;
     Ok(Some((tenant, scope, user)))
-}
-
-/// The tenant's user whose e-mail address or login id this is (through its guard item), if any.
-pub(crate) async fn user_by_login(
-    svc: &Services,
-    scope: &Scope,
-    login: &Login,
-) -> Result<Option<UserRecord>, AppError> {
-    let sk = login_guard_sk(scope, login);
-    let Some(guard) = svc.store.get(Table::Data, &scope.pk(), &sk).await? else {
-        return Ok(None);
-    };
-    let uid = UserId::from_stored(guard.s(attr::USER).unwrap_or_default());
-    match users::load(svc, scope, &uid).await {
-        Ok(u) => Ok(Some(u)),
-        Err(AppError::NotFound(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 /// Deletes the session's two items.
@@ -475,64 +172,6 @@ pub async fn logout(svc: &Services, p: &Principal) -> Result<(), AppError> {
         ])
         .await?;
     Ok(())
-}
-
-/// The condition that a user item is not disabled (a missing status, as before issue 18, is not).
-pub(crate) fn not_disabled() -> Cond {
-    Cond::Not(Box::new(Cond::Eq(
-        attr::STATUS,
-        Value::S(users::Status::Disabled.as_str().into()),
-    )))
-}
-
-/// Revokes every token of a user (sessions, invitations, resets) except `keep`, in batches.
-pub async fn revoke_tokens(
-    svc: &Services,
-    scope: &Scope,
-    user: &UserId,
-    kinds: &[&str],
-    keep: Option<&str>,
-) -> Result<usize, AppError> {
-    let prefix = layout::user_tokens_prefix(user);
-    let mut after = None;
-    let mut writes = Vec::new();
-    loop {
-        let page = svc
-            .store
-            .query(
-                &Query::prefix(Table::Data, scope.pk(), prefix.clone())
-                    .after(after)
-                    .limit(500),
-            )
-            .await?;
-        for item in &page.items {
-            let hash = item.sk.strip_prefix(&prefix).unwrap_or_default();
-            if Some(hash) == keep || !kinds.iter().any(|k| item.s(attr::KIND) == Some(k)) {
-                continue;
-            }
-            writes.push((layout::token_pk(hash), item.sk.clone()));
-        }
-        match page.next {
-            Some(n) => after = Some(n),
-            None => break,
-        }
-    }
-    let n = writes.len();
-    // The global records first: once they are gone the tokens no longer work.
-    let globals = writes
-        .iter()
-        .map(|(pk, _)| BatchWrite::Delete {
-            pk: pk.clone(),
-            sk: layout::TOKEN_SK.into(),
-        })
-        .collect();
-    svc.store.batch_write(Table::Data, globals).await?;
-    let index = writes
-        .into_iter()
-        .map(|(_, sk)| BatchWrite::Delete { pk: scope.pk(), sk })
-        .collect();
-    svc.store.batch_write(Table::Data, index).await?;
-    Ok(n)
 }
 
 /// Consumes an invitation or reset token: sets the password, activates the user, revokes every other
@@ -569,14 +208,14 @@ pub async fn set_password(
     let policy = items
         .iter()
         .find(|i| i.sk == layout::META)
-        .map(crate::app::sign_in_policy::SignInPolicy::from_item)
+        .map(crate::app::records::policy::SignInPolicy::from_item)
         .unwrap_or_default();
     // A link follows the address it was mailed to: after an e-mail change it sets nothing. A disabled
     // user's links were revoked with the disabling; one that escaped it is dead too.
     let moved = rec
         .s(attr::EMAIL_INDEX)
         .is_some_and(|sent_to| user.email_index.as_deref() != Some(sent_to));
-    if moved || user.status == users::Status::Disabled {
+    if moved || user.status == user::Status::Disabled {
         return Err(AppError::InvalidToken);
     }
     let password = Password::parse_min(password, &user.identities(), policy.min_password_chars())?;
@@ -667,7 +306,7 @@ pub enum Link {
         kind: &'static str,
         expires: OffsetDateTime,
         user: Box<UserRecord>,
-        tenant: Box<tenants::TenantRecord>,
+        tenant: Box<tenant::TenantRecord>,
     },
     /// Issued but expired (kept until the store's TTL sweeps it).
     Expired { kind: &'static str },
@@ -701,13 +340,13 @@ pub async fn inspect_link(
     let tenant_id = TenantId::from_stored(rec.s(attr::TENANT).unwrap_or_default());
     let uid = UserId::from_stored(rec.s(attr::USER).unwrap_or_default());
     let scope = svc.scope(&tenant_id).await?;
-    let user = match users::load(svc, &scope, &uid).await {
-        Ok(u) if u.status == users::Status::Disabled => return Ok(Link::Unknown),
+    let user = match user::load(svc, &scope, &uid).await {
+        Ok(u) if u.status == user::Status::Disabled => return Ok(Link::Unknown),
         Ok(u) => u,
         Err(AppError::NotFound(_)) => return Ok(Link::Unknown),
         Err(e) => return Err(e),
     };
-    let tenant = tenants::load(svc, &tenant_id).await?;
+    let tenant = tenant::load(svc, &tenant_id).await?;
     Ok(Link::Valid {
         kind,
         expires: OffsetDateTime::from_unix_timestamp(exp).unwrap_or(now),
@@ -795,7 +434,7 @@ pub async fn request_reset(
 ) -> Result<(), AppError> {
     // Counted first (a conditional increment), so parallel requests cannot pass the limit together.
     throttle::take(svc, &[(&throttle::RESET_PER_SOURCE, source)], now).await??;
-    let Some(tid) = tenants::by_slug(svc, tenant).await? else {
+    let Some(tid) = tenant::by_slug(svc, tenant).await? else {
         return Ok(());
     };
     let Some(login) = Login::parse(login) else {
@@ -809,14 +448,6 @@ pub async fn request_reset(
         }])
         .await
         .map_err(|e| AppError::Internal(Box::new(e)))
-}
-
-/// The sort key of the guard item that maps a login (e-mail or login id) to its user.
-fn login_guard_sk(scope: &Scope, login: &Login) -> String {
-    match login {
-        Login::Email(e) => layout::email_guard_sk(&users::email_index(&scope.key, e)),
-        Login::LoginId(l) => layout::login_guard_sk(&users::login_index(&scope.key, l)),
-    }
 }
 
 /// Self-service reset, the worker's half: mails a reset link (valid [`Settings::reset_ttl`], replacing
@@ -855,7 +486,7 @@ pub async fn send_reset(
         return Ok(());
     };
     let uid = UserId::from_stored(item.s(attr::USER).unwrap_or_default());
-    let user = match users::load(svc, &scope, &uid).await {
+    let user = match user::load(svc, &scope, &uid).await {
         Ok(u) => u,
         Err(AppError::NotFound(_)) => return Ok(()),
         Err(e) => return Err(e),
@@ -863,10 +494,10 @@ pub async fn send_reset(
     let Some(email) = user.email.clone() else {
         return Ok(());
     };
-    if user.status == users::Status::Disabled {
+    if user.status == user::Status::Disabled {
         return Ok(());
     }
-    if tenants::load(svc, &tid).await?.contract_ended(now) {
+    if tenant::load(svc, &tid).await?.contract_ended(now) {
         return Ok(());
     }
     revoke_tokens(svc, &scope, &user.id, &[RESET], None).await?;
@@ -876,7 +507,7 @@ pub async fn send_reset(
         tx.push(w);
     }
     tx.commit(svc.store.as_ref()).await?;
-    let link = users::set_password_link(svc, &token);
+    let link = user::set_password_link(svc, &token);
     svc.send_mail(
         &scope.tenant,
         "password_reset",
@@ -946,120 +577,4 @@ pub async fn invitation(
     } else {
         Invitation::Expired { expired: exp }
     })
-}
-
-/// What re-issuing credentials hands back.
-pub enum Reissued {
-    Mailed,
-    Generated(SecretString),
-}
-
-/// Re-issues a user's first credential: a new invitation link (earlier links stop working) or a new
-/// generated password (the user must change it; their sessions end).
-pub async fn reissue(
-    svc: &Services,
-    scope: &Scope,
-    by: &Authority,
-    user_id: &UserId,
-    delivery: users::Delivery,
-    now: OffsetDateTime,
-) -> Result<Reissued, AppError> {
-    let user = users::load(svc, scope, user_id).await?;
-    by.check_target(svc, scope, &user).await?;
-    if user.status == users::Status::Disabled {
-        return Err(users::user_disabled());
-    }
-    let actor = &by.actor;
-    let log_key = svc.log_key(&scope.tenant).await?;
-    let entry = |action| Entry {
-        action,
-        target_type: "user",
-        target_id: user_id.as_str(),
-    };
-    let changed = || {
-        AppError::conflict(
-            "conflict",
-            "the user changed while this request ran; read it again and retry",
-        )
-    };
-    match delivery {
-        users::Delivery::InviteLink => {
-            let email = user.email.clone().ok_or(AppError::DeliveryRequiresEmail)?;
-            revoke_tokens(svc, scope, user_id, &[INVITATION, RESET], None).await?;
-            let (token, hash) = crypto::new_token();
-            let mut tx = Tx::new();
-            tx.guard(
-                Write::Check {
-                    table: Table::Data,
-                    pk: scope.pk(),
-                    sk: layout::user_sk(user_id),
-                    // The account as checked by the target rule.
-                    cond: Cond::Eq(attr::UPDATED, Value::N(user.updated)),
-                },
-                changed,
-            );
-            for w in link_writes(
-                scope,
-                &user,
-                &hash,
-                INVITATION,
-                now + svc.settings.invitation_ttl,
-            ) {
-                tx.push(w);
-            }
-            tx.push(audit::entry(
-                &scope.tenant,
-                &log_key,
-                actor,
-                entry("user.reissue_invitation"),
-                now,
-            ));
-            tx.commit(svc.store.as_ref()).await?;
-            let tenant = tenants::load(svc, &scope.tenant).await?;
-            let link = users::set_password_link(svc, &token);
-            svc.send_mail(
-                &scope.tenant,
-                "invitation",
-                mail::invitation(&email, &user.name, &tenant.name, &link),
-                now,
-            )
-            .await;
-            Ok(Reissued::Mailed)
-        }
-        users::Delivery::Generated => {
-            let policy = crate::app::sign_in_policy::load(svc, scope).await?;
-            let password = crypto::generate_password_of(policy.generated_password_chars());
-            let hash = crypto::hash_password(password.clone()).await?;
-            let mut tx = Tx::new();
-            tx.guard(
-                Write::Update {
-                    table: Table::Data,
-                    pk: scope.pk(),
-                    sk: layout::user_sk(user_id),
-                    changes: vec![
-                        Change::Set(attr::PASSWORD, Value::S(hash)),
-                        Change::Set(attr::MUST_CHANGE, Value::Bool(true)),
-                        Change::Set(attr::STATUS, Value::S("active".into())),
-                        Change::Set(
-                            attr::UPDATED,
-                            Value::N(now.unix_timestamp().max(user.updated + 1)),
-                        ),
-                    ],
-                    // The account as checked by the target rule.
-                    cond: Some(Cond::Eq(attr::UPDATED, Value::N(user.updated))),
-                },
-                changed,
-            );
-            tx.push(audit::entry(
-                &scope.tenant,
-                &log_key,
-                actor,
-                entry("user.reissue_password"),
-                now,
-            ));
-            tx.commit(svc.store.as_ref()).await?;
-            revoke_tokens(svc, scope, user_id, &[SESSION, INVITATION, RESET], None).await?;
-            Ok(Reissued::Generated(password))
-        }
-    }
 }

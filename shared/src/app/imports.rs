@@ -4,6 +4,8 @@
 //! a transaction that meets a concurrent change is redone row by row so each failure is named. Nothing
 //! is half-created: each row's items go in one transaction.
 
+pub mod job;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use secrecy::SecretString;
@@ -13,9 +15,15 @@ use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::csv_file::{self, Row};
 use crate::app::layout::{self, attr};
+use crate::app::records::group;
+use crate::app::records::membership;
+use crate::app::records::role;
+use crate::app::records::tenant;
+use crate::app::records::token;
+use crate::app::records::user;
+use crate::app::records::user::{Delivery, Status, UserRecord, email_index, login_index};
 use crate::app::tx::Tx;
-use crate::app::users::{Delivery, Status, UserRecord, email_index, login_index};
-use crate::app::{AppError, Scope, Services, auth, groups, mail, roles, tenants, users};
+use crate::app::{AppError, Scope, Services, mail};
 use crate::crypto;
 use crate::domain::ids::{GroupId, UserId};
 use crate::domain::values::{Email, Login, LoginId, Name, comparison_form};
@@ -32,7 +40,7 @@ pub const MAX_ROWS: usize = 20_000;
 pub const MAX_GENERATED_ROWS: usize = 30;
 /// Most groups one row names, as for `POST /v1/users`: a row's writes (profile, two guards, invitation,
 /// two per group) must fit one transaction beside the counters.
-pub const MAX_GROUPS_PER_ROW: usize = users::MAX_GROUPS_ON_CREATE;
+pub const MAX_GROUPS_PER_ROW: usize = user::MAX_GROUPS_ON_CREATE;
 
 pub struct RowFailure {
     pub line: u64,
@@ -141,10 +149,10 @@ async fn check_user_rows(
     rows: &[Row],
     delivery: Delivery,
 ) -> Result<Checked, AppError> {
-    let tenant = tenants::load(svc, &scope.tenant).await?;
+    let tenant = tenant::load(svc, &scope.tenant).await?;
     let mut role_ids: HashMap<String, String> = HashMap::new();
     let mut role_grants = HashMap::new();
-    for r in roles::list(svc, scope).await? {
+    for r in role::list(svc, scope).await? {
         role_ids.insert(comparison_form(&r.name), r.id.clone());
         role_ids.insert(r.id.clone(), r.id.clone());
         role_grants.insert(r.id, r.grants);
@@ -278,12 +286,12 @@ pub async fn preview_users(
 ) -> Result<UserImportPreview, AppError> {
     let text = csv_file::decode(bytes)?;
     let rows = user_rows(&text)?;
-    if rows.len() > crate::app::import_jobs::MAX_ROWS {
+    if rows.len() > crate::app::records::import::MAX_ROWS {
         return Err(AppError::invalid(
             "file",
             format!(
                 "at most {} rows per file",
-                crate::app::import_jobs::MAX_ROWS
+                crate::app::records::import::MAX_ROWS
             ),
         ));
     }
@@ -293,7 +301,7 @@ pub async fn preview_users(
     for p in &checked.ready {
         for g in &p.groups {
             if looked.insert(comparison_form(g.as_str()))
-                && groups::by_name(svc, scope, g.as_str()).await?.is_none()
+                && group::by_name(svc, scope, g.as_str()).await?.is_none()
             {
                 new_groups.push(g.as_str().to_owned());
             }
@@ -346,7 +354,7 @@ pub async fn prepare_user_rows(
         .iter()
         .flat_map(|p| p.groups.iter().map(|g| g.as_str().to_owned()))
         .collect();
-    let group_ids = groups::ensure_named(svc, scope, actor, &names, now).await?;
+    let group_ids = group::ensure_named(svc, scope, actor, &names, now).await?;
     let mut resolved = Vec::with_capacity(ready.len());
     for p in ready {
         let mut gids = Vec::new();
@@ -371,7 +379,7 @@ pub async fn prepare_user_rows(
         .filter(|(p, _)| p.delivery == Delivery::Generated)
         .count();
     let length = if generated > 0 {
-        crate::app::sign_in_policy::load(svc, scope)
+        crate::app::records::policy::load(svc, scope)
             .await?
             .generated_password_chars()
     } else {
@@ -507,7 +515,7 @@ pub async fn commit_user_rows<'a>(
     progress: Option<&RowProgress>,
     now: OffsetDateTime,
 ) -> Result<(Vec<&'a Prepared>, Vec<RowFailure>), AppError> {
-    let tenant = tenants::load(svc, &scope.tenant).await?;
+    let tenant = tenant::load(svc, &scope.tenant).await?;
     let log_key = svc.log_key(&scope.tenant).await?;
     let mut created = Vec::new();
     let mut failed = Vec::new();
@@ -578,7 +586,7 @@ pub async fn send_invitations_keyed(
     if created.iter().all(|r| r.invitation.is_none()) {
         return Ok(());
     }
-    let tenant = tenants::load(svc, &scope.tenant).await?;
+    let tenant = tenant::load(svc, &scope.tenant).await?;
     let messages: Vec<(Option<String>, mail::Message)> = created
         .iter()
         .filter_map(|r| {
@@ -590,7 +598,7 @@ pub async fn send_invitations_keyed(
                     email,
                     &r.record.name,
                     &tenant.name,
-                    &users::set_password_link(svc, token),
+                    &user::set_password_link(svc, token),
                 ),
             ))
         })
@@ -856,11 +864,11 @@ async fn write_rows(
             );
         }
         if let Some((_, hash)) = &r.invitation {
-            for w in auth::link_writes(
+            for w in user::link_writes(
                 scope,
                 &r.record,
                 hash,
-                auth::INVITATION,
+                token::INVITATION,
                 now + svc.settings.invitation_ttl,
             ) {
                 tx.push(w);
@@ -909,7 +917,7 @@ async fn write_rows(
         *holders.entry(r.record.role_id.as_str()).or_default() += 1;
     }
     for (role, n) in holders {
-        if let Some(w) = roles::holder_change(scope, role, n) {
+        if let Some(w) = role::holder_change(scope, role, n) {
             tx.guard(w, || {
                 AppError::invalid("role", "the role was deleted meanwhile")
             });
@@ -956,12 +964,12 @@ pub async fn import_groups(
                 continue;
             }
         };
-        let (gid, created) = match groups::by_name(svc, scope, name.as_str()).await? {
+        let (gid, created) = match group::by_name(svc, scope, name.as_str()).await? {
             Some(id) => (id, false),
-            None => match groups::create(svc, scope, actor, name.clone(), now).await {
+            None => match group::create(svc, scope, actor, name.clone(), now).await {
                 Ok(g) => (g.id, true),
                 Err(AppError::Conflict { .. }) => {
-                    match groups::by_name(svc, scope, name.as_str()).await? {
+                    match group::by_name(svc, scope, name.as_str()).await? {
                         Some(id) => (id, false),
                         None => {
                             report.failed.push(fail(
@@ -982,7 +990,7 @@ pub async fn import_groups(
             .filter(|m| !m.is_empty())
             .collect();
         let (ids, unknown) = resolve_logins(svc, scope, &tokens).await?;
-        let (_, failed) = groups::add_members(svc, scope, actor, &gid, ids, now).await?;
+        let (_, failed) = membership::add_members(svc, scope, actor, &gid, ids, now).await?;
         let mut problems: Vec<String> = unknown.iter().map(|m| format!("no user {m:?}")).collect();
         problems.extend(failed.iter().map(|f| format!("user {} not added", f.id)));
         if created {

@@ -261,7 +261,7 @@ pub async fn check_tenant(svc: &Services, tenant: &TenantId) -> Result<TenantRep
         .collect();
     for (digest, gid) in &gnames {
         match groups.get(gid) {
-            Some((name, _)) if &crate::app::groups::name_digest(name) == digest => {}
+            Some((name, _)) if &crate::app::records::group::name_digest(name) == digest => {}
             Some(_) => r.broken(
                 "guard_without_entity",
                 format!("group-name guard {digest} names group {gid}, whose name is another"),
@@ -273,7 +273,7 @@ pub async fn check_tenant(svc: &Services, tenant: &TenantId) -> Result<TenantRep
         }
     }
     for (gid, (name, _)) in &groups {
-        let digest = crate::app::groups::name_digest(name);
+        let digest = crate::app::records::group::name_digest(name);
         if gnames.get(&digest) != Some(gid) {
             r.broken(
                 "entity_without_guard",
@@ -359,7 +359,7 @@ pub async fn check_tenant(svc: &Services, tenant: &TenantId) -> Result<TenantRep
         .collect();
     for (digest, rid) in &rnames {
         match roles.get(rid) {
-            Some((name, _)) if &crate::app::roles::stored_name_digest(name) == digest => {}
+            Some((name, _)) if &crate::app::records::role::stored_name_digest(name) == digest => {}
             Some(_) => r.broken(
                 "guard_without_entity",
                 format!("role-name guard {digest} names role {rid}, whose name is another"),
@@ -382,7 +382,7 @@ pub async fn check_tenant(svc: &Services, tenant: &TenantId) -> Result<TenantRep
         }
     }
     for (rid, (name, count)) in &roles {
-        let digest = crate::app::roles::stored_name_digest(name);
+        let digest = crate::app::records::role::stored_name_digest(name);
         if rnames.get(&digest) != Some(rid) {
             r.broken(
                 "entity_without_guard",

@@ -16,26 +16,23 @@
 
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use totp_rs::{Algorithm, Builder, Totp};
 
 use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
-use crate::app::auth::{self, Principal, Session};
 use crate::app::layout::{self, attr};
+use crate::app::principal::{Principal, Session};
+use crate::app::records::factor::{CHALLENGE, RECOVERY};
+use crate::app::records::tenant;
+use crate::app::records::token;
+use crate::app::records::user::{self, UserRecord};
 use crate::app::tx::Tx;
-use crate::app::users::UserRecord;
-use crate::app::{AppError, Scope, Services, mail, tenants, throttle};
+use crate::app::{AppError, Scope, Services, mail, throttle};
 use crate::crypto;
 use crate::domain::ids::{TenantId, UserId};
 use crate::ports::{Change, Cond, Item, Query, Table, Value, Write};
 
-/// The token kind of a login challenge.
-pub const CHALLENGE: &str = "mfa_challenge";
-/// The token kind of a recovery code.
-pub const RECOVERY: &str = "recovery";
-/// How long a login challenge can be completed.
-pub const CHALLENGE_TTL: Duration = Duration::minutes(5);
 /// How many recovery codes an enrolment gives.
 pub const RECOVERY_CODES: usize = 10;
 /// The issuer an authenticator app shows beside the account.
@@ -403,7 +400,7 @@ pub async fn remove(
     ));
     tx.commit(svc.store.as_ref()).await?;
     // A challenge left open finds no factor and is refused anyway; remove it too.
-    auth::revoke_tokens(svc, &p.scope, &p.user.id, &[CHALLENGE], None).await?;
+    token::revoke_tokens(svc, &p.scope, &p.user.id, &[CHALLENGE], None).await?;
     Ok(())
 }
 
@@ -439,7 +436,7 @@ pub async fn challenge_expiry(
     challenge: &str,
     now: OffsetDateTime,
 ) -> Result<Option<OffsetDateTime>, AppError> {
-    let rec = auth::live_token(svc, &crypto::token_hash(challenge), &[CHALLENGE], now).await?;
+    let rec = token::live_token(svc, &crypto::token_hash(challenge), &[CHALLENGE], now).await?;
     Ok(rec
         .and_then(|r| r.n(attr::EXPIRES))
         .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok()))
@@ -512,36 +509,13 @@ pub async fn reset(
     ));
     tx.commit(svc.store.as_ref()).await?;
     // A challenge opened before the reset finds no factor and is refused anyway; remove it too.
-    auth::revoke_tokens(svc, scope, id, &[CHALLENGE], None).await?;
+    token::revoke_tokens(svc, scope, id, &[CHALLENGE], None).await?;
     if let Some(to) = &user.email {
-        let tenant = tenants::load(svc, &scope.tenant).await?;
+        let tenant = tenant::load(svc, &scope.tenant).await?;
         let m = mail::mfa_reset(to, &user.name, &tenant.name);
         svc.send_mail(&scope.tenant, "mfa_reset", m, now).await;
     }
     Ok(())
-}
-
-/// What the password step hands a user with a second factor: a challenge to complete, no session.
-pub struct Challenge {
-    pub token: SecretString,
-    pub expires: OffsetDateTime,
-}
-
-/// Issues a login challenge for a user whose password verified (`auth::login`).
-pub(crate) async fn challenge(
-    svc: &Services,
-    scope: &Scope,
-    user: &UserRecord,
-    now: OffsetDateTime,
-) -> Result<Challenge, AppError> {
-    let (token, hash) = crypto::new_token();
-    let expires = now + CHALLENGE_TTL;
-    let mut tx = Tx::new();
-    for w in auth::token_writes(scope, &user.id, &hash, CHALLENGE, expires) {
-        tx.push(w);
-    }
-    tx.commit(svc.store.as_ref()).await?;
-    Ok(Challenge { token, expires })
 }
 
 /// The login's second step: a challenge from the password step and a TOTP code or a recovery code open
@@ -556,7 +530,7 @@ pub async fn login(
     now: OffsetDateTime,
 ) -> Result<Session, AppError> {
     let hash = crypto::token_hash(challenge);
-    let rec = auth::live_token(svc, &hash, &[CHALLENGE], now)
+    let rec = token::live_token(svc, &hash, &[CHALLENGE], now)
         .await?
         .ok_or(AppError::InvalidChallenge)?;
     let tid = TenantId::from_stored(rec.s(attr::TENANT).unwrap_or_default());
@@ -595,7 +569,7 @@ pub async fn login(
             // Of two requests with codes of one step, one wins.
             cond: Some(Cond::And(vec![
                 Cond::Exists,
-                auth::not_disabled(),
+                user::not_disabled(),
                 Cond::Not(Box::new(Cond::Ge(attr::MFA_STEP, step))),
             ])),
         }
@@ -609,7 +583,7 @@ pub async fn login(
     } else {
         return Err(AppError::InvalidCode);
     };
-    let tenant = tenants::load(svc, &tid).await?;
+    let tenant = tenant::load(svc, &tid).await?;
     if tenant.contract_ended(now) {
         return Err(AppError::ContractEnded);
     }
@@ -619,11 +593,11 @@ pub async fn login(
     }
     let user = UserRecord::from_item(&scope, &item)?;
     // A user disabled since the password step does not get in (the answer looks like any refusal).
-    if user.status == crate::app::users::Status::Disabled {
+    if user.status == crate::app::records::user::Status::Disabled {
         return Err(AppError::InvalidChallenge);
     }
     let (token, session_hash) = crypto::new_token();
-    let expires = auth::session_expires(svc, &tenant, now);
+    let expires = crate::app::principal::session_expires(svc, &tenant, now);
     let mut tx = Tx::new();
     tx.guard(
         Write::Delete {
@@ -649,7 +623,7 @@ pub async fn login(
                 table: Table::Data,
                 pk: scope.pk(),
                 sk: layout::user_sk(&uid),
-                cond: Cond::And(vec![Cond::Exists, auth::not_disabled()]),
+                cond: Cond::And(vec![Cond::Exists, user::not_disabled()]),
             },
             || AppError::InvalidChallenge,
         );
@@ -671,7 +645,7 @@ pub async fn login(
             now,
         ));
     }
-    for w in auth::session_writes(&scope, &uid, &session_hash, now, expires) {
+    for w in token::session_writes(&scope, &uid, &session_hash, now, expires) {
         tx.push(w);
     }
     tx.commit(svc.store.as_ref()).await?;
@@ -684,11 +658,6 @@ pub async fn login(
         // The user has a factor: nothing to enrol.
         mfa_enrolment_required: false,
     })
-}
-
-/// Whether a stored user item has an active second factor (`UserRecord::mfa`).
-pub(crate) fn active(item: &Item) -> bool {
-    item.b(attr::MFA_SECRET).is_some()
 }
 
 #[cfg(test)]

@@ -14,12 +14,14 @@
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::app::auth::Principal;
 use crate::app::layout::{self, attr};
 use crate::app::mail::Message;
 use crate::app::paging::{Page, PageRequest};
-use crate::app::users::UserRecord;
-use crate::app::{AppError, Scope, Services, audit, tenants};
+use crate::app::principal::Principal;
+pub use crate::app::records::subscription::Kind;
+use crate::app::records::tenant;
+use crate::app::records::user::UserRecord;
+use crate::app::{AppError, Scope, Services, audit};
 use crate::domain::ids::{TenantId, UserId, new_id};
 use crate::domain::time::jst;
 use crate::ports::{
@@ -40,26 +42,6 @@ pub const BATCH: usize = 16;
 pub const CLAIM_LEASE: Duration = Duration::seconds(30);
 /// How long a sent-claim is kept (DynamoDB TTL); far longer than any retry.
 const CLAIM_DAYS: i64 = 30;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Release,
-    Incident,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 2] = [Kind::Release, Kind::Incident];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Release => "release",
-            Kind::Incident => "incident",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
 
 pub struct NewNotice {
     pub kind: Kind,
@@ -404,20 +386,6 @@ pub async fn subscribe(
     }
 }
 
-/// The deletes that remove a user's subscriptions, for the transaction that deletes the user.
-pub fn unsubscribe_writes(scope: &Scope, user: &UserId) -> Vec<Write> {
-    Kind::ALL
-        .iter()
-        .map(|k| {
-            Write::delete(
-                Table::Data,
-                scope.pk(),
-                layout::subscription_sk(k.as_str(), user),
-            )
-        })
-        .collect()
-}
-
 // ---- mailing ------------------------------------------------------------------------------------------
 
 /// Queues one `NoticeMails` task per tenant whose contract runs and that has subscribers of the notice's
@@ -448,7 +416,7 @@ pub async fn fan_out(svc: &Services, notice: &str, now: OffsetDateTime) -> Resul
             .filter(|e| e.s(attr::PURGE).is_none())
             .filter(|e| {
                 e.s(attr::CONTRACT_END)
-                    .and_then(tenants::parse_date)
+                    .and_then(tenant::parse_date)
                     .is_none_or(|end| today <= end)
             })
             .map(|e| TenantId::from_stored(e.sk.clone()))
@@ -625,7 +593,7 @@ pub async fn mail_page(
         )
         .await?;
     // Only with subscribers to mail does the tenant's key matter (the fan-out skips tenants without).
-    match tenants::load(svc, &tenant).await {
+    match tenant::load(svc, &tenant).await {
         Ok(t) if !t.contract_ended(now) => {}
         Ok(_) => {
             // The contract ended meanwhile: the rest of this tenant is not mailed, nor still to go.

@@ -1,30 +1,22 @@
 //! Supply-chain questionnaires: questions, and answers from respondents (suppliers). Everything is sealed
 //! under the tenant's data key; the purge keeps questions and answers anonymised under the log key.
 
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
+pub use crate::app::records::questionnaire::{
+    MAX_STORED_BYTES, Question, Questionnaire, Respondent, Response, all, archive_items,
+};
+use crate::app::records::questionnaire::{head, json_len, open_json, responses, seal_json};
 use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services};
-use crate::crypto::TenantKey;
 use crate::domain::ids::{QuestionnaireId, TenantId, new_id};
 use crate::domain::time::jst_from_unix;
 use crate::ports::{Item, Query, Table, Value, Write};
 
 pub const MAX_QUESTIONS: usize = 200;
 pub const MAX_TEXT: usize = 4000;
-/// Most bytes of JSON one stored part may hold: a questionnaire's title and questions, a response's
-/// respondent and answers, one item of the purge's archive. DynamoDB items hold at most 400 KB; this leaves
-/// room for the seal and the other attributes.
-pub const MAX_STORED_BYTES: usize = 300_000;
-
-fn json_len<T: Serialize>(v: &T) -> Result<usize, AppError> {
-    serde_json::to_string(v)
-        .map(|s| s.len())
-        .map_err(|e| AppError::Internal(Box::new(e)))
-}
 
 /// Refuses what would not fit one stored item, naming the field.
 fn check_stored_size(field: &'static str, what: &str, bytes: usize) -> Result<(), AppError> {
@@ -37,52 +29,6 @@ fn check_stored_size(field: &'static str, what: &str, bytes: usize) -> Result<()
         ));
     }
     Ok(())
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Question {
-    pub text: String,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Respondent {
-    pub name: String,
-    pub email: String,
-    pub company: String,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Response {
-    pub id: String,
-    /// `None` once the tenant was purged: the respondent's personal data is gone.
-    pub respondent: Option<Respondent>,
-    pub answers: Vec<String>,
-    pub submitted_at: String,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Questionnaire {
-    pub id: String,
-    pub title: String,
-    pub questions: Vec<Question>,
-    pub created_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub responses: Option<Vec<Response>>,
-}
-
-fn seal_json<T: Serialize>(key: &TenantKey, ctx: &str, v: &T) -> Result<Value, AppError> {
-    let text = serde_json::to_string(v).map_err(|e| AppError::Internal(Box::new(e)))?;
-    Ok(Value::B(key.seal(ctx, &text)))
-}
-
-fn open_json<T: for<'de> Deserialize<'de>>(
-    key: &TenantKey,
-    ctx: &str,
-    item: &Item,
-    name: &str,
-) -> Result<T, AppError> {
-    let text = key.open(ctx, item.b(name).unwrap_or_default())?;
-    serde_json::from_str(&text).map_err(|e| AppError::Internal(Box::new(e)))
 }
 
 fn check_text(field: &'static str, s: &str) -> Result<(), AppError> {
@@ -165,22 +111,6 @@ async fn load_head(
     head(scope, &item)
 }
 
-fn head(scope: &Scope, item: &Item) -> Result<Questionnaire, AppError> {
-    let id = item
-        .sk
-        .strip_prefix(layout::QUESTIONNAIRE_PREFIX)
-        .unwrap_or_default()
-        .to_owned();
-    let ctx = scope.context(&id, "questionnaire");
-    Ok(Questionnaire {
-        title: open_json(&scope.key, &ctx, item, attr::TITLE)?,
-        questions: open_json(&scope.key, &ctx, item, attr::QUESTIONS)?,
-        created_at: jst_from_unix(item.n(attr::CREATED).unwrap_or(0)),
-        responses: None,
-        id,
-    })
-}
-
 pub async fn respond(
     svc: &Services,
     scope: &Scope,
@@ -255,36 +185,6 @@ pub async fn respond(
     })
 }
 
-async fn responses(svc: &Services, scope: &Scope, id: &str) -> Result<Vec<Response>, AppError> {
-    let prefix = layout::responses_prefix(id);
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = svc
-            .store
-            .query(
-                &Query::prefix(Table::Data, scope.pk(), prefix.clone())
-                    .after(after)
-                    .limit(500),
-            )
-            .await?;
-        for item in &page.items {
-            let rid = item.sk.strip_prefix(&prefix).unwrap_or_default().to_owned();
-            let ctx = scope.context(&rid, "response");
-            out.push(Response {
-                respondent: Some(open_json(&scope.key, &ctx, item, attr::RESPONDENT)?),
-                answers: open_json(&scope.key, &ctx, item, attr::ANSWERS)?,
-                submitted_at: jst_from_unix(item.n(attr::CREATED).unwrap_or(0)),
-                id: rid,
-            });
-        }
-        match page.next {
-            Some(n) => after = Some(n),
-            None => return Ok(out),
-        }
-    }
-}
-
 pub async fn get(
     svc: &Services,
     scope: &Scope,
@@ -293,84 +193,6 @@ pub async fn get(
     let mut q = load_head(svc, scope, id).await?;
     q.responses = Some(responses(svc, scope, id.as_str()).await?);
     Ok(q)
-}
-
-/// Every questionnaire of a live tenant, with responses.
-pub async fn all(svc: &Services, scope: &Scope) -> Result<Vec<Questionnaire>, AppError> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = svc
-            .store
-            .query(
-                &Query::prefix(Table::Data, scope.pk(), layout::QUESTIONNAIRE_PREFIX)
-                    .after(after)
-                    .limit(200),
-            )
-            .await?;
-        for item in &page.items {
-            let mut q = head(scope, item)?;
-            q.responses = Some(responses(svc, scope, &q.id).await?);
-            out.push(q);
-        }
-        match page.next {
-            Some(n) => after = Some(n),
-            None => return Ok(out),
-        }
-    }
-}
-
-/// The anonymised copy the purge keeps: questions and answers, no respondent, sealed under the log key.
-/// Split across items so none exceeds [`MAX_STORED_BYTES`] of JSON: the questionnaire (sort key: its id),
-/// then its responses packed into items `<id>#R<nnnnn>`.
-pub fn archive_items(
-    tenant: &TenantId,
-    log_key: &TenantKey,
-    q: &Questionnaire,
-) -> Result<Vec<Item>, AppError> {
-    let head = Questionnaire {
-        responses: None,
-        ..q.clone()
-    };
-    let seal = |sk: String, v: &dyn ErasedJson| -> Result<Item, AppError> {
-        let ctx = format!("{tenant}/archive/{sk}");
-        let text = v.json()?;
-        Ok(Item::new(layout::archive_pk(tenant), sk)
-            .with(attr::RESPONSES, Value::B(log_key.seal(&ctx, &text))))
-    };
-    let mut items = vec![seal(q.id.clone(), &head)?];
-    let mut part: Vec<Response> = Vec::new();
-    let mut used = 2;
-    for r in q.responses.iter().flatten() {
-        let r = Response {
-            respondent: None,
-            ..r.clone()
-        };
-        let n = json_len(&r)? + 1;
-        if !part.is_empty() && used + n > MAX_STORED_BYTES {
-            let sk = format!("{}#R{:05}", q.id, items.len());
-            items.push(seal(sk, &std::mem::take(&mut part))?);
-            used = 2;
-        }
-        used += n;
-        part.push(r);
-    }
-    if !part.is_empty() {
-        let sk = format!("{}#R{:05}", q.id, items.len());
-        items.push(seal(sk, &part)?);
-    }
-    Ok(items)
-}
-
-/// Serialises to JSON behind a trait object (the head and the response parts differ in type).
-trait ErasedJson {
-    fn json(&self) -> Result<String, AppError>;
-}
-
-impl<T: Serialize> ErasedJson for T {
-    fn json(&self) -> Result<String, AppError> {
-        serde_json::to_string(self).map_err(|e| AppError::Internal(Box::new(e)))
-    }
 }
 
 /// The anonymised questionnaires of a purged tenant, put together from their archive items.

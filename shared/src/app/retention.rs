@@ -10,7 +10,9 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::app::layout::{self, attr};
-use crate::app::{AppError, Services, questionnaires, tenants};
+use crate::app::records::questionnaire;
+use crate::app::records::tenant;
+use crate::app::{AppError, Services};
 use crate::domain::ids::TenantId;
 use crate::ports::{BatchWrite, Change, Item, Query, Table, Value, Write};
 
@@ -112,7 +114,7 @@ pub async fn purge(
             if entry.s(attr::PURGE) == Some(DONE) {
                 continue;
             }
-            let Some(end) = entry.s(attr::CONTRACT_END).and_then(tenants::parse_date) else {
+            let Some(end) = entry.s(attr::CONTRACT_END).and_then(tenant::parse_date) else {
                 continue;
             };
             if today < end + time::Duration::days(PURGE_AFTER_DAYS) {
@@ -167,9 +169,9 @@ async fn shred(svc: &Services, tenant: &TenantId, now: OffsetDateTime) -> Result
         let scope = svc.scope(tenant).await?;
         let log_key = svc.log_key(tenant).await?;
         let mut archive: Vec<BatchWrite> = Vec::new();
-        for q in questionnaires::all(svc, &scope).await? {
+        for q in questionnaire::all(svc, &scope).await? {
             archive.extend(
-                questionnaires::archive_items(tenant, &log_key, &q)?
+                questionnaire::archive_items(tenant, &log_key, &q)?
                     .into_iter()
                     .map(BatchWrite::Put),
             );
@@ -258,7 +260,7 @@ async fn erase_items(svc: &Services, tenant: &TenantId, budget: usize) -> Result
             .collect();
         svc.store.batch_write(Table::Data, tokens).await?;
         // Uploaded files go before their records, so a crash leaves a record to find them by.
-        for key in crate::app::uploads::keys_of_items(&page.items, tenant) {
+        for key in crate::app::records::upload::keys_of_items(&page.items, tenant) {
             svc.files
                 .delete(&key)
                 .await

@@ -2,131 +2,23 @@
 //! only while nobody holds them and they are not the tenant's default); the tenant default role; assigning a
 //! role to a user; the org-admin flag, whose last holder is kept by a counter condition.
 
-use serde::Serialize;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
+pub use crate::app::records::role::{RoleView, list};
+use crate::app::records::role::{
+    custom_view, encode_grants, grants_of, holder_change, name_digest,
+};
+use crate::app::records::user;
+use crate::app::records::user::UserRecord;
 use crate::app::tx::Tx;
-use crate::app::users::{self, UserRecord};
 use crate::app::{AppError, Scope, Services};
 use crate::domain::ids::{RoleId, UserId, new_id};
-use crate::domain::permissions::{self, Feature, Grants, Level};
+use crate::domain::permissions::{self, Grants};
 use crate::domain::values::{Name, comparison_form};
-use crate::ports::{Change, Cond, Item, Query, Table, Value, Write};
-
-#[derive(Clone, Debug, Serialize)]
-pub struct RoleView {
-    pub id: String,
-    pub name: String,
-    pub builtin: bool,
-    pub grants: Grants,
-}
-
-/// Grants as stored: `feature=level` pairs joined by commas.
-pub fn encode_grants(g: &Grants) -> String {
-    g.iter()
-        .map(|(f, l)| format!("{}={}", f.as_str(), l.as_str()))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-pub fn decode_grants(s: &str) -> Grants {
-    s.split(',')
-        .filter_map(|pair| pair.split_once('='))
-        .filter_map(|(f, l)| Some((Feature::parse(f)?, Level::parse(l)?)))
-        .collect()
-}
-
-fn custom_view(item: &Item) -> RoleView {
-    RoleView {
-        id: item
-            .sk
-            .strip_prefix(layout::ROLE_PREFIX)
-            .unwrap_or_default()
-            .to_owned(),
-        name: item.s(attr::NAME).unwrap_or_default().to_owned(),
-        builtin: false,
-        grants: decode_grants(item.s(attr::GRANTS).unwrap_or_default()),
-    }
-}
-
-/// A role id's grants: built-in, or a custom role of this tenant; `None` when there is no such role.
-pub async fn grants_of(
-    svc: &Services,
-    scope: &Scope,
-    role_id: &str,
-) -> Result<Option<Grants>, AppError> {
-    let Some(id) = RoleId::parse(role_id) else {
-        return Ok(None);
-    };
-    if let Some(b) = id.builtin() {
-        return Ok(Some((b.grants)()));
-    }
-    let item = svc
-        .store
-        .get(Table::Data, &scope.pk(), &layout::role_sk(role_id))
-        .await?;
-    Ok(item.map(|i| decode_grants(i.s(attr::GRANTS).unwrap_or_default())))
-}
-
-/// The write that counts one more (or one fewer) holder of a custom role; built-in roles are not counted.
-/// Taking a holder requires the role to exist, so a role deleted concurrently cannot be handed out.
-pub fn holder_change(scope: &Scope, role_id: &str, delta: i64) -> Option<Write> {
-    if permissions::builtin(role_id).is_some() {
-        return None;
-    }
-    Some(Write::Update {
-        table: Table::Data,
-        pk: scope.pk(),
-        sk: layout::role_sk(role_id),
-        changes: vec![Change::Add(attr::HOLDERS, delta)],
-        cond: Some(if delta > 0 {
-            Cond::Exists
-        } else {
-            Cond::Ge(attr::HOLDERS, -delta)
-        }),
-    })
-}
-
-pub async fn list(svc: &Services, scope: &Scope) -> Result<Vec<RoleView>, AppError> {
-    let mut out: Vec<RoleView> = permissions::BUILTIN_ROLES
-        .iter()
-        .map(|r| RoleView {
-            id: r.id.into(),
-            name: r.name.into(),
-            builtin: true,
-            grants: (r.grants)(),
-        })
-        .collect();
-    let mut after = None;
-    loop {
-        let page = svc
-            .store
-            .query(
-                &Query::prefix(Table::Data, scope.pk(), layout::ROLE_PREFIX)
-                    .after(after)
-                    .limit(200),
-            )
-            .await?;
-        out.extend(page.items.iter().map(custom_view));
-        match page.next {
-            Some(n) => after = Some(n),
-            None => return Ok(out),
-        }
-    }
-}
-
-fn name_digest(name: &Name) -> String {
-    stored_name_digest(name.as_str())
-}
-
-/// The digest a role name's guard is keyed by (also what the integrity check expects of a stored name).
-pub(crate) fn stored_name_digest(name: &str) -> String {
-    crate::util::hex(&Sha256::digest(comparison_form(name).as_bytes())[..16])
-}
+use crate::ports::{Change, Cond, Item, Table, Value, Write};
 
 fn name_taken() -> AppError {
     AppError::conflict(
@@ -429,7 +321,7 @@ pub async fn assign(
         .await?
         .ok_or_else(|| AppError::invalid("role_id", format!("no role with id {role_id:?}")))?;
     by.check_role(&grants)?;
-    let mut user = users::load(svc, scope, user_id).await?;
+    let mut user = user::load(svc, scope, user_id).await?;
     by.check_target(svc, scope, &user).await?;
     if user.role_id == role_id {
         return Ok(user);
@@ -438,7 +330,7 @@ pub async fn assign(
     let old_role = std::mem::replace(&mut user.role_id, role_id.to_owned());
     let old_updated = user.updated;
     user.updated = now.unix_timestamp().max(old_updated + 1);
-    tx.guard(user.profile_write(scope, old_updated), users::user_changed);
+    tx.guard(user.profile_write(scope, old_updated), user::user_changed);
     if let Some(w) = holder_change(scope, role_id, 1) {
         tx.guard(w, || {
             AppError::invalid("role_id", "the role was deleted meanwhile")
@@ -475,19 +367,19 @@ pub async fn set_org_admin(
 ) -> Result<UserRecord, AppError> {
     by.require_org_admin()?;
     let actor = &by.actor;
-    let mut user = users::load(svc, scope, user_id).await?;
+    let mut user = user::load(svc, scope, user_id).await?;
     if user.org_admin == on {
         return Ok(user);
     }
     // The `org_admins` count holds enabled org admins only; a disabled user changes flag once enabled.
-    if user.status == users::Status::Disabled {
-        return Err(users::user_disabled());
+    if user.status == user::Status::Disabled {
+        return Err(user::user_disabled());
     }
     let old_updated = user.updated;
     user.org_admin = on;
     user.updated = now.unix_timestamp().max(old_updated + 1);
     let mut tx = Tx::new();
-    tx.guard(user.profile_write(scope, old_updated), users::user_changed);
+    tx.guard(user.profile_write(scope, old_updated), user::user_changed);
     tx.guard(
         Write::Update {
             table: Table::Data,

@@ -1,15 +1,17 @@
 //! Groups as SCIM provisions them (issue 18): Kanri's groups, their name unique as always, members added and
-//! removed through the groups' own batched transactions (`groups::add_members`, `remove_members`:
-//! [`groups::MEMBERS_PER_TX`] memberships each), the SCIM token as the actor.
+//! removed through the groups' own batched transactions (`membership::add_members`, `remove_members`:
+//! [`membership::MEMBERS_PER_TX`] memberships each), the SCIM token as the actor.
 
 use std::collections::HashSet;
 
 use time::OffsetDateTime;
 
 use crate::app::audit::Actor;
-use crate::app::groups::{self, GroupView};
 use crate::app::layout::{self, attr};
 use crate::app::paging::PageRequest;
+use crate::app::records::group;
+use crate::app::records::group::GroupView;
+use crate::app::records::membership;
 use crate::app::{AppError, Scope, Services};
 use crate::domain::ids::{GroupId, UserId};
 use crate::domain::values::Name;
@@ -76,7 +78,7 @@ async fn member_list(
     let mut out = Vec::new();
     let mut req = PageRequest::first(1000);
     loop {
-        let page = groups::members(svc, scope, id, req.clone()).await?;
+        let page = membership::members(svc, scope, id, req.clone()).await?;
         out.extend(
             page.items
                 .iter()
@@ -95,7 +97,7 @@ pub async fn load(
     id: &GroupId,
     with_members: bool,
 ) -> Result<ScimGroup, AppError> {
-    let group = groups::load(svc, scope, id).await?;
+    let group = group::load(svc, scope, id).await?;
     let members = if with_members {
         Some(member_list(svc, scope, id).await?)
     } else {
@@ -143,7 +145,7 @@ pub async fn all(
     let mut out = Vec::new();
     let mut req = PageRequest::first(200);
     loop {
-        let page = groups::list(svc, scope, req.clone(), None).await?;
+        let page = group::list(svc, scope, req.clone(), None).await?;
         for g in page.items {
             let members = if with_members {
                 Some(member_list(svc, scope, &g.id).await?)
@@ -171,7 +173,7 @@ pub async fn by_name(
     name: &str,
     with_members: bool,
 ) -> Result<Option<ScimGroup>, AppError> {
-    match groups::by_name(svc, scope, name).await? {
+    match group::by_name(svc, scope, name).await? {
         Some(id) => match load(svc, scope, &id, with_members).await {
             Ok(g) => Ok(Some(g)),
             Err(AppError::NotFound(_)) => Ok(None),
@@ -202,7 +204,7 @@ async fn check_members(svc: &Services, scope: &Scope, ids: &[String]) -> Result<
             }
         }
     }
-    let found = groups::existing_users(svc, scope, &parsed).await?;
+    let found = membership::existing_users(svc, scope, &parsed).await?;
     if let Some(missing) = parsed.iter().find(|u| !found.contains_key(u.as_str())) {
         return Err(AppError::invalid(
             "members",
@@ -223,13 +225,13 @@ async fn change_members(
     now: OffsetDateTime,
 ) -> Result<(), AppError> {
     if !add.is_empty() {
-        let (_, failed) = groups::add_members(svc, scope, actor, id, add, now).await?;
+        let (_, failed) = membership::add_members(svc, scope, actor, id, add, now).await?;
         if let Some(f) = failed.into_iter().next() {
             return Err(f.error);
         }
     }
     if !remove.is_empty() {
-        let (_, failed) = groups::remove_members(svc, scope, actor, id, remove, now).await?;
+        let (_, failed) = membership::remove_members(svc, scope, actor, id, remove, now).await?;
         if let Some(f) = failed.into_iter().next() {
             return Err(f.error);
         }
@@ -240,7 +242,7 @@ async fn change_members(
 fn check_external(x: Option<&str>) -> Result<(), AppError> {
     match x {
         Some(x)
-            if x.chars().count() > crate::app::scim_users::MAX_EXTRA
+            if x.chars().count() > crate::app::records::scim::MAX_EXTRA
                 || x.chars().any(char::is_control) =>
         {
             Err(AppError::invalid(
@@ -271,7 +273,7 @@ pub async fn create(
     let members = dedup(members);
     check_members(svc, scope, &members).await?;
     check_external(external.as_deref())?;
-    let g = groups::create(svc, scope, actor, name, now).await?;
+    let g = group::create(svc, scope, actor, name, now).await?;
     if external.is_some() {
         set_external_id(svc, scope, &g.id, external.as_deref()).await?;
     }
@@ -317,7 +319,7 @@ pub async fn replace(
         .collect();
     check_members(svc, scope, &add).await?;
     if name.as_str() != old.group.name {
-        groups::rename(svc, scope, actor, id, name, now).await?;
+        group::rename(svc, scope, actor, id, name, now).await?;
     }
     change_members(svc, scope, actor, id, add, remove, now).await?;
     load(svc, scope, id, true).await

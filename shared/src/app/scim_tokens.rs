@@ -10,8 +10,9 @@ use time::OffsetDateTime;
 use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
+use crate::app::records::tenant;
 use crate::app::tx::Tx;
-use crate::app::{AppError, Scope, Services, tenants};
+use crate::app::{AppError, Scope, Services};
 use crate::crypto;
 use crate::domain::ids::{ScimTokenId, TenantId, new_id};
 use crate::domain::time::jst_from_unix;
@@ -268,7 +269,7 @@ pub async fn authenticate(
         return Err(AppError::Unauthenticated);
     };
     let t = Stored::from_item(tok);
-    if t.hash != hash || tenants::TenantRecord::from_item(&tenant, meta).contract_ended(now) {
+    if t.hash != hash || tenant::TenantRecord::from_item(&tenant, meta).contract_ended(now) {
         return Err(AppError::Unauthenticated);
     }
     let ts = now.unix_timestamp();

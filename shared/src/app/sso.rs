@@ -23,14 +23,19 @@ use time::{Duration, OffsetDateTime};
 
 use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
-use crate::app::auth::{self, Session};
 use crate::app::layout::{self, attr};
+use crate::app::principal;
+use crate::app::principal::Session;
+pub use crate::app::records::sso::{CALLBACK_PATH, get, redirect_uri};
+use crate::app::records::sso::{Config, ConfigView, Mode, SECRET_FIELD, secret_context};
+use crate::app::records::tenant;
+use crate::app::records::token;
+use crate::app::records::user;
+use crate::app::records::user::UserRecord;
 use crate::app::tx::Tx;
-use crate::app::users::{self, UserRecord};
-use crate::app::{AppError, Scope, Services, tenants};
+use crate::app::{AppError, Scope, Services};
 use crate::crypto::{self, same_secret};
 use crate::domain::ids::TenantId;
-use crate::domain::time::jst_from_unix;
 use crate::domain::values::{Login, Name};
 use crate::ports::{Cond, Item, Table, Value, Write};
 
@@ -38,65 +43,10 @@ use crate::ports::{Cond, Item, Table, Value, Write};
 pub const STATE: &str = "sso_state";
 /// How long a sign-in started at the provider can come back.
 pub const STATE_TTL: Duration = Duration::minutes(10);
-/// The path the provider sends the browser back to (the redirect URI registered there).
-pub const CALLBACK_PATH: &str = "/sso/callback";
 /// Allowed e-mail domains a configuration may list.
 pub const MAX_DOMAINS: usize = 50;
 /// Clock skew allowed on `exp`, `nbf` and `iat` (seconds).
 const LEEWAY: u64 = 60;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Password or single sign-on.
-    Optional,
-    /// Single sign-on only, except for org admins (their password is the way in when the provider fails).
-    Required,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Optional => "optional",
-            Mode::Required => "required",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Mode> {
-        match s {
-            "optional" => Some(Mode::Optional),
-            "required" => Some(Mode::Required),
-            _ => None,
-        }
-    }
-}
-
-/// A tenant's provider as stored (the secret still sealed).
-#[derive(Clone, Debug)]
-pub struct Config {
-    pub issuer: String,
-    pub client_id: String,
-    pub display_name: String,
-    pub claim: String,
-    pub domains: Vec<String>,
-    pub mode: Mode,
-    pub updated: i64,
-    sealed_secret: Vec<u8>,
-}
-
-/// The configuration as the API and the console show it: never the secret.
-#[derive(Clone, Debug, Serialize)]
-pub struct ConfigView {
-    pub issuer: String,
-    pub client_id: String,
-    pub client_secret_set: bool,
-    pub display_name: String,
-    pub claim: String,
-    pub allowed_domains: Vec<String>,
-    pub mode: Mode,
-    /// The redirect URI to register at the provider.
-    pub redirect_uri: String,
-    pub updated_at: String,
-}
 
 /// What an org admin sends; `client_secret` may be left out to keep the one stored.
 pub struct ConfigInput {
@@ -109,83 +59,10 @@ pub struct ConfigInput {
     pub mode: Option<String>,
 }
 
-const SECRET_FIELD: &str = "client_secret";
-
-fn secret_context(scope: &Scope) -> String {
-    scope.context(layout::SSO_SK, SECRET_FIELD)
-}
-
-impl Config {
-    fn from_item(i: &Item) -> Config {
-        Config {
-            issuer: i.s(attr::ISSUER).unwrap_or_default().to_owned(),
-            client_id: i.s(attr::CLIENT_ID).unwrap_or_default().to_owned(),
-            display_name: i.s(attr::NAME).unwrap_or_default().to_owned(),
-            claim: i.s(attr::CLAIM).unwrap_or("email").to_owned(),
-            domains: i
-                .s(attr::DOMAINS)
-                .unwrap_or_default()
-                .split('\n')
-                .filter(|d| !d.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            mode: Mode::parse(i.s(attr::MODE).unwrap_or_default()).unwrap_or(Mode::Optional),
-            updated: i.n(attr::UPDATED).unwrap_or(0),
-            sealed_secret: i.b(SECRET_FIELD).map(<[u8]>::to_vec).unwrap_or_default(),
-        }
-    }
-
-    pub fn view(&self, svc: &Services) -> ConfigView {
-        ConfigView {
-            issuer: self.issuer.clone(),
-            client_id: self.client_id.clone(),
-            client_secret_set: !self.sealed_secret.is_empty(),
-            display_name: self.display_name.clone(),
-            claim: self.claim.clone(),
-            allowed_domains: self.domains.clone(),
-            mode: self.mode,
-            redirect_uri: redirect_uri(svc),
-            updated_at: jst_from_unix(self.updated),
-        }
-    }
-
-    fn secret(&self, scope: &Scope) -> Result<SecretString, AppError> {
-        Ok(SecretString::from(
-            scope
-                .key
-                .open(&secret_context(scope), &self.sealed_secret)?,
-        ))
-    }
-}
-
-/// The redirect URI of every tenant: the public URL's `/sso/callback`.
-pub fn redirect_uri(svc: &Services) -> String {
-    format!(
-        "{}{CALLBACK_PATH}",
-        svc.settings.public_url.trim_end_matches('/')
-    )
-}
-
-/// The tenant's provider, if one is configured.
-pub async fn get(svc: &Services, scope: &Scope) -> Result<Option<Config>, AppError> {
-    Ok(svc
-        .store
-        .get(Table::Data, &scope.pk(), layout::SSO_SK)
-        .await?
-        .map(|i| Config::from_item(&i)))
-}
-
-/// Whether a password login of a user who is not an org admin is refused: single sign-on is `required`.
-pub(crate) async fn password_refused(svc: &Services, scope: &Scope) -> Result<bool, AppError> {
-    Ok(get(svc, scope)
-        .await?
-        .is_some_and(|c| c.mode == Mode::Required))
-}
-
 /// The display name of a tenant's provider by the tenant's slug, for the login page: `None` when the slug
 /// names no tenant or its tenant has none (alike, so the page tells nothing more than the sign-in would).
 pub async fn provider_name(svc: &Services, slug: &str) -> Result<Option<String>, AppError> {
-    let Some(tid) = tenants::by_slug(svc, slug).await? else {
+    let Some(tid) = tenant::by_slug(svc, slug).await? else {
         return Ok(None);
     };
     let scope = match svc.scope(&tid).await {
@@ -561,7 +438,7 @@ pub struct Started {
 /// Starts a sign-in for the tenant of `slug`: discovery, a new state, nonce and PKCE verifier (stored for
 /// [`STATE_TTL`]), and the authorization URL.
 pub async fn start(svc: &Services, slug: &str, now: OffsetDateTime) -> Result<Started, Refusal> {
-    let Some(tid) = tenants::by_slug(svc, slug).await? else {
+    let Some(tid) = tenant::by_slug(svc, slug).await? else {
         return Err(Failure::NotConfigured.into());
     };
     let scope = match svc.scope(&tid).await {
@@ -572,7 +449,7 @@ pub async fn start(svc: &Services, slug: &str, now: OffsetDateTime) -> Result<St
     let Some(cfg) = get(svc, &scope).await? else {
         return Err(Failure::NotConfigured.into());
     };
-    if tenants::load(svc, &tid).await?.contract_ended(now) {
+    if tenant::load(svc, &tid).await?.contract_ended(now) {
         return Err(Failure::ContractEnded.into());
     }
     let d = discover(svc, &cfg.issuer).await?;
@@ -643,7 +520,7 @@ pub async fn callback(
         return Err(Failure::State.into());
     }
     let hash = crypto::token_hash(state);
-    let Some(rec) = auth::live_token(svc, &hash, &[STATE], now).await? else {
+    let Some(rec) = token::live_token(svc, &hash, &[STATE], now).await? else {
         return Err(Failure::State.into());
     };
     // Used once: deleted before anything else, on condition it is still there (of two callbacks with the
@@ -816,14 +693,14 @@ async fn complete(
         id: user.id.to_string(),
         name: user.name.clone(),
     };
-    if user.status == users::Status::Disabled {
+    if user.status == user::Status::Disabled {
         return Err(Failure::Disabled.into());
     }
-    let tenant = tenants::load(svc, &scope.tenant).await?;
+    let tenant = tenant::load(svc, &scope.tenant).await?;
     if tenant.contract_ended(now) {
         return Err(Failure::ContractEnded.into());
     }
-    let opened = auth::open_session(svc, &tenant, scope, &user, now, || {
+    let opened = principal::open_session(svc, &tenant, scope, &user, now, || {
         AppError::conflict("sso_user_disabled", "the user was disabled or deleted")
     })
     .await;
@@ -953,7 +830,7 @@ async fn match_user(
         }
     }
     let login = Login::parse(value).ok_or(Failure::NoAccount)?;
-    auth::user_by_login(svc, scope, &login)
+    principal::user_by_login(svc, scope, &login)
         .await?
         .ok_or_else(|| Failure::NoAccount.into())
 }

@@ -1,120 +1,20 @@
 //! Tenants: created by the operator together with their first org admin (invited by link), read and
 //! changed by the operator, read by their users.
 
-use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
+use crate::app::records::tenant::{DATE, TenantRecord, load};
+use crate::app::records::user;
+use crate::app::records::user::{Delivery, NewUser, UserRecord};
 use crate::app::tx::Tx;
-use crate::app::users::{self, Delivery, NewUser, UserRecord};
 use crate::app::{AppError, Scope, Services, key_contexts, mail};
 use crate::crypto::TenantKey;
 use crate::domain::ids::TenantId;
 use crate::domain::permissions;
-use crate::domain::time::jst_from_unix;
 use crate::domain::values::{Email, Name, Slug};
 use crate::ports::{Change, Cond, Item, Table, Value, Write};
-
-#[derive(Clone, Debug)]
-pub struct TenantRecord {
-    pub id: TenantId,
-    pub slug: String,
-    pub name: String,
-    pub seat_limit: i64,
-    pub seats_used: i64,
-    pub default_role_id: String,
-    pub contract_end: Option<Date>,
-    pub created: i64,
-    /// The sign-in policy (`app::sign_in_policy`), stored on the same item.
-    pub policy: crate::app::sign_in_policy::SignInPolicy,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct TenantView {
-    pub id: TenantId,
-    pub slug: String,
-    pub name: String,
-    pub seat_limit: i64,
-    pub seats_used: i64,
-    pub default_role_id: String,
-    pub contract_end: Option<String>,
-    pub created_at: String,
-}
-
-const DATE: &[time::format_description::FormatItem<'static>] =
-    time::macros::format_description!("[year]-[month]-[day]");
-
-impl TenantRecord {
-    pub fn view(&self) -> TenantView {
-        TenantView {
-            id: self.id.clone(),
-            slug: self.slug.clone(),
-            name: self.name.clone(),
-            seat_limit: self.seat_limit,
-            seats_used: self.seats_used,
-            default_role_id: self.default_role_id.clone(),
-            contract_end: self.contract_end.and_then(|d| d.format(DATE).ok()),
-            created_at: jst_from_unix(self.created),
-        }
-    }
-
-    pub(crate) fn from_item(id: &TenantId, item: &Item) -> Self {
-        TenantRecord {
-            id: id.clone(),
-            slug: item.s(attr::SLUG).unwrap_or_default().to_owned(),
-            name: item.s(attr::NAME).unwrap_or_default().to_owned(),
-            seat_limit: item.n(attr::SEAT_LIMIT).unwrap_or(0),
-            seats_used: item.n(attr::SEATS_USED).unwrap_or(0),
-            default_role_id: item
-                .s(attr::DEFAULT_ROLE)
-                .unwrap_or(permissions::DEFAULT_ROLE)
-                .to_owned(),
-            contract_end: item
-                .s(attr::CONTRACT_END)
-                .and_then(|s| Date::parse(s, DATE).ok()),
-            created: item.n(attr::CREATED).unwrap_or(0),
-            policy: crate::app::sign_in_policy::SignInPolicy::from_item(item),
-        }
-    }
-
-    /// The last moment of the contract: the end of its last day in JST.
-    pub fn contract_last_moment(&self) -> Option<OffsetDateTime> {
-        let end = self.contract_end?.next_day()?;
-        Some(end.midnight().assume_offset(crate::domain::time::JST))
-    }
-
-    /// Logins stop after the contract's last day (JST).
-    pub fn contract_ended(&self, now: OffsetDateTime) -> bool {
-        self.contract_end
-            .is_some_and(|end| now.to_offset(crate::domain::time::JST).date() > end)
-    }
-}
-
-pub async fn load(svc: &Services, id: &TenantId) -> Result<TenantRecord, AppError> {
-    let item = svc
-        .store
-        .get(Table::Data, &layout::tenant_pk(id), layout::META)
-        .await?
-        .ok_or(AppError::NotFound("tenant"))?;
-    Ok(TenantRecord::from_item(id, &item))
-}
-
-/// The tenant a slug names, if any.
-pub async fn by_slug(svc: &Services, slug: &str) -> Result<Option<TenantId>, AppError> {
-    let Ok(slug) = Slug::parse(slug) else {
-        return Ok(None);
-    };
-    let item = svc
-        .store
-        .get(
-            Table::Data,
-            &layout::slug_pk(slug.as_str()),
-            layout::SLUG_SK,
-        )
-        .await?;
-    Ok(item.and_then(|i| i.s(attr::TENANT).map(TenantId::from_stored)))
-}
 
 pub struct NewTenant {
     pub slug: Slug,
@@ -166,7 +66,7 @@ pub async fn create(
         org_admin: true,
         group_ids: vec![],
     };
-    let mut w = users::creation_writes(
+    let mut w = user::creation_writes(
         svc,
         &scope,
         admin,
@@ -225,7 +125,7 @@ pub async fn create(
     ));
     tx.commit(svc.store.as_ref()).await?;
     if let (Some(token), Some(email)) = (&w.invitation, &w.record.email) {
-        let link = users::set_password_link(svc, token);
+        let link = user::set_password_link(svc, token);
         let m = mail::invitation(email, &w.record.name, &tenant.name, &link);
         svc.send_mail(&id, "invitation", m, now).await;
     }
@@ -362,11 +262,11 @@ pub async fn terminate(
                         .strip_prefix(layout::USER_PREFIX)
                         .unwrap_or_default(),
                 );
-                crate::app::auth::revoke_tokens(
+                crate::app::records::token::revoke_tokens(
                     svc,
                     &scope,
                     &uid,
-                    &[crate::app::auth::SESSION],
+                    &[crate::app::records::token::SESSION],
                     None,
                 )
                 .await?;
@@ -378,8 +278,4 @@ pub async fn terminate(
         }
     }
     Ok(tenant)
-}
-
-pub fn parse_date(s: &str) -> Option<Date> {
-    Date::parse(s, DATE).ok()
 }

@@ -2,444 +2,37 @@
 //! encrypted fields, and updates that keep the guards consistent.
 
 use secrecy::SecretString;
-use serde::Serialize;
 use time::OffsetDateTime;
+
+use crate::app::records::user::{
+    NewUser, Patch, SEARCH_SCAN_BUDGET, Status, UserChanges, UserRecord, creation_writes,
+    email_index, email_taken, guard_item, load, login_index, login_taken, seat_write,
+    set_password_link, user_changed,
+};
+
+pub mod scim;
 
 use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
 use crate::app::paging::{Page, PageRequest};
+use crate::app::records::token::{INVITATION, RESET, SESSION, revoke_tokens};
+use crate::app::records::user::link_writes;
+use crate::app::records::{tenant, user};
 use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services, mail};
-use crate::crypto::{self, TenantKey};
+use crate::crypto;
 use crate::domain::ids::UserId;
-use crate::domain::permissions;
-use crate::domain::time::jst_from_unix;
-use crate::domain::values::{Email, LoginId, Name, comparison_form};
-use crate::ports::{Change, Cond, Item, Query, Table, Value, Write};
-
-pub const EMAIL_KIND: &str = "email";
-pub const LOGIN_KIND: &str = "login";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Invited,
-    Active,
-    /// Cannot log in and holds no seat; keeps data, groups and role (issue 18).
-    Disabled,
-}
-
-impl Status {
-    /// The status as stored and as the API and exports name it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Invited => "invited",
-            Status::Active => "active",
-            Status::Disabled => "disabled",
-        }
-    }
-
-    /// The status a query parameter names.
-    pub fn parse(s: &str) -> Option<Status> {
-        match s {
-            "invited" => Some(Status::Invited),
-            "active" => Some(Status::Active),
-            "disabled" => Some(Status::Disabled),
-            _ => None,
-        }
-    }
-}
-
-/// A user as the use cases see it: decrypted.
-#[derive(Clone, Debug)]
-pub struct UserRecord {
-    pub id: UserId,
-    pub name: String,
-    pub email: Option<String>,
-    pub login_id: Option<String>,
-    pub email_index: Option<String>,
-    pub login_index: Option<String>,
-    pub role_id: String,
-    pub org_admin: bool,
-    pub group_ids: Vec<String>,
-    pub status: Status,
-    pub must_change_password: bool,
-    pub password_hash: Option<String>,
-    /// An active second factor (`app::mfa`): the password alone opens no session. Read from the stored
-    /// item only; the profile writes never touch the factor's attributes.
-    pub mfa: bool,
-    pub created: i64,
-    pub updated: i64,
-}
-
-/// The user object of the API.
-#[derive(Clone, Debug, Serialize)]
-pub struct UserView {
-    pub id: UserId,
-    pub name: String,
-    pub email: Option<String>,
-    pub login_id: Option<String>,
-    pub role_id: String,
-    pub org_admin: bool,
-    pub group_ids: Vec<String>,
-    pub status: Status,
-    pub must_change_password: bool,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-impl UserRecord {
-    pub fn view(&self) -> UserView {
-        UserView {
-            id: self.id.clone(),
-            name: self.name.clone(),
-            email: self.email.clone(),
-            login_id: self.login_id.clone(),
-            role_id: self.role_id.clone(),
-            org_admin: self.org_admin,
-            group_ids: self.group_ids.clone(),
-            status: self.status,
-            must_change_password: self.must_change_password,
-            created_at: jst_from_unix(self.created),
-            updated_at: jst_from_unix(self.updated),
-        }
-    }
-
-    /// The identities a password must not equal.
-    pub fn identities(&self) -> Vec<&str> {
-        self.email
-            .iter()
-            .chain(self.login_id.iter())
-            .map(String::as_str)
-            .collect()
-    }
-
-    pub fn to_item(&self, scope: &Scope) -> Item {
-        let id = self.id.as_str();
-        let seal = |field: &str, v: &str| Value::B(scope.key.seal(&scope.context(id, field), v));
-        let mut item = Item::new(scope.pk(), layout::user_sk(&self.id))
-            .with(attr::NAME, seal(attr::NAME, &self.name))
-            .with(attr::ROLE, Value::S(self.role_id.clone()))
-            .with(attr::ORG_ADMIN, Value::Bool(self.org_admin))
-            .with(attr::STATUS, Value::S(self.status.as_str().into()))
-            .with(attr::MUST_CHANGE, Value::Bool(self.must_change_password))
-            .with(attr::CREATED, Value::N(self.created))
-            .with(attr::UPDATED, Value::N(self.updated));
-        if let (Some(e), Some(i)) = (&self.email, &self.email_index) {
-            item = item
-                .with(attr::EMAIL, seal(attr::EMAIL, e))
-                .with(attr::EMAIL_INDEX, Value::S(i.clone()));
-        }
-        if let (Some(l), Some(i)) = (&self.login_id, &self.login_index) {
-            item = item
-                .with(attr::LOGIN_ID, seal(attr::LOGIN_ID, l))
-                .with(attr::LOGIN_INDEX, Value::S(i.clone()));
-        }
-        if let Some(h) = &self.password_hash {
-            item = item.with(attr::PASSWORD, Value::S(h.clone()));
-        }
-        if !self.group_ids.is_empty() {
-            item = item.with(
-                attr::GROUPS,
-                Value::Ss(self.group_ids.iter().cloned().collect()),
-            );
-        }
-        item
-    }
-
-    /// The write that stores this profile over the stored one, provided nobody changed the profile since
-    /// it was read (`updated` still `read_updated`). It sets or removes each profile attribute one by one
-    /// and never touches the groups set: that belongs to the membership writes, which a profile change
-    /// racing them must not undo (a whole-item put did).
-    pub(crate) fn profile_write(&self, scope: &Scope, read_updated: i64) -> Write {
-        let mut item = self.to_item(scope);
-        let changes = PROFILE_ATTRS
-            .iter()
-            .map(|a| match item.attrs.remove(*a) {
-                Some(v) => Change::Set(a, v),
-                None => Change::Remove(a),
-            })
-            .collect();
-        Write::Update {
-            table: Table::Data,
-            pk: item.pk,
-            sk: item.sk,
-            changes,
-            cond: Some(Cond::Eq(attr::UPDATED, Value::N(read_updated))),
-        }
-    }
-
-    pub fn from_item(scope: &Scope, item: &Item) -> Result<Self, AppError> {
-        let id = item
-            .sk
-            .strip_prefix(layout::USER_PREFIX)
-            .unwrap_or_default()
-            .to_owned();
-        let open = |field: &str| -> Result<Option<String>, AppError> {
-            match item.b(field) {
-                Some(b) => Ok(Some(scope.key.open(&scope.context(&id, field), b)?)),
-                None => Ok(None),
-            }
-        };
-        Ok(UserRecord {
-            name: open(attr::NAME)?.unwrap_or_default(),
-            email: open(attr::EMAIL)?,
-            login_id: open(attr::LOGIN_ID)?,
-            email_index: item.s(attr::EMAIL_INDEX).map(str::to_owned),
-            login_index: item.s(attr::LOGIN_INDEX).map(str::to_owned),
-            role_id: item
-                .s(attr::ROLE)
-                .unwrap_or(permissions::DEFAULT_ROLE)
-                .to_owned(),
-            org_admin: item.bool(attr::ORG_ADMIN).unwrap_or(false),
-            group_ids: item.ss(attr::GROUPS),
-            status: match item.s(attr::STATUS) {
-                Some("active") => Status::Active,
-                Some("disabled") => Status::Disabled,
-                _ => Status::Invited,
-            },
-            must_change_password: item.bool(attr::MUST_CHANGE).unwrap_or(false),
-            password_hash: item.s(attr::PASSWORD).map(str::to_owned),
-            mfa: crate::app::mfa::active(item),
-            created: item.n(attr::CREATED).unwrap_or(0),
-            updated: item.n(attr::UPDATED).unwrap_or(0),
-            id: UserId::from_stored(id),
-        })
-    }
-}
-
-/// Every attribute of a user item but the groups set and its revision (see [`UserRecord::profile_write`]).
-const PROFILE_ATTRS: [&str; 12] = [
-    attr::NAME,
-    attr::EMAIL,
-    attr::EMAIL_INDEX,
-    attr::LOGIN_ID,
-    attr::LOGIN_INDEX,
-    attr::ROLE,
-    attr::ORG_ADMIN,
-    attr::STATUS,
-    attr::MUST_CHANGE,
-    attr::PASSWORD,
-    attr::CREATED,
-    attr::UPDATED,
-];
-
-pub fn email_index(key: &TenantKey, e: &Email) -> String {
-    key.blind_index(EMAIL_KIND, &e.comparison())
-}
-pub fn login_index(key: &TenantKey, l: &LoginId) -> String {
-    key.blind_index(LOGIN_KIND, &l.comparison())
-}
-
-fn guard_item(scope: &Scope, sk: String, user: &UserId) -> Item {
-    Item::new(scope.pk(), sk).with(attr::USER, Value::S(user.to_string()))
-}
-
-pub(crate) fn user_changed() -> AppError {
-    AppError::conflict(
-        "conflict",
-        "the user changed while this request ran; read it again and retry",
-    )
-}
-
-fn email_taken() -> AppError {
-    AppError::conflict(
-        "email_taken",
-        "this e-mail address is already used by another user of this tenant",
-    )
-}
-fn login_taken() -> AppError {
-    AppError::conflict(
-        "login_id_taken",
-        "this login id is already used by another user of this tenant",
-    )
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Delivery {
-    InviteLink,
-    Generated,
-}
+use crate::domain::values::comparison_form;
+use crate::ports::Change;
+use crate::ports::{Cond, Query, Table, Value, Write};
 
 /// Memberships removed inside the deleting transaction (two writes each, beside the user's own writes).
 const MAX_GROUPS_IN_DELETE: usize = 40;
-/// Groups a new user may be put in by the creating request (two writes each in its transaction).
-pub const MAX_GROUPS_ON_CREATE: usize = 20;
-
-pub struct NewUser {
-    pub name: Name,
-    pub email: Option<Email>,
-    pub login_id: Option<LoginId>,
-    pub delivery: Delivery,
-    pub role_id: Option<String>,
-    pub org_admin: bool,
-    pub group_ids: Vec<crate::domain::ids::GroupId>,
-}
 
 pub struct Created {
     pub user: UserRecord,
     pub initial_password: Option<SecretString>,
-}
-
-/// The writes that create a user: the profile, its guards, one seat, and the invitation token when mailed.
-/// Returned with the record and the invitation token, so tenant creation can add its own items to the
-/// same transaction.
-pub(crate) struct UserWrites {
-    pub tx: Tx,
-    pub record: UserRecord,
-    pub invitation: Option<SecretString>,
-    pub initial_password: Option<SecretString>,
-}
-
-/// `password_chars`: the length of a generated password (the tenant's policy,
-/// `SignInPolicy::generated_password_chars`).
-pub(crate) async fn creation_writes(
-    svc: &Services,
-    scope: &Scope,
-    new: NewUser,
-    role_id: String,
-    seat_limit: Option<i64>,
-    password_chars: usize,
-    now: OffsetDateTime,
-) -> Result<UserWrites, AppError> {
-    creation_writes_as(
-        svc,
-        scope,
-        new,
-        role_id,
-        seat_limit,
-        password_chars,
-        false,
-        now,
-    )
-    .await
-}
-
-/// [`creation_writes`] of a user created `disabled` (by SCIM with `active: false`): no seat is taken and
-/// no invitation is made, whatever `seat_limit` and the delivery say.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn creation_writes_as(
-    svc: &Services,
-    scope: &Scope,
-    new: NewUser,
-    role_id: String,
-    seat_limit: Option<i64>,
-    password_chars: usize,
-    disabled: bool,
-    now: OffsetDateTime,
-) -> Result<UserWrites, AppError> {
-    let seat_limit = seat_limit.filter(|_| !disabled);
-    if new.email.is_none() && new.login_id.is_none() {
-        return Err(AppError::Invalid {
-            field: None,
-            message: "a user needs an email or a login_id (or both)".into(),
-        });
-    }
-    if new.delivery == Delivery::InviteLink && new.email.is_none() && !disabled {
-        return Err(AppError::DeliveryRequiresEmail);
-    }
-    let id = UserId::generate();
-    let (password_hash, initial_password) = match new.delivery {
-        Delivery::Generated if !disabled => {
-            let p = crypto::generate_password_of(password_chars);
-            (Some(crypto::hash_password(p.clone()).await?), Some(p))
-        }
-        _ => (None, None),
-    };
-    let ts = now.unix_timestamp();
-    let record = UserRecord {
-        id: id.clone(),
-        name: new.name.as_str().to_owned(),
-        email_index: new.email.as_ref().map(|e| email_index(&scope.key, e)),
-        login_index: new.login_id.as_ref().map(|l| login_index(&scope.key, l)),
-        email: new.email.map(|e| e.as_str().to_owned()),
-        login_id: new.login_id.map(|l| l.as_str().to_owned()),
-        role_id,
-        org_admin: new.org_admin,
-        group_ids: new.group_ids.iter().map(|g| g.to_string()).collect(),
-        status: match (disabled, password_hash.is_some()) {
-            (true, _) => Status::Disabled,
-            (false, true) => Status::Active,
-            (false, false) => Status::Invited,
-        },
-        must_change_password: password_hash.is_some(),
-        password_hash,
-        mfa: false,
-        created: ts,
-        updated: ts,
-    };
-    let mut tx = Tx::new();
-    if let Some(limit) = seat_limit {
-        tx.guard(
-            Write::Update {
-                table: Table::Data,
-                pk: scope.pk(),
-                sk: layout::META.into(),
-                changes: vec![Change::Add(attr::SEATS_USED, 1)],
-                cond: Some(Cond::LtAttr(attr::SEATS_USED, attr::SEAT_LIMIT)),
-            },
-            move || AppError::conflict("seat_limit_reached", format!("all {limit} seats of the contract are taken; delete a user or ask for more seats")),
-        );
-    }
-    tx.push(Write::put_new(Table::Data, record.to_item(scope)));
-    for g in &new.group_ids {
-        tx.push(Write::put_new(
-            Table::Data,
-            Item::new(scope.pk(), layout::member_sk(g, &id)).with(attr::CREATED, Value::N(ts)),
-        ));
-        let gid = g.to_string();
-        tx.guard(
-            Write::Update {
-                table: Table::Data,
-                pk: scope.pk(),
-                sk: layout::group_sk(g),
-                changes: vec![Change::Add(attr::MEMBER_COUNT, 1)],
-                cond: Some(Cond::Exists),
-            },
-            move || AppError::invalid("group_ids", format!("no group with id {gid}")),
-        );
-    }
-    if let Some(i) = &record.email_index {
-        tx.guard(
-            Write::put_new(
-                Table::Data,
-                guard_item(scope, layout::email_guard_sk(i), &id),
-            ),
-            email_taken,
-        );
-    }
-    if let Some(i) = &record.login_index {
-        tx.guard(
-            Write::put_new(
-                Table::Data,
-                guard_item(scope, layout::login_guard_sk(i), &id),
-            ),
-            login_taken,
-        );
-    }
-    let invitation = if new.delivery == Delivery::InviteLink && !disabled {
-        let (token, hash) = crypto::new_token();
-        for w in crate::app::auth::link_writes(
-            scope,
-            &record,
-            &hash,
-            crate::app::auth::INVITATION,
-            now + svc.settings.invitation_ttl,
-        ) {
-            tx.push(w);
-        }
-        Some(token)
-    } else {
-        None
-    };
-    Ok(UserWrites {
-        tx,
-        record,
-        invitation,
-        initial_password,
-    })
 }
 
 /// Registers a user. The role (named, or the tenant default) must lie within the caller's grants.
@@ -451,12 +44,12 @@ pub async fn create(
     now: OffsetDateTime,
 ) -> Result<Created, AppError> {
     let actor = &by.actor;
-    let tenant = crate::app::tenants::load(svc, &scope.tenant).await?;
+    let tenant = crate::app::records::tenant::load(svc, &scope.tenant).await?;
     let role_id = match &new.role_id {
         Some(r) => r.clone(),
         None => tenant.default_role_id.clone(),
     };
-    let Some(grants) = crate::app::roles::grants_of(svc, scope, &role_id).await? else {
+    let Some(grants) = crate::app::records::role::grants_of(svc, scope, &role_id).await? else {
         return Err(AppError::invalid(
             "role_id",
             format!("no role with id {role_id:?}"),
@@ -475,7 +68,7 @@ pub async fn create(
     )
     .await?;
     let target = w.record.id.to_string();
-    if let Some(h) = crate::app::roles::holder_change(scope, &w.record.role_id, 1) {
+    if let Some(h) = crate::app::records::role::holder_change(scope, &w.record.role_id, 1) {
         w.tx.guard(h, || {
             AppError::invalid("role_id", "the role was deleted meanwhile")
         });
@@ -502,28 +95,6 @@ pub async fn create(
         initial_password: w.initial_password,
     })
 }
-
-pub fn set_password_link(svc: &Services, token: &SecretString) -> String {
-    use secrecy::ExposeSecret;
-    format!(
-        "{}/set-password?token={}",
-        svc.settings.public_url.trim_end_matches('/'),
-        token.expose_secret()
-    )
-}
-
-pub async fn load(svc: &Services, scope: &Scope, id: &UserId) -> Result<UserRecord, AppError> {
-    let item = svc
-        .store
-        .get(Table::Data, &scope.pk(), &layout::user_sk(id))
-        .await?
-        .ok_or(AppError::NotFound("user"))?;
-    UserRecord::from_item(scope, &item)
-}
-
-/// How many stored users one search request may decrypt before it answers with what it found so far
-/// (and a cursor to go on from). Bounds the cost of `q` on encrypted fields.
-pub const SEARCH_SCAN_BUDGET: usize = 2000;
 
 /// A page of users in creation order. With `q`, a decrypt-and-filter over at most
 /// [`SEARCH_SCAN_BUDGET`] users per request: prefix match on name, e-mail or login id, compared in
@@ -612,21 +183,6 @@ pub async fn list_filtered(
             return Ok(Page::after_key(items, cursor));
         }
     }
-}
-
-/// A field of a PATCH: absent (keep), null (clear), or a new value.
-#[derive(Debug, Default)]
-pub enum Patch<T> {
-    #[default]
-    Keep,
-    Clear,
-    Set(T),
-}
-
-pub struct UserChanges {
-    pub name: Option<Name>,
-    pub email: Patch<Email>,
-    pub login_id: Patch<LoginId>,
 }
 
 /// Changes a user's name, e-mail or login id. A changed address voids the user's open invitation and
@@ -736,49 +292,19 @@ pub async fn update(
     tx.commit(svc.store.as_ref()).await?;
     if old.email_index != new.email_index {
         // Links bound to the old address are refused by set-password already; remove them too.
-        crate::app::auth::revoke_tokens(
+        crate::app::records::token::revoke_tokens(
             svc,
             scope,
             id,
-            &[crate::app::auth::INVITATION, crate::app::auth::RESET],
+            &[
+                crate::app::records::token::INVITATION,
+                crate::app::records::token::RESET,
+            ],
             None,
         )
         .await?;
     }
     Ok(new)
-}
-
-/// The tenant item's counters as a user takes (`delta` 1) or gives back (`delta` -1) a seat: `seats_used`,
-/// and `org_admins` for an org admin. Taking is conditioned on a free seat (`seats_used < seat_limit`);
-/// giving back on the counters staying sound, and for an org admin on another one remaining.
-fn seat_write(scope: &Scope, org_admin: bool, delta: i64) -> Write {
-    let mut changes = vec![Change::Add(attr::SEATS_USED, delta)];
-    if org_admin {
-        changes.push(Change::Add(attr::ORG_ADMINS, delta));
-    }
-    let cond = match (delta > 0, org_admin) {
-        (true, _) => Cond::LtAttr(attr::SEATS_USED, attr::SEAT_LIMIT),
-        (false, false) => Cond::Ge(attr::SEATS_USED, 1),
-        (false, true) => Cond::And(vec![
-            Cond::Ge(attr::SEATS_USED, 1),
-            Cond::Ge(attr::ORG_ADMINS, 2),
-        ]),
-    };
-    Write::Update {
-        table: Table::Data,
-        pk: scope.pk(),
-        sk: layout::META.into(),
-        changes,
-        cond: Some(cond),
-    }
-}
-
-/// 409 `user_disabled`: what a disabled account cannot be given (credentials, the org-admin flag).
-pub(crate) fn user_disabled() -> AppError {
-    AppError::conflict(
-        "user_disabled",
-        "this user is disabled; enable the user first",
-    )
 }
 
 /// Disables (`disable`) or enables a user, under the target rule; nobody disables themselves.
@@ -835,7 +361,7 @@ pub async fn set_disabled(
             }
         });
     } else {
-        let limit = crate::app::tenants::load(svc, &scope.tenant)
+        let limit = crate::app::records::tenant::load(svc, &scope.tenant)
             .await?
             .seat_limit;
         tx.guard(seat_write(scope, old.org_admin, 1), move || {
@@ -865,17 +391,17 @@ pub async fn set_disabled(
     ));
     tx.commit(svc.store.as_ref()).await?;
     if disable {
-        // Sessions of a disabled user are refused from the commit on (`auth::authenticate` reads the
+        // Sessions of a disabled user are refused from the commit on (`principal::authenticate` reads the
         // status); now remove them and the open links.
-        crate::app::auth::revoke_tokens(
+        crate::app::records::token::revoke_tokens(
             svc,
             scope,
             id,
             &[
-                crate::app::auth::SESSION,
-                crate::app::auth::INVITATION,
-                crate::app::auth::RESET,
-                crate::app::mfa::CHALLENGE,
+                crate::app::records::token::SESSION,
+                crate::app::records::token::INVITATION,
+                crate::app::records::token::RESET,
+                crate::app::records::factor::CHALLENGE,
             ],
             None,
         )
@@ -962,13 +488,20 @@ async fn delete_once(
     if user.group_ids.len() > MAX_GROUPS_IN_DELETE {
         for g in user.group_ids.clone() {
             let gid = crate::domain::ids::GroupId::from_stored(g);
-            crate::app::groups::remove_members(svc, scope, actor, &gid, vec![id.to_string()], now)
-                .await?;
+            crate::app::records::membership::remove_members(
+                svc,
+                scope,
+                actor,
+                &gid,
+                vec![id.to_string()],
+                now,
+            )
+            .await?;
         }
         return Box::pin(delete_once(svc, scope, by, id, now)).await;
     }
     let mut tx = Tx::new();
-    for w in crate::app::groups::leave_all_writes(svc, scope, &user).await? {
+    for w in crate::app::records::membership::leave_all_writes(svc, scope, &user).await? {
         tx.push(w);
     }
     // Neither the profile nor the groups changed since the read (the revision only grows, so "not yet
@@ -993,7 +526,7 @@ async fn delete_once(
     {
         tx.push(Write::delete(Table::Data, scope.pk(), sk));
     }
-    for w in crate::app::notices::unsubscribe_writes(scope, id) {
+    for w in crate::app::records::subscription::unsubscribe_writes(scope, id) {
         tx.push(w);
     }
     // The attributes SCIM keeps beside the profile (externalId, enterprise fields), if any.
@@ -1011,7 +544,7 @@ async fn delete_once(
             )
         });
     }
-    if let Some(h) = crate::app::roles::holder_change(scope, &user.role_id, -1) {
+    if let Some(h) = crate::app::records::role::holder_change(scope, &user.role_id, -1) {
         tx.push(h);
     }
     let log_key = svc.log_key(&scope.tenant).await?;
@@ -1028,16 +561,16 @@ async fn delete_once(
     ));
     tx.commit(svc.store.as_ref()).await?;
     // The profile is gone, so the tokens no longer authenticate; now remove them too.
-    crate::app::auth::revoke_tokens(
+    crate::app::records::token::revoke_tokens(
         svc,
         scope,
         id,
         &[
-            crate::app::auth::SESSION,
-            crate::app::auth::INVITATION,
-            crate::app::auth::RESET,
-            crate::app::mfa::CHALLENGE,
-            crate::app::mfa::RECOVERY,
+            crate::app::records::token::SESSION,
+            crate::app::records::token::INVITATION,
+            crate::app::records::token::RESET,
+            crate::app::records::factor::CHALLENGE,
+            crate::app::records::factor::RECOVERY,
         ],
         None,
     )
@@ -1045,9 +578,127 @@ async fn delete_once(
     Ok(())
 }
 
+/// What re-issuing credentials hands back.
+pub enum Reissued {
+    Mailed,
+    Generated(SecretString),
+}
+
+/// Re-issues a user's first credential: a new invitation link (earlier links stop working) or a new
+/// generated password (the user must change it; their sessions end).
+pub async fn reissue(
+    svc: &Services,
+    scope: &Scope,
+    by: &Authority,
+    user_id: &UserId,
+    delivery: user::Delivery,
+    now: OffsetDateTime,
+) -> Result<Reissued, AppError> {
+    let user = user::load(svc, scope, user_id).await?;
+    by.check_target(svc, scope, &user).await?;
+    if user.status == user::Status::Disabled {
+        return Err(user::user_disabled());
+    }
+    let actor = &by.actor;
+    let log_key = svc.log_key(&scope.tenant).await?;
+    let entry = |action| Entry {
+        action,
+        target_type: "user",
+        target_id: user_id.as_str(),
+    };
+    let changed = || {
+        AppError::conflict(
+            "conflict",
+            "the user changed while this request ran; read it again and retry",
+        )
+    };
+    match delivery {
+        user::Delivery::InviteLink => {
+            let email = user.email.clone().ok_or(AppError::DeliveryRequiresEmail)?;
+            revoke_tokens(svc, scope, user_id, &[INVITATION, RESET], None).await?;
+            let (token, hash) = crypto::new_token();
+            let mut tx = Tx::new();
+            tx.guard(
+                Write::Check {
+                    table: Table::Data,
+                    pk: scope.pk(),
+                    sk: layout::user_sk(user_id),
+                    // The account as checked by the target rule.
+                    cond: Cond::Eq(attr::UPDATED, Value::N(user.updated)),
+                },
+                changed,
+            );
+            for w in link_writes(
+                scope,
+                &user,
+                &hash,
+                INVITATION,
+                now + svc.settings.invitation_ttl,
+            ) {
+                tx.push(w);
+            }
+            tx.push(audit::entry(
+                &scope.tenant,
+                &log_key,
+                actor,
+                entry("user.reissue_invitation"),
+                now,
+            ));
+            tx.commit(svc.store.as_ref()).await?;
+            let tenant = tenant::load(svc, &scope.tenant).await?;
+            let link = user::set_password_link(svc, &token);
+            svc.send_mail(
+                &scope.tenant,
+                "invitation",
+                mail::invitation(&email, &user.name, &tenant.name, &link),
+                now,
+            )
+            .await;
+            Ok(Reissued::Mailed)
+        }
+        user::Delivery::Generated => {
+            let policy = crate::app::records::policy::load(svc, scope).await?;
+            let password = crypto::generate_password_of(policy.generated_password_chars());
+            let hash = crypto::hash_password(password.clone()).await?;
+            let mut tx = Tx::new();
+            tx.guard(
+                Write::Update {
+                    table: Table::Data,
+                    pk: scope.pk(),
+                    sk: layout::user_sk(user_id),
+                    changes: vec![
+                        Change::Set(attr::PASSWORD, Value::S(hash)),
+                        Change::Set(attr::MUST_CHANGE, Value::Bool(true)),
+                        Change::Set(attr::STATUS, Value::S("active".into())),
+                        Change::Set(
+                            attr::UPDATED,
+                            Value::N(now.unix_timestamp().max(user.updated + 1)),
+                        ),
+                    ],
+                    // The account as checked by the target rule.
+                    cond: Some(Cond::Eq(attr::UPDATED, Value::N(user.updated))),
+                },
+                changed,
+            );
+            tx.push(audit::entry(
+                &scope.tenant,
+                &log_key,
+                actor,
+                entry("user.reissue_password"),
+                now,
+            ));
+            tx.commit(svc.store.as_ref()).await?;
+            revoke_tokens(svc, scope, user_id, &[SESSION, INVITATION, RESET], None).await?;
+            Ok(Reissued::Generated(password))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::TenantKey;
+    use crate::ports::Change;
     use secrecy::SecretBox;
 
     fn scope() -> Scope {

@@ -6,13 +6,12 @@ use std::sync::Arc;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-
 use serde::de::{DeserializeOwned, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::app::AppError;
-use crate::app::auth::Principal;
 use crate::app::paging::PageRequest;
+use crate::app::principal::Principal;
 use crate::domain::ids::PathParam;
 use crate::http::error::ApiError;
 

@@ -21,7 +21,8 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 
-use crate::app::{AppError, Services, auth};
+use crate::app::principal;
+use crate::app::{AppError, Services};
 use crate::crypto::same_secret;
 use crate::domain::time;
 use crate::http::error::ApiError;
@@ -96,7 +97,7 @@ async fn check(
         Access::SelfService | Access::AnyUser | Access::Feature(..) | Access::OrgAdmin => {
             let token = bearer(req).ok_or(AppError::Unauthenticated)?;
             let source = policy::client_ip(req.headers(), req.extensions(), &state.svc.settings);
-            auth::authenticate_from(&state.svc, token, Some(&source), time::now()).await?
+            principal::authenticate_from(&state.svc, token, Some(&source), time::now()).await?
         }
     };
     if session.user.must_change_password && access != Access::SelfService {

@@ -6,8 +6,8 @@ use serde_json::{Map, Value, json};
 
 use crate::app::notices::{BODY_MAX, TITLE_MAX};
 use crate::app::questionnaires::MAX_QUESTIONS;
+use crate::app::records::user::MAX_GROUPS_ON_CREATE;
 use crate::app::uploads::FILENAME_MAX;
-use crate::app::users::MAX_GROUPS_ON_CREATE;
 use crate::domain::values::{BULK_LIMIT, LoginId, Name, Password, Slug};
 use crate::http::routes::{self, Access, Target};
 
@@ -353,7 +353,7 @@ fn components() -> Map<String, Value> {
 
 /// The tenant's sign-in policy (`app::sign_in_policy`): what is stored and shown, and what is sent.
 fn sign_in_policy_schemas() -> Value {
-    use crate::app::sign_in_policy as sp;
+    use crate::app::records::policy as sp;
     let (lmin, lmax) = sp::SESSION_LIFETIME_MINUTES;
     let (imin, imax) = sp::IDLE_TIMEOUT_MINUTES;
     let fields = json!({

@@ -27,8 +27,11 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::app::auth::{self, Link, LoginRequest, Principal};
+use crate::app::auth::{self, Link, LoginRequest};
 use crate::app::paging::{self, PageRequest};
+use crate::app::principal;
+use crate::app::principal::Principal;
+use crate::app::records::token;
 use crate::app::{AppError, groups, notices, roles};
 use crate::crypto::same_secret;
 use crate::domain::ids::GroupId;
@@ -675,7 +678,7 @@ async fn signed_in(s: &AppState, page: &Page, self_service: bool) -> Result<Sign
     let Some(token) = page.session_token() else {
         return Ok(Signed::Out(page.redirect("/login")));
     };
-    match auth::authenticate_from(&s.svc, token, Some(&page.ip), ktime::now()).await {
+    match principal::authenticate_from(&s.svc, token, Some(&page.ip), ktime::now()).await {
         Ok(p) => {
             if p.user.must_change_password && !self_service {
                 return Ok(Signed::Out(page.redirect("/account/password")));
@@ -736,7 +739,8 @@ pub(crate) async fn authorize(
 
 pub async fn login(State(s): State<AppState>, page: Page) -> Reply {
     if let Some(token) = page.session_token()
-        && let Ok(p) = auth::authenticate_from(&s.svc, token, Some(&page.ip), ktime::now()).await
+        && let Ok(p) =
+            principal::authenticate_from(&s.svc, token, Some(&page.ip), ktime::now()).await
     {
         return page.redirect(if p.user.must_change_password {
             "/account/password"
@@ -874,7 +878,7 @@ pub async fn login_post(
     }
 }
 
-fn signed_in_reply(page: &Page, session: &auth::Session) -> Reply {
+fn signed_in_reply(page: &Page, session: &principal::Session) -> Reply {
     let mut r = page.redirect(if session.user.must_change_password {
         "/account/password"
     } else if session.mfa_enrolment_required {
@@ -960,7 +964,7 @@ async fn account_page(
             Err(e) => return Err(e),
         }
     }
-    let tenant = crate::app::tenants::load(&s.svc, &p.scope.tenant).await?;
+    let tenant = crate::app::records::tenant::load(&s.svc, &p.scope.tenant).await?;
     let none = page.say("なし", "none");
     Ok(page.html(
         status,
@@ -1269,7 +1273,7 @@ async fn set_password_form(
                     c: page.chrome(),
                     csrf,
                     token,
-                    reset: kind == auth::RESET,
+                    reset: kind == token::RESET,
                     user_name: user.name.clone(),
                     username: user
                         .email
@@ -1305,13 +1309,13 @@ fn dead_link(page: &Page, kind: Option<&str>, expired: bool) -> Reply {
             "This link has already been used, or a newer link has replaced it.",
         )
     }];
-    if kind != Some(auth::RESET) {
+    if kind != Some(token::RESET) {
         paragraphs.push(page.say(
             "招待のリンクの場合: 組織の管理者に、招待の再発行を依頼してください。",
             "An invitation link: ask your organisation's administrator to invite you again.",
         ));
     }
-    if kind != Some(auth::INVITATION) {
+    if kind != Some(token::INVITATION) {
         paragraphs.push(page.say(
             "パスワード再設定のリンクの場合: 再設定をもう一度申し込んでください。",
             "A password reset link: request a new reset.",

@@ -119,7 +119,7 @@ const SUPPLY_CHAIN_VIEW: Access = Access::Feature(Feature::SupplyChain, Level::V
 
 impl Access {
     /// Whether a signed-in principal may call a route with this access (the operator is never a user).
-    pub fn allows(self, p: &crate::app::auth::Principal) -> bool {
+    pub fn allows(self, p: &crate::app::principal::Principal) -> bool {
         match self {
             Access::Public | Access::SelfService | Access::AnyUser => true,
             Access::Operator | Access::Scim => false,
@@ -132,7 +132,7 @@ impl Access {
 }
 
 /// Whether a principal may call the route `id` (a page shows a link or button only when it may).
-pub fn may(id: &str, p: &crate::app::auth::Principal) -> bool {
+pub fn may(id: &str, p: &crate::app::principal::Principal) -> bool {
     infos().iter().any(|r| r.id == id && r.access.allows(p))
 }
 

@@ -2,9 +2,10 @@
 //! a new route cannot be left out) × the account it names × the caller, on both backends. A refusal must
 //! carry its code and change nothing, which is checked by reading the account again through the API.
 
+use serde_json::{Value, json};
+
 use kanri::http::routes::{Access, Route, Target, table};
 use kanri_tests::{App, Resp, StatusCode, Tenant, both_backends, r_str, unique};
-use serde_json::{Value, json};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Caller {
@@ -707,14 +708,14 @@ both_backends!(
             Some(std::sync::Arc::new(kanri_tests::HeldQueue::default())),
         );
         let session =
-            kanri::app::auth::authenticate(&svc, &caller.token, kanri::domain::time::now())
+            kanri::app::principal::authenticate(&svc, &caller.token, kanri::domain::time::now())
                 .await
                 .expect("session");
-        let id = kanri::app::import_jobs::start(
+        let id = kanri::app::imports::job::start(
             &svc,
             &session,
             &r_str(&up.body["id"]),
-            kanri::app::import_jobs::Kind::Users,
+            kanri::app::imports::job::Kind::Users,
             None,
             kanri::domain::time::now(),
         )
@@ -729,7 +730,7 @@ both_backends!(
             )
             .await;
         assert_eq!(demoted.status, StatusCode::OK, "{demoted:?}");
-        kanri::app::import_jobs::run(&svc, &t.id, &id, 100, kanri::domain::time::now())
+        kanri::app::imports::job::run(&svc, &t.id, &id, 100, kanri::domain::time::now())
             .await
             .expect("run");
         let status = app.get(&format!("/v1/imports/{id}"), &t.admin_token).await;

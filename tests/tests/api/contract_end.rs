@@ -1,10 +1,12 @@
 //! Sessions end at the contract end whenever it was set, and a tenant being purged answers like a dead
 //! session or link (401 / 400 `invalid_token`), never 404; on both backends.
 
-use kanri::app::{AppError, auth};
+use serde_json::json;
+
+use kanri::app::AppError;
+use kanri::app::principal;
 use kanri::config::Backend;
 use kanri_tests::{StatusCode, r_str, spawn_app_with};
-use serde_json::json;
 
 async fn session_ends_at_a_contract_end_set_after_it_opened_and_dies_cleanly_in_the_purge(
     backend: Backend,
@@ -47,10 +49,10 @@ async fn session_ends_at_a_contract_end_set_after_it_opened_and_dies_cleanly_in_
         .midnight()
         .assume_offset(time::UtcOffset::from_hms(9, 0, 0).unwrap());
     let before =
-        auth::authenticate(&app.svc, &t.admin_token, end - time::Duration::minutes(1)).await;
+        principal::authenticate(&app.svc, &t.admin_token, end - time::Duration::minutes(1)).await;
     assert!(before.is_ok(), "valid until the end");
     let after =
-        auth::authenticate(&app.svc, &t.admin_token, end + time::Duration::minutes(1)).await;
+        principal::authenticate(&app.svc, &t.admin_token, end + time::Duration::minutes(1)).await;
     assert!(
         matches!(after, Err(AppError::Unauthenticated)),
         "the session opened before terminate ends at the contract end"

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use kanri::app::import_jobs;
+use serde_json::{Value, json};
+
+use kanri::app::imports::job as import_jobs;
 use kanri::ports::{
     BatchWrite, Item, ItemStore, Page, Query, StoreError, StoreResult, Table, Write,
 };
 use kanri_tests::{App, HeldQueue, StatusCode, Tenant, both_backends, r_str, unique};
-use serde_json::{Value, json};
 
 /// A user file whose second row names `groups` new groups.
 fn file_with_a_row_of_many_groups(prefix: &str, groups: usize) -> String {
@@ -264,7 +265,7 @@ both_backends!(
                 error,
             });
             let svc = app.services_with(Some(failing), None, Some(held.clone()));
-            let principal = kanri::app::auth::authenticate(&svc, &t.admin_token, now)
+            let principal = kanri::app::principal::authenticate(&svc, &t.admin_token, now)
                 .await
                 .unwrap();
             let id = import_jobs::start(&svc, &principal, &up, import_jobs::Kind::Users, None, now)

@@ -2,13 +2,13 @@
 //! written) writes nothing and agrees with the import it stands for: the synchronous one and the
 //! background one, on a Shift_JIS (CP932) file with good and bad rows, on both backends.
 
-use kanri::app::auth;
-use kanri::app::imports::{UserImportPreview, preview_users};
-use kanri::app::users::Delivery;
-use kanri_tests::{App, StatusCode, Tenant, both_backends, r_str};
 use serde_json::Value;
 
 use crate::import_limits::{upload, wait_import};
+use kanri::app::imports::{UserImportPreview, preview_users};
+use kanri::app::principal;
+use kanri::app::records::user::Delivery;
+use kanri_tests::{App, StatusCode, Tenant, both_backends, r_str};
 
 /// Three good rows, then one for which no seat is left (the tenant has 4, the admin holds one), and
 /// rows that fail for their own reasons: no name, an address earlier in the file, the admin's address,
@@ -52,7 +52,7 @@ const EXPECTED_FAILED: [(u64, &str); 6] = [
 ];
 
 async fn preview(app: &App, t: &Tenant, bytes: &[u8]) -> UserImportPreview {
-    let p = auth::authenticate(&app.svc, &t.admin_token, kanri::domain::time::now())
+    let p = principal::authenticate(&app.svc, &t.admin_token, kanri::domain::time::now())
         .await
         .expect("session");
     preview_users(

@@ -1,7 +1,8 @@
 //! Roles, the permission catalogue, org admins and tenant isolation, on both backends.
 
-use kanri_tests::{App, StatusCode, Tenant, both_backends, r_str};
 use serde_json::{Value, json};
+
+use kanri_tests::{App, StatusCode, Tenant, both_backends, r_str};
 
 /// Registers a user with a generated password, changes it, and returns (user id, session).
 async fn user_with_role(app: &App, t: &Tenant, login: &str, role_id: &str) -> (String, String) {
@@ -502,7 +503,7 @@ both_backends!(
         let before = app.get("/v1/roles", &t.admin_token).await.body;
         let svc = app.services_with(None, None, None);
         let now = kanri::domain::time::now();
-        let p = kanri::app::auth::authenticate(&svc, &token, now)
+        let p = kanri::app::principal::authenticate(&svc, &token, now)
             .await
             .expect("session");
         let grants = |pairs: &[(&str, &str)]| -> kanri::domain::permissions::Grants {

@@ -2,10 +2,12 @@
 //! changes nothing, and each setting is enforced at login and on the next request of sessions already open
 //! (IP allow-list, second factor, session lifetime, idle timeout, password length), on both backends.
 
-use kanri::app::{AppError, auth};
-use kanri_tests::{App, Resp, StatusCode, Tenant, both_backends, r_str, unique};
 use serde_json::{Value, json};
 use totp_rs::{Algorithm, Builder, Secret};
+
+use kanri::app::AppError;
+use kanri::app::principal;
+use kanri_tests::{App, Resp, StatusCode, Tenant, both_backends, r_str, unique};
 
 const PASSWORD: &str = "Kanri-test-passw0rd!";
 /// The address every request of the test client comes from unless it says otherwise.
@@ -445,10 +447,10 @@ both_backends!(
         let now = kanri::domain::time::now();
         let min = time::Duration::minutes;
         let dead =
-            |r: Result<auth::Principal, AppError>| matches!(r, Err(AppError::Unauthenticated));
+            |r: Result<principal::Principal, AppError>| matches!(r, Err(AppError::Unauthenticated));
         // The service's 12 hours.
         assert!(
-            auth::authenticate(&app.svc, &token, now + min(60))
+            principal::authenticate(&app.svc, &token, now + min(60))
                 .await
                 .is_ok()
         );
@@ -463,12 +465,12 @@ both_backends!(
         // The session opened before the change is held to it from its next request.
         assert_eq!(app.get("/v1/me", &token).await.status, StatusCode::OK);
         assert!(
-            auth::authenticate(&app.svc, &token, now + min(14))
+            principal::authenticate(&app.svc, &token, now + min(14))
                 .await
                 .is_ok()
         );
         assert!(dead(
-            auth::authenticate(&app.svc, &token, now + min(16)).await
+            principal::authenticate(&app.svc, &token, now + min(16)).await
         ));
         // A new login says so.
         let r = login_from(&app, HOME, &t.slug, &login_id, PASSWORD).await;
@@ -493,31 +495,32 @@ both_backends!(
         let idle = app.login(&t.slug, &login_id, PASSWORD).await;
         let now = kanri::domain::time::now();
         assert!(
-            auth::authenticate(&app.svc, &used, now + min(9))
+            principal::authenticate(&app.svc, &used, now + min(9))
                 .await
                 .is_ok()
         );
         assert!(
-            auth::authenticate(&app.svc, &used, now + min(18))
+            principal::authenticate(&app.svc, &used, now + min(18))
                 .await
                 .is_ok()
         );
         assert!(dead(
-            auth::authenticate(&app.svc, &used, now + min(29)).await
+            principal::authenticate(&app.svc, &used, now + min(29)).await
         ));
         assert!(dead(
-            auth::authenticate(&app.svc, &idle, now + min(11)).await
+            principal::authenticate(&app.svc, &idle, now + min(11)).await
         ));
         // Within a tenth of the timeout nothing is written: the last-seen time stays where it was.
         let fresh = app.login(&t.slug, &login_id, PASSWORD).await;
         let now = kanri::domain::time::now();
         assert!(
-            auth::authenticate(&app.svc, &fresh, now + time::Duration::seconds(50))
+            principal::authenticate(&app.svc, &fresh, now + time::Duration::seconds(50))
                 .await
                 .is_ok()
         );
         assert!(dead(
-            auth::authenticate(&app.svc, &fresh, now + min(10) + time::Duration::seconds(5)).await
+            principal::authenticate(&app.svc, &fresh, now + min(10) + time::Duration::seconds(5))
+                .await
         ));
     }
 );

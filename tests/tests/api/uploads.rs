@@ -7,13 +7,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use kanri::app::import_jobs;
+use serde_json::{Value, json};
+
+use kanri::app::imports::job as import_jobs;
 use kanri::config::Backend;
 use kanri::ports::{
     BatchWrite, Item, ItemStore, Page, Query, StoreError, StoreResult, Table, Task, Write,
 };
 use kanri_tests::{App, HeldQueue, StatusCode, Tenant, both_backends, r_str, unique};
-use serde_json::{Value, json};
 
 /// Issues an upload and PUTs the bytes as a client would; returns the upload id.
 async fn upload(app: &App, t: &Tenant, purpose: &str, ctype: &str, bytes: &[u8]) -> String {
@@ -615,7 +616,7 @@ both_backends!(
         let held = Arc::new(HeldQueue::default());
         let svc = app.services_with(None, None, Some(held.clone()));
         let now = time::OffsetDateTime::now_utc();
-        let principal = kanri::app::auth::authenticate(&svc, &t.admin_token, now)
+        let principal = kanri::app::principal::authenticate(&svc, &t.admin_token, now)
             .await
             .unwrap();
         let id = import_jobs::start(&svc, &principal, &up, import_jobs::Kind::Users, None, now)
@@ -775,7 +776,7 @@ both_backends!(
         let held = Arc::new(HeldQueue::default());
         let svc = app.services_with(None, None, Some(held.clone()));
         let now = time::OffsetDateTime::now_utc();
-        let principal = kanri::app::auth::authenticate(&svc, &t.admin_token, now)
+        let principal = kanri::app::principal::authenticate(&svc, &t.admin_token, now)
             .await
             .unwrap();
         let id = import_jobs::start(&svc, &principal, &up, import_jobs::Kind::Users, None, now)
@@ -861,7 +862,7 @@ async fn stalled_import_case(backend: Backend) {
     let held = Arc::new(HeldQueue::default());
     let svc = app.services_with(None, None, Some(held.clone()));
     let now = time::OffsetDateTime::now_utc();
-    let principal = kanri::app::auth::authenticate(&svc, &t.admin_token, now)
+    let principal = kanri::app::principal::authenticate(&svc, &t.admin_token, now)
         .await
         .unwrap();
     let id = import_jobs::start(&svc, &principal, &up, import_jobs::Kind::Users, None, now)

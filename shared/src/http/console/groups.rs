@@ -7,10 +7,13 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 
-use crate::app::auth::Principal;
+use super::{explain, status_of};
 use crate::app::groups::{self, GroupView, MemberFailure};
 use crate::app::paging::{self, PageRequest};
-use crate::app::users::{self, UserRecord};
+use crate::app::principal::Principal;
+use crate::app::records::user;
+use crate::app::records::user::UserRecord;
+use crate::app::users;
 use crate::app::{AppError, imports};
 use crate::domain::ids::GroupId;
 use crate::domain::time as ktime;
@@ -20,8 +23,6 @@ use crate::http::AppState;
 use crate::http::extract::{Caller, PathId};
 use crate::http::pages::{Chrome, Form, Page, Reply, jst_minutes};
 use crate::http::routes::may;
-
-use super::{explain, status_of};
 
 /// Groups per page of the list.
 const PAGE_SIZE: usize = 50;
@@ -781,7 +782,7 @@ async fn members_answer(
     for f in &failed {
         let why = explain_group(page, &f.error).unwrap_or_default();
         let who = match crate::domain::ids::UserId::parse(&f.id) {
-            Some(uid) => users::load(&s.svc, &p.scope, &uid)
+            Some(uid) => user::load(&s.svc, &p.scope, &uid)
                 .await
                 .map(|u| u.name)
                 .unwrap_or_else(|_| f.id.clone()),

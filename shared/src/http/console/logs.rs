@@ -8,9 +8,9 @@ use axum::http::StatusCode;
 use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime, Time, macros::format_description};
 
 use crate::app::AppError;
-use crate::app::auth::Principal;
 use crate::app::logs::{self, Window};
 use crate::app::paging::{self, PageRequest};
+use crate::app::principal::Principal;
 use crate::domain::time as ktime;
 use crate::http::AppState;
 use crate::http::extract::Caller;

@@ -15,9 +15,9 @@ use axum::http::StatusCode;
 
 use crate::app::AppError;
 use crate::app::access::{may_act_on, may_give};
-use crate::app::auth::Principal;
+use crate::app::principal::Principal;
+use crate::app::records::user::UserRecord;
 use crate::app::roles::RoleView;
-use crate::app::users::UserRecord;
 use crate::http::pages::{Chrome, Page};
 use crate::http::routes::may;
 

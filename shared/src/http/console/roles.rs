@@ -8,9 +8,11 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use crate::app::auth::Principal;
+use super::{explain, givable, role_name, status_of};
+use crate::app::AppError;
+use crate::app::principal::Principal;
+use crate::app::records::tenant;
 use crate::app::roles::{self, RoleView};
-use crate::app::{AppError, tenants};
 use crate::domain::ids::RoleId;
 use crate::domain::permissions::{Feature, Grants, Level};
 use crate::domain::time as ktime;
@@ -19,8 +21,6 @@ use crate::http::AppState;
 use crate::http::extract::{Caller, PathId};
 use crate::http::pages::{Chrome, Form, Page, Reply};
 use crate::http::routes::may;
-
-use super::{explain, givable, role_name, status_of};
 
 /// A feature in words (Japanese, English), as the table and the form show it.
 fn feature_label(page: &Page, f: Feature) -> String {
@@ -177,9 +177,7 @@ pub async fn roles_list(State(s): State<AppState>, Caller(p): Caller, page: Page
 
 async fn roles_page(s: &AppState, p: &Principal, page: &Page) -> Result<Reply, AppError> {
     let all = roles::list(&s.svc, &p.scope).await?;
-    let default = tenants::load(&s.svc, &p.scope.tenant)
-        .await?
-        .default_role_id;
+    let default = tenant::load(&s.svc, &p.scope.tenant).await?.default_role_id;
     let rows = Feature::ALL
         .iter()
         .map(|f| FeatureRow {
@@ -468,7 +466,7 @@ pub async fn role_delete(
         Err(e) => e,
     };
     // Which of the two reasons the app's refusal had, for the sentence: is the role the default?
-    let default = match tenants::load(&s.svc, &p.scope.tenant).await {
+    let default = match tenant::load(&s.svc, &p.scope.tenant).await {
         Ok(t) => t.default_role_id == id,
         Err(e) => return page.failure(e),
     };
@@ -515,9 +513,7 @@ async fn default_role_page(
     error: Option<String>,
 ) -> Result<Reply, AppError> {
     let all = roles::list(&s.svc, &p.scope).await?;
-    let current_id = tenants::load(&s.svc, &p.scope.tenant)
-        .await?
-        .default_role_id;
+    let current_id = tenant::load(&s.svc, &p.scope.tenant).await?.default_role_id;
     Ok(page.html(
         status,
         &DefaultRolePage {

@@ -8,8 +8,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use crate::app::AppError;
-use crate::app::auth::Principal;
-use crate::app::sign_in_policy::{self, PolicyInput, SignInPolicy};
+use crate::app::principal::Principal;
+use crate::app::records::policy;
+use crate::app::records::policy::SignInPolicy;
+use crate::app::sign_in_policy::{self, PolicyInput};
 use crate::domain::time as ktime;
 use crate::http::AppState;
 use crate::http::extract::Caller;
@@ -93,7 +95,7 @@ fn policy_page(
             confirm,
             service_lifetime: s.svc.settings.session_ttl.whole_minutes(),
             min_floor: crate::domain::values::Password::MIN_CHARS,
-            min_max: sign_in_policy::PASSWORD_MIN_LENGTH_MAX,
+            min_max: policy::PASSWORD_MIN_LENGTH_MAX,
         },
     )
 }
@@ -161,7 +163,7 @@ fn explain(page: &Page, e: &AppError) -> Option<String> {
                 Some("password_min_length") => format!(
                     "パスワードの最小文字数は {} から {} の整数で入力してください。",
                     crate::domain::values::Password::MIN_CHARS,
-                    sign_in_policy::PASSWORD_MIN_LENGTH_MAX
+                    policy::PASSWORD_MIN_LENGTH_MAX
                 ),
                 Some("session_lifetime_minutes") => {
                     "セッションの有効期間は 15 分から 43200 分（30 日）の整数で入力するか、空欄にしてください。"

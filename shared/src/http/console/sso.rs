@@ -7,7 +7,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use secrecy::SecretString;
 
-use crate::app::auth::Principal;
+use crate::app::principal::Principal;
+use crate::app::records::sso as sso_config;
 use crate::app::{AppError, sso};
 use crate::domain::time as ktime;
 use crate::http::AppState;
@@ -60,7 +61,7 @@ async fn sso_page(
             display_name: c.display_name.clone(),
             claim: c.claim.clone(),
             domains: c.domains.join("\n"),
-            required: c.mode == sso::Mode::Required,
+            required: c.mode == sso_config::Mode::Required,
         },
         (None, None) => Values {
             issuer: String::new(),

@@ -18,19 +18,18 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use secrecy::ExposeSecret;
 
-use crate::app::auth::Principal;
+use super::{explain, role_name, status_of};
 use crate::app::csv_file::{ExcelEncoding, write_for_excel};
-use crate::app::import_jobs::{self, Kind, Status};
+use crate::app::imports::job::{self as import_jobs, Kind, Status};
+use crate::app::principal::Principal;
+use crate::app::records::user::Delivery;
 use crate::app::uploads::{self, Purpose};
-use crate::app::users::Delivery;
 use crate::app::{AppError, csv_file, imports, roles};
 use crate::domain::ids::ImportId;
 use crate::domain::time as ktime;
 use crate::http::AppState;
 use crate::http::extract::{BODY_LIMIT, Caller, PathId};
 use crate::http::pages::{COPY_JS, Chrome, Form, Page, Reply};
-
-use super::{explain, role_name, status_of};
 
 /// The most rows the console imports within the request; a larger file runs as a background import. The
 /// background import commits [`import_jobs::CHUNK`] rows per step and reports its progress per step: a

@@ -5,11 +5,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use secrecy::ExposeSecret;
 
-use crate::app::auth::Principal;
+use super::{explain, givable, may_act, role_name, status_of};
 use crate::app::csv_file::{ExcelEncoding, write_for_excel};
 use crate::app::paging::{self, PageRequest};
-use crate::app::users::{self, Delivery, NewUser, UserRecord};
-use crate::app::{AppError, auth, groups, roles, tenants};
+use crate::app::principal::Principal;
+use crate::app::records::tenant;
+use crate::app::records::user;
+use crate::app::records::user::{Delivery, NewUser, UserRecord};
+use crate::app::users;
+use crate::app::{AppError, auth, groups, roles};
 use crate::domain::ids::{GroupId, UserId};
 use crate::domain::time as ktime;
 use crate::domain::values::{Email, LoginId, Name};
@@ -17,8 +21,6 @@ use crate::http::AppState;
 use crate::http::extract::{Caller, PathId};
 use crate::http::pages::{COPY_JS, Chrome, Form, Page, Reply, jst_minutes};
 use crate::http::routes::may;
-
-use super::{explain, givable, may_act, role_name, status_of};
 
 /// Users per page of the list.
 const PAGE_SIZE: usize = 20;
@@ -29,15 +31,15 @@ const DELETE_LIMIT: usize = crate::domain::values::BULK_LIMIT;
 
 fn state_label(page: &Page, u: &UserRecord) -> String {
     match u.status {
-        users::Status::Invited => {
+        user::Status::Invited => {
             page.say("招待中（パスワード未設定）", "invited (no password yet)")
         }
-        users::Status::Active if u.must_change_password => page.say(
+        user::Status::Active if u.must_change_password => page.say(
             "有効（初回パスワード変更待ち）",
             "active (must change the first password)",
         ),
-        users::Status::Active => page.say("有効", "active"),
-        users::Status::Disabled => page.say(
+        user::Status::Active => page.say("有効", "active"),
+        user::Status::Disabled => page.say(
             "無効（ログイン不可・席を使わない）",
             "disabled (no login, no seat)",
         ),
@@ -138,7 +140,7 @@ async fn users_list_page(s: &AppState, p: &Principal, page: &Page) -> Result<Rep
             paging::or_first_page(req, |r| users::list(&s.svc, &p.scope, r, q)).await?
         }
     };
-    let tenant = tenants::load(&s.svc, &p.scope.tenant).await?;
+    let tenant = tenant::load(&s.svc, &p.scope.tenant).await?;
     let roles = roles::list(&s.svc, &p.scope).await?;
     let group_choices = groups::list(&s.svc, &p.scope, PageRequest::first(GROUP_CHOICES), None)
         .await?
@@ -368,11 +370,7 @@ async fn new_user_form(
     let roles = roles::list(&s.svc, &p.scope).await?;
     let role = match form.get("role") {
         Some(r) => r.to_owned(),
-        None => {
-            tenants::load(&s.svc, &p.scope.tenant)
-                .await?
-                .default_role_id
-        }
+        None => tenant::load(&s.svc, &p.scope.tenant).await?.default_role_id,
     };
     Ok(page.html(
         status,
@@ -569,7 +567,7 @@ async fn user_page(
     let Some(uid) = UserId::parse(id) else {
         return Ok(not_found(page));
     };
-    let u = match users::load(&s.svc, &p.scope, &uid).await {
+    let u = match user::load(&s.svc, &p.scope, &uid).await {
         Ok(u) => u,
         Err(AppError::NotFound(_)) => return Ok(not_found(page)),
         Err(e) => return Err(e),
@@ -632,15 +630,15 @@ async fn user_page(
             role_options: (actionable && may("page-admin-user-role-post", p))
                 .then(|| givable(p, &roles)),
             // A disabled user gets neither credentials nor the flag (409 user_disabled): enable them first.
-            may_org_admin: u.status != users::Status::Disabled
+            may_org_admin: u.status != user::Status::Disabled
                 && may("page-admin-user-org-admin-post", p),
             invitation,
             may_reissue: actionable
-                && u.status != users::Status::Disabled
+                && u.status != user::Status::Disabled
                 && may("page-admin-user-credentials-post", p),
             has_email: u.email.is_some(),
             may_delete: actionable && u.id != p.user.id && may("page-admin-users-delete-post", p),
-            disabled: u.status == users::Status::Disabled,
+            disabled: u.status == user::Status::Disabled,
             may_set_status: actionable
                 && u.id != p.user.id
                 && may("page-admin-user-status-post", p),
@@ -793,11 +791,11 @@ pub async fn user_credentials(
         Delivery::InviteLink
     };
     let now = ktime::now();
-    match auth::reissue(&s.svc, &p.scope, &p.authority(), &uid, delivery, now).await {
-        Ok(auth::Reissued::Mailed) => {
+    match users::reissue(&s.svc, &p.scope, &p.authority(), &uid, delivery, now).await {
+        Ok(users::Reissued::Mailed) => {
             page.redirect(&format!("/admin/users/{id}?done=reissued_link"))
         }
-        Ok(auth::Reissued::Generated(pw)) => match users::load(&s.svc, &p.scope, &uid).await {
+        Ok(users::Reissued::Generated(pw)) => match user::load(&s.svc, &p.scope, &uid).await {
             Ok(u) => page.html(
                 StatusCode::OK,
                 &CreatedPage {
@@ -859,7 +857,7 @@ pub async fn users_delete_confirm(
         let Some(uid) = UserId::parse(&raw) else {
             continue;
         };
-        match users::load(&s.svc, &p.scope, &uid).await {
+        match user::load(&s.svc, &p.scope, &uid).await {
             Ok(u) => {
                 shown.push((u.name.clone(), contact(&u)));
                 found.push(raw);
@@ -901,7 +899,7 @@ pub async fn users_delete(
     let mut names = std::collections::HashMap::new();
     for raw in &ids {
         if let Some(uid) = UserId::parse(raw)
-            && let Ok(u) = users::load(&s.svc, &p.scope, &uid).await
+            && let Ok(u) = user::load(&s.svc, &p.scope, &uid).await
         {
             names.insert(raw.clone(), u.name);
         }

@@ -1,10 +1,12 @@
 //! Operator endpoints.
 
 use axum::Json as Out;
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::app::records::tenant;
 use crate::app::tenants::{self, NewTenant, TenantChanges};
 use crate::domain::ids::TenantId;
 use crate::domain::time;
@@ -12,7 +14,6 @@ use crate::domain::values::{Email, Name, Slug, seat_limit};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, OptionalJson, PathId};
-use axum::extract::State;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,7 +53,7 @@ pub async fn get_tenant(
     State(s): State<AppState>,
     PathId(id): PathId<TenantId>,
 ) -> ApiResult<Out<Value>> {
-    let t = tenants::load(&s.svc, &id).await?;
+    let t = tenant::load(&s.svc, &id).await?;
     Ok(Out(json!(t.view())))
 }
 
@@ -87,7 +88,7 @@ pub async fn terminate(
     PathId(id): PathId<TenantId>,
     Json(b): Json<TerminateBody>,
 ) -> ApiResult<Out<Value>> {
-    let date = tenants::parse_date(&b.contract_end).ok_or_else(|| ApiError {
+    let date = tenant::parse_date(&b.contract_end).ok_or_else(|| ApiError {
         field: Some("contract_end"),
         ..ApiError::invalid("contract_end must be a date, YYYY-MM-DD")
     })?;

@@ -8,7 +8,8 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::app::{roles, tenants};
+use crate::app::records::tenant;
+use crate::app::roles;
 use crate::domain::ids::{RoleId, UserId};
 use crate::domain::permissions::{Feature, Grants, Level};
 use crate::domain::time;
@@ -151,7 +152,7 @@ pub async fn set_default(
 ) -> ApiResult<Out<Value>> {
     roles::set_default(&s.svc, &p.scope, &p.authority(), &b.role_id, time::now()).await?;
     Ok(Out(json!(
-        tenants::load(&s.svc, &p.scope.tenant).await?.view()
+        tenant::load(&s.svc, &p.scope.tenant).await?.view()
     )))
 }
 

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::auth::{self, LoginRequest};
+use crate::app::principal;
 use crate::domain::time;
 use crate::http::AppState;
 use crate::http::error::ApiResult;
@@ -49,7 +50,7 @@ pub async fn login(
 }
 
 /// What a completed login answers, after the password alone or after a second factor.
-pub(super) fn session_body(session: &auth::Session) -> Value {
+pub(super) fn session_body(session: &principal::Session) -> Value {
     let mut body = json!({
         "token": session.token.expose_secret(),
         "expires_at": time::jst(session.expires),

@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::app::import_jobs::{self, Kind};
+use crate::app::imports::job::{self as import_jobs, Kind};
+use crate::app::records::user::Delivery;
 use crate::app::uploads::{self, NewUpload, Purpose};
-use crate::app::users::Delivery;
 use crate::domain::ids::{ImportId, UploadId};
 use crate::domain::time::{self, jst};
 use crate::http::AppState;

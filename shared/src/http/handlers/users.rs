@@ -8,7 +8,9 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
 use crate::app::paging::PageRequest;
-use crate::app::users::{self, Delivery, NewUser, Patch, UserChanges};
+use crate::app::records::user;
+use crate::app::records::user::{Delivery, NewUser, Patch, UserChanges};
+use crate::app::users;
 use crate::domain::ids::{GroupId, UserId};
 use crate::domain::time;
 use crate::domain::values::{Email, LoginId, Name};
@@ -34,8 +36,8 @@ pub async fn create(
     Caller(p): Caller,
     Json(b): Json<NewUserBody>,
 ) -> ApiResult<(StatusCode, Out<Value>)> {
-    if b.group_ids.len() > users::MAX_GROUPS_ON_CREATE {
-        let max = users::MAX_GROUPS_ON_CREATE;
+    if b.group_ids.len() > user::MAX_GROUPS_ON_CREATE {
+        let max = user::MAX_GROUPS_ON_CREATE;
         return Err(ApiError {
             field: Some("group_ids"),
             ..ApiError::invalid(format!(
@@ -88,7 +90,7 @@ pub async fn list(
     let req = PageRequest::parse(q.limit.as_deref(), q.cursor.as_deref())?;
     let status = match q.status.as_deref() {
         None => None,
-        Some(v) => Some(users::Status::parse(v).ok_or_else(|| ApiError {
+        Some(v) => Some(user::Status::parse(v).ok_or_else(|| ApiError {
             field: Some("status"),
             ..ApiError::invalid("status is one of invited, active, disabled")
         })?),
@@ -113,7 +115,7 @@ pub async fn get(
     Caller(p): Caller,
     PathId(id): PathId<UserId>,
 ) -> ApiResult<Out<Value>> {
-    let u = users::load(&s.svc, &p.scope, &id).await?;
+    let u = user::load(&s.svc, &p.scope, &id).await?;
     Ok(Out(json!(u.view())))
 }
 
@@ -213,7 +215,7 @@ pub async fn credentials(
     PathId(id): PathId<UserId>,
     Json(b): Json<CredentialsBody>,
 ) -> ApiResult<(StatusCode, Out<Value>)> {
-    match crate::app::auth::reissue(
+    match crate::app::users::reissue(
         &s.svc,
         &p.scope,
         &p.authority(),
@@ -223,8 +225,8 @@ pub async fn credentials(
     )
     .await?
     {
-        crate::app::auth::Reissued::Mailed => Ok((StatusCode::ACCEPTED, Out(json!({})))),
-        crate::app::auth::Reissued::Generated(pw) => Ok((
+        crate::app::users::Reissued::Mailed => Ok((StatusCode::ACCEPTED, Out(json!({})))),
+        crate::app::users::Reissued::Generated(pw) => Ok((
             StatusCode::OK,
             Out(json!({"initial_password": pw.expose_secret()})),
         )),

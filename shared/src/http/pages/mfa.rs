@@ -17,7 +17,8 @@ use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 
 use super::{Chrome, Form, Page, Reply, jst_minutes, login_form, signed_in_reply};
-use crate::app::auth::Principal;
+use crate::app::principal::Principal;
+use crate::app::records::factor;
 use crate::app::{AppError, mfa};
 use crate::domain::time as ktime;
 use crate::http::AppState;
@@ -45,7 +46,7 @@ impl Page {
 
 /// The password step's answer for a user with a second factor: the challenge in its cookie, and the code
 /// page (the tenant in its address, so that going back to the password step keeps it).
-pub(super) fn to_code_step(page: &Page, tenant: &str, challenge: &mfa::Challenge) -> Reply {
+pub(super) fn to_code_step(page: &Page, tenant: &str, challenge: &factor::Challenge) -> Reply {
     let mut r = page.redirect(&format!(
         "/login/mfa?tenant={}",
         form_urlencoded::byte_serialize(tenant.as_bytes()).collect::<String>()

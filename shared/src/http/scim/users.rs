@@ -25,9 +25,9 @@ use super::{
     CORE_USER, ENTERPRISE, ListQuery, Scim, ScimBody, ScimError, ScimResult, Search, base, patch,
     scim_json,
 };
+use crate::app::records::user::Status;
 use crate::app::scim_tokens::ScimCaller;
-use crate::app::scim_users::{self, Desired, Extra, ScimUser};
-use crate::app::users::Status;
+use crate::app::users::scim::{self as scim_users, Desired, Extra, ScimUser};
 use crate::domain::ids::UserId;
 use crate::domain::time::{self, jst_from_unix};
 use crate::domain::values::{Email, LoginId, Name};

@@ -21,11 +21,15 @@ use time::OffsetDateTime;
 
 use crate::app::access::Authority;
 use crate::app::audit::{self, Actor, Entry};
-use crate::app::auth::Principal;
 use crate::app::imports::{self, PROGRESS_MOVED, RowFailure, RowProgress};
 use crate::app::layout::{self, attr};
-use crate::app::uploads::{self, Purpose};
-use crate::app::users::Delivery;
+use crate::app::principal::Principal;
+pub use crate::app::records::import::{
+    FailedRow, Kind, MAX_ROWS, STALLED_AFTER, Status, Watch, requeue, running, watch,
+};
+use crate::app::records::import::{Record, actor_context, get};
+use crate::app::records::upload;
+use crate::app::records::user::Delivery;
 use crate::app::{AppError, Scope, Services, csv_file};
 use crate::domain::ids::{ImportId, TenantId, UploadId, UserId, new_id};
 use crate::domain::time::jst_from_unix;
@@ -36,8 +40,6 @@ pub const CHUNK: usize = 1000;
 /// Rows one task handles before it queues its continuation (a Lambda invocation stays well inside its
 /// timeout; the in-process worker interleaves other tasks).
 pub const ROWS_PER_TASK: usize = 20_000;
-/// Most rows of one file (a 20 MiB file of short rows holds about this many).
-pub const MAX_ROWS: usize = 200_000;
 /// Failed rows shown by `GET /v1/imports/{id}` (all are counted).
 pub const FAILURES_SHOWN: usize = 1000;
 /// Runs of an import in a row that may fail without progress (a store that keeps failing, say) before the
@@ -51,94 +53,6 @@ pub const MAIL_BATCH: usize = 250;
 pub const INVITES_LEASE: time::Duration = time::Duration::seconds(30);
 /// How often a running import moves `updated_at` even when no row is committed.
 pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
-/// An import queued or running without a sign of life for this long has lost its worker.
-pub const STALLED_AFTER: time::Duration = time::Duration::minutes(10);
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Users,
-    Groups,
-}
-
-impl Kind {
-    pub fn parse(s: &str) -> Option<Kind> {
-        match s {
-            "users" => Some(Kind::Users),
-            "groups" => Some(Kind::Groups),
-            _ => None,
-        }
-    }
-    fn as_str(self) -> &'static str {
-        match self {
-            Kind::Users => "users",
-            Kind::Groups => "groups",
-        }
-    }
-    fn purpose(self) -> Purpose {
-        match self {
-            Kind::Users => Purpose::UserImport,
-            Kind::Groups => Purpose::GroupImport,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Queued,
-    Running,
-    Done,
-    Failed,
-    Cancelled,
-}
-
-impl Status {
-    fn as_str(self) -> &'static str {
-        match self {
-            Status::Queued => "queued",
-            Status::Running => "running",
-            Status::Done => "done",
-            Status::Failed => "failed",
-            Status::Cancelled => "cancelled",
-        }
-    }
-    fn parse(s: &str) -> Status {
-        match s {
-            "running" => Status::Running,
-            "done" => Status::Done,
-            "failed" => Status::Failed,
-            "cancelled" => Status::Cancelled,
-            _ => Status::Queued,
-        }
-    }
-    fn ended(self) -> bool {
-        matches!(self, Status::Done | Status::Failed | Status::Cancelled)
-    }
-}
-
-struct Record {
-    id: String,
-    kind: Kind,
-    upload: String,
-    status: Status,
-    total: Option<i64>,
-    processed: i64,
-    created: i64,
-    done_line: i64,
-    attempts: i64,
-    actor: Actor,
-    message: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct FailedRow {
-    pub line: u64,
-    pub code: String,
-    pub message: String,
-}
 
 #[derive(Debug, Serialize)]
 pub struct ImportView {
@@ -156,96 +70,6 @@ pub struct ImportView {
     pub message: Option<String>,
     pub created_at: String,
     pub updated_at: String,
-}
-
-fn actor_context(t: &TenantId, id: &str) -> String {
-    format!("{t}/import/{id}/actor")
-}
-
-fn load_record(scope: &Scope, item: &Item) -> Result<Record, AppError> {
-    let id = item
-        .sk
-        .strip_prefix(layout::IMPORT_PREFIX)
-        .unwrap_or_default()
-        .to_owned();
-    let actor_id = item.s(attr::ACTOR).unwrap_or_default().to_owned();
-    let name = match item.b(attr::ACTOR_NAME) {
-        Some(b) => scope.key.open(&actor_context(&scope.tenant, &id), b)?,
-        None => String::new(),
-    };
-    Ok(Record {
-        kind: item
-            .s(attr::KIND)
-            .and_then(Kind::parse)
-            .unwrap_or(Kind::Users),
-        upload: item.s(attr::UPLOAD).unwrap_or_default().to_owned(),
-        status: Status::parse(item.s(attr::STATUS).unwrap_or_default()),
-        total: item.n(attr::TOTAL),
-        processed: item.n(attr::PROCESSED).unwrap_or(0),
-        created: item.n(attr::CREATED_COUNT).unwrap_or(0),
-        done_line: item.n(attr::DONE_LINE).unwrap_or(0),
-        attempts: item.n(attr::ATTEMPTS).unwrap_or(0),
-        actor: Actor::User { id: actor_id, name },
-        message: item.s(attr::MESSAGE).map(str::to_owned),
-        created_at: item.n(attr::CREATED).unwrap_or(0),
-        updated_at: item.n(attr::UPDATED).unwrap_or(0),
-        id,
-    })
-}
-
-async fn get(svc: &Services, scope: &Scope, id: &ImportId) -> Result<Option<Record>, AppError> {
-    match svc
-        .store
-        .get(Table::Data, &scope.pk(), &layout::import_sk(id.as_str()))
-        .await?
-    {
-        Some(item) => Ok(Some(load_record(scope, &item)?)),
-        None => Ok(None),
-    }
-}
-
-/// Whether the import is queued or running (its file must stay).
-pub async fn running(svc: &Services, scope: &Scope, id: &ImportId) -> Result<bool, AppError> {
-    Ok(get(svc, scope, id)
-        .await?
-        .is_some_and(|r| !r.status.ended()))
-}
-
-/// What the clean-up makes of an import whose file it looks at.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Watch {
-    /// Gone, done, failed or cancelled: its file can go.
-    Ended,
-    /// Queued or running, with a sign of life within [`STALLED_AFTER`].
-    Alive,
-    /// Queued or running, but silent for longer: its worker is gone.
-    Stalled,
-}
-
-pub async fn watch(
-    svc: &Services,
-    scope: &Scope,
-    id: &ImportId,
-    now: OffsetDateTime,
-) -> Result<Watch, AppError> {
-    Ok(match get(svc, scope, id).await? {
-        None => Watch::Ended,
-        Some(r) if r.status.ended() => Watch::Ended,
-        Some(r) if r.updated_at < (now - STALLED_AFTER).unix_timestamp() => Watch::Stalled,
-        Some(_) => Watch::Alive,
-    })
-}
-
-/// Queues an import's task again (an import whose worker is gone resumes after its last committed row).
-pub async fn requeue(svc: &Services, scope: &Scope, id: &ImportId) -> Result<(), AppError> {
-    tracing::warn!(import = %id, tenant = %scope.tenant, "stalled import queued again");
-    svc.queue
-        .enqueue(vec![Task::Import {
-            tenant: scope.tenant.to_string(),
-            import: id.to_string(),
-        }])
-        .await
-        .map_err(|e| AppError::Internal(Box::new(e)))
 }
 
 /// Cancels a queued or running import: its file is deleted at once (the names and addresses in it go
@@ -308,8 +132,8 @@ pub async fn cancel(
         }
         Err(e) => return Err(e.into()),
     }
-    match uploads::load(svc, scope, &UploadId::from_stored(r.upload.as_str())).await {
-        Ok(u) => uploads::erase(svc, scope, &u, &p.actor(), now).await?,
+    match upload::load(svc, scope, &UploadId::from_stored(r.upload.as_str())).await {
+        Ok(u) => upload::erase(svc, scope, &u, &p.actor(), now).await?,
         Err(AppError::NotFound(_)) => {}
         Err(e) => return Err(e),
     }
@@ -348,7 +172,7 @@ pub async fn start(
     let Some(upload_id) = UploadId::parse(upload_id) else {
         return Err(AppError::invalid("upload_id", "no such upload"));
     };
-    let upload = match uploads::load(svc, scope, &upload_id).await {
+    let upload = match upload::load(svc, scope, &upload_id).await {
         Ok(u) => u,
         Err(AppError::NotFound(_)) => {
             return Err(AppError::invalid("upload_id", "no such upload"));
@@ -371,8 +195,8 @@ pub async fn start(
             "this file has been imported already; upload it again to import it again",
         ));
     }
-    let upload = uploads::refresh(svc, scope, upload).await?;
-    if upload.status != uploads::Status::Stored {
+    let upload = upload::refresh(svc, scope, upload).await?;
+    if upload.status != upload::Status::Stored {
         return Err(AppError::conflict(
             "upload_pending",
             "the file has not arrived yet: PUT it to the upload URL first",
@@ -704,8 +528,8 @@ async fn reissue(
         .collect();
     let mut invited = vec![];
     for item in svc.store.batch_get(Table::Data, &keys).await? {
-        let user = crate::app::users::UserRecord::from_item(scope, &item)?;
-        if user.status == crate::app::users::Status::Invited
+        let user = crate::app::records::user::UserRecord::from_item(scope, &item)?;
+        if user.status == crate::app::records::user::Status::Invited
             && let Some(email) = user.email.clone()
         {
             invited.push((user, email));
@@ -714,16 +538,16 @@ async fn reissue(
     if invited.is_empty() {
         return Ok(0);
     }
-    let tenant = crate::app::tenants::load(svc, &scope.tenant).await?;
+    let tenant = crate::app::records::tenant::load(svc, &scope.tenant).await?;
     let mut writes = vec![];
     let mut messages = vec![];
     for (user, email) in &invited {
         let (token, hash) = crate::crypto::new_token();
-        writes.extend(crate::app::auth::token_writes(
+        writes.extend(crate::app::records::token::token_writes(
             scope,
             &user.id,
             &hash,
-            crate::app::auth::INVITATION,
+            crate::app::records::token::INVITATION,
             now + svc.settings.invitation_ttl,
         ));
         messages.push((
@@ -732,7 +556,7 @@ async fn reissue(
                 email,
                 &user.name,
                 &tenant.name,
-                &crate::app::users::set_password_link(svc, &token),
+                &crate::app::records::user::set_password_link(svc, &token),
             ),
         ));
     }
@@ -783,8 +607,8 @@ async fn finish(
         // Cancelled meanwhile: the cancellation deleted the file and has the last word.
         return Ok(());
     }
-    match uploads::load(svc, scope, &UploadId::from_stored(r.upload.as_str())).await {
-        Ok(u) => uploads::erase(svc, scope, &u, &r.actor, now).await,
+    match upload::load(svc, scope, &UploadId::from_stored(r.upload.as_str())).await {
+        Ok(u) => upload::erase(svc, scope, &u, &r.actor, now).await,
         Err(AppError::NotFound(_)) => Ok(()),
         Err(e) => Err(e),
     }
@@ -917,7 +741,7 @@ async fn run_record(
         processed: 0,
         finished: true,
     };
-    let upload = match uploads::load(svc, scope, &UploadId::from_stored(r.upload.as_str())).await {
+    let upload = match upload::load(svc, scope, &UploadId::from_stored(r.upload.as_str())).await {
         Ok(u) => u,
         Err(AppError::NotFound(_)) => {
             finish(svc, scope, r, Some("the file was deleted".into()), now).await?;
@@ -925,7 +749,7 @@ async fn run_record(
         }
         Err(e) => return Err(e),
     };
-    let Some(bytes) = uploads::read(svc, scope, &upload).await? else {
+    let Some(bytes) = upload::read(svc, scope, &upload).await? else {
         finish(svc, scope, r, Some("the file is missing".into()), now).await?;
         return Ok(done);
     };

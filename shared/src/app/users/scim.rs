@@ -9,8 +9,13 @@ use time::OffsetDateTime;
 use crate::app::access::Authority;
 use crate::app::audit::{self, Entry};
 use crate::app::layout::{self, attr};
-use crate::app::users::{self, Delivery, NewUser, Patch, Status, UserChanges, UserRecord};
-use crate::app::{AppError, Scope, Services, auth, mail, roles, tenants};
+use crate::app::records::role;
+use crate::app::records::scim::MAX_EXTRA;
+use crate::app::records::tenant;
+use crate::app::records::user;
+use crate::app::records::user::{Delivery, NewUser, Patch, Status, UserChanges, UserRecord};
+use crate::app::users;
+use crate::app::{AppError, Scope, Services, mail};
 use crate::domain::ids::UserId;
 use crate::domain::values::{Email, Login, LoginId, Name};
 use crate::ports::{Item, Query, Table, Value, Write};
@@ -46,9 +51,6 @@ const FIELDS: [&str; 10] = [
     "email_primary",
     "user_name",
 ];
-
-/// Longest value of an extra attribute (characters).
-pub const MAX_EXTRA: usize = 256;
 
 impl Extra {
     fn fields(&self) -> [&Option<String>; 10] {
@@ -225,8 +227,8 @@ pub async fn find_by_login(
         return Ok(None);
     };
     let sk = match &login {
-        Login::Email(e) => layout::email_guard_sk(&users::email_index(&scope.key, e)),
-        Login::LoginId(l) => layout::login_guard_sk(&users::login_index(&scope.key, l)),
+        Login::Email(e) => layout::email_guard_sk(&user::email_index(&scope.key, e)),
+        Login::LoginId(l) => layout::login_guard_sk(&user::login_index(&scope.key, l)),
     };
     let Some(guard) = svc.store.get(Table::Data, &scope.pk(), &sk).await? else {
         return Ok(None);
@@ -251,7 +253,7 @@ pub async fn create(
     now: OffsetDateTime,
 ) -> Result<ScimUser, AppError> {
     d.extra.check()?;
-    let tenant = tenants::load(svc, &scope.tenant).await?;
+    let tenant = tenant::load(svc, &scope.tenant).await?;
     let role_id = tenant.default_role_id.clone();
     // With an address: an invitation link. Without one there is nowhere to send a credential: a generated
     // password nobody is shown, so the user signs in once an admin re-issues one (or, once Kanri offers
@@ -270,7 +272,7 @@ pub async fn create(
         org_admin: false,
         group_ids: vec![],
     };
-    let mut w = users::creation_writes_as(
+    let mut w = user::creation_writes_as(
         svc,
         scope,
         new,
@@ -282,7 +284,7 @@ pub async fn create(
     )
     .await?;
     let id = w.record.id.clone();
-    if let Some(h) = roles::holder_change(scope, &w.record.role_id, 1) {
+    if let Some(h) = role::holder_change(scope, &w.record.role_id, 1) {
         w.tx.guard(h, || {
             AppError::invalid("role_id", "the default role was deleted meanwhile")
         });
@@ -302,7 +304,7 @@ pub async fn create(
     ));
     w.tx.commit(svc.store.as_ref()).await?;
     if let (Some(token), Some(email)) = (&w.invitation, &w.record.email) {
-        let link = users::set_password_link(svc, token);
+        let link = user::set_password_link(svc, token);
         let m = mail::invitation(email, &w.record.name, &tenant.name, &link);
         svc.send_mail(&scope.tenant, "invitation", m, now).await;
     }
@@ -351,7 +353,7 @@ pub async fn replace(
     // password nobody is shown (an admin re-issues one, or the tenant's SSO signs it in). The invitation
     // mailed to a removed address stops working.
     if d.email.is_none() && status == Status::Invited && old.user.password_hash.is_none() {
-        auth::reissue(svc, scope, by, id, Delivery::Generated, now).await?;
+        users::reissue(svc, scope, by, id, Delivery::Generated, now).await?;
     }
     let renamed = d.name.as_str() != old.user.name;
     if renamed || !matches!(email, Patch::Keep) || !matches!(login_id, Patch::Keep) {

@@ -1,0 +1,230 @@
+//! Who calls: the session behind every tenant endpoint resolved to its [`Principal`] (user, grants, the
+//! tenant's policy), and the session a login or a single sign-on opens.
+
+use secrecy::SecretString;
+use time::OffsetDateTime;
+
+use crate::app::access::Authority;
+use crate::app::audit::Actor;
+use crate::app::layout::{self, attr};
+use crate::app::records::tenant;
+use crate::app::records::token::{SESSION, live_token, session_writes};
+use crate::app::records::user;
+use crate::app::records::user::UserRecord;
+use crate::app::records::user::not_disabled;
+use crate::app::tx::Tx;
+use crate::app::{AppError, Scope, Services};
+use crate::crypto;
+use crate::domain::ids::{TenantId, UserId};
+use crate::domain::permissions::Grants;
+use crate::domain::values::Login;
+use crate::ports::{Change, Cond, Table, Value, Write};
+
+/// The caller of a tenant endpoint, established from the session alone.
+pub struct Principal {
+    pub scope: Scope,
+    pub user: UserRecord,
+    pub grants: Grants,
+    pub session_hash: String,
+    /// The tenant's sign-in policy, read with the user (no extra request).
+    pub policy: crate::app::records::policy::SignInPolicy,
+    /// The policy requires a second factor this user has not enrolled: the session may only enrol one
+    /// (`http::policy::open_during_enrolment`), until the user has one (then the same session goes on).
+    pub mfa_enrolment_required: bool,
+}
+
+impl Principal {
+    pub fn actor(&self) -> Actor {
+        Actor::User {
+            id: self.user.id.to_string(),
+            name: self.user.name.clone(),
+        }
+    }
+
+    /// Who acts and with what rights, for the use cases that name another account (`app::access`).
+    pub fn authority(&self) -> Authority {
+        Authority {
+            actor: self.actor(),
+            grants: self.grants.clone(),
+            org_admin: self.user.org_admin,
+        }
+    }
+}
+
+/// Resolves a bearer token to its principal for a caller inside the process (tests, tools), which has
+/// no network address: everything [`authenticate_from`] checks but the IP allow-list.
+pub async fn authenticate(
+    svc: &Services,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<Principal, AppError> {
+    authenticate_from(svc, token, None, now).await
+}
+
+/// Resolves a bearer token, sent from `source` (the client's address as `http::extract::ClientIp` takes
+/// it), to its principal. A dead, expired, idle or over-age session is the same 401; an address outside
+/// the tenant's IP allow-list is 403 `ip_not_allowed`.
+pub async fn authenticate_from(
+    svc: &Services,
+    token: &str,
+    source: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Principal, AppError> {
+    let hash = crypto::token_hash(token);
+    let rec = live_token(svc, &hash, &[SESSION], now)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let tenant = TenantId::from_stored(rec.s(attr::TENANT).unwrap_or_default());
+    let user_id = UserId::from_stored(rec.s(attr::USER).unwrap_or_default());
+    // A tenant being purged has lost its data key: its sessions are over, not "not found".
+    let scope = match svc.scope(&tenant).await {
+        Ok(s) => s,
+        Err(AppError::NotFound(_)) => return Err(AppError::Unauthenticated),
+        Err(e) => return Err(e),
+    };
+    // The user and the tenant in one read: a deleted user's sessions die with the profile (before their token
+    // items are swept), and every session ends at the tenant's current contract end, whenever it was set.
+    let keys = [
+        (scope.pk(), layout::user_sk(&user_id)),
+        (scope.pk(), layout::META.to_owned()),
+    ];
+    let items = svc.store.batch_get(Table::Data, &keys).await?;
+    let (Some(user_item), Some(meta)) = (
+        items.iter().find(|i| i.sk == keys[0].1),
+        items.iter().find(|i| i.sk == layout::META),
+    ) else {
+        return Err(AppError::Unauthenticated);
+    };
+    let tenant_record = tenant::TenantRecord::from_item(&tenant, meta);
+    if tenant_record
+        .contract_last_moment()
+        .is_some_and(|end| now >= end)
+    {
+        return Err(AppError::Unauthenticated);
+    }
+    let user = UserRecord::from_item(&scope, user_item)?;
+    // A disabled user's sessions end with the disabling write, before their token items are swept.
+    if user.status == user::Status::Disabled {
+        return Err(AppError::Unauthenticated);
+    }
+    // The sign-in policy came with the tenant item: as it is now, whenever the session was opened.
+    let policy = tenant_record.policy;
+    if let Some(src) = source
+        && !policy.allows_ip(src)
+    {
+        return Err(AppError::IpNotAllowed);
+    }
+    // Sessions opened before `created` was recorded count from their expiry less the service lifetime.
+    let created = rec.n(attr::CREATED).unwrap_or_else(|| {
+        rec.n(attr::EXPIRES).unwrap_or(0) - svc.settings.session_ttl.whole_seconds()
+    });
+    if let Some(m) = policy.session_lifetime_minutes
+        && now.unix_timestamp() >= created + m * 60
+    {
+        return Err(AppError::Unauthenticated);
+    }
+    let seen = rec.n(attr::SEEN).unwrap_or(created);
+    if crate::app::records::policy::idle_check(&policy, seen, now)? {
+        // Rare by design (a tenth of the timeout apart); a lost refresh only ends the session sooner.
+        let w = Write::Update {
+            table: Table::Data,
+            pk: layout::token_pk(&hash),
+            sk: layout::TOKEN_SK.into(),
+            changes: vec![Change::Set(attr::SEEN, Value::N(now.unix_timestamp()))],
+            cond: Some(Cond::Exists),
+        };
+        if let Err(e) = svc.store.transact(vec![w]).await {
+            tracing::warn!(error = %e, "a session's last-seen time was not refreshed");
+        }
+    }
+    let mfa_enrolment_required = policy.requires_second_factor(&user) && !user.mfa;
+    let grants = crate::app::records::role::grants_of(svc, &scope, &user.role_id)
+        .await?
+        .unwrap_or_default();
+    Ok(Principal {
+        scope,
+        user,
+        grants,
+        session_hash: hash,
+        policy,
+        mfa_enrolment_required,
+    })
+}
+
+pub struct Session {
+    pub token: SecretString,
+    pub expires: OffsetDateTime,
+    pub user: UserRecord,
+    /// The tenant's policy requires a second factor the user has not enrolled: the session is limited
+    /// to enrolling one.
+    pub mfa_enrolment_required: bool,
+}
+
+/// Opens a session for `user` (a password login, or a single sign-on): its token, and when it ends. The
+/// user must still exist, and not be disabled, when the session is made (else `gone`).
+pub(crate) async fn open_session(
+    svc: &Services,
+    tenant: &tenant::TenantRecord,
+    scope: &Scope,
+    user: &UserRecord,
+    now: OffsetDateTime,
+    gone: fn() -> AppError,
+) -> Result<(SecretString, OffsetDateTime), AppError> {
+    let (token, hash) = crypto::new_token();
+    let expires = session_expires(svc, tenant, now);
+    let mut tx = Tx::new();
+    tx.guard(
+        Write::Check {
+            table: Table::Data,
+            pk: scope.pk(),
+            sk: layout::user_sk(&user.id),
+            cond: Cond::And(vec![Cond::Exists, not_disabled()]),
+        },
+        gone,
+    );
+    for w in session_writes(scope, &user.id, &hash, now, expires) {
+        tx.push(w);
+    }
+    tx.commit(svc.store.as_ref()).await?;
+    Ok((token, expires))
+}
+
+/// The tenant's user whose e-mail address or login id this is (through its guard item), if any.
+pub(crate) async fn user_by_login(
+    svc: &Services,
+    scope: &Scope,
+    login: &Login,
+) -> Result<Option<UserRecord>, AppError> {
+    let sk = login_guard_sk(scope, login);
+    let Some(guard) = svc.store.get(Table::Data, &scope.pk(), &sk).await? else {
+        return Ok(None);
+    };
+    let uid = UserId::from_stored(guard.s(attr::USER).unwrap_or_default());
+    match user::load(svc, scope, &uid).await {
+        Ok(u) => Ok(Some(u)),
+        Err(AppError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The sort key of the guard item that maps a login (e-mail or login id) to its user.
+pub(crate) fn login_guard_sk(scope: &Scope, login: &Login) -> String {
+    match login {
+        Login::Email(e) => layout::email_guard_sk(&user::email_index(&scope.key, e)),
+        Login::LoginId(l) => layout::login_guard_sk(&user::login_index(&scope.key, l)),
+    }
+}
+
+/// When a session opened at `now` ends: after the session lifetime (the tenant's policy, else the
+/// service's), and never after the contract.
+pub(crate) fn session_expires(
+    svc: &Services,
+    tenant: &crate::app::records::tenant::TenantRecord,
+    now: OffsetDateTime,
+) -> OffsetDateTime {
+    let end = now + tenant.policy.session_lifetime(svc.settings.session_ttl);
+    match tenant.contract_last_moment() {
+        Some(contract) => end.min(contract),
+        None => end,
+    }
+}
