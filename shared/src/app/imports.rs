@@ -520,7 +520,10 @@ pub async fn commit_user_rows<'a>(
         });
         write_rows(svc, scope, actor, &log_key, rows, tenant.seat_limit, p, now)
     };
-    for chunk in pack(prepared) {
+    // Every transaction holds the seat counter and the audit entry; a background import's also its
+    // progress and its list of mails to send.
+    let fixed = 2 + progress.map_or(0, |p| 1 + usize::from(p.invites.is_some()));
+    for chunk in pack(prepared, fixed) {
         let rows = &prepared[chunk];
         match write(rows).await {
             Ok(()) => created.extend(rows.iter()),
@@ -743,31 +746,32 @@ fn row_writes(r: &Prepared) -> usize {
         + r.groups.len()
 }
 
-/// Splits rows into runs whose writes (plus one counter per group touched, the seat counter and the
-/// audit entry) fit one transaction.
-fn pack(rows: &[Prepared]) -> Vec<std::ops::Range<usize>> {
+/// Splits rows into runs whose writes (plus the `fixed` writes of every transaction, and one counter per
+/// group and per custom role touched) fit one transaction. Only the counters a transaction will hold are
+/// counted: built-in roles count no holders, so rows of the default role fill a transaction to its last
+/// item (24 rows of 4 items beside the seat counter and the audit entry, the most DynamoDB allows).
+fn pack(rows: &[Prepared], fixed: usize) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
-    // The seat counter, the audit entry, an import's progress and its list of mails to send; then one
-    // counter per group and per role the transaction touches.
-    const FIXED: usize = 4;
-    let mut used = FIXED;
+    let mut used = fixed;
     let mut groups: HashSet<&GroupId> = HashSet::new();
     let mut roles: HashSet<&str> = HashSet::new();
+    let counted = |role: &str| crate::domain::permissions::builtin(role).is_none();
     for (i, r) in rows.iter().enumerate() {
+        let role = r.record.role_id.as_str();
         let counters = r.groups.iter().filter(|g| !groups.contains(g)).count()
-            + usize::from(!roles.contains(r.record.role_id.as_str()));
+            + usize::from(counted(role) && !roles.contains(role));
         let need = row_writes(r) + counters;
         if i > start && used + need > MAX_TRANSACTION_ITEMS {
             out.push(start..i);
             start = i;
-            used = FIXED;
+            used = fixed;
             groups.clear();
             roles.clear();
         }
         used += row_writes(r)
             + r.groups.iter().filter(|g| groups.insert(g)).count()
-            + usize::from(roles.insert(r.record.role_id.as_str()));
+            + usize::from(counted(role) && roles.insert(role));
     }
     if start < rows.len() {
         out.push(start..rows.len());
@@ -1037,4 +1041,59 @@ async fn resolve_logins<'a>(
         }
     }
     Ok((ids, unknown))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invited(role: &str) -> Prepared {
+        Prepared {
+            line: 1,
+            record: UserRecord {
+                id: UserId::generate(),
+                name: "n".into(),
+                email: Some("a@example.jp".into()),
+                login_id: None,
+                email_index: Some("e".into()),
+                login_index: None,
+                role_id: role.into(),
+                org_admin: false,
+                group_ids: vec![],
+                status: Status::Invited,
+                must_change_password: false,
+                password_hash: None,
+                mfa: false,
+                created: 0,
+                updated: 0,
+            },
+            invitation: Some((SecretString::from("t"), "h".into())),
+            password: None,
+            groups: vec![],
+        }
+    }
+
+    #[test]
+    fn rows_of_a_builtin_role_fill_each_transaction() {
+        // 4 items a row (profile, address guard, the invitation's two items) beside the seat counter and
+        // the audit entry (sync import), or also the progress and the list of mails (background import).
+        let rows: Vec<_> = (0..100).map(|_| invited("member")).collect();
+        for fixed in [2, 4] {
+            let runs = pack(&rows, fixed);
+            assert_eq!(runs[0], 0..24);
+            assert_eq!(runs.len(), 5);
+            assert!(
+                runs.iter()
+                    .all(|r| r.len() * 4 + fixed <= MAX_TRANSACTION_ITEMS)
+            );
+        }
+        // A custom role's holder counter takes an item of each transaction it is in.
+        let rows: Vec<_> = (0..100).map(|_| invited("R1")).collect();
+        let runs = pack(&rows, 4);
+        assert_eq!(runs[0], 0..23);
+        assert!(
+            runs.iter()
+                .all(|r| r.len() * 4 + 4 + 1 <= MAX_TRANSACTION_ITEMS)
+        );
+    }
 }
