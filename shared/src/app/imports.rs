@@ -59,6 +59,10 @@ pub struct Prepared {
     invitation: Option<(SecretString, String)>,
     password: Option<SecretString>,
     groups: Vec<GroupId>,
+    /// The tenant as the checks read it: its seat limit (the transactions' seat condition holds them to
+    /// it) and its name (for the invitation mail), so that writing and mailing need not read it again.
+    seat_limit: i64,
+    tenant_name: std::sync::Arc<str>,
 }
 
 fn fail(line: u64, error: AppError) -> RowFailure {
@@ -130,6 +134,7 @@ struct Checked {
     failed: Vec<RowFailure>,
     seat_limit: i64,
     seats_used: i64,
+    tenant_name: String,
 }
 
 /// Checks rows: format, duplicates in the file, the role against the caller's grants, guards already
@@ -233,6 +238,7 @@ async fn check_user_rows(
         failed,
         seat_limit: tenant.seat_limit,
         seats_used: tenant.seats_used,
+        tenant_name: tenant.name,
     })
 }
 
@@ -338,8 +344,13 @@ pub async fn prepare_user_rows(
 ) -> Result<(Vec<Prepared>, Vec<RowFailure>), AppError> {
     let actor = &by.actor;
     let Checked {
-        ready, mut failed, ..
+        ready,
+        mut failed,
+        seat_limit,
+        tenant_name,
+        ..
     } = check_user_rows(svc, scope, by, rows, delivery).await?;
+    let tenant_name: std::sync::Arc<str> = tenant_name.into();
     // Only now, for the rows that passed every check, are the groups they name created when missing: a
     // refused row creates none.
     let names: Vec<String> = ready
@@ -422,6 +433,8 @@ pub async fn prepare_user_rows(
             invitation,
             password,
             groups: gids,
+            seat_limit,
+            tenant_name: tenant_name.clone(),
         });
     }
     Ok((prepared, failed))
@@ -507,7 +520,10 @@ pub async fn commit_user_rows<'a>(
     progress: Option<&RowProgress>,
     now: OffsetDateTime,
 ) -> Result<(Vec<&'a Prepared>, Vec<RowFailure>), AppError> {
-    let tenant = tenants::load(svc, &scope.tenant).await?;
+    // The seat limit the rows were checked against (the same for all of them).
+    let Some(seat_limit) = prepared.first().map(|r| r.seat_limit) else {
+        return Ok((Vec::new(), Vec::new()));
+    };
     let log_key = svc.log_key(&scope.tenant).await?;
     let mut created = Vec::new();
     let mut failed = Vec::new();
@@ -518,7 +534,7 @@ pub async fn commit_user_rows<'a>(
                 p.invites_write(rows),
             )
         });
-        write_rows(svc, scope, actor, &log_key, rows, tenant.seat_limit, p, now)
+        write_rows(svc, scope, actor, &log_key, rows, seat_limit, p, now)
     };
     // Every transaction holds the seat counter and the audit entry; a background import's also its
     // progress and its list of mails to send.
@@ -581,7 +597,6 @@ pub async fn send_invitations_keyed(
     if created.iter().all(|r| r.invitation.is_none()) {
         return Ok(());
     }
-    let tenant = tenants::load(svc, &scope.tenant).await?;
     let messages: Vec<(Option<String>, mail::Message)> = created
         .iter()
         .filter_map(|r| {
@@ -592,7 +607,7 @@ pub async fn send_invitations_keyed(
                 mail::invitation(
                     email,
                     &r.record.name,
-                    &tenant.name,
+                    &r.tenant_name,
                     &users::set_password_link(svc, token),
                 ),
             ))
@@ -1070,6 +1085,8 @@ mod tests {
             invitation: Some((SecretString::from("t"), "h".into())),
             password: None,
             groups: vec![],
+            seat_limit: 1000,
+            tenant_name: "t".into(),
         }
     }
 
