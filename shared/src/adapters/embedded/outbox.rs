@@ -223,7 +223,7 @@ mod tests {
             .append(true)
             .open(dir.join("outbox.keys").join(CLAIMS_LOG))
             .unwrap();
-        log.write_all(crate::util::hex(&Sha256::digest(b"notice/N/X"))[..20].as_bytes())
+        log.write_all(&crate::util::hex(&Sha256::digest(b"notice/N/X")).as_bytes()[..20])
             .unwrap();
         drop((again, log));
         let again = Outbox::new(dir.join("outbox")).unwrap();
