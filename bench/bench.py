@@ -32,6 +32,11 @@ bench/run.sh builds and installs them. Every section is independent: one that fa
     BENCH_SOAK_RATE=500        requests/s of the soak, all threads together (0: as fast as they can)
     BENCH_SOAK_PRELOAD_USERS=40000  users imported before the soak, so the store starts larger than its cache
     BENCH_RESET_N=1000         timed password-reset requests for each of a known and an unknown login
+    BENCH_MAKERUN_TEST_BUILD=1 section makerun (opt-in): first build as make test does (tests/run.sh's
+                               `cargo build --workspace --bins`, `cargo test --workspace --no-run`), untimed;
+                               0 when the target dir has it already
+    BENCH_MAKERUN_FRESH=1      section makerun: also a fresh clone's `make run` (empty target dir: a whole
+                               dev build, 5 minutes or more on 2 cores; the clone is deleted afterwards)
 
 Only the sections run are replaced in --out: the figures of the other sections are kept from the file.
 """
@@ -99,7 +104,8 @@ SOAK_PRELOAD_USERS = int(os.environ.get("BENCH_SOAK_PRELOAD_USERS", "40000"))
 SOAK_SAMPLE_S = 10
 RESET_N = int(os.environ.get("BENCH_RESET_N", "1000"))
 RESET_WARMUP = 50
-SECTIONS = ("load", "argon2", "aws", "lambda", "bulk", "tasks", "soak", "reset")
+# makerun is opt-in (bench/run.sh leaves it out of make bench: a fresh clone's dev build does not fit the budget).
+SECTIONS = ("load", "argon2", "aws", "lambda", "bulk", "tasks", "soak", "reset", "makerun")
 JST = datetime.timezone(datetime.timedelta(hours=9))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 FAKE_ID = "00000000000000000000000000"
@@ -1034,6 +1040,89 @@ def section_tasks(target, res, moto: Moto | None):
     log("tasks: " + ", ".join(f"{k} {v} s" for k, v in timings.items()))
 
 
+# ---- build: `make run` to the first healthy answer -------------------------------------------------------
+
+MAKERUN_TIMEOUT = 3600
+
+
+def time_make_run(repo: Path, name):
+    """`make run` in REPO (its dev build, then the server) until GET /v1/health answers 200: the seconds, and
+    the crates cargo compiled on the way (its `Compiling` lines)."""
+    port = free_port()
+    work = Path(tempfile.mkdtemp(prefix=f"kanri-bench-makerun-{name}."))
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_", "KANRI_", "CARGO_TARGET_DIR", "CARGO_BUILD"))}
+    env.update(KANRI_ADDR=f"127.0.0.1:{port}", KANRI_DATA_DIR=str(work / "data"))
+    log_path = work / "make-run.log"
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with open(log_path, "wb") as logf:
+            t0 = time.perf_counter()
+            # A session of its own: make's child (the server) is stopped with it.
+            proc = subprocess.Popen(["make", "run"], cwd=repo, env=env, stdout=logf, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            try:
+                while True:
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"make run exited with {proc.returncode}: "
+                                           f"{log_path.read_text(errors='replace')[-1500:]}")
+                    if time.perf_counter() - t0 > MAKERUN_TIMEOUT:
+                        raise RuntimeError(f"make run not healthy within {MAKERUN_TIMEOUT} s")
+                    try:
+                        if http("GET", f"{base}/v1/health", timeout=1)[0] == 200:
+                            break
+                    except OSError:
+                        pass
+                    time.sleep(0.1)
+                secs = time.perf_counter() - t0
+            finally:
+                for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+                    try:
+                        os.killpg(proc.pid, sig)
+                        proc.wait(wait)
+                        break
+                    except ProcessLookupError:
+                        break
+                    except subprocess.TimeoutExpired:
+                        continue
+        text = log_path.read_text(errors="replace")
+        compiled = [ln.split()[1] for ln in text.splitlines() if ln.strip().startswith("Compiling ")]
+        finished = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("Finished ")]
+        log(f"makerun: {name}: healthy after {secs:.1f} s, {len(compiled)} crates compiled")
+        return {"seconds": round(secs, 1), "crates_compiled": len(compiled), "compiled": compiled[:30],
+                "cargo_finished": finished[-1] if finished else None}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def section_makerun(target, res):
+    """A newcomer's second command: `make run` after make test's build (the same feature set, so nothing to
+    compile), and a fresh clone's `make run` (empty target dir) to the first healthy answer."""
+    root = Path(__file__).resolve().parent.parent
+    out = res["makerun"] = {"cpus": os.cpu_count(), "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+    if os.environ.get("BENCH_MAKERUN_TEST_BUILD", "1") == "1":
+        for cmd in (["cargo", "build", "--workspace", "--bins"], ["cargo", "test", "--workspace", "--no-run"]):
+            log(f"makerun: {' '.join(cmd)} (make test's build, untimed)")
+            r = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+            if r.returncode != 0:
+                raise RuntimeError(f"{' '.join(cmd)}: {r.stderr[-1500:]}")
+        out["test_build"] = "cargo build --workspace --bins; cargo test --workspace --no-run"
+    else:
+        out["test_build"] = "already in the target dir (BENCH_MAKERUN_TEST_BUILD=0)"
+    out["after_test"] = time_make_run(root, "after-test")
+    if os.environ.get("BENCH_MAKERUN_FRESH", "1") == "1":
+        parent = Path(tempfile.mkdtemp(prefix="kanri-bench-clone."))
+        try:
+            clone = parent / "kanri"
+            subprocess.run(["git", "clone", "-q", str(root), str(clone)], check=True)
+            commit = subprocess.run(["git", "-C", str(clone), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                    text=True).stdout.strip()
+            log(f"makerun: fresh clone of {commit}: make run with an empty target dir")
+            out["fresh_clone"] = dict(time_make_run(clone, "fresh-clone"), commit=commit)
+        finally:
+            shutil.rmtree(parent, ignore_errors=True)
+
+
 # ---- 8. soak: mixed traffic for minutes, errors and memory every 10 s ---------------------------------------
 
 SOAK_MIX = (("users-get", 50), ("users-list", 20), ("users-create", 15), ("users-update", 10), ("tenant-get", 5))
@@ -1432,6 +1521,7 @@ def main():
     run("argon2", section_argon2, args.target, res)
     run("reset", section_reset, args.target, res)
     run("soak", section_soak, args.target, res)
+    run("makerun", section_makerun, args.target, res)
     if moto_sections:
         work = Path(tempfile.mkdtemp(prefix="kanri-bench-moto."))
         moto = None

@@ -6,6 +6,9 @@
 #                                release build, then the sections; BENCHMARKS.md lists each section's time)
 #   BENCH_SECTIONS=load,argon2 bench/run.sh    only some sections (load, argon2, aws, lambda, bulk, tasks, soak, reset); the
 #                                              others' figures are kept from bench/results.json
+#   BENCH_SECTIONS=makerun SKIP_BUILD=1 bench/run.sh   opt-in, not part of make bench: `make run` to the first
+#                                              healthy answer after make test's build, and from a fresh clone (a
+#                                              whole dev build: too long for the 15-minute budget)
 #   SKIP_BUILD=1 bench/run.sh    use the release binaries and the functions already built
 #   SKIP_BUILD=release bench/run.sh   use the release binaries already built; build (and time) the functions
 #   BENCH_FUNCTIONS=all bench/run.sh           every Lambda function, not the default sample

@@ -67,6 +67,10 @@ pub struct Prepared {
     invitation: Option<(SecretString, String)>,
     password: Option<SecretString>,
     groups: Vec<GroupId>,
+    /// The tenant as the checks read it: its seat limit (the transactions' seat condition holds them to
+    /// it) and its name (for the invitation mail), so that writing and mailing need not read it again.
+    seat_limit: i64,
+    tenant_name: std::sync::Arc<str>,
 }
 
 fn fail(line: u64, error: AppError) -> RowFailure {
@@ -138,6 +142,7 @@ struct Checked {
     failed: Vec<RowFailure>,
     seat_limit: i64,
     seats_used: i64,
+    tenant_name: String,
 }
 
 /// Checks rows: format, duplicates in the file, the role against the caller's grants, guards already
@@ -241,6 +246,7 @@ async fn check_user_rows(
         failed,
         seat_limit: tenant.seat_limit,
         seats_used: tenant.seats_used,
+        tenant_name: tenant.name,
     })
 }
 
@@ -346,8 +352,13 @@ pub async fn prepare_user_rows(
 ) -> Result<(Vec<Prepared>, Vec<RowFailure>), AppError> {
     let actor = &by.actor;
     let Checked {
-        ready, mut failed, ..
+        ready,
+        mut failed,
+        seat_limit,
+        tenant_name,
+        ..
     } = check_user_rows(svc, scope, by, rows, delivery).await?;
+    let tenant_name: std::sync::Arc<str> = tenant_name.into();
     // Only now, for the rows that passed every check, are the groups they name created when missing: a
     // refused row creates none.
     let names: Vec<String> = ready
@@ -430,6 +441,8 @@ pub async fn prepare_user_rows(
             invitation,
             password,
             groups: gids,
+            seat_limit,
+            tenant_name: tenant_name.clone(),
         });
     }
     Ok((prepared, failed))
@@ -515,7 +528,10 @@ pub async fn commit_user_rows<'a>(
     progress: Option<&RowProgress>,
     now: OffsetDateTime,
 ) -> Result<(Vec<&'a Prepared>, Vec<RowFailure>), AppError> {
-    let tenant = tenant::load(svc, &scope.tenant).await?;
+    // The seat limit the rows were checked against (the same for all of them).
+    let Some(seat_limit) = prepared.first().map(|r| r.seat_limit) else {
+        return Ok((Vec::new(), Vec::new()));
+    };
     let log_key = svc.log_key(&scope.tenant).await?;
     let mut created = Vec::new();
     let mut failed = Vec::new();
@@ -526,9 +542,12 @@ pub async fn commit_user_rows<'a>(
                 p.invites_write(rows),
             )
         });
-        write_rows(svc, scope, actor, &log_key, rows, tenant.seat_limit, p, now)
+        write_rows(svc, scope, actor, &log_key, rows, seat_limit, p, now)
     };
-    for chunk in pack(prepared) {
+    // Every transaction holds the seat counter and the audit entry; a background import's also its
+    // progress and its list of mails to send.
+    let fixed = 2 + progress.map_or(0, |p| 1 + usize::from(p.invites.is_some()));
+    for chunk in pack(prepared, fixed) {
         let rows = &prepared[chunk];
         match write(rows).await {
             Ok(()) => created.extend(rows.iter()),
@@ -586,7 +605,6 @@ pub async fn send_invitations_keyed(
     if created.iter().all(|r| r.invitation.is_none()) {
         return Ok(());
     }
-    let tenant = tenant::load(svc, &scope.tenant).await?;
     let messages: Vec<(Option<String>, mail::Message)> = created
         .iter()
         .filter_map(|r| {
@@ -597,7 +615,7 @@ pub async fn send_invitations_keyed(
                 mail::invitation(
                     email,
                     &r.record.name,
-                    &tenant.name,
+                    &r.tenant_name,
                     &user::set_password_link(svc, token),
                 ),
             ))
@@ -751,31 +769,32 @@ fn row_writes(r: &Prepared) -> usize {
         + r.groups.len()
 }
 
-/// Splits rows into runs whose writes (plus one counter per group touched, the seat counter and the
-/// audit entry) fit one transaction.
-fn pack(rows: &[Prepared]) -> Vec<std::ops::Range<usize>> {
+/// Splits rows into runs whose writes (plus the `fixed` writes of every transaction, and one counter per
+/// group and per custom role touched) fit one transaction. Only the counters a transaction will hold are
+/// counted: built-in roles count no holders, so rows of the default role fill a transaction to its last
+/// item (24 rows of 4 items beside the seat counter and the audit entry, the most DynamoDB allows).
+fn pack(rows: &[Prepared], fixed: usize) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
-    // The seat counter, the audit entry, an import's progress and its list of mails to send; then one
-    // counter per group and per role the transaction touches.
-    const FIXED: usize = 4;
-    let mut used = FIXED;
+    let mut used = fixed;
     let mut groups: HashSet<&GroupId> = HashSet::new();
     let mut roles: HashSet<&str> = HashSet::new();
+    let counted = |role: &str| crate::domain::permissions::builtin(role).is_none();
     for (i, r) in rows.iter().enumerate() {
+        let role = r.record.role_id.as_str();
         let counters = r.groups.iter().filter(|g| !groups.contains(g)).count()
-            + usize::from(!roles.contains(r.record.role_id.as_str()));
+            + usize::from(counted(role) && !roles.contains(role));
         let need = row_writes(r) + counters;
         if i > start && used + need > MAX_TRANSACTION_ITEMS {
             out.push(start..i);
             start = i;
-            used = FIXED;
+            used = fixed;
             groups.clear();
             roles.clear();
         }
         used += row_writes(r)
             + r.groups.iter().filter(|g| groups.insert(g)).count()
-            + usize::from(roles.insert(r.record.role_id.as_str()));
+            + usize::from(counted(role) && roles.insert(role));
     }
     if start < rows.len() {
         out.push(start..rows.len());
@@ -1045,4 +1064,58 @@ async fn resolve_logins<'a>(
         }
     }
     Ok((ids, unknown))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invited(role: &str) -> Prepared {
+        Prepared {
+            line: 1,
+            record: UserRecord {
+                id: UserId::generate(),
+                name: "n".into(),
+                email: Some("a@example.jp".into()),
+                login_id: None,
+                email_index: Some("e".into()),
+                login_index: None,
+                role_id: role.into(),
+                org_admin: false,
+                group_ids: vec![],
+                status: Status::Invited,
+                must_change_password: false,
+                password_hash: None,
+                mfa: false,
+                created: 0,
+                updated: 0,
+            },
+            invitation: Some((SecretString::from("t"), "h".into())),
+            password: None,
+            groups: vec![],
+            seat_limit: 1000,
+            tenant_name: "t".into(),
+        }
+    }
+
+    #[test]
+    fn rows_of_a_builtin_role_fill_each_transaction() {
+        // 4 items a row (profile, address guard, the invitation's two items) beside the seat counter and
+        // the audit entry (sync import), or also the progress and the list of mails (background import).
+        let rows: Vec<_> = (0..100).map(|_| invited("member")).collect();
+        for fixed in [2, 4] {
+            let runs = pack(&rows, fixed);
+            assert_eq!(runs[0], 0..24);
+            assert_eq!(runs.len(), 5);
+            assert!(
+                runs.iter()
+                    .all(|r| r.len() * 4 + fixed <= MAX_TRANSACTION_ITEMS)
+            );
+        }
+        // A custom role's holder counter takes an item of each transaction it is in.
+        let rows: Vec<_> = (0..100).map(|_| invited("R1")).collect();
+        let runs = pack(&rows, 4);
+        assert_eq!(runs[0], 0..23);
+        assert!(runs.iter().all(|r| r.len() * 4 + 4 < MAX_TRANSACTION_ITEMS));
+    }
 }
