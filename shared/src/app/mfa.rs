@@ -622,7 +622,7 @@ pub async fn login(
     if user.status == crate::app::users::Status::Disabled {
         return Err(AppError::InvalidChallenge);
     }
-    let (token, session_hash) = crypto::new_token();
+    let (token, session_hash) = auth::new_session_token(&tid, &uid);
     let expires = auth::session_expires(svc, &tenant, now);
     let mut tx = Tx::new();
     tx.guard(
