@@ -67,8 +67,9 @@ MINIMUM = {
     ("ops-tenants-create", "*"): (2, 2, 0, 1, "one transaction; two GenerateDataKey (data key, log key); "
                                   "the mail and its mail-log write"),
     ("ops-tenants-get", ""): (1, 0, 0, 0, "GetItem of the tenant item"),
-    ("ops-tenants-update", "*"): (2, 0, 0, 0, "the transaction (update + audit entry), then a read of "
-                                  "the result (a transaction returns no item)"),
+    ("ops-tenants-update", "*"): (2, 0, 0, 0, "the tenant item (404 for an unknown id), then the "
+                                  "transaction (update + audit entry); the answer is that item with what was "
+                                  "written (a transaction returns no item)"),
     ("auth-login", "*"): (4, 0, 0, 0, "slug → tenant, e-mail guard → user, BatchGetItem(user, tenant, "
                           "throttle counters), one transaction for the session (and the counter reset)"),
     ("auth-logout", ""): (2, 0, 0, 0, "the session item, then one transaction deleting its two items"),
