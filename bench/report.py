@@ -61,130 +61,132 @@ GROUP_ITEMS = 3             # the group, its name guard, its audit entry
 
 # ---- the fewest AWS requests the data layout allows, per call (warm: the tenant's keys cached) -----------
 # (DynamoDB, KMS, S3, SES, why). Derived by hand from the layout (docs/ARCHITECTURE.md "Data",
-# shared/src/app/layout.rs): a session is an opaque token whose only index is its hash (TOKEN#<hash>), so
-# every authenticated call reads that item first and then, knowing tenant and user, everything else it
-# needs by key in one BatchGetItem; each write is one transaction. Update this table with the layout.
+# shared/src/app/layout.rs): a session token names its tenant and user beside its secret, and its item is found by
+# the hash of the whole token (TOKEN#<hash>), so an authenticated call reads the session, the caller, the
+# tenant item and whatever else it needs by key in ONE BatchGetItem (the session is part of it, not a read
+# before it); each write is one transaction. Update this table with the layout.
 MINIMUM = {
     ("health", ""): (1, 0, 0, 0, "the readiness check: one GetItem of a probe key"),
     ("openapi", ""): (0, 0, 0, 0, "no storage"),
     ("ops-tenants-create", "*"): (2, 2, 0, 1, "one transaction; two GenerateDataKey (data key, log key); "
                                   "the mail and its mail-log write"),
     ("ops-tenants-get", ""): (1, 0, 0, 0, "GetItem of the tenant item"),
-    ("ops-tenants-update", "*"): (2, 0, 0, 0, "the transaction (update + audit entry), then a read of "
-                                  "the result (a transaction returns no item)"),
+    ("ops-tenants-update", "*"): (2, 0, 0, 0, "the tenant item (404 for an unknown id), then the "
+                                  "transaction (update + audit entry); the answer is that item with what was "
+                                  "written (a transaction returns no item)"),
     ("auth-login", "*"): (4, 0, 0, 0, "slug → tenant, e-mail guard → user, BatchGetItem(user, tenant, "
                           "throttle counters), one transaction for the session (and the counter reset)"),
     ("auth-logout", ""): (2, 0, 0, 0, "the session item, then one transaction deleting its two items"),
     ("auth-set-password", "*"): (4, 0, 0, 0, "token item, user profile, one transaction, one Query for "
                                  "the user's other tokens (none left here, so no delete batch)"),
-    ("me-get", ""): (2, 0, 0, 0, "session, then the caller's profile"),
-    ("me-password", ""): (4, 0, 0, 0, "session, profile, one transaction, one Query for other sessions "
+    ("me-get", ""): (1, 0, 0, 0, "BatchGetItem(session, caller's profile, tenant item)"),
+    ("me-password", ""): (3, 0, 0, 0, "BatchGetItem(session, profile, tenant item), one transaction, one Query for other sessions "
                           "(+1 BatchWriteItem when there are some)"),
-    ("tenant-get", ""): (2, 0, 0, 0, "session, then BatchGetItem(caller, tenant item)"),
-    ("roles-list", ""): (2, 0, 0, 0, "session, caller (+1 Query once custom roles are stored)"),
-    ("permissions", ""): (2, 0, 0, 0, "session, caller"),
-    ("users-create", "delivery invite_link"): (4, 0, 0, 1, "session, BatchGetItem(caller, tenant item), "
+    ("tenant-get", ""): (1, 0, 0, 0, "BatchGetItem(session, caller, tenant item)"),
+    ("roles-list", ""): (1, 0, 0, 0, "BatchGetItem(session, caller, tenant item) (+1 Query once custom roles are stored)"),
+    ("permissions", ""): (1, 0, 0, 0, "BatchGetItem(session, caller, tenant item)"),
+    ("users-create", "delivery invite_link"): (3, 0, 0, 1, "BatchGetItem(session, caller, tenant item), "
                                                "ONE transaction, then the mail and its mail-log write"),
-    ("users-create", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, tenant item), ONE transaction"),
-    ("users-list", "page of 50"): (3, 0, 0, 0, "session, caller, one Query of 50 users"),
-    ("users-list", "*"): (3, 0, 0, 0, "session, caller, one Query per 200 users scanned"),
-    ("users-get", "warm (tenant key cached)"): (2, 0, 0, 0, "session, then BatchGetItem(caller, user); "
-                                                "1 needs a self-verifying session token"),
+    ("users-create", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, tenant item), ONE transaction"),
+    ("users-list", "page of 50"): (2, 0, 0, 0, "BatchGetItem(session, caller, tenant item), one Query of 50 users"),
+    ("users-list", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, tenant item), one Query per 200 users scanned"),
+    ("users-get", "warm (tenant key cached)"): (1, 0, 0, 0, "BatchGetItem(session, caller, user); "
+                                                "the issue's target: one request"),
     ("users-get", "first request of a new process (tenant key not cached)"):
-        (3, 1, 0, 0, "as warm, plus the tenant item's wrapped key and one KMS Decrypt"),
+        (2, 1, 0, 0, "as warm, plus the tenant's wrapped data key (GetItem, keys table) and one KMS Decrypt"),
     ("users-get", "warm, under a sign-in policy (IP allow-list, lifetime)"):
-        (2, 0, 0, 0, "as warm: the policy is on the tenant item the session check reads anyway"),
-    ("users-get", "*"): (2, 0, 0, 0, "session, then BatchGetItem(caller, user)"),
-    ("tenant-sign-in-policy-get", ""): (2, 0, 0, 0, "session, then BatchGetItem(caller, tenant item): the "
+        (1, 0, 0, 0, "as warm: the policy is on the tenant item the session check reads anyway"),
+    ("users-get", "*"): (1, 0, 0, 0, "BatchGetItem(session, caller, user)"),
+    ("tenant-sign-in-policy-get", ""): (1, 0, 0, 0, "BatchGetItem(session, caller, tenant item): the "
                                         "policy is the copy the session check read"),
-    ("tenant-sign-in-policy-put", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, tenant item), "
+    ("tenant-sign-in-policy-put", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, tenant item), "
                                          "one transaction (update + audit entry)"),
-    ("users-update", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, user), one transaction"),
-    ("users-delete", "*"): (4, 0, 0, 0, "session, BatchGetItem(caller, user) with a Query of the user's "
+    ("users-update", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, user), one transaction"),
+    ("users-delete", "*"): (3, 0, 0, 0, "BatchGetItem(session, caller, user) with a Query of the user's "
                             "tokens, one transaction that also deletes them"),
-    ("users-bulk-delete", "1 id"): (4, 0, 0, 0, "as users-delete for one id"),
-    ("users-bulk-delete", "10 ids"): (13, 0, 0, 0, "session, one BatchGetItem of caller and 10 users, "
+    ("users-bulk-delete", "1 id"): (3, 0, 0, 0, "as users-delete for one id"),
+    ("users-bulk-delete", "10 ids"): (12, 0, 0, 0, "one BatchGetItem of session, caller and 10 users, "
                                       "10 token Queries, one transaction per user (each frees a seat "
                                       "under its own conditions)"),
-    ("groups-get", ""): (2, 0, 0, 0, "session, then BatchGetItem(caller, group)"),
-    ("groups-list", ""): (3, 0, 0, 0, "session, caller, one Query of groups"),
-    ("audit-log", "*"): (3, 0, 0, 0, "session, caller, one Query of the log"),
-    ("mail-log", "*"): (3, 0, 0, 0, "session, caller, one Query of the log"),
+    ("groups-get", ""): (1, 0, 0, 0, "BatchGetItem(session, caller, group)"),
+    ("groups-list", ""): (2, 0, 0, 0, "BatchGetItem(session, caller, tenant item), one Query of groups"),
+    ("audit-log", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, tenant item), one Query of the log"),
+    ("mail-log", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, tenant item), one Query of the log"),
     ("ops-tenants-audit-log", ""): (1, 0, 0, 0, "one Query of the log"),
     # -- the rest of the route table (issue 19 item 2). "token" is a SCIM call's first read: the SCIM token's
     # item by its hash, as a session's; the token's record comes in the call's one BatchGetItem with the
     # tenant item. A page that does what an API route does costs that route's minimum plus what the page
     # adds.
-    ("groups-create", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, name guard), one transaction"),
-    ("groups-rename", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, group, new name's guard), one "
+    ("groups-create", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, name guard), one transaction"),
+    ("groups-rename", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, group, new name's guard), one "
                              "transaction"),
-    ("groups-members-add", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, group, the users), one "
+    ("groups-members-add", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, group, the users), one "
                                   "transaction (memberships, the users' group sets)"),
-    ("groups-members-list", "*"): (4, 0, 0, 0, "session, BatchGetItem(caller, group), one Query of the "
+    ("groups-members-list", "*"): (3, 0, 0, 0, "BatchGetItem(session, caller, group), one Query of the "
                                    "members, one BatchGetItem of their profiles"),
-    ("groups-members-remove", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, group, the users), one "
+    ("groups-members-remove", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, group, the users), one "
                                      "transaction"),
-    ("groups-member-delete", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, group, user), one transaction"),
-    ("groups-delete", "*"): (4, 0, 0, 0, "session, BatchGetItem(caller, group), one Query of its members, "
+    ("groups-member-delete", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, group, user), one transaction"),
+    ("groups-delete", "*"): (3, 0, 0, 0, "BatchGetItem(session, caller, group), one Query of its members, "
                              "one transaction that also removes them"),
-    ("groups-bulk-create", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, the 3 name guards), one "
+    ("groups-bulk-create", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, the 3 name guards), one "
                                   "transaction (3 × group, guard, audit entry)"),
-    ("groups-bulk-delete", "*"): (5, 0, 0, 0, "session, BatchGetItem(caller, the 2 groups), one members "
+    ("groups-bulk-delete", "*"): (4, 0, 0, 0, "BatchGetItem(session, caller, the 2 groups), one members "
                                   "Query per group, one transaction"),
-    ("groups-import", "*"): (4, 0, 0, 0, "session, BatchGetItem(caller, name guard, the 2 e-mail guards), "
+    ("groups-import", "*"): (3, 0, 0, 0, "BatchGetItem(session, caller, name guard, the 2 e-mail guards), "
                              "BatchGetItem of the 2 users, one transaction"),
-    ("users-import", "*"): (5, 0, 0, 3, "as the import minimum of section 6 for 3 rows: session, "
-                            "BatchGetItem(caller, guards), one transaction, one BatchWriteItem of the mail "
+    ("users-import", "*"): (4, 0, 0, 3, "as the import minimum of section 6 for 3 rows: "
+                            "BatchGetItem(session, caller, guards), one transaction, one BatchWriteItem of the mail "
                             "log; a mail per row"),
     ("auth-password-reset", "*"): (6, 0, 0, 1, "slug → tenant, e-mail guard → user, BatchGetItem(user, "
                                    "tenant, hourly counter), one Query of older reset tokens, one transaction "
                                    "(token, older ones deleted, counter), the mail and its mail-log write"),
-    ("users-credentials", "*"): (4, 0, 0, 0, "session, BatchGetItem(caller, user), one Query of the user's "
+    ("users-credentials", "*"): (3, 0, 0, 0, "BatchGetItem(session, caller, user), one Query of the user's "
                                  "tokens and sessions, one transaction that also deletes them"),
-    ("users-disable", "*"): (4, 0, 0, 0, "session, BatchGetItem(caller, user), one Query of the user's "
+    ("users-disable", "*"): (3, 0, 0, 0, "BatchGetItem(session, caller, user), one Query of the user's "
                              "sessions, one transaction that also deletes them"),
-    ("users-enable", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, user), one transaction"),
-    ("roles-create", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, name guard), one transaction"),
-    ("roles-update", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, role), one transaction"),
-    ("roles-delete", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, role with its holder count), one "
+    ("users-enable", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, user), one transaction"),
+    ("roles-create", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, name guard), one transaction"),
+    ("roles-update", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, role), one transaction"),
+    ("roles-delete", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, role with its holder count), one "
                             "transaction conditioned on no holder"),
-    ("users-role", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, user, role), one transaction"),
-    ("tenant-default-role", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, tenant item, role), one "
+    ("users-role", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, user, role), one transaction"),
+    ("tenant-default-role", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, tenant item, role), one "
                                    "transaction"),
-    ("users-org-admin-grant", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, user), one transaction"),
-    ("users-org-admin-revoke", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, user), one transaction"),
-    ("me-mfa-totp", "*"): (3, 0, 0, 0, "session, profile, one transaction (the pending secret)"),
-    ("me-mfa-totp-confirm", "*"): (3, 0, 0, 0, "session, profile with the pending secret, one transaction "
+    ("users-org-admin-grant", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, user), one transaction"),
+    ("users-org-admin-revoke", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, user), one transaction"),
+    ("me-mfa-totp", "*"): (2, 0, 0, 0, "BatchGetItem(session, profile, tenant item), one transaction (the pending secret)"),
+    ("me-mfa-totp-confirm", "*"): (2, 0, 0, 0, "BatchGetItem(session, tenant item, profile with the pending secret), one transaction "
                                    "(factor on, 10 recovery codes, audit entry)"),
     ("auth-login", "password step of a user with a second factor"):
         (4, 0, 0, 0, "as a login: the challenge instead of the session in the one transaction"),
     ("auth-login-mfa", "*"): (3, 0, 0, 0, "the challenge item, BatchGetItem(user, tenant, counters), one "
                               "transaction (session, challenge deleted, the code's step used)"),
-    ("me-mfa-delete", "*"): (4, 0, 0, 0, "session, profile, one Query of the recovery codes, one "
+    ("me-mfa-delete", "*"): (3, 0, 0, 0, "BatchGetItem(session, profile, tenant item), one Query of the recovery codes, one "
                              "transaction that deletes them"),
-    ("users-mfa-reset", "*"): (4, 0, 0, 0, "session, BatchGetItem(caller, user), one Query of the "
+    ("users-mfa-reset", "*"): (3, 0, 0, 0, "BatchGetItem(session, caller, user), one Query of the "
                                "recovery codes, one transaction that deletes them"),
-    ("questionnaires-create", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, tenant item), one transaction"),
-    ("questionnaires-respond", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, questionnaire), one "
+    ("questionnaires-create", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, tenant item), one transaction"),
+    ("questionnaires-respond", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, questionnaire), one "
                                       "transaction"),
-    ("questionnaires-get", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, questionnaire), one Query of "
+    ("questionnaires-get", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, questionnaire), one Query of "
                                   "its responses"),
     ("ops-tenants-questionnaires", "*"): (2, 0, 0, 0, "the tenant item (404 for an unknown id), one Query "
                                           "of its questionnaires"),
-    ("me-subscriptions-get", "*"): (2, 0, 0, 0, "session, BatchGetItem(caller, subscriptions)"),
-    ("me-subscriptions-put", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, subscriptions), one "
+    ("me-subscriptions-get", "*"): (1, 0, 0, 0, "BatchGetItem(session, caller, subscriptions)"),
+    ("me-subscriptions-put", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, subscriptions), one "
                                     "transaction"),
     ("ops-notices-create", "*"): (13, 0, 0, 1, "the notice minimum of section 7 for 1 subscriber in 1 "
                                   "tenant: publish, the registry Query, per tenant 5, per page 3, per batch 3; "
                                   "one mail"),
-    ("notices-list", "*"): (3, 0, 0, 0, "session, caller, one Query of notices"),
+    ("notices-list", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, tenant item), one Query of notices"),
     ("ops-notices-list", "*"): (1, 0, 0, 0, "one Query of notices"),
-    ("tenant-sso-put", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, SSO settings), one transaction"),
-    ("tenant-sso-get", "*"): (2, 0, 0, 0, "session, BatchGetItem(caller, SSO settings)"),
-    ("tenant-sso-delete", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, SSO settings), one transaction"),
-    ("scim-tokens-create", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, tenant item), one transaction"),
-    ("scim-tokens-list", "*"): (3, 0, 0, 0, "session, caller, one Query of tokens"),
-    ("scim-tokens-revoke", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, token), one transaction"),
+    ("tenant-sso-put", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, SSO settings), one transaction"),
+    ("tenant-sso-get", "*"): (1, 0, 0, 0, "BatchGetItem(session, caller, SSO settings)"),
+    ("tenant-sso-delete", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, SSO settings), one transaction"),
+    ("scim-tokens-create", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, tenant item), one transaction"),
+    ("scim-tokens-list", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, tenant item), one Query of tokens"),
+    ("scim-tokens-revoke", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, token), one transaction"),
     ("scim-service-provider-config", "*"): (3, 0, 0, 0, "token, BatchGetItem(token record, tenant item), "
                                             "and its first use in a minute writes its last-use time (the "
                                             "next SCIM rows, within the minute, do not)"),
@@ -220,17 +222,17 @@ MINIMUM = {
                                  "one transaction"),
     ("scim-groups-delete", "*"): (4, 0, 0, 0, "token, BatchGetItem(tenant item, group), one Query of "
                                   "members, one transaction"),
-    ("uploads-create", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, tenant item), one transaction; "
+    ("uploads-create", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, tenant item), one transaction; "
                               "S3 0: presigning the PUT URL sends nothing"),
-    ("uploads-get", "*"): (3, 0, 1, 0, "session, BatchGetItem(caller, upload), the write marking it "
+    ("uploads-get", "*"): (2, 0, 1, 0, "BatchGetItem(session, caller, upload), the write marking it "
                            "uploaded; S3: HEAD (has it arrived); presigning the download URL sends nothing"),
-    ("imports-create", "*"): (8, 0, 2, 3, "session, BatchGetItem(caller, upload, tenant item), one "
+    ("imports-create", "*"): (7, 0, 2, 3, "BatchGetItem(session, caller, upload, tenant item), one "
                               "transaction (job, task); the task: BatchGetItem of guards, one transaction, "
                               "one BatchWriteItem of the mail log, 2 job updates (running, done); S3 GET and "
                               "DELETE of the file; a mail per row"),
-    ("imports-get", "*"): (2, 0, 0, 0, "session, BatchGetItem(caller, job)"),
-    ("imports-cancel", "*"): (2, 0, 0, 0, "session, BatchGetItem(caller, job): ended, refused"),
-    ("uploads-delete", "*"): (3, 0, 1, 0, "session, BatchGetItem(caller, upload), one transaction; S3 "
+    ("imports-get", "*"): (1, 0, 0, 0, "BatchGetItem(session, caller, job)"),
+    ("imports-cancel", "*"): (1, 0, 0, 0, "BatchGetItem(session, caller, job): ended, refused"),
+    ("uploads-delete", "*"): (2, 0, 1, 0, "BatchGetItem(session, caller, upload), one transaction; S3 "
                               "DeleteObject (a PUT may have come)"),
     ("ops-jobs-cleanup-uploads", "*"): (1, 0, 0, 0, "one Query of uploads due by then (none left here)"),
     ("ops-jobs-backup", "*"): (4, 0, 0, 0, "per table backed up (2): one ListBackups (today's generation "
@@ -246,74 +248,74 @@ MINIMUM = {
     ("page-sso-callback", "*"): (2, 0, 0, 0, "the state deleted and read in one DeleteItem, the refusal's "
                                  "entry in the tenant's operation log"),
     ("page-logout-post", "*"): (2, 0, 0, 0, "as auth-logout"),
-    ("page-account", "*"): (2, 0, 0, 0, "session, BatchGetItem(caller, subscriptions, their role, their "
+    ("page-account", "*"): (1, 0, 0, 0, "BatchGetItem(session, caller, subscriptions, their role, their "
                             "groups, tenant item)"),
-    ("page-account-password", "*"): (2, 0, 0, 0, "session, caller"),
-    ("page-account-password-post", "*"): (4, 0, 0, 0, "as me-password"),
-    ("page-account-subscriptions-post", "*"): (3, 0, 0, 0, "as me-subscriptions-put"),
-    ("page-account-mfa", "*"): (2, 0, 0, 0, "session, profile (the factor's state and pending secret)"),
-    ("page-account-mfa-totp-post", "*"): (3, 0, 0, 0, "as me-mfa-totp"),
-    ("page-account-mfa-confirm-post", "*"): (3, 0, 0, 0, "as me-mfa-totp-confirm"),
-    ("page-account-mfa-delete-post", "*"): (4, 0, 0, 0, "as me-mfa-delete"),
-    ("page-notices", "*"): (3, 0, 0, 0, "as notices-list, the subscriptions in its BatchGetItem"),
+    ("page-account-password", "*"): (1, 0, 0, 0, "BatchGetItem(session, caller, tenant item)"),
+    ("page-account-password-post", "*"): (3, 0, 0, 0, "as me-password"),
+    ("page-account-subscriptions-post", "*"): (2, 0, 0, 0, "as me-subscriptions-put"),
+    ("page-account-mfa", "*"): (1, 0, 0, 0, "BatchGetItem(session, tenant item, profile) (the factor's state and pending secret)"),
+    ("page-account-mfa-totp-post", "*"): (2, 0, 0, 0, "as me-mfa-totp"),
+    ("page-account-mfa-confirm-post", "*"): (2, 0, 0, 0, "as me-mfa-totp-confirm"),
+    ("page-account-mfa-delete-post", "*"): (3, 0, 0, 0, "as me-mfa-delete"),
+    ("page-notices", "*"): (2, 0, 0, 0, "as notices-list, the subscriptions in its BatchGetItem"),
     ("page-set-password", "*"): (2, 0, 0, 0, "the token item, then the user (the name shown)"),
     ("page-set-password-post", "*"): (4, 0, 0, 0, "as auth-set-password, the session it opens in the same "
                                       "transaction"),
     ("page-password-reset", "*"): (0, 0, 0, 0, "no storage"),
     ("page-password-reset-post", "*"): (6, 0, 0, 1, "as auth-password-reset"),
-    ("page-admin-users", "*"): (5, 0, 0, 0, "as users-list (3), one Query of groups (the filter), one of "
+    ("page-admin-users", "*"): (4, 0, 0, 0, "as users-list (2), one Query of groups (the filter), one of "
                                 "custom roles (the names)"),
-    ("page-admin-users-new", "*"): (3, 0, 0, 0, "session, caller, one Query of roles (the choices)"),
-    ("page-admin-users-create", "*"): (4, 0, 0, 1, "as users-create (invite_link)"),
-    ("page-admin-user", "*"): (4, 0, 0, 0, "as users-get (2), one Query of roles (the choices), one of "
+    ("page-admin-users-new", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, tenant item), one Query of roles (the choices)"),
+    ("page-admin-users-create", "*"): (3, 0, 0, 1, "as users-create (invite_link)"),
+    ("page-admin-user", "*"): (3, 0, 0, 0, "as users-get (1), one Query of roles (the choices), one of "
                                "the user's tokens (a pending invitation)"),
-    ("page-admin-user-role-post", "*"): (3, 0, 0, 0, "as users-role"),
-    ("page-admin-user-org-admin-post", "*"): (3, 0, 0, 0, "as users-org-admin-grant"),
-    ("page-admin-user-status-post", "*"): (4, 0, 0, 0, "as users-disable"),
-    ("page-admin-user-credentials-post", "*"): (5, 0, 0, 1, "as users-credentials, and the invitation "
+    ("page-admin-user-role-post", "*"): (2, 0, 0, 0, "as users-role"),
+    ("page-admin-user-org-admin-post", "*"): (2, 0, 0, 0, "as users-org-admin-grant"),
+    ("page-admin-user-status-post", "*"): (3, 0, 0, 0, "as users-disable"),
+    ("page-admin-user-credentials-post", "*"): (4, 0, 0, 1, "as users-credentials, and the invitation "
                                                 "mail with its mail-log write"),
-    ("page-admin-user-mfa-reset-post", "*"): (4, 0, 0, 0, "as users-mfa-reset"),
-    ("page-admin-users-delete", "*"): (2, 0, 0, 0, "session, BatchGetItem(caller, the ids)"),
-    ("page-admin-users-delete-post", "*"): (4, 0, 0, 0, "as users-bulk-delete of 1 id"),
-    ("page-admin-users-export", "*"): (5, 0, 0, 0, "session, caller, one Query each of users (one page "
+    ("page-admin-user-mfa-reset-post", "*"): (3, 0, 0, 0, "as users-mfa-reset"),
+    ("page-admin-users-delete", "*"): (1, 0, 0, 0, "BatchGetItem(session, caller, the ids)"),
+    ("page-admin-users-delete-post", "*"): (3, 0, 0, 0, "as users-bulk-delete of 1 id"),
+    ("page-admin-users-export", "*"): (4, 0, 0, 0, "BatchGetItem(session, caller, tenant item), one Query each of users (one page "
                                        "here), custom roles and groups (their names)"),
-    ("page-admin-users-import", "*"): (2, 0, 0, 0, "session, BatchGetItem(caller, tenant item)"),
-    ("page-admin-users-import-preview", "*"): (2, 0, 0, 0, "session, BatchGetItem(caller, tenant item, "
+    ("page-admin-users-import", "*"): (1, 0, 0, 0, "BatchGetItem(session, caller, tenant item)"),
+    ("page-admin-users-import-preview", "*"): (1, 0, 0, 0, "BatchGetItem(session, caller, tenant item, "
                                                "the rows' guards)"),
-    ("page-admin-users-import-post", "*"): (5, 0, 0, 3, "as users-import"),
-    ("page-admin-users-import-status", "*"): (2, 0, 0, 0, "as imports-get"),
-    ("page-admin-users-import-report", "*"): (3, 0, 0, 0, "as imports-get, one Query of the failed rows"),
-    ("page-admin-audit-log", "*"): (3, 0, 0, 0, "as audit-log"),
-    ("page-admin-mail-log", "*"): (3, 0, 0, 0, "as mail-log"),
-    ("page-admin-roles", "*"): (3, 0, 0, 0, "as roles-list with custom roles stored: one Query of them"),
-    ("page-admin-roles-new", "*"): (2, 0, 0, 0, "session, caller"),
-    ("page-admin-roles-create", "*"): (3, 0, 0, 0, "as roles-create"),
-    ("page-admin-role", "*"): (2, 0, 0, 0, "session, BatchGetItem(caller, role)"),
-    ("page-admin-role-post", "*"): (3, 0, 0, 0, "as roles-update"),
-    ("page-admin-role-delete", "*"): (2, 0, 0, 0, "session, BatchGetItem(caller, role with its holder "
+    ("page-admin-users-import-post", "*"): (4, 0, 0, 3, "as users-import"),
+    ("page-admin-users-import-status", "*"): (1, 0, 0, 0, "as imports-get"),
+    ("page-admin-users-import-report", "*"): (2, 0, 0, 0, "as imports-get, one Query of the failed rows"),
+    ("page-admin-audit-log", "*"): (2, 0, 0, 0, "as audit-log"),
+    ("page-admin-mail-log", "*"): (2, 0, 0, 0, "as mail-log"),
+    ("page-admin-roles", "*"): (2, 0, 0, 0, "as roles-list with custom roles stored: one Query of them"),
+    ("page-admin-roles-new", "*"): (1, 0, 0, 0, "BatchGetItem(session, caller, tenant item)"),
+    ("page-admin-roles-create", "*"): (2, 0, 0, 0, "as roles-create"),
+    ("page-admin-role", "*"): (1, 0, 0, 0, "BatchGetItem(session, caller, role)"),
+    ("page-admin-role-post", "*"): (2, 0, 0, 0, "as roles-update"),
+    ("page-admin-role-delete", "*"): (1, 0, 0, 0, "BatchGetItem(session, caller, role with its holder "
                                       "count)"),
-    ("page-admin-role-delete-post", "*"): (3, 0, 0, 0, "as roles-delete"),
-    ("page-admin-default-role", "*"): (3, 0, 0, 0, "session, BatchGetItem(caller, tenant item), one Query "
+    ("page-admin-role-delete-post", "*"): (2, 0, 0, 0, "as roles-delete"),
+    ("page-admin-default-role", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, tenant item), one Query "
                                        "of roles (the choices)"),
-    ("page-admin-default-role-post", "*"): (3, 0, 0, 0, "as tenant-default-role"),
-    ("page-admin-sign-in-policy", "*"): (2, 0, 0, 0, "as tenant-sign-in-policy-get"),
-    ("page-admin-sign-in-policy-post", "*"): (3, 0, 0, 0, "as tenant-sign-in-policy-put"),
-    ("page-admin-sso", "*"): (2, 0, 0, 0, "as tenant-sso-get"),
-    ("page-admin-sso-post", "*"): (3, 0, 0, 0, "as tenant-sso-put"),
-    ("page-admin-sso-delete-post", "*"): (3, 0, 0, 0, "as tenant-sso-delete"),
-    ("page-admin-groups", "*"): (3, 0, 0, 0, "as groups-list"),
-    ("page-admin-groups-new", "*"): (2, 0, 0, 0, "session, caller"),
-    ("page-admin-groups-create", "*"): (3, 0, 0, 0, "as groups-create"),
-    ("page-admin-groups-bulk", "*"): (2, 0, 0, 0, "session, caller"),
-    ("page-admin-groups-bulk-post", "*"): (3, 0, 0, 0, "as groups-bulk-create"),
-    ("page-admin-groups-import", "*"): (2, 0, 0, 0, "session, caller"),
-    ("page-admin-groups-import-post", "*"): (4, 0, 0, 0, "as groups-import"),
-    ("page-admin-group", "*"): (3, 0, 0, 0, "as groups-get, one Query of members (none here)"),
-    ("page-admin-group-rename-post", "*"): (3, 0, 0, 0, "as groups-rename"),
-    ("page-admin-group-members-add-post", "*"): (3, 0, 0, 0, "as groups-members-add"),
-    ("page-admin-group-members-remove-post", "*"): (3, 0, 0, 0, "as groups-members-remove"),
-    ("page-admin-groups-delete", "*"): (2, 0, 0, 0, "session, BatchGetItem(caller, the group)"),
-    ("page-admin-groups-delete-post", "*"): (4, 0, 0, 0, "as groups-delete of a group without members: "
+    ("page-admin-default-role-post", "*"): (2, 0, 0, 0, "as tenant-default-role"),
+    ("page-admin-sign-in-policy", "*"): (1, 0, 0, 0, "as tenant-sign-in-policy-get"),
+    ("page-admin-sign-in-policy-post", "*"): (2, 0, 0, 0, "as tenant-sign-in-policy-put"),
+    ("page-admin-sso", "*"): (1, 0, 0, 0, "as tenant-sso-get"),
+    ("page-admin-sso-post", "*"): (2, 0, 0, 0, "as tenant-sso-put"),
+    ("page-admin-sso-delete-post", "*"): (2, 0, 0, 0, "as tenant-sso-delete"),
+    ("page-admin-groups", "*"): (2, 0, 0, 0, "as groups-list"),
+    ("page-admin-groups-new", "*"): (1, 0, 0, 0, "BatchGetItem(session, caller, tenant item)"),
+    ("page-admin-groups-create", "*"): (2, 0, 0, 0, "as groups-create"),
+    ("page-admin-groups-bulk", "*"): (1, 0, 0, 0, "BatchGetItem(session, caller, tenant item)"),
+    ("page-admin-groups-bulk-post", "*"): (2, 0, 0, 0, "as groups-bulk-create"),
+    ("page-admin-groups-import", "*"): (1, 0, 0, 0, "BatchGetItem(session, caller, tenant item)"),
+    ("page-admin-groups-import-post", "*"): (3, 0, 0, 0, "as groups-import"),
+    ("page-admin-group", "*"): (2, 0, 0, 0, "as groups-get, one Query of members (none here)"),
+    ("page-admin-group-rename-post", "*"): (2, 0, 0, 0, "as groups-rename"),
+    ("page-admin-group-members-add-post", "*"): (2, 0, 0, 0, "as groups-members-add"),
+    ("page-admin-group-members-remove-post", "*"): (2, 0, 0, 0, "as groups-members-remove"),
+    ("page-admin-groups-delete", "*"): (1, 0, 0, 0, "BatchGetItem(session, caller, the group)"),
+    ("page-admin-groups-delete-post", "*"): (3, 0, 0, 0, "as groups-delete of a group without members: "
                                              "the members Query finds none"),
 }
 

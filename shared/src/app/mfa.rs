@@ -596,7 +596,7 @@ pub async fn login(
     if user.status == crate::app::records::user::Status::Disabled {
         return Err(AppError::InvalidChallenge);
     }
-    let (token, session_hash) = crypto::new_token();
+    let (token, session_hash) = crate::app::principal::new_session_token(&tid, &uid);
     let expires = crate::app::principal::session_expires(svc, &tenant, now);
     let mut tx = Tx::new();
     tx.guard(

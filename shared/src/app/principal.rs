@@ -18,7 +18,7 @@ use crate::crypto;
 use crate::domain::ids::{TenantId, UserId};
 use crate::domain::permissions::Grants;
 use crate::domain::values::Login;
-use crate::ports::{Change, Cond, Table, Value, Write};
+use crate::ports::{Change, Cond, Item, Table, Value, Write};
 
 /// The caller of a tenant endpoint, established from the session alone.
 pub struct Principal {
@@ -71,38 +71,30 @@ pub async fn authenticate_from(
     now: OffsetDateTime,
 ) -> Result<Principal, AppError> {
     let hash = crypto::token_hash(token);
-    let rec = live_token(svc, &hash, &[SESSION], now)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
-    let tenant = TenantId::from_stored(rec.s(attr::TENANT).unwrap_or_default());
-    let user_id = UserId::from_stored(rec.s(attr::USER).unwrap_or_default());
-    // A tenant being purged has lost its data key: its sessions are over, not "not found".
+    let Some(SessionItems {
+        rec,
+        tenant,
+        user_item,
+        meta,
+    }) = session_items(svc, token, &hash, now).await?
+    else {
+        return Err(AppError::Unauthenticated);
+    };
+    // A tenant being purged has lost its data key: its sessions are over, not "not found". The key is
+    // cached after the first request of a process; only then is it read (and unwrapped) here.
     let scope = match svc.scope(&tenant).await {
         Ok(s) => s,
         Err(AppError::NotFound(_)) => return Err(AppError::Unauthenticated),
         Err(e) => return Err(e),
     };
-    // The user and the tenant in one read: a deleted user's sessions die with the profile (before their token
-    // items are swept), and every session ends at the tenant's current contract end, whenever it was set.
-    let keys = [
-        (scope.pk(), layout::user_sk(&user_id)),
-        (scope.pk(), layout::META.to_owned()),
-    ];
-    let items = svc.store.batch_get(Table::Data, &keys).await?;
-    let (Some(user_item), Some(meta)) = (
-        items.iter().find(|i| i.sk == keys[0].1),
-        items.iter().find(|i| i.sk == layout::META),
-    ) else {
-        return Err(AppError::Unauthenticated);
-    };
-    let tenant_record = tenant::TenantRecord::from_item(&tenant, meta);
+    let tenant_record = tenant::TenantRecord::from_item(&tenant, &meta);
     if tenant_record
         .contract_last_moment()
         .is_some_and(|end| now >= end)
     {
         return Err(AppError::Unauthenticated);
     }
-    let user = UserRecord::from_item(&scope, user_item)?;
+    let user = UserRecord::from_item(&scope, &user_item)?;
     // A disabled user's sessions end with the disabling write, before their token items are swept.
     if user.status == user::Status::Disabled {
         return Err(AppError::Unauthenticated);
@@ -151,6 +143,103 @@ pub async fn authenticate_from(
     })
 }
 
+/// A new session token, `<tenant id>.<user id>.<secret>`: the ids in clear let the session check read the
+/// session, the caller and the tenant item in one BatchGetItem (`session_items`); the secret is
+/// [`crypto::new_token`]'s 256 random bits. Only the SHA-256 of the whole token is stored, so a token whose
+/// ids are altered finds no session. Ids are not secrets (they are in URLs and answers already); clients
+/// still treat the token as opaque.
+pub(crate) fn new_session_token(tenant: &TenantId, user: &UserId) -> (SecretString, String) {
+    use secrecy::ExposeSecret as _;
+    let (secret, _) = crypto::new_token();
+    let token = format!("{tenant}.{user}.{}", secret.expose_secret());
+    let hash = crypto::token_hash(&token);
+    (SecretString::from(token), hash)
+}
+
+/// The tenant and user a session token of the form of [`new_session_token`] names (not yet verified:
+/// only its stored item, found by the hash of the whole token, vouches for them). `None` for any other
+/// text with a dot; a token without one is of the older, bare form.
+fn ids_of_session_token(token: &str) -> Option<(TenantId, UserId)> {
+    let mut parts = token.splitn(3, '.');
+    let (tenant, user, secret) = (parts.next()?, parts.next()?, parts.next()?);
+    (secret.len() >= 43 && !secret.contains('.')).then_some(())?;
+    Some((TenantId::parse(tenant)?, UserId::parse(user)?))
+}
+
+/// What the session check reads: the live session item, the tenant it belongs to, its user's item and the
+/// tenant item.
+struct SessionItems {
+    rec: Item,
+    tenant: TenantId,
+    user_item: Item,
+    meta: Item,
+}
+
+/// The session of `token` (hash `hash`) with its user and tenant items, or `None` (a 401) when any of them
+/// is missing or the session is not live. A token naming its tenant and user takes ONE BatchGetItem, and
+/// its session item must name exactly that tenant and user; a bare token (sessions opened before the ids
+/// were in the token) reads its session item first to learn them, then the two others.
+async fn session_items(
+    svc: &Services,
+    token: &str,
+    hash: &str,
+    now: OffsetDateTime,
+) -> Result<Option<SessionItems>, AppError> {
+    let live = |r: &Item| {
+        r.s(attr::KIND) == Some(SESSION) && r.n(attr::EXPIRES).unwrap_or(0) > now.unix_timestamp()
+    };
+    let (rec, tenant, user_id) = if token.contains('.') {
+        let Some((tenant, user_id)) = ids_of_session_token(token) else {
+            return Ok(None);
+        };
+        (None, tenant, user_id)
+    } else {
+        let Some(rec) = live_token(svc, hash, &[SESSION], now).await? else {
+            return Ok(None);
+        };
+        let tenant = TenantId::from_stored(rec.s(attr::TENANT).unwrap_or_default());
+        let user_id = UserId::from_stored(rec.s(attr::USER).unwrap_or_default());
+        (Some(rec), tenant, user_id)
+    };
+    let pk = layout::tenant_pk(&tenant);
+    let user_key = (pk.clone(), layout::user_sk(&user_id));
+    let meta_key = (pk, layout::META.to_owned());
+    let token_key = (layout::token_pk(hash), layout::TOKEN_SK.to_owned());
+    // The user and the tenant in the same read: a deleted user's sessions die with the profile (before
+    // their token items are swept), and every session ends at the tenant's current contract end.
+    let mut keys = vec![user_key.clone(), meta_key.clone()];
+    if rec.is_none() {
+        keys.push(token_key.clone());
+    }
+    let mut items = svc.store.batch_get(Table::Data, &keys).await?;
+    let mut take = |(pk, sk): &(String, String)| {
+        let i = items.iter().position(|i| &i.pk == pk && &i.sk == sk)?;
+        Some(items.swap_remove(i))
+    };
+    let (Some(user_item), Some(meta)) = (take(&user_key), take(&meta_key)) else {
+        return Ok(None);
+    };
+    let rec = match rec {
+        Some(rec) => rec,
+        None => match take(&token_key) {
+            Some(rec)
+                if live(&rec)
+                    && rec.s(attr::TENANT) == Some(tenant.as_str())
+                    && rec.s(attr::USER) == Some(user_id.as_str()) =>
+            {
+                rec
+            }
+            _ => return Ok(None),
+        },
+    };
+    Ok(Some(SessionItems {
+        rec,
+        tenant,
+        user_item,
+        meta,
+    }))
+}
+
 pub struct Session {
     pub token: SecretString,
     pub expires: OffsetDateTime,
@@ -170,7 +259,7 @@ pub(crate) async fn open_session(
     now: OffsetDateTime,
     gone: fn() -> AppError,
 ) -> Result<(SecretString, OffsetDateTime), AppError> {
-    let (token, hash) = crypto::new_token();
+    let (token, hash) = new_session_token(&scope.tenant, &user.id);
     let expires = session_expires(svc, tenant, now);
     let mut tx = Tx::new();
     tx.guard(

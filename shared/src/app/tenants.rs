@@ -161,6 +161,15 @@ pub async fn update(
     if set.is_empty() {
         return Ok(current);
     }
+    // A transaction returns no item: the answer is the item read above with what was written (its other
+    // fields, e.g. the seats in use, as read then), not a read after it.
+    let mut updated = current;
+    if let Some(n) = &changes.name {
+        updated.name = n.as_str().to_owned();
+    }
+    if let Some(limit) = changes.seat_limit {
+        updated.seat_limit = limit;
+    }
     let log_key = svc.log_key(id).await?;
     let mut tx = Tx::new();
     let tid = id.clone();
@@ -194,7 +203,7 @@ pub async fn update(
         now,
     ));
     tx.commit(svc.store.as_ref()).await?;
-    load(svc, id).await
+    Ok(updated)
 }
 
 /// Ends the contract on `contract_end` (a date in JST): from the next day logins answer `contract_ended`,

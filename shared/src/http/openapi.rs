@@ -513,7 +513,7 @@ pub fn document() -> Value {
         "components": {
             "schemas": components(),
             "securitySchemes": {
-                "session": {"type": "http", "scheme": "bearer", "description": "session token from POST /v1/auth/login"},
+                "session": {"type": "http", "scheme": "bearer", "description": "session token from POST /v1/auth/login; opaque: send it back exactly as received"},
                 "operator": {"type": "http", "scheme": "bearer", "description": "operator token locally; IAM (SigV4) in AWS"},
                 "scim": {"type": "http", "scheme": "bearer", "description": "a tenant's SCIM token from POST /v1/scim-tokens (docs/SCIM.md)"},
             },

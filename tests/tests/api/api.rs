@@ -441,6 +441,12 @@ both_backends!(
             ),
             (Some(7), Some("改名"))
         );
+        // The answer (built from what was read and written, no read after the transaction) is the tenant
+        // as it is now.
+        let now = app
+            .get(&format!("/v1/ops/tenants/{}", t.id), &app.operator_token)
+            .await;
+        assert_eq!(raised.body, now.body);
         app.post(
             "/v1/users",
             Some(&t.admin_token),

@@ -25,6 +25,7 @@ mod races;
 mod retention;
 mod roles;
 mod scim;
+mod session_token;
 mod sign_in_policy;
 mod sso;
 mod store_conformance;
