@@ -31,7 +31,7 @@ use crate::app::tx::Tx;
 use crate::app::{AppError, Scope, Services, mail, throttle};
 use crate::crypto;
 use crate::domain::ids::{TenantId, UserId};
-use crate::ports::{Change, Cond, Item, Query, Table, Value, Write};
+use crate::ports::{Change, Cond, Item, Table, Value, Write};
 
 /// How many recovery codes an enrolment gives.
 pub const RECOVERY_CODES: usize = 10;
@@ -239,30 +239,12 @@ async fn recovery_keys(
     scope: &Scope,
     user: &UserId,
 ) -> Result<Vec<String>, AppError> {
-    let prefix = layout::user_tokens_prefix(user);
-    let mut after = None;
-    let mut out = Vec::new();
-    loop {
-        let page = svc
-            .store
-            .query(
-                &Query::prefix(Table::Data, scope.pk(), prefix.clone())
-                    .after(after)
-                    .limit(500),
-            )
-            .await?;
-        out.extend(
-            page.items
-                .iter()
-                .filter(|i| i.s(attr::KIND) == Some(RECOVERY))
-                .map(|i| i.sk.clone()),
-        );
-        match page.next {
-            Some(n) => after = Some(n),
-            None => break,
-        }
-    }
-    Ok(out)
+    Ok(token::user_token_index(svc, scope, user)
+        .await?
+        .into_iter()
+        .filter(|i| i.s(attr::KIND) == Some(RECOVERY))
+        .map(|i| i.sk)
+        .collect())
 }
 
 /// Confirms the pending enrolment with one code of its secret: the factor is active from now on, and the

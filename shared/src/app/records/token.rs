@@ -96,17 +96,15 @@ pub(crate) async fn live_token(
     }))
 }
 
-/// Revokes every token of a user (sessions, invitations, resets) except `keep`, in batches.
-pub async fn revoke_tokens(
+/// Every item of the user's token index (sessions, links, recovery codes: each names its kind), all pages.
+pub async fn user_token_index(
     svc: &Services,
     scope: &Scope,
     user: &UserId,
-    kinds: &[&str],
-    keep: Option<&str>,
-) -> Result<usize, AppError> {
+) -> Result<Vec<Item>, AppError> {
     let prefix = layout::user_tokens_prefix(user);
     let mut after = None;
-    let mut writes = Vec::new();
+    let mut out = Vec::new();
     loop {
         let page = svc
             .store
@@ -116,18 +114,33 @@ pub async fn revoke_tokens(
                     .limit(500),
             )
             .await?;
-        for item in &page.items {
-            let hash = item.sk.strip_prefix(&prefix).unwrap_or_default();
-            if Some(hash) == keep || !kinds.iter().any(|k| item.s(attr::KIND) == Some(k)) {
-                continue;
-            }
-            writes.push((layout::token_pk(hash), item.sk.clone()));
-        }
+        out.extend(page.items);
         match page.next {
             Some(n) => after = Some(n),
             None => break,
         }
     }
+    Ok(out)
+}
+
+/// Revokes every token of a user (sessions, invitations, resets) except `keep`, in batches.
+pub async fn revoke_tokens(
+    svc: &Services,
+    scope: &Scope,
+    user: &UserId,
+    kinds: &[&str],
+    keep: Option<&str>,
+) -> Result<usize, AppError> {
+    let prefix = layout::user_tokens_prefix(user);
+    let writes: Vec<(String, String)> = user_token_index(svc, scope, user)
+        .await?
+        .into_iter()
+        .filter(|item| kinds.iter().any(|k| item.s(attr::KIND) == Some(k)))
+        .filter_map(|item| {
+            let hash = item.sk.strip_prefix(&prefix).unwrap_or_default();
+            (Some(hash) != keep).then(|| (layout::token_pk(hash), item.sk.clone()))
+        })
+        .collect();
     let n = writes.len();
     // The global records first: once they are gone the tokens no longer work.
     let globals = writes
