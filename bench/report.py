@@ -74,8 +74,15 @@ MINIMUM = {
     ("ops-tenants-update", "*"): (2, 0, 0, 0, "the tenant item (404 for an unknown id), then the "
                                   "transaction (update + audit entry); the answer is that item with what was "
                                   "written (a transaction returns no item)"),
-    ("auth-login", "*"): (4, 0, 0, 0, "slug → tenant, e-mail guard → user, BatchGetItem(user, tenant, "
-                          "throttle counters), one transaction for the session (and the counter reset)"),
+    ("auth-login", "*"): (5, 0, 0, 0, "the throttle units taken (one conditional increment per limit, in "
+                          "one write), slug → tenant, e-mail guard → user, BatchGetItem(user, tenant item, SSO "
+                          "settings), one transaction (the session, the units given back, the account's "
+                          "failures from this source cleared). The take cannot be a read of the counters: "
+                          "parallel attempts would all pass a read and all run argon2, and a unit is taken "
+                          "before the password is checked so that N parallel attempts run at most the limit's "
+                          "checks (credentials.rs forty_parallel_wrong_passwords_run_at_most_ten_password_checks); "
+                          "a transaction returns nothing, so that write is a request of its own before the "
+                          "check (sent alongside the reads)"),
     ("auth-logout", ""): (2, 0, 0, 0, "the session item, then one transaction deleting its two items"),
     ("auth-set-password", "*"): (4, 0, 0, 0, "token item, user profile, one transaction, one Query for "
                                  "the user's other tokens (none left here, so no delete batch)"),
@@ -138,9 +145,12 @@ MINIMUM = {
     ("users-import", "*"): (4, 0, 0, 3, "as the import minimum of section 6 for 3 rows: "
                             "BatchGetItem(session, caller, guards), one transaction, one BatchWriteItem of the mail "
                             "log; a mail per row"),
-    ("auth-password-reset", "*"): (6, 0, 0, 1, "slug → tenant, e-mail guard → user, BatchGetItem(user, "
-                                   "tenant, hourly counter), one Query of older reset tokens, one transaction "
-                                   "(token, older ones deleted, counter), the mail and its mail-log write"),
+    ("auth-password-reset", "*"): (7, 0, 0, 1, "the request: the source's unit taken (a conditional "
+                                   "increment, so parallel requests cannot pass the per-source limit together), "
+                                   "slug → tenant (the login's blind index needs the tenant's key); the task: "
+                                   "e-mail guard → user, BatchGetItem(user, tenant item), one Query of older "
+                                   "reset tokens, one transaction (token, older ones deleted, the account's "
+                                   "hourly counter conditionally increased), the mail and its mail-log write"),
     ("users-credentials", "*"): (3, 0, 0, 0, "BatchGetItem(session, caller, user), one Query of the user's "
                                  "tokens and sessions, one transaction that also deletes them"),
     ("users-disable", "*"): (3, 0, 0, 0, "BatchGetItem(session, caller, user), one Query of the user's "
@@ -159,9 +169,14 @@ MINIMUM = {
     ("me-mfa-totp-confirm", "*"): (2, 0, 0, 0, "BatchGetItem(session, tenant item, profile with the pending secret), one transaction "
                                    "(factor on, 10 recovery codes, audit entry)"),
     ("auth-login", "password step of a user with a second factor"):
-        (4, 0, 0, 0, "as a login: the challenge instead of the session in the one transaction"),
-    ("auth-login-mfa", "*"): (3, 0, 0, 0, "the challenge item, BatchGetItem(user, tenant, counters), one "
-                              "transaction (session, challenge deleted, the code's step used)"),
+        (5, 0, 0, 0, "as a login: the challenge instead of the session in the one transaction"),
+    ("auth-login-mfa", "*"): (4, 0, 0, 0, "the challenge item (it names the user, the throttle's subject), "
+                              "the units taken (one conditional increment per limit, in one write), "
+                              "BatchGetItem(user, tenant item), one transaction (session, challenge deleted, "
+                              "the code's step used, the units given back). As the password step, a unit is "
+                              "taken before the code is checked: counters only read would let a burst of "
+                              "parallel guesses all be checked before any counted, and the limit (10 codes "
+                              "per user in 15 minutes) is what keeps a six-digit code from being guessed"),
     ("me-mfa-delete", "*"): (3, 0, 0, 0, "BatchGetItem(session, profile, tenant item), one Query of the recovery codes, one "
                              "transaction that deletes them"),
     ("users-mfa-reset", "*"): (3, 0, 0, 0, "BatchGetItem(session, caller, user), one Query of the "
@@ -240,13 +255,14 @@ MINIMUM = {
                                "CreateBackup"),
     ("ops-backups-list", "*"): (2, 0, 0, 0, "one ListBackups per table"),
     ("page-login", "*"): (0, 0, 0, 0, "no storage (the CSRF cookie is random)"),
-    ("page-login-post", "*"): (4, 0, 0, 0, "as auth-login"),
+    ("page-login-post", "*"): (5, 0, 0, 0, "as auth-login"),
     ("page-login-mfa", "*"): (1, 0, 0, 0, "the challenge item (a live challenge shows the form)"),
-    ("page-login-mfa-post", "*"): (3, 0, 0, 0, "as auth-login-mfa"),
+    ("page-login-mfa-post", "*"): (4, 0, 0, 0, "as auth-login-mfa"),
     ("page-sso-start", "*"): (3, 0, 0, 0, "slug → tenant, BatchGetItem(tenant item, SSO settings), one "
                               "write of the state (the discovery document is HTTP to the provider)"),
-    ("page-sso-callback", "*"): (2, 0, 0, 0, "the state deleted and read in one DeleteItem, the refusal's "
-                                 "entry in the tenant's operation log"),
+    ("page-sso-callback", "*"): (2, 0, 0, 0, "the state item, then one transaction: the state deleted on "
+                                 "condition it is still there (single use) with the refusal's entry in the "
+                                 "tenant's operation log"),
     ("page-logout-post", "*"): (2, 0, 0, 0, "as auth-logout"),
     ("page-account", "*"): (1, 0, 0, 0, "BatchGetItem(session, caller, subscriptions, their role, their "
                             "groups, tenant item)"),
@@ -258,11 +274,12 @@ MINIMUM = {
     ("page-account-mfa-confirm-post", "*"): (2, 0, 0, 0, "as me-mfa-totp-confirm"),
     ("page-account-mfa-delete-post", "*"): (3, 0, 0, 0, "as me-mfa-delete"),
     ("page-notices", "*"): (2, 0, 0, 0, "as notices-list, the subscriptions in its BatchGetItem"),
-    ("page-set-password", "*"): (2, 0, 0, 0, "the token item, then the user (the name shown)"),
+    ("page-set-password", "*"): (2, 0, 0, 0, "the token item, then BatchGetItem(user, tenant item) (the "
+                                 "names shown, the policy's minimum length)"),
     ("page-set-password-post", "*"): (4, 0, 0, 0, "as auth-set-password, the session it opens in the same "
                                       "transaction"),
     ("page-password-reset", "*"): (0, 0, 0, 0, "no storage"),
-    ("page-password-reset-post", "*"): (6, 0, 0, 1, "as auth-password-reset"),
+    ("page-password-reset-post", "*"): (7, 0, 0, 1, "as auth-password-reset"),
     ("page-admin-users", "*"): (4, 0, 0, 0, "as users-list (2), one Query of groups (the filter), one of "
                                 "custom roles (the names)"),
     ("page-admin-users-new", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, tenant item), one Query of roles (the choices)"),

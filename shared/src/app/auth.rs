@@ -7,9 +7,9 @@ use time::OffsetDateTime;
 
 use crate::app::audit::{self, Actor, Entry};
 use crate::app::layout::{self, attr};
-use crate::app::principal::{Principal, Session, login_guard_sk, open_session, user_by_login};
+use crate::app::principal::{Principal, Session, login_guard_sk, open_session};
 use crate::app::records::tenant;
-use crate::app::records::token::{INVITATION, RESET, SESSION, live_token, revoke_tokens};
+use crate::app::records::token::{INVITATION, RESET, SESSION, revoke_tokens, session_writes};
 use crate::app::records::user;
 use crate::app::records::user::UserRecord;
 use crate::app::records::user::{link_writes, not_disabled};
@@ -60,7 +60,13 @@ pub async fn login(
         (&throttle::LOGIN_PER_ACCOUNT_SOURCE, pair.as_str()),
         (&throttle::LOGIN_PER_ACCOUNT, account.as_str()),
     ];
-    let slowed = match throttle::take(svc, &units, now).await? {
+    // The account is read while the units are taken: the password is verified only once both are done,
+    // so the reads cost no check, and a login costs the take, three reads and one write.
+    let (taken, found) = tokio::join!(
+        throttle::take(svc, &units, now),
+        find_login(svc, &req.tenant, &req.login)
+    );
+    let slowed = match taken? {
         Ok(()) => false,
         Err(full) if full.index == 2 => {
             units[2] = (&throttle::LOGIN_ACCOUNT_SLOWED, account.as_str());
@@ -69,10 +75,9 @@ pub async fn login(
         }
         Err(full) => return Err(full.into()),
     };
-    let found = find_login(svc, &req.tenant, &req.login).await?;
-    let (tenant, scope, user) = match found {
-        Some((t, s, u)) => (Some(t), Some(s), u),
-        None => (None, None, None),
+    let (tenant, scope, user, sso_required) = match found? {
+        Some(f) => (Some(f.tenant), Some(f.scope), f.user, f.sso_required),
+        None => (None, None, None, false),
     };
     // The tenant's IP allow-list, before the password is looked at: from outside it nobody can try
     // passwords, and known and unknown logins are refused alike (the units taken count the attempt).
@@ -92,26 +97,50 @@ pub async fn login(
         // The units taken stay taken: they count this failure.
         return Err(AppError::InvalidCredentials);
     };
-    throttle::give_back(svc, &throttle::LOGIN_PER_SOURCE, &req.source, now).await?;
+    // A right password gives its units back (and clears the account's failures from this source) in the
+    // transaction that opens the session or the challenge; on its own only when neither is opened.
+    let mut back = Tx::new();
+    back.push(throttle::give_back(
+        &throttle::LOGIN_PER_SOURCE,
+        &req.source,
+        now,
+    ));
     if !slowed {
-        throttle::give_back(svc, &throttle::LOGIN_PER_ACCOUNT, &account, now).await?;
+        back.push(throttle::give_back(
+            &throttle::LOGIN_PER_ACCOUNT,
+            &account,
+            now,
+        ));
     }
-    throttle::clear(svc, &throttle::LOGIN_PER_ACCOUNT_SOURCE, &pair, now).await?;
+    back.push(throttle::clear(
+        &throttle::LOGIN_PER_ACCOUNT_SOURCE,
+        &pair,
+        now,
+    ));
     if tenant.contract_ended(now) {
+        back.commit(svc.store.as_ref()).await?;
         return Err(AppError::ContractEnded);
     }
     // A tenant that signs in through its identity provider (`required`) keeps the password for its org
     // admins only; told after the password verified, so only its holder learns it.
-    if !user.org_admin && crate::app::records::sso::password_refused(svc, &scope).await? {
+    if !user.org_admin && sso_required {
+        back.commit(svc.store.as_ref()).await?;
         return Err(AppError::SsoRequired);
     }
     if user.mfa {
-        let challenge = crate::app::records::factor::challenge(svc, &scope, &user, now).await?;
+        let challenge =
+            crate::app::records::factor::challenge(svc, &scope, &user, now, back).await?;
         return Ok(LoginOutcome::SecondFactor(challenge));
     }
-    let (token, expires) = open_session(svc, &tenant, &scope, &user, now, || {
-        AppError::InvalidCredentials
-    })
+    let (token, expires) = open_session(
+        svc,
+        &tenant,
+        &scope,
+        &user,
+        now,
+        || AppError::InvalidCredentials,
+        back,
+    )
     .await?;
     if verified.needs_rehash {
         // Parameters were raised since this hash was made: store a fresh one (best effort).
@@ -137,22 +166,54 @@ pub async fn login(
     })))
 }
 
-/// The tenant a login names (with its policy), and the user when there is one.
-async fn find_login(
-    svc: &Services,
-    slug: &str,
-    login: &str,
-) -> Result<Option<(tenant::TenantRecord, Scope, Option<UserRecord>)>, AppError> {
+/// What a login names: the tenant (with its policy), its scope, the user when there is one, and whether the
+/// tenant's single sign-on is `required`.
+struct Found {
+    tenant: tenant::TenantRecord,
+    scope: Scope,
+    user: Option<UserRecord>,
+    sso_required: bool,
+}
+
+/// The tenant a login names, and the user when there is one: the slug's item, the login's guard item, then
+/// the tenant item, its SSO settings and the user in one BatchGetItem (three requests).
+async fn find_login(svc: &Services, slug: &str, login: &str) -> Result<Option<Found>, AppError> {
     let Some(tid) = tenant::by_slug(svc, slug).await? else {
         return Ok(None);
     };
     let scope = svc.scope(&tid).await?;
-    let tenant = tenant::load(svc, &tid).await?;
-    let Some(login) = Login::parse(login) else {
-        return Ok(Some((tenant, scope, None)));
+    let uid = match Login::parse(login) {
+        Some(login) => svc
+            .store
+            .get(Table::Data, &scope.pk(), &login_guard_sk(&scope, &login))
+            .await?
+            .map(|g| UserId::from_stored(g.s(attr::USER).unwrap_or_default())),
+        None => None,
     };
-    let user = user_by_login(svc, &scope, &login).await?;
-    Ok(Some((tenant, scope, user)))
+    let mut keys = vec![
+        (scope.pk(), layout::META.to_owned()),
+        (scope.pk(), layout::SSO_SK.to_owned()),
+    ];
+    if let Some(uid) = &uid {
+        keys.push((scope.pk(), layout::user_sk(uid)));
+    }
+    let items = svc.store.batch_get(Table::Data, &keys).await?;
+    let find = |sk: &str| items.iter().find(|i| i.sk == sk);
+    let meta = find(layout::META).ok_or(AppError::NotFound("tenant"))?;
+    let tenant = tenant::TenantRecord::from_item(&tid, meta);
+    let sso_required = find(layout::SSO_SK)
+        .map(crate::app::records::sso::Config::from_item)
+        .is_some_and(|c| c.mode == crate::app::records::sso::Mode::Required);
+    let user = match keys.get(2).and_then(|(_, sk)| find(sk)) {
+        Some(i) => Some(UserRecord::from_item(&scope, i)?),
+        None => None,
+    };
+    Ok(Some(Found {
+        tenant,
+        scope,
+        user,
+        sso_required,
+    }))
 }
 
 /// Deletes the session's two items.
@@ -182,41 +243,89 @@ pub async fn set_password(
     password: SecretString,
     now: OffsetDateTime,
 ) -> Result<(), AppError> {
+    match use_link(svc, token, password, None, now).await? {
+        LinkUse::Done { .. } => Ok(()),
+        LinkUse::Dead(_) => Err(AppError::InvalidToken),
+    }
+}
+
+/// What using a link did ([`use_link`]).
+pub enum LinkUse {
+    /// The password is set. `session` is the one opened with it, when one was asked for and the tenant's
+    /// sign-in rules let it open here (else the login page signs the person in).
+    Done {
+        tenant_slug: String,
+        session: Option<Box<Session>>,
+    },
+    /// The link cannot be used: [`Link::Expired`] or [`Link::Unknown`] (nothing was changed).
+    Dead(Link),
+}
+
+/// Consumes an invitation or reset token as [`set_password`] does and, when `sign_in_from` gives the
+/// client's address, opens the session the new password would open in the same transaction (the set-password
+/// page signs the person in): the token item, one BatchGetItem (user, tenant item, SSO settings), one
+/// transaction, one Query of the user's other tokens. No session opens for a user with a second factor
+/// (the code is asked at the login page), from outside the tenant's IP allow-list, after the contract, or
+/// for a user who must sign in through the identity provider; the password is set all the same.
+pub async fn use_link(
+    svc: &Services,
+    token: &str,
+    password: SecretString,
+    sign_in_from: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<LinkUse, AppError> {
     let hash = crypto::token_hash(token);
-    let rec = live_token(svc, &hash, &[INVITATION, RESET], now)
+    let Some(rec) = svc
+        .store
+        .get(Table::Data, &layout::token_pk(&hash), layout::TOKEN_SK)
         .await?
-        .ok_or(AppError::InvalidToken)?;
-    let kind = rec.s(attr::KIND).unwrap_or_default().to_owned();
+    else {
+        return Ok(LinkUse::Dead(Link::Unknown));
+    };
+    let kind = match rec.s(attr::KIND) {
+        Some(INVITATION) => INVITATION,
+        Some(RESET) => RESET,
+        _ => return Ok(LinkUse::Dead(Link::Unknown)),
+    };
+    if rec.n(attr::EXPIRES).unwrap_or(0) <= now.unix_timestamp() {
+        return Ok(LinkUse::Dead(Link::Expired { kind }));
+    }
     let tenant = TenantId::from_stored(rec.s(attr::TENANT).unwrap_or_default());
     let uid = UserId::from_stored(rec.s(attr::USER).unwrap_or_default());
     // The tenant is being purged (its data key is gone): the link is dead like any other.
     let scope = match svc.scope(&tenant).await {
         Ok(s) => s,
-        Err(AppError::NotFound(_)) => return Err(AppError::InvalidToken),
+        Err(AppError::NotFound(_)) => return Ok(LinkUse::Dead(Link::Unknown)),
         Err(e) => return Err(e),
     };
-    // The user and the tenant item (its sign-in policy: the minimum length) in one read.
+    // The user, the tenant item (its sign-in policy: the minimum length, the IP allow-list) and the SSO
+    // settings in one read.
     let keys = [
         (scope.pk(), layout::user_sk(&uid)),
         (scope.pk(), layout::META.to_owned()),
+        (scope.pk(), layout::SSO_SK.to_owned()),
     ];
     let items = svc.store.batch_get(Table::Data, &keys).await?;
-    let Some(user_item) = items.iter().find(|i| i.sk == keys[0].1) else {
-        return Err(AppError::InvalidToken);
+    let find = |sk: &str| items.iter().find(|i| i.sk == sk);
+    let Some(user_item) = find(&keys[0].1) else {
+        return Ok(LinkUse::Dead(Link::Unknown));
     };
-    let user = UserRecord::from_item(&scope, user_item)?;
-    let policy = items
-        .iter()
-        .find(|i| i.sk == layout::META)
-        .map(crate::app::records::policy::SignInPolicy::from_item)
-        .unwrap_or_default();
+    let mut user = UserRecord::from_item(&scope, user_item)?;
+    let Some(meta) = find(layout::META) else {
+        return Ok(LinkUse::Dead(Link::Unknown));
+    };
+    let tenant_record = tenant::TenantRecord::from_item(&tenant, meta);
+    let policy = &tenant_record.policy;
+    let sso_required = find(layout::SSO_SK)
+        .map(crate::app::records::sso::Config::from_item)
+        .is_some_and(|c| c.mode == crate::app::records::sso::Mode::Required);
     // A link follows the address it was mailed to: after an e-mail change it sets nothing. A disabled
     // user's links were revoked with the disabling; one that escaped it is dead too.
     let moved = rec
         .s(attr::EMAIL_INDEX)
         .is_some_and(|sent_to| user.email_index.as_deref() != Some(sent_to));
     if moved || user.status == user::Status::Disabled {
-        return Err(AppError::InvalidToken);
+        return Ok(LinkUse::Dead(Link::Unknown));
     }
     let password = Password::parse_min(password, &user.identities(), policy.min_password_chars())?;
     let pwd_hash = crypto::hash_password(SecretString::from(password.expose().to_owned())).await?;
@@ -251,21 +360,20 @@ pub async fn set_password(
         },
         || AppError::InvalidToken,
     );
+    let updated = now.unix_timestamp().max(user.updated + 1);
     tx.guard(
         Write::Update {
             table: Table::Data,
             pk: scope.pk(),
             sk: layout::user_sk(&uid),
             changes: vec![
-                Change::Set(attr::PASSWORD, Value::S(pwd_hash)),
+                Change::Set(attr::PASSWORD, Value::S(pwd_hash.clone())),
                 Change::Set(attr::STATUS, Value::S("active".into())),
                 Change::Set(attr::MUST_CHANGE, Value::Bool(false)),
-                Change::Set(
-                    attr::UPDATED,
-                    Value::N(now.unix_timestamp().max(user.updated + 1)),
-                ),
+                Change::Set(attr::UPDATED, Value::N(updated)),
             ],
-            // The account as checked above: an address changed meanwhile voids the link.
+            // The account as checked above: an address changed (or a disabling) meanwhile voids the link,
+            // and the session below opens for the account as checked.
             cond: Some(Cond::Eq(attr::UPDATED, Value::N(user.updated))),
         },
         || {
@@ -293,9 +401,48 @@ pub async fn set_password(
         },
         now,
     ));
+    // The session the new password would open at the login page, under the same rules.
+    let signs_in = sign_in_from.is_some_and(|source| {
+        !user.mfa
+            && policy.allows_ip(source)
+            && !tenant_record.contract_ended(now)
+            && !(sso_required && !user.org_admin)
+    });
+    let session = if signs_in {
+        let (token, session_hash) = crate::app::principal::new_session_token(&tenant, &uid);
+        let expires = crate::app::principal::session_expires(svc, &tenant_record, now);
+        for w in session_writes(&scope, &uid, &session_hash, now, expires) {
+            tx.push(w);
+        }
+        Some((token, session_hash, expires))
+    } else {
+        None
+    };
     tx.commit(svc.store.as_ref()).await?;
-    revoke_tokens(svc, &scope, &uid, &[SESSION, INVITATION, RESET], None).await?;
-    Ok(())
+    revoke_tokens(
+        svc,
+        &scope,
+        &uid,
+        &[SESSION, INVITATION, RESET],
+        session.as_ref().map(|(_, h, _)| h.as_str()),
+    )
+    .await?;
+    user.password_hash = Some(pwd_hash);
+    user.status = user::Status::Active;
+    user.must_change_password = false;
+    user.updated = updated;
+    let mfa_enrolment_required = policy.requires_second_factor(&user);
+    Ok(LinkUse::Done {
+        tenant_slug: tenant_record.slug.clone(),
+        session: session.map(|(token, _, expires)| {
+            Box::new(Session {
+                token,
+                expires,
+                user,
+                mfa_enrolment_required,
+            })
+        }),
+    })
 }
 
 /// What a one-time link is, read without consuming it: the set-password page shows it when opened (mail
@@ -340,13 +487,24 @@ pub async fn inspect_link(
     let tenant_id = TenantId::from_stored(rec.s(attr::TENANT).unwrap_or_default());
     let uid = UserId::from_stored(rec.s(attr::USER).unwrap_or_default());
     let scope = svc.scope(&tenant_id).await?;
-    let user = match user::load(svc, &scope, &uid).await {
-        Ok(u) if u.status == user::Status::Disabled => return Ok(Link::Unknown),
-        Ok(u) => u,
-        Err(AppError::NotFound(_)) => return Ok(Link::Unknown),
-        Err(e) => return Err(e),
+    // The user and the tenant item (its name, slug and policy) in one read.
+    let keys = [
+        (scope.pk(), layout::user_sk(&uid)),
+        (scope.pk(), layout::META.to_owned()),
+    ];
+    let items = svc.store.batch_get(Table::Data, &keys).await?;
+    let Some(user_item) = items.iter().find(|i| i.sk == keys[0].1) else {
+        return Ok(Link::Unknown);
     };
-    let tenant = tenant::load(svc, &tenant_id).await?;
+    let user = UserRecord::from_item(&scope, user_item)?;
+    if user.status == user::Status::Disabled {
+        return Ok(Link::Unknown);
+    }
+    let meta = items
+        .iter()
+        .find(|i| i.sk == layout::META)
+        .ok_or(AppError::NotFound("tenant"))?;
+    let tenant = tenant::TenantRecord::from_item(&tenant_id, meta);
     Ok(Link::Valid {
         kind,
         expires: OffsetDateTime::from_unix_timestamp(exp).unwrap_or(now),
@@ -476,37 +634,77 @@ pub async fn send_reset(
         Err(AppError::NotFound(_)) => return Ok(()),
         Err(e) => return Err(e),
     };
-    // Per account, whoever asks: the guard's key names the account without naming the person.
-    let account = format!("{tenant}|{guard}");
-    let units = [(&throttle::RESET_PER_ACCOUNT, account.as_str())];
-    if throttle::take(svc, &units, now).await?.is_err() {
-        return Ok(());
-    }
     let Some(item) = svc.store.get(Table::Data, &scope.pk(), guard).await? else {
         return Ok(());
     };
     let uid = UserId::from_stored(item.s(attr::USER).unwrap_or_default());
-    let user = match user::load(svc, &scope, &uid).await {
-        Ok(u) => u,
-        Err(AppError::NotFound(_)) => return Ok(()),
-        Err(e) => return Err(e),
+    // The user and the tenant item (the contract) in one read.
+    let keys = [
+        (scope.pk(), layout::user_sk(&uid)),
+        (scope.pk(), layout::META.to_owned()),
+    ];
+    let items = svc.store.batch_get(Table::Data, &keys).await?;
+    let (Some(user_item), Some(meta)) = (
+        items.iter().find(|i| i.sk == keys[0].1),
+        items.iter().find(|i| i.sk == layout::META),
+    ) else {
+        return Ok(());
     };
+    let user = UserRecord::from_item(&scope, user_item)?;
     let Some(email) = user.email.clone() else {
         return Ok(());
     };
     if user.status == user::Status::Disabled {
         return Ok(());
     }
-    if tenant::load(svc, &tid).await?.contract_ended(now) {
+    if tenant::TenantRecord::from_item(&tid, meta).contract_ended(now) {
         return Ok(());
     }
-    revoke_tokens(svc, &scope, &user.id, &[RESET], None).await?;
+    // The new link replaces the older ones: they are deleted in its transaction (a handful at most, as
+    // each link deletes those before it; a pile too large for it goes first in batches).
+    let prefix = layout::user_tokens_prefix(&user.id);
+    let older: Vec<String> = crate::app::records::token::user_token_index(svc, &scope, &user.id)
+        .await?
+        .into_iter()
+        .filter(|i| i.s(attr::KIND) == Some(RESET))
+        .filter_map(|i| i.sk.strip_prefix(&prefix).map(str::to_owned))
+        .collect();
+    let in_tx = older.len() <= 40;
+    if !in_tx {
+        revoke_tokens(svc, &scope, &user.id, &[RESET], None).await?;
+    }
     let (token, hash) = crypto::new_token();
     let mut tx = Tx::new();
     for w in link_writes(&scope, &user, &hash, RESET, now + svc.settings.reset_ttl) {
         tx.push(w);
     }
-    tx.commit(svc.store.as_ref()).await?;
+    if in_tx {
+        for h in &older {
+            tx.push(Write::delete(
+                Table::Data,
+                layout::token_pk(h),
+                layout::TOKEN_SK,
+            ));
+            tx.push(Write::delete(
+                Table::Data,
+                scope.pk(),
+                layout::user_token_sk(&user.id, h),
+            ));
+        }
+    }
+    // Per account, whoever asks, at most RESET_PER_ACCOUNT links an hour: the counter's conditional
+    // increment is in the link's transaction, so parallel tasks cannot pass it together. The guard's key
+    // names the account without naming the person.
+    let account = format!("{tenant}|{guard}");
+    tx.guard(
+        throttle::unit(&throttle::RESET_PER_ACCOUNT, &account, now),
+        || AppError::RateLimited { retry_after: 0 },
+    );
+    match tx.commit(svc.store.as_ref()).await {
+        Ok(()) => {}
+        Err(AppError::RateLimited { .. }) => return Ok(()),
+        Err(e) => return Err(e),
+    }
     let link = user::set_password_link(svc, &token);
     svc.send_mail(
         &scope.tenant,

@@ -528,14 +528,27 @@ pub async fn login(
         (&throttle::LOGIN_PER_SOURCE, source),
         (&throttle::MFA_PER_USER, subject.as_str()),
     ];
-    throttle::take(svc, &units, now).await??;
-    let item = match user_item(svc, &scope, &uid).await {
-        Ok(i) => i,
-        Err(AppError::NotFound(_)) => return Err(AppError::InvalidChallenge),
-        Err(e) => return Err(e),
+    // The user and the tenant item are read while the units are taken (one BatchGetItem); the code is
+    // checked only once both are done.
+    let keys = [
+        (scope.pk(), layout::user_sk(&uid)),
+        (scope.pk(), layout::META.to_owned()),
+    ];
+    let (taken, items) = tokio::join!(
+        throttle::take(svc, &units, now),
+        svc.store.batch_get(Table::Data, &keys)
+    );
+    taken??;
+    let items = items?;
+    let Some(item) = items.iter().find(|i| i.sk == keys[0].1) else {
+        return Err(AppError::InvalidChallenge);
     };
+    let meta = items
+        .iter()
+        .find(|i| i.sk == layout::META)
+        .ok_or(AppError::NotFound("tenant"))?;
     // The factor was removed since the password step: sign in again.
-    let Some(secret) = opened(&scope, &uid, &item, attr::MFA_SECRET)? else {
+    let Some(secret) = opened(&scope, &uid, item, attr::MFA_SECRET)? else {
         return Err(AppError::InvalidChallenge);
     };
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
@@ -565,7 +578,7 @@ pub async fn login(
     } else {
         return Err(AppError::InvalidCode);
     };
-    let tenant = tenant::load(svc, &tid).await?;
+    let tenant = tenant::TenantRecord::from_item(&tid, meta);
     if tenant.contract_ended(now) {
         return Err(AppError::ContractEnded);
     }
@@ -573,7 +586,7 @@ pub async fn login(
     if !tenant.policy.allows_ip(source) {
         return Err(AppError::IpNotAllowed);
     }
-    let user = UserRecord::from_item(&scope, &item)?;
+    let user = UserRecord::from_item(&scope, item)?;
     // A user disabled since the password step does not get in (the answer looks like any refusal).
     if user.status == crate::app::records::user::Status::Disabled {
         return Err(AppError::InvalidChallenge);
@@ -630,9 +643,14 @@ pub async fn login(
     for w in token::session_writes(&scope, &uid, &session_hash, now, expires) {
         tx.push(w);
     }
+    // The units go back in the same transaction: the source's, and the user's failures are forgotten.
+    tx.push(throttle::give_back(
+        &throttle::LOGIN_PER_SOURCE,
+        source,
+        now,
+    ));
+    tx.push(throttle::clear(&throttle::MFA_PER_USER, &subject, now));
     tx.commit(svc.store.as_ref()).await?;
-    throttle::give_back(svc, &throttle::LOGIN_PER_SOURCE, source, now).await?;
-    throttle::clear(svc, &throttle::MFA_PER_USER, &subject, now).await?;
     Ok(Session {
         token,
         expires,

@@ -250,7 +250,8 @@ pub struct Session {
 }
 
 /// Opens a session for `user` (a password login, or a single sign-on): its token, and when it ends. The
-/// user must still exist, and not be disabled, when the session is made (else `gone`).
+/// user must still exist, and not be disabled, when the session is made (else `gone`). `with` is written
+/// in the same transaction (a login's throttle bookkeeping), so a login costs one write.
 pub(crate) async fn open_session(
     svc: &Services,
     tenant: &tenant::TenantRecord,
@@ -258,10 +259,11 @@ pub(crate) async fn open_session(
     user: &UserRecord,
     now: OffsetDateTime,
     gone: fn() -> AppError,
+    with: Tx,
 ) -> Result<(SecretString, OffsetDateTime), AppError> {
     let (token, hash) = new_session_token(&scope.tenant, &user.id);
     let expires = session_expires(svc, tenant, now);
-    let mut tx = Tx::new();
+    let mut tx = with;
     tx.guard(
         Write::Check {
             table: Table::Data,

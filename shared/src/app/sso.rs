@@ -446,10 +446,28 @@ pub async fn start(svc: &Services, slug: &str, now: OffsetDateTime) -> Result<St
         Err(AppError::NotFound(_)) => return Err(Failure::NotConfigured.into()),
         Err(e) => return Err(e.into()),
     };
-    let Some(cfg) = get(svc, &scope).await? else {
+    // The SSO settings and the tenant item (the contract) in one read.
+    let keys = [
+        (scope.pk(), layout::SSO_SK.to_owned()),
+        (scope.pk(), layout::META.to_owned()),
+    ];
+    let items = svc
+        .store
+        .batch_get(Table::Data, &keys)
+        .await
+        .map_err(AppError::from)?;
+    let Some(cfg) = items
+        .iter()
+        .find(|i| i.sk == layout::SSO_SK)
+        .map(Config::from_item)
+    else {
         return Err(Failure::NotConfigured.into());
     };
-    if tenant::load(svc, &tid).await?.contract_ended(now) {
+    let meta = items
+        .iter()
+        .find(|i| i.sk == layout::META)
+        .ok_or(AppError::NotFound("tenant"))?;
+    if tenant::TenantRecord::from_item(&tid, meta).contract_ended(now) {
         return Err(Failure::ContractEnded.into());
     }
     let d = discover(svc, &cfg.issuer).await?;
@@ -523,28 +541,49 @@ pub async fn callback(
     let Some(rec) = token::live_token(svc, &hash, &[STATE], now).await? else {
         return Err(Failure::State.into());
     };
-    // Used once: deleted before anything else, on condition it is still there (of two callbacks with the
-    // same state, one goes on).
-    let used = svc
-        .store
-        .transact(vec![Write::Delete {
-            table: Table::Data,
-            pk: layout::token_pk(&hash),
-            sk: layout::TOKEN_SK.into(),
-            cond: Some(Cond::Exists),
-        }])
-        .await;
-    match used {
-        Ok(()) => {}
-        Err(crate::ports::StoreError::ConditionFailed { .. }) => return Err(Failure::State.into()),
-        Err(e) => return Err(AppError::from(e).into()),
-    }
     let tid = TenantId::from_stored(rec.s(attr::TENANT).unwrap_or_default());
     let scope = match svc.scope(&tid).await {
         Ok(s) => s,
         Err(AppError::NotFound(_)) => return Err(Failure::State.into()),
         Err(e) => return Err(e.into()),
     };
+    // Used once: deleted before anything else, on condition it is still there (of two callbacks with the
+    // same state, one goes on).
+    let use_state = Write::Delete {
+        table: Table::Data,
+        pk: layout::token_pk(&hash),
+        sk: layout::TOKEN_SK.into(),
+        cond: Some(Cond::Exists),
+    };
+    // A refusal the provider sent needs nothing more from it: the state is used up in the transaction
+    // that writes the refusal's entry.
+    if let Some(e) = cb.error.as_deref() {
+        let failure = Failure::Provider(provider_code(e));
+        let log_key = svc.log_key(&scope.tenant).await?;
+        let entry = audit::failure(
+            &scope.tenant,
+            &log_key,
+            &Actor::Anonymous,
+            Entry {
+                action: "sso.login_failed",
+                target_type: "sso",
+                target_id: failure.code(),
+            },
+            now,
+        );
+        return match svc.store.transact(vec![use_state, entry]).await {
+            Ok(()) => Err(failure.into()),
+            Err(crate::ports::StoreError::ConditionFailed { index: 0 }) => {
+                Err(Failure::State.into())
+            }
+            Err(e) => Err(AppError::from(e).into()),
+        };
+    }
+    match svc.store.transact(vec![use_state]).await {
+        Ok(()) => {}
+        Err(crate::ports::StoreError::ConditionFailed { .. }) => return Err(Failure::State.into()),
+        Err(e) => return Err(AppError::from(e).into()),
+    }
     let mut who = Actor::Anonymous;
     let outcome = complete(svc, &scope, &hash, &rec, cb, &mut who, now).await;
     let log_key = svc.log_key(&scope.tenant).await?;
@@ -580,6 +619,14 @@ pub async fn callback(
     outcome
 }
 
+/// The provider's `error` as logged: its word characters, at most 64.
+fn provider_code(e: &str) -> String {
+    e.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(64)
+        .collect()
+}
+
 async fn complete(
     svc: &Services,
     scope: &Scope,
@@ -590,12 +637,7 @@ async fn complete(
     now: OffsetDateTime,
 ) -> Result<Session, Refusal> {
     if let Some(e) = cb.error.as_deref() {
-        let code: String = e
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .take(64)
-            .collect();
-        return Err(Failure::Provider(code).into());
+        return Err(Failure::Provider(provider_code(e)).into());
     }
     let Some(code) = cb
         .code
@@ -700,9 +742,15 @@ async fn complete(
     if tenant.contract_ended(now) {
         return Err(Failure::ContractEnded.into());
     }
-    let opened = principal::open_session(svc, &tenant, scope, &user, now, || {
-        AppError::conflict("sso_user_disabled", "the user was disabled or deleted")
-    })
+    let opened = principal::open_session(
+        svc,
+        &tenant,
+        scope,
+        &user,
+        now,
+        || AppError::conflict("sso_user_disabled", "the user was disabled or deleted"),
+        Tx::new(),
+    )
     .await;
     let (token, expires) = match opened {
         Ok(x) => x,

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use crate::app::layout::attr;
 use crate::app::{AppError, Services};
-use crate::ports::{BatchWrite, Change, Cond, StoreError, Table, Value, Write};
+use crate::ports::{Change, Cond, StoreError, Table, Value, Write};
 
 #[derive(Clone, Copy, Debug)]
 pub struct Limit {
@@ -90,6 +90,23 @@ impl From<Full> for AppError {
     }
 }
 
+/// The write that takes one unit of the subject's current window, on condition that one is left (`count <
+/// max`, a missing counter being 0): [`take`]'s, or one write of a larger transaction that the limit must
+/// refuse whole (a reset mail's link).
+pub(crate) fn unit(limit: &Limit, subject: &str, now: OffsetDateTime) -> Write {
+    let (pk, sk, end) = key(limit, subject, now);
+    Write::Update {
+        table: Table::Data,
+        pk,
+        sk,
+        changes: vec![
+            Change::Add(attr::COUNT, 1),
+            Change::Set(attr::TTL, Value::N(end + 60)),
+        ],
+        cond: Some(Cond::Not(Box::new(Cond::Ge(attr::COUNT, limit.max)))),
+    }
+}
+
 /// Takes one unit from each (limit, subject) pair's current window, all or none, counting first: each
 /// increment is conditioned on the count still being below the limit (`count < max`, a missing counter
 /// being 0), so however many requests arrive at once, no more than `max` get through a window. `Full`
@@ -101,19 +118,7 @@ pub async fn take(
 ) -> Result<Result<(), Full>, AppError> {
     let writes = pairs
         .iter()
-        .map(|(limit, subject)| {
-            let (pk, sk, end) = key(limit, subject, now);
-            Write::Update {
-                table: Table::Data,
-                pk,
-                sk,
-                changes: vec![
-                    Change::Add(attr::COUNT, 1),
-                    Change::Set(attr::TTL, Value::N(end + 60)),
-                ],
-                cond: Some(Cond::Not(Box::new(Cond::Ge(attr::COUNT, limit.max)))),
-            }
-        })
+        .map(|(limit, subject)| unit(limit, subject, now))
         .collect();
     match svc.store.transact(writes).await {
         Ok(()) => Ok(Ok(())),
@@ -131,38 +136,27 @@ pub async fn take(
     }
 }
 
-/// Gives one unit back (a login that succeeded does not count as a failure).
-pub async fn give_back(
-    svc: &Services,
-    limit: &Limit,
-    subject: &str,
-    now: OffsetDateTime,
-) -> Result<(), AppError> {
-    let (pk, sk, _) = key(limit, subject, now);
-    let w = Write::Update {
+/// The write that gives one unit back (a login that succeeded does not count as a failure), for the
+/// transaction of the success itself (the session or challenge it opens). The unit was taken at the same
+/// `now`, so it names the same window's item, which holds at least that unit: no condition (one that could
+/// fail would refuse the login), and the TTL again, so that even an item swept meanwhile goes away.
+pub(crate) fn give_back(limit: &Limit, subject: &str, now: OffsetDateTime) -> Write {
+    let (pk, sk, end) = key(limit, subject, now);
+    Write::Update {
         table: Table::Data,
         pk,
         sk,
-        changes: vec![Change::Add(attr::COUNT, -1)],
-        cond: Some(Cond::Ge(attr::COUNT, 1)),
-    };
-    match svc.store.transact(vec![w]).await {
-        // The window turned meanwhile: nothing to give back.
-        Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
-        Err(e) => Err(e.into()),
+        changes: vec![
+            Change::Add(attr::COUNT, -1),
+            Change::Set(attr::TTL, Value::N(end + 60)),
+        ],
+        cond: None,
     }
 }
 
-/// Forgets the subject's count in the current window (a successful login clears its account's failures).
-pub async fn clear(
-    svc: &Services,
-    limit: &Limit,
-    subject: &str,
-    now: OffsetDateTime,
-) -> Result<(), AppError> {
+/// The write that forgets the subject's count in the current window (a successful login clears its
+/// account's failures), for the success's transaction.
+pub(crate) fn clear(limit: &Limit, subject: &str, now: OffsetDateTime) -> Write {
     let (pk, sk, _) = key(limit, subject, now);
-    svc.store
-        .batch_write(Table::Data, vec![BatchWrite::Delete { pk, sk }])
-        .await?;
-    Ok(())
+    Write::delete(Table::Data, pk, sk)
 }

@@ -1356,38 +1356,28 @@ pub async fn set_password_post(
         let e = mismatch(&page);
         return set_password_form(&s, &page, token, StatusCode::BAD_REQUEST, Some(e)).await;
     }
-    let now = ktime::now();
-    let (user, tenant) = match auth::inspect_link(&s.svc, &token, now).await {
-        Ok(Link::Valid { user, tenant, .. }) => (user, tenant),
-        Ok(Link::Expired { kind }) => return dead_link(&page, Some(kind), true),
-        Ok(Link::Unknown) => return dead_link(&page, None, false),
-        Err(e) => return page.failure(e),
-    };
-    match auth::set_password(&s.svc, &token, password.clone(), now).await {
-        Ok(()) => {}
-        Err(AppError::InvalidToken) => return dead_link(&page, None, false),
+    // The link used and the session opened in one transaction (`auth::use_link`); no session when the
+    // login page must sign the person in (a second factor, the sign-in policy).
+    let used = auth::use_link(&s.svc, &token, password, Some(&ip), ktime::now()).await;
+    let (tenant_slug, session) = match used {
+        Ok(auth::LinkUse::Done {
+            tenant_slug,
+            session,
+        }) => (tenant_slug, session),
+        Ok(auth::LinkUse::Dead(Link::Expired { kind })) => {
+            return dead_link(&page, Some(kind), true);
+        }
+        Ok(auth::LinkUse::Dead(_)) | Err(AppError::InvalidToken) => {
+            return dead_link(&page, None, false);
+        }
         Err(AppError::WeakPassword(m)) => {
             let e = weak_password(&page, &m);
             return set_password_form(&s, &page, token, StatusCode::BAD_REQUEST, Some(e)).await;
         }
         Err(e) => return page.failure(e),
-    }
-    let login = user.email.clone().or(user.login_id.clone());
-    let after = format!(
-        "/login?done=password_set&tenant={}",
-        form_urlencoded::byte_serialize(tenant.slug.as_bytes()).collect::<String>()
-    );
-    let Some(login) = login else {
-        return page.redirect(&after);
     };
-    let req = LoginRequest {
-        tenant: tenant.slug.clone(),
-        login,
-        password,
-        source: ip,
-    };
-    match auth::login(&s.svc, req, ktime::now()).await {
-        Ok(auth::LoginOutcome::Session(session)) => {
+    match session {
+        Some(session) => {
             let mut r = page.redirect("/account?done=password_set");
             r.cookies
                 .push(session_cookie(&page, &session.token, session.expires));
@@ -1395,7 +1385,10 @@ pub async fn set_password_post(
         }
         // The password is set; signing in is the login page's job when it cannot happen here (a second
         // factor too).
-        Ok(auth::LoginOutcome::SecondFactor(_)) | Err(_) => page.redirect(&after),
+        None => page.redirect(&format!(
+            "/login?done=password_set&tenant={}",
+            form_urlencoded::byte_serialize(tenant_slug.as_bytes()).collect::<String>()
+        )),
     }
 }
 

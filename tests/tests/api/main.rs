@@ -15,6 +15,7 @@ mod import_preview;
 mod imports;
 mod input;
 mod layout;
+mod link_pages;
 mod mfa;
 mod mfa_pages;
 mod mfa_reset;

@@ -25,16 +25,18 @@ pub struct Challenge {
     pub expires: OffsetDateTime,
 }
 
-/// Issues a login challenge for a user whose password verified (`auth::login`).
+/// Issues a login challenge for a user whose password verified (`auth::login`), writing `with` (the
+/// login's throttle bookkeeping) in the same transaction.
 pub(crate) async fn challenge(
     svc: &Services,
     scope: &Scope,
     user: &UserRecord,
     now: OffsetDateTime,
+    with: Tx,
 ) -> Result<Challenge, AppError> {
     let (token, hash) = crypto::new_token();
     let expires = now + CHALLENGE_TTL;
-    let mut tx = Tx::new();
+    let mut tx = with;
     for w in token::token_writes(scope, &user.id, &hash, CHALLENGE, expires) {
         tx.push(w);
     }

@@ -120,13 +120,6 @@ pub async fn get(svc: &Services, scope: &Scope) -> Result<Option<Config>, AppErr
         .map(|i| Config::from_item(&i)))
 }
 
-/// Whether a password login of a user who is not an org admin is refused: single sign-on is `required`.
-pub(crate) async fn password_refused(svc: &Services, scope: &Scope) -> Result<bool, AppError> {
-    Ok(get(svc, scope)
-        .await?
-        .is_some_and(|c| c.mode == Mode::Required))
-}
-
 /// The path the provider sends the browser back to (the redirect URI registered there).
 pub const CALLBACK_PATH: &str = "/sso/callback";
 
