@@ -406,7 +406,7 @@ pub async fn use_link(
         !user.mfa
             && policy.allows_ip(source)
             && !tenant_record.contract_ended(now)
-            && !(sso_required && !user.org_admin)
+            && (user.org_admin || !sso_required)
     });
     let session = if signs_in {
         let (token, session_hash) = crate::app::principal::new_session_token(&tenant, &uid);
