@@ -9,7 +9,8 @@ BENCH_PROFILE, default `lambda`) and wrk on PATH; bench/run.sh builds them in on
 section is independent: one that fails is recorded under
 "errors" and the others still run. Knobs (environment):
 
-    BENCH_RUNS=5          timed wrk runs per endpoint (the figures are their medians)
+    BENCH_RUNS=3          timed wrk runs per endpoint (the figures are their medians; 3, not 5, for make bench's
+                          15 minutes: a median of 3 still sets an outlier run aside)
     BENCH_SECONDS=6       seconds per wrk run (each endpoint also gets one untimed warm-up run)
     BENCH_CONNECTIONS=32  open connections (the fixed concurrency) for the throughput runs
     BENCH_WRK_THREADS=1   wrk threads
@@ -80,7 +81,7 @@ sys.path.insert(0, str(HERE / "scripts"))
 from runtime_api import RuntimeApi  # noqa: E402
 
 PYTHON = os.environ.get("PYTHON", sys.executable)
-RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "6"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 WRK_THREADS = int(os.environ.get("BENCH_WRK_THREADS", "1"))

@@ -442,9 +442,14 @@ def function_link_text(b: dict) -> str:
             f"once, and each link optimises and generates the code its function reaches): {mmss(fl['mean_s'])} on "
             f"average in this run's build ({each}; cargo `--timings`, {jobs} units at once, load average "
             f"{' '.join(b.get('load_average_start') or [])} at the start). `make lambda-build` builds all {n} "
-            f"binaries of kanri-functions: **estimated ≈ {mmss(fl['all_estimate_s'])}** on {jobs} cores after the "
+            f"binaries of kanri-functions: **estimated ≈ {hmm(fl['all_estimate_s'])}** on {jobs} cores after the "
             f"dependencies ({n} × {mmss(fl['mean_s'])} ÷ {jobs}; computed, not measured: it builds for arm64 "
             "through cargo-lambda's zig linker, and its links of other functions may take longer or shorter)")
+
+
+def hmm(s):
+    """Hours and minutes for the long estimates."""
+    return f"{int(s // 3600)} h {round(s % 3600 / 60):02d} min" if s >= 3600 else mmss(s)
 
 
 def mmss(s):
@@ -520,7 +525,7 @@ def render(res: dict, ci: dict | None, total_seconds: int | None) -> str:
                     "them yet)") if untimed else ""
     b = res.get("build") or {}
     if b.get("build_s") is not None:
-        built = f"{b.get('state', '?')} build of profile `{b.get('profile')}`"
+        built = f"build of profile `{b.get('profile')}`, {b.get('state', '?')}"
     else:  # results from before the one-profile build: a release build, and the functions' own build apart
         built = f"{b.get('state', '?')} release build"
     if total_seconds:
@@ -668,7 +673,8 @@ def render(res: dict, ci: dict | None, total_seconds: int | None) -> str:
       f"`wrk -t{cfg.get('wrk_threads', '?')} -c{cfg.get('connections', '?')} -d{cfg.get('seconds', '?')}s "
       f"-s bench/scripts/wrk.lua URL` (so a fixed concurrency of {cfg.get('connections', '?')} connections), "
       f"one untimed 2 s warm-up, then {cfg.get('runs', '?')} timed runs per endpoint; each figure is the median of "
-      "the runs. CPU time per request is the server's utime+stime delta (/proc/PID/stat) over a run divided "
+      "the runs (3 since `make bench` has to fit 15 minutes: a median of 3 still sets one outlier run aside; "
+      "`BENCH_RUNS=5` for more). CPU time per request is the server's utime+stime delta (/proc/PID/stat) over a run divided "
       "by the requests of that run. POST bodies get a unique e-mail per request (the Lua script).")
     w("")
     w("| endpoint | requests/s | p50 ms | p90 ms | p99 ms | server CPU µs/request | errors (all runs) |")
@@ -752,15 +758,18 @@ def render(res: dict, ci: dict | None, total_seconds: int | None) -> str:
     if lr.get("sample"):
         sampled = sorted(k for k, v in lam.items() if "runs" in v)
         w(f"A sample of {len(sampled)} of the {len(ids_all)} functions ({', '.join(sampled)}; `make bench`'s default "
-          "sample is one of each kind: public, session read, argon2, a console page, SCIM, operator with KMS "
-          "GenerateDataKey). Each binary "
+          "sample is auth-login and ops-tenants-create, the largest packages measured so far, the one that hashes "
+          "(argon2: the most memory) and the one that calls KMS GenerateDataKey on its first request: each function "
+          "is its own thin-LTO link of minutes on 2 cores, so each one more costs `make bench` that much of its 15 "
+          "minutes; `BENCH_FUNCTIONS=health,users-get,auth-login,page-admin-users,scim-users-create,"
+          "ops-tenants-create` measures one of each kind). Each binary "
           "hands the runtime its own route's function (`run(routes::users_get)`), so it links its own handler "
           "and the code that handler calls, and no other route's: the sizes differ by what each route uses. "
           "`BENCH_FUNCTIONS=all` measures every one (it does not fit the 15-minute budget from a clean clone: "
           "each binary is its own LTO link, see `make lambda-build` in section 5).")
         w("")
     b = res.get("build") or {}
-    if b.get("function_link"):
+    if b.get("function_link") and b.get("profile") == "lambda":
         w(function_link_text(b) + " (section 5).")
         w("")
     elif b.get("lambda_build_s") is not None:
@@ -839,16 +848,16 @@ def render(res: dict, ci: dict | None, total_seconds: int | None) -> str:
     w("")
     b = res.get("build") or {}
     if b.get("build_s") is not None:
-        w(f"- The build of the last `bench/run.sh` run: {build_text(b)}. Profile `{b.get('profile')}` for every "
-          "binary: a second profile (the release one for the local server, say) would compile every dependency "
-          "a second time.")
+        w(f"- The build of the last `bench/run.sh` run: {build_text(b)}. One profile for every binary: a second "
+          "one (say `release` for the local server beside `lambda` for the functions) would compile every "
+          "dependency a second time.")
         big = [f"the `kanri` library {mmss(b['kanri_lib_s'])}"] if b.get("kanri_lib_s") is not None else []
         big += [f"{x} {mmss((b.get('binaries_s') or {})[x])}" for x in ("kanri-local", "kanri-bench")
                 if (b.get("binaries_s") or {}).get(x) is not None]
         if big:
             w(f"  Its longest units (cargo `--timings`, wall time of each with {b.get('jobs')} units at once): "
               + ", ".join(big) + " (each binary's unit is its thin-LTO link of everything it reaches).")
-        if b.get("function_link"):
+        if b.get("function_link") and b.get("profile") == "lambda":
             w(f"- `make lambda-build`: {function_link_text(b)}.")
     elif b.get("release_build_s") is not None:
         w(f"- Release build in this `make bench` run (`{b.get('command')}`, {b.get('state')}): "

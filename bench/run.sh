@@ -3,8 +3,10 @@
 # (bench/report.py). wrk and moto are installed by the Makefile's bench target before this runs.
 #
 #   bench/run.sh                 make bench: the build, then sections load, argon2, aws, lambda, bulk, tasks, reset
-#                                (about 13 minutes from a clean clone on 2 quiet cores, of which the build is about
-#                                8; the target is 15: BENCHMARKS.md shows the time of each phase)
+#                                (target: 15 minutes from a clean clone on 2 cores; estimated 14-15 on quiet ones:
+#                                the build about 9 (the dependencies about 5: 634 s of CPU measured; then four
+#                                thin-LTO links, kanri-local, kanri-bench and two functions, estimated), the sections
+#                                about 5; BENCHMARKS.md shows the measured time of each phase)
 #   BENCH_SECTIONS=fanout,soak,makerun bench/run.sh   make bench-long: the sections that take minutes each and do
 #                                not fit beside the build in make bench's 15 minutes (the notice fan-out to 10,000
 #                                subscribers on moto, the 5-minute soak, a fresh clone's `make run`); BENCHMARKS.md
@@ -38,10 +40,12 @@ command -v wrk >/dev/null 2>&1 || { log "wrk not found (make bench installs it w
 MAKE_BENCH_SECTIONS=load,argon2,aws,lambda,bulk,tasks,reset
 SECTIONS="${BENCH_SECTIONS:-$MAKE_BENCH_SECTIONS}"
 
-# The Lambda functions to build and measure: a sample covering each kind of route (public; session read;
-# argon2; a console page; SCIM; operator with KMS), or "all" (every route id; the full set does not fit the
-# 15-minute budget from a clean clone: each binary is its own LTO link, see BENCHMARKS.md section 5).
-BENCH_FUNCTIONS="${BENCH_FUNCTIONS:-health,users-get,auth-login,page-admin-users,scim-users-create,ops-tenants-create}"
+# The Lambda functions to build and measure: by default the two largest packages measured so far (auth-login:
+# argon2, the most memory; ops-tenants-create: KMS GenerateDataKey on its first request). Each function is its own
+# thin-LTO link, minutes of CPU on 2 cores, so every one more takes make bench's 15 minutes; one of each kind:
+# BENCH_FUNCTIONS=health,users-get,auth-login,page-admin-users,scim-users-create,ops-tenants-create, or "all"
+# (every route id: hours, see `make lambda-build` in BENCHMARKS.md section 5).
+BENCH_FUNCTIONS="${BENCH_FUNCTIONS:-auth-login,ops-tenants-create}"
 export BENCH_FUNCTIONS
 # One cargo profile for everything measured: the functions (as `make lambda-build` deploys them), kanri-local
 # and kanri-bench. One cargo invocation of one profile compiles every dependency once; a second profile would
