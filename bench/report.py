@@ -777,6 +777,12 @@ def render(res: dict, ci: dict | None, total_seconds: int | None) -> str:
           f"**{mmss(b['lambda_build_s'])}**" + (" (every dependency again: the `lambda` profile's LTO needs "
           "its own artefacts)" if b.get("lambda_state") == "clean" else "") + ".")
         w("")
+    if (b.get("command") or "").count("kanri-bench") and prof == b.get("profile"):
+        w("The functions are built in the same cargo invocation as kanri-bench (one build of the dependencies), "
+          "whose reqwest turns on a few more features of shared crates (tower's `retry` and `timeout`, "
+          "sync_wrapper's `futures`, tower-http) than `make lambda-build`'s `-p kanri-functions` alone: code no "
+          "function reaches, which the link drops; the two builds' binaries were not compared byte for byte.")
+        w("")
     w(f"Sizes: `target/{prof}/<route id>` as built by `cargo build --profile {prof}` (x86_64 here"
       + ("; **the deployed functions use profile `lambda`** (thin LTO, arm64, `make lambda-build`): "
          "`BENCH_PROFILE=lambda` (the default) measures that profile" if prof != "lambda" else
