@@ -673,7 +673,7 @@ def render(res: dict, ci: dict | None, total_seconds: int | None) -> str:
       f"`wrk -t{cfg.get('wrk_threads', '?')} -c{cfg.get('connections', '?')} -d{cfg.get('seconds', '?')}s "
       f"-s bench/scripts/wrk.lua URL` (so a fixed concurrency of {cfg.get('connections', '?')} connections), "
       f"one untimed 2 s warm-up, then {cfg.get('runs', '?')} timed runs per endpoint; each figure is the median of "
-      "the runs (3 since `make bench` has to fit 15 minutes: a median of 3 still sets one outlier run aside; "
+      "the runs (`make bench` runs 3, to fit its 15 minutes: a median of 3 still sets one outlier run aside; "
       "`BENCH_RUNS=5` for more). CPU time per request is the server's utime+stime delta (/proc/PID/stat) over a run divided "
       "by the requests of that run. POST bodies get a unique e-mail per request (the Lua script).")
     w("")
