@@ -1497,8 +1497,13 @@ def merge_previous(res, prev, sections, moto_ran):
         return name not in sections and not (name == "moto" and moto_ran)
 
     res["errors"] = [e for e in prev.get("errors") or [] if kept(e)] + res["errors"]
-    # A run that built nothing (SKIP_BUILD=1) keeps the last build's figures; a build replaces them whole.
-    if not res.get("build") and prev.get("build"):
+    # The build figures shown are those of the last whole make bench (its wall time includes them): a run of
+    # some sections (make bench-long's, say, whose build finds everything built) keeps them, and its own build
+    # is kept apart; a run that built nothing (SKIP_BUILD=1) keeps them too.
+    whole = set(MAKE_BENCH_SECTIONS) <= set(sections)
+    if prev.get("build") and (not res.get("build") or not whole):
+        if res.get("build"):
+            res["partial_run_build"] = res["build"]
         res["build"] = prev["build"]
     if prev.get("make_bench_seconds") is not None and not set(MAKE_BENCH_SECTIONS) <= set(sections):
         res["make_bench_seconds"] = prev["make_bench_seconds"]
