@@ -3,10 +3,10 @@
 # (bench/report.py). wrk and moto are installed by the Makefile's bench target before this runs.
 #
 #   bench/run.sh                 make bench: the build, then sections load, argon2, aws, lambda, bulk, tasks, reset
-#                                (target: 15 minutes from a clean clone on 2 cores; estimated 14-15 on quiet ones:
-#                                the build about 9 (the dependencies about 5: 634 s of CPU measured; then four
-#                                thin-LTO links, kanri-local, kanri-bench and two functions, estimated), the sections
-#                                about 5; BENCHMARKS.md shows the measured time of each phase)
+#                                (target: 15 minutes from a clean clone on 2 cores. Measured under load: the
+#                                dependencies 634 s of CPU, each function's thin-LTO link 168 s of CPU; then the
+#                                links of kanri-local and kanri-bench; the sections about 5 minutes. BENCHMARKS.md
+#                                shows the measured time of each phase of the last make bench)
 #   BENCH_SECTIONS=fanout,soak,makerun bench/run.sh   make bench-long: the sections that take minutes each and do
 #                                not fit beside the build in make bench's 15 minutes (the notice fan-out to 10,000
 #                                subscribers on moto, the 5-minute soak, a fresh clone's `make run`); BENCHMARKS.md
