@@ -61,7 +61,8 @@ def main() -> None:
         out.update(build_s=round(real, 1), user_s=round(user, 1), sys_s=round(sys_, 1))
     except (OSError, ValueError):
         print(f"build_figures: no time in {a.times}", file=sys.stderr)
-    us = units(a.timings) if a.timings else []
+    # Units already fresh are listed too, with a duration of 0: only the compiled ones count.
+    us = [u for u in (units(a.timings) if a.timings else []) if u.get("duration", 0) > 0]
     if us:
         out["units_compiled"] = len(us)
         bins = {bin_name(u): round(u["duration"], 1) for u in us if bin_name(u)}

@@ -4,9 +4,9 @@
 #
 #   bench/run.sh                 make bench: the build, then sections load, argon2, aws, lambda, bulk, tasks, reset
 #                                (target: 15 minutes from a clean clone on 2 cores. Measured under load: the
-#                                dependencies 634 s of CPU, each function's thin-LTO link 168 s of CPU; then the
-#                                links of kanri-local and kanri-bench; the sections about 5 minutes. BENCHMARKS.md
-#                                shows the measured time of each phase of the last make bench)
+#                                dependencies 634 s of CPU, each function's thin-LTO link 168 s, kanri-local's
+#                                194 s, kanri-bench's 217 s: 1,381 s of CPU, 11.5 minutes on two busy cores; the
+#                                sections about 5 minutes. BENCHMARKS.md shows each phase of the last make bench)
 #   BENCH_SECTIONS=fanout,soak,makerun bench/run.sh   make bench-long: the sections that take minutes each and do
 #                                not fit beside the build in make bench's 15 minutes (the notice fan-out to 10,000
 #                                subscribers on moto, the 5-minute soak, a fresh clone's `make run`); BENCHMARKS.md
