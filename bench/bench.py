@@ -4,11 +4,13 @@ operations and the background tasks (notice mails, background imports), and writ
 
     bench/bench.py --target TARGET_DIR --out RESULTS.json [--build BUILD.json] [--sections load,aws,lambda]
 
-Expects release binaries in TARGET_DIR/release (kanri-local, one per route id, kanri-bench) and wrk on PATH;
-bench/run.sh builds and installs them. Every section is independent: one that fails is recorded under
+Expects the binaries in TARGET_DIR/PROFILE (kanri-local, kanri-bench, the sampled route ids; PROFILE is
+BENCH_PROFILE, default `lambda`) and wrk on PATH; bench/run.sh builds them in one cargo invocation. Every
+section is independent: one that fails is recorded under
 "errors" and the others still run. Knobs (environment):
 
-    BENCH_RUNS=5          timed wrk runs per endpoint (the figures are their medians)
+    BENCH_RUNS=3          timed wrk runs per endpoint (the figures are their medians; 3, not 5, for make bench's
+                          15 minutes: a median of 3 still sets an outlier run aside)
     BENCH_SECONDS=6       seconds per wrk run (each endpoint also gets one untimed warm-up run)
     BENCH_CONNECTIONS=32  open connections (the fixed concurrency) for the throughput runs
     BENCH_WRK_THREADS=1   wrk threads
@@ -17,13 +19,14 @@ bench/run.sh builds and installs them. Every section is independent: one that fa
     BENCH_LAMBDA_RUNS=3   cold starts per Lambda binary
     BENCH_LAMBDA_INVOKES=5 requests per cold-started process (the first, then warm ones)
     BENCH_FUNCTIONS=a,b   the Lambda functions to measure (route ids), or "all" (default: all)
-    BENCH_LAMBDA_PROFILE=lambda   the cargo profile of the function binaries (lambda: as deployed; release: quicker)
+    BENCH_PROFILE=lambda  the cargo profile of every measured binary: kanri-local, kanri-bench and the functions
+                          (lambda: as the functions are deployed; one build of every dependency serves all three)
     BENCH_BULK_USERS=10000     rows of the CSV import on the local server (embedded store)
     BENCH_BULK_RUNS=5          timed imports (each into a fresh tenant; the last one is then purged)
     BENCH_BULK_AWS_USERS=2000  rows of the CSV import counted against moto (then purged there)
     BENCH_BULK_MEMBERS=1000    users added to one group in one request, against moto
     BENCH_BULK_GROUPS=1000     groups created in one request, against moto
-    BENCH_TASKS_SUBSCRIBERS=10000  subscribers a release notice is mailed to (moto, and the embedded store)
+    BENCH_TASKS_SUBSCRIBERS=10000  subscribers a release notice is mailed to (embedded store; moto: section fanout)
     BENCH_TASKS_TENANTS=4          tenants they are spread over
     BENCH_TASKS_IMPORT_ROWS=100000 rows of the background import on the local server
     BENCH_TASKS_AWS_ROWS=2000      rows of the background import counted against moto
@@ -78,7 +81,7 @@ sys.path.insert(0, str(HERE / "scripts"))
 from runtime_api import RuntimeApi  # noqa: E402
 
 PYTHON = os.environ.get("PYTHON", sys.executable)
-RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "6"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 WRK_THREADS = int(os.environ.get("BENCH_WRK_THREADS", "1"))
@@ -86,7 +89,9 @@ LOGIN_RUNS = int(os.environ.get("BENCH_LOGIN_RUNS", "3"))
 ARGON2_N = int(os.environ.get("BENCH_ARGON2_N", "30"))
 LAMBDA_RUNS = int(os.environ.get("BENCH_LAMBDA_RUNS", "3"))
 LAMBDA_INVOKES = int(os.environ.get("BENCH_LAMBDA_INVOKES", "5"))
-LAMBDA_PROFILE = os.environ.get("BENCH_LAMBDA_PROFILE", "lambda")
+# One profile for every binary the bench runs (bench/run.sh builds them together): the local server's figures are
+# of the same optimisation settings as the deployed functions'. BENCH_LAMBDA_PROFILE is its older name.
+PROFILE = os.environ.get("BENCH_PROFILE") or os.environ.get("BENCH_LAMBDA_PROFILE") or "lambda"
 BULK_USERS = int(os.environ.get("BENCH_BULK_USERS", "10000"))
 BULK_RUNS = int(os.environ.get("BENCH_BULK_RUNS", "5"))
 BULK_AWS_USERS = int(os.environ.get("BENCH_BULK_AWS_USERS", "2000"))
@@ -104,8 +109,11 @@ SOAK_PRELOAD_USERS = int(os.environ.get("BENCH_SOAK_PRELOAD_USERS", "40000"))
 SOAK_SAMPLE_S = 10
 RESET_N = int(os.environ.get("BENCH_RESET_N", "1000"))
 RESET_WARMUP = 50
-# makerun is opt-in (bench/run.sh leaves it out of make bench: a fresh clone's dev build does not fit the budget).
-SECTIONS = ("load", "argon2", "aws", "lambda", "bulk", "tasks", "soak", "reset", "makerun")
+# make bench runs MAKE_BENCH_SECTIONS; the others are `make bench-long`'s (bench/run.sh): each takes minutes that
+# do not fit beside the build in make bench's 15-minute budget, and BENCHMARKS.md shows their figures from their
+# own dated run.
+SECTIONS = ("load", "argon2", "aws", "lambda", "bulk", "tasks", "reset", "fanout", "soak", "makerun")
+MAKE_BENCH_SECTIONS = ("load", "argon2", "aws", "lambda", "bulk", "tasks", "reset")
 JST = datetime.timezone(datetime.timedelta(hours=9))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 FAKE_ID = "00000000000000000000000000"
@@ -306,7 +314,7 @@ def onboard(base, optok, slug, admin_email, password, get_token, seat_limit=1_00
 
 
 class LocalServer:
-    """target/release/kanri-local on a fresh data dir (embedded store), with an operator token."""
+    """target/PROFILE/kanri-local on a fresh data dir (embedded store), with an operator token."""
 
     def __init__(self, target, name, **extra_env):
         self.name = name
@@ -323,7 +331,7 @@ class LocalServer:
         env.update(extra_env)
         self.log = open(self.work / "server.log", "wb")
         try:
-            self.proc = subprocess.Popen([f"{target}/release/kanri-local"], env=env, stdout=self.log,
+            self.proc = subprocess.Popen([f"{target}/{PROFILE}/kanri-local"], env=env, stdout=self.log,
                                          stderr=self.log, stdin=subprocess.DEVNULL)
         except OSError:
             self.log.close()
@@ -451,7 +459,7 @@ def section_load(target, res):
 
 def section_argon2(target, res):
     log(f"argon2: {ARGON2_N} hashes")
-    r = subprocess.run([f"{target}/release/kanri-bench", "argon2", str(ARGON2_N)], capture_output=True, text=True,
+    r = subprocess.run([f"{target}/{PROFILE}/kanri-bench", "argon2", str(ARGON2_N)], capture_output=True, text=True,
                        timeout=300)
     if r.returncode != 0:
         raise RuntimeError(f"kanri-bench argon2: {r.stderr[-500:]}")
@@ -468,7 +476,7 @@ HASH_CONCURRENCY = 32
 
 
 def hash_memory(target, res):
-    """Peak RSS of the release local server under 32 concurrent creates with generated passwords, then 32
+    """Peak RSS of the local server under 32 concurrent creates with generated passwords, then 32
     concurrent logins: every one is an argon2 hash, and the server runs at most one per core at a time."""
     from concurrent.futures import ThreadPoolExecutor
     srv = LocalServer(target, "hash-memory")
@@ -540,7 +548,7 @@ class Moto:
 def section_aws(target, res, moto: Moto):
     log("aws: AWS requests per endpoint (kanri-bench aws-requests, in-process app on moto)")
     env = dict(moto.env, KANRI_COUNT_AWS_REQUESTS="1", KANRI_BENCH_AWS_ENDPOINT=moto.url, RUST_LOG="error")
-    r = subprocess.run([f"{target}/release/kanri-bench", "aws-requests"], env=env, capture_output=True, text=True,
+    r = subprocess.run([f"{target}/{PROFILE}/kanri-bench", "aws-requests"], env=env, capture_output=True, text=True,
                        timeout=600)
     if r.returncode != 0:
         raise RuntimeError(f"kanri-bench aws-requests: {r.stderr[-1500:]}")
@@ -597,7 +605,7 @@ def zipped_size(path: Path) -> int:
 
 
 def section_lambda(target, res, moto: Moto):
-    routes = json.loads(subprocess.run([f"{target}/release/kanri-local", "routes"], capture_output=True,
+    routes = json.loads(subprocess.run([f"{target}/{PROFILE}/kanri-local", "routes"], capture_output=True,
                                        text=True, check=True).stdout)
     all_ids = [r["id"] for r in routes]
     by_id = {r["id"]: r for r in routes}
@@ -607,11 +615,11 @@ def section_lambda(target, res, moto: Moto):
     if missing:
         res["errors"].append(f"lambda: BENCH_FUNCTIONS names unknown route ids {missing}")
     funcs = {}
-    fn_dir = Path(target) / LAMBDA_PROFILE
+    fn_dir = Path(target) / PROFILE
     for rid in ids:
         p = fn_dir / rid
         funcs[rid] = {"bytes": p.stat().st_size, "zip_bytes": zipped_size(p)}
-    log(f"lambda: sizes of {len(ids)} function binaries ({LAMBDA_PROFILE} profile) measured")
+    log(f"lambda: sizes of {len(ids)} function binaries ({PROFILE} profile) measured")
 
     # The tenant, users, tokens and sessions the requests need, made through kanri-local on the same moto.
     work = Path(tempfile.mkdtemp(prefix="kanri-bench-lambda."))
@@ -621,7 +629,7 @@ def section_lambda(target, res, moto: Moto):
     env = dict(moto.env, KANRI_BACKEND="aws", KANRI_ADDR=f"127.0.0.1:{port}", KANRI_DATA_DIR=str(work / "data"),
                KANRI_OPERATOR_TOKEN=optok, KANRI_PUBLIC_URL=base, RUST_LOG="warn")
     local_log = open(work / "local.log", "wb")
-    local = subprocess.Popen([f"{target}/release/kanri-local"], env=env, stdout=local_log, stderr=local_log,
+    local = subprocess.Popen([f"{target}/{PROFILE}/kanri-local"], env=env, stdout=local_log, stderr=local_log,
                              stdin=subprocess.DEVNULL)
     api = RuntimeApi().start()
     procs = []
@@ -825,7 +833,7 @@ def section_lambda(target, res, moto: Moto):
             funcs[rid]["first_status"] = [r["statuses"][0] if r["statuses"] else None for r in runs]
         res["lambda"] = {"functions": funcs, "runs": LAMBDA_RUNS, "invokes": LAMBDA_INVOKES,
                          "memory_size_env": 256, "route_ids": all_ids,
-                         "sample": wanted != "all", "profile": LAMBDA_PROFILE}
+                         "sample": wanted != "all", "profile": PROFILE}
     finally:
         for p in procs:
             stop(p)
@@ -927,7 +935,7 @@ def section_bulk(target, res, moto: Moto | None):
         "in-process app on moto)")
     env = dict(moto.env, KANRI_COUNT_AWS_REQUESTS="1", KANRI_BENCH_AWS_ENDPOINT=moto.url, RUST_LOG="error")
     t0 = time.perf_counter()
-    r = subprocess.run([f"{target}/release/kanri-bench", "bulk-requests", str(BULK_AWS_USERS), str(BULK_MEMBERS),
+    r = subprocess.run([f"{target}/{PROFILE}/kanri-bench", "bulk-requests", str(BULK_AWS_USERS), str(BULK_MEMBERS),
                         str(BULK_GROUPS)], env=env, capture_output=True, text=True, timeout=900)
     if r.returncode != 0:
         raise RuntimeError(f"kanri-bench bulk-requests: {r.stderr[-1500:]}")
@@ -946,7 +954,7 @@ def kanri_bench(target, args, env=None, timeout=900):
     if env is None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KANRI_"))}
     t0 = time.perf_counter()
-    r = subprocess.run([f"{target}/release/kanri-bench", *map(str, args)], env=dict(env, RUST_LOG="error"),
+    r = subprocess.run([f"{target}/{PROFILE}/kanri-bench", *map(str, args)], env=dict(env, RUST_LOG="error"),
                        capture_output=True, text=True, timeout=timeout)
     if r.returncode != 0:
         raise RuntimeError(f"kanri-bench {' '.join(map(str, args))}: {r.stderr[-1500:]}")
@@ -1034,10 +1042,21 @@ def section_tasks(target, res, moto: Moto | None):
     # The import first: its admin's invitation is read from moto's state, which the fan-out's mails enlarge.
     log(f"tasks: background import of {TASKS_AWS_ROWS} rows on moto (kanri-bench import-requests)")
     part("import_aws", lambda: kanri_bench(target, ["import-requests", TASKS_AWS_ROWS], env))
-    log(f"tasks: notice to {TASKS_SUBSCRIBERS} subscribers on moto (kanri-bench notice-fanout aws)")
-    part("fanout_aws", lambda: kanri_bench(target, ["notice-fanout", "aws", TASKS_SUBSCRIBERS, TASKS_TENANTS],
-                                           env))
     log("tasks: " + ", ".join(f"{k} {v} s" for k, v in timings.items()))
+
+
+def section_fanout(target, res, moto: Moto):
+    """The notice fan-out of section tasks against moto (make bench-long): TASKS_SUBSCRIBERS SendEmail through the
+    emulator take minutes (about 4.5 for 10,000 on 2 cores), more than make bench's budget leaves."""
+    env = dict(moto.env, KANRI_COUNT_AWS_REQUESTS="1", KANRI_BENCH_AWS_ENDPOINT=moto.url)
+    log(f"fanout: notice to {TASKS_SUBSCRIBERS} subscribers in {TASKS_TENANTS} tenants on moto "
+        "(kanri-bench notice-fanout aws)")
+    t = time.perf_counter()
+    out = kanri_bench(target, ["notice-fanout", "aws", TASKS_SUBSCRIBERS, TASKS_TENANTS], env)
+    for f in out.get("failures") or []:
+        res["errors"].append(f"fanout: {f}")
+    out["part_seconds"] = round(time.perf_counter() - t, 1)
+    res["fanout"] = out
 
 
 # ---- build: `make run` to the first healthy answer -------------------------------------------------------
@@ -1138,7 +1157,7 @@ def error_kind(status, body: bytes) -> str:
 
 
 def section_soak(target, res):
-    """SOAK_SECONDS of mixed reads and writes against the release local server (default cache), at a steady
+    """SOAK_SECONDS of mixed reads and writes against the local server (default cache), at a steady
     SOAK_RATE requests/s: requests, errors by kind, latency, RSS and the store's size every SOAK_SAMPLE_S
     seconds. Memory must stay flat while the store grows.
 
@@ -1439,12 +1458,32 @@ def section_reset(target, res):
 
 # ---- main ------------------------------------------------------------------------------------------------
 
+def migrate(prev):
+    """A results file from before section fanout held the moto fan-out in tasks (`fanout_aws`): it becomes
+    section fanout, with the date and commit of that tasks run."""
+    tasks = prev.get("tasks") or {}
+    if "fanout" in prev or not tasks.get("fanout_aws"):
+        return prev
+    prev = copy.deepcopy(prev)
+    prev["fanout"] = prev["tasks"].pop("fanout_aws")
+    secs = prev["tasks"].get("seconds") or {}
+    if secs.get("fanout_aws") is not None:
+        prev["fanout"]["part_seconds"] = secs.pop("fanout_aws")
+        prev.setdefault("section_seconds", {})["fanout"] = prev["fanout"]["part_seconds"]
+        if (prev.get("section_seconds") or {}).get("tasks") is not None:
+            prev["section_seconds"]["tasks"] = round(prev["section_seconds"]["tasks"] - prev["fanout"]["part_seconds"], 1)
+    if (prev.get("section_runs") or {}).get("tasks"):
+        prev["section_runs"]["fanout"] = dict(prev["section_runs"]["tasks"])
+    return prev
+
+
 def merge_previous(res, prev, sections, moto_ran):
     """Keeps from an earlier results file the sections this run did not measure (and their errors)."""
     runs = res.setdefault("section_runs", {})
+    prev = migrate(prev)
     for name in SECTIONS:
         if name in sections:
-            runs[name] = {"date": res["date"], "git": res["git"]}
+            runs[name] = {"date": res["date"], "git": res["git"], "profile": PROFILE}
         elif name in prev:
             res[name] = prev[name]
             runs[name] = (prev.get("section_runs") or {}).get(name) or {"date": prev.get("date"),
@@ -1458,14 +1497,15 @@ def merge_previous(res, prev, sections, moto_ran):
         return name not in sections and not (name == "moto" and moto_ran)
 
     res["errors"] = [e for e in prev.get("errors") or [] if kept(e)] + res["errors"]
-    if not res.get("build") and prev.get("build"):
+    # The build figures shown are those of the last whole make bench (its wall time includes them): a run of
+    # some sections (make bench-long's, say, whose build finds everything built) keeps them, and its own build
+    # is kept apart; a run that built nothing (SKIP_BUILD=1) keeps them too.
+    whole = set(MAKE_BENCH_SECTIONS) <= set(sections)
+    if prev.get("build") and (not res.get("build") or not whole):
+        if res.get("build"):
+            res["partial_run_build"] = res["build"]
         res["build"] = prev["build"]
-    elif prev.get("build"):
-        # A run that built only the functions (SKIP_BUILD=release) or only the release binaries keeps the
-        # other build's figures from the last run.
-        for k, v in prev["build"].items():
-            res["build"].setdefault(k, v)
-    if prev.get("make_bench_seconds") is not None and set(sections) != set(SECTIONS):
+    if prev.get("make_bench_seconds") is not None and not set(MAKE_BENCH_SECTIONS) <= set(sections):
         res["make_bench_seconds"] = prev["make_bench_seconds"]
         if prev.get("make_bench_sections"):
             res["make_bench_sections"] = prev["make_bench_sections"]
@@ -1475,7 +1515,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--target", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--build", help="JSON written by bench/run.sh with the release build time")
+    ap.add_argument("--build", help="JSON written by bench/run.sh (bench/build_figures.py): the build's figures")
     ap.add_argument("--sections", default=",".join(SECTIONS))
     args = ap.parse_args()
     sections = args.sections.split(",")
@@ -1497,7 +1537,7 @@ def main():
     }
     if args.build and os.path.exists(args.build):
         res["build"] = json.load(open(args.build))
-    moto_sections = [x for x in ("aws", "lambda", "bulk", "tasks") if x in sections]
+    moto_sections = [x for x in ("aws", "lambda", "bulk", "tasks", "fanout") if x in sections]
 
     done = []
 
@@ -1533,6 +1573,7 @@ def main():
             # Last on this moto: its thousands of users and mails would slow the others' reads of moto's state.
             run("bulk", section_bulk, args.target, res, moto)
             run("tasks", section_tasks, args.target, res, moto)
+            run("fanout", section_fanout, args.target, res, moto)  # 10,000 mails: the last on this moto
         except Exception as e:  # noqa: BLE001
             traceback.print_exc()
             res["errors"].append(f"moto: {type(e).__name__}: {e}")
