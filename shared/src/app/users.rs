@@ -500,12 +500,15 @@ pub async fn delete_many(
     (deleted, failed)
 }
 
+/// A user's tokens by key: each token's global record (`TOKEN#<hash>`) and index item.
+type TokenKeys = Vec<(String, String)>;
+
 /// A user about to be deleted: the record as read (the deletion is conditioned on it), the group revision
 /// read with it, and its tokens (global record and index item).
 struct Leaving {
     user: UserRecord,
     groups_rev: i64,
-    tokens: Vec<(String, String)>,
+    tokens: TokenKeys,
 }
 
 /// The token kinds a deleted user loses: all of them.
@@ -588,26 +591,25 @@ async fn leaving_users(
         })
         .collect();
     // A few Queries at a time: up to a thousand ids may come in one request.
-    let tokens: Vec<Option<Result<Vec<(String, String)>, AppError>>> =
-        futures_util::stream::iter(to_query)
-            .map(|id| async move {
-                let id = id?;
-                Some(
-                    crate::app::records::token::user_token_index(svc, scope, &id)
-                        .await
-                        .map(|index| {
-                            crate::app::records::token::token_keys(
-                                &id,
-                                index,
-                                DELETED_TOKEN_KINDS,
-                                None,
-                            )
-                        }),
-                )
-            })
-            .buffered(8)
-            .collect()
-            .await;
+    let tokens: Vec<Option<Result<TokenKeys, AppError>>> = futures_util::stream::iter(to_query)
+        .map(|id| async move {
+            let id = id?;
+            Some(
+                crate::app::records::token::user_token_index(svc, scope, &id)
+                    .await
+                    .map(|index| {
+                        crate::app::records::token::token_keys(
+                            &id,
+                            index,
+                            DELETED_TOKEN_KINDS,
+                            None,
+                        )
+                    }),
+            )
+        })
+        .buffered(8)
+        .collect()
+        .await;
     Ok(checked
         .into_iter()
         .zip(tokens)
