@@ -115,17 +115,19 @@ MINIMUM = {
                             "tokens, one transaction that also deletes them"),
     ("users-bulk-delete", "1 id"): (3, 0, 0, 0, "as users-delete for one id"),
     ("users-bulk-delete", "10 ids"): (12, 0, 0, 0, "one BatchGetItem of session, caller and 10 users, "
-                                      "10 token Queries, one transaction per user (each frees a seat "
-                                      "under its own conditions)"),
+                                      "10 token Queries (DynamoDB has no batched Query), ONE transaction "
+                                      "(the 10 users' items and tokens, the seat counter once with their "
+                                      "sum, an audit entry each; a failed one is done again user by user)"),
     ("groups-get", ""): (1, 0, 0, 0, "BatchGetItem(session, caller, group)"),
     ("groups-list", ""): (2, 0, 0, 0, "BatchGetItem(session, caller, tenant item), one Query of groups"),
     ("audit-log", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, tenant item), one Query of the log"),
     ("mail-log", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, tenant item), one Query of the log"),
     ("ops-tenants-audit-log", ""): (1, 0, 0, 0, "one Query of the log"),
-    # -- the rest of the route table (issue 19 item 2). "token" is a SCIM call's first read: the SCIM token's
-    # item by its hash, as a session's; the token's record comes in the call's one BatchGetItem with the
-    # tenant item. A page that does what an API route does costs that route's minimum plus what the page
-    # adds.
+    # -- the rest of the route table (issue 19 item 2). A SCIM token names its tenant and its own id before
+    # the secret, as a session token does, so a SCIM call's check is its "token record" (`SCIMTOK#<id>`,
+    # keeping the hash of the whole token) read in the call's one BatchGetItem with the tenant item and
+    # whatever else the call needs by key. A page that does what an API route does costs that route's
+    # minimum plus what the page adds.
     ("groups-create", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, name guard), one transaction"),
     ("groups-rename", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, group, new name's guard), one "
                              "transaction"),
@@ -153,10 +155,15 @@ MINIMUM = {
                                    "e-mail guard → user, BatchGetItem(user, tenant item), one Query of older "
                                    "reset tokens, one transaction (token, older ones deleted, the account's "
                                    "hourly counter conditionally increased), the mail and its mail-log write"),
-    ("users-credentials", "*"): (3, 0, 0, 0, "BatchGetItem(session, caller, user), one Query of the user's "
-                                 "tokens and sessions, one transaction that also deletes them"),
-    ("users-disable", "*"): (3, 0, 0, 0, "BatchGetItem(session, caller, user), one Query of the user's "
-                             "sessions, one transaction that also deletes them"),
+    ("users-credentials", "*"): (4, 0, 0, 0, "BatchGetItem(session, caller, user), one transaction (the "
+                                 "password), then one Query of the user's sessions and links and one "
+                                 "transaction deleting them: the Query must follow the commit, or a session "
+                                 "opened with the old password between a Query before it and the commit "
+                                 "would outlive the re-issue"),
+    ("users-disable", "*"): (3, 0, 0, 0, "BatchGetItem(session, caller, user), one transaction, then one "
+                             "Query of the user's sessions (after the commit: a session opened between a "
+                             "Query before it and the commit would outlive the disabling and work again "
+                             "once the user is enabled); none here, so no delete"),
     ("users-enable", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, user), one transaction"),
     ("roles-create", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, name guard), one transaction"),
     ("roles-update", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, role), one transaction"),
@@ -204,40 +211,40 @@ MINIMUM = {
     ("scim-tokens-create", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, tenant item), one transaction"),
     ("scim-tokens-list", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, tenant item), one Query of tokens"),
     ("scim-tokens-revoke", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, token), one transaction"),
-    ("scim-service-provider-config", "*"): (3, 0, 0, 0, "token, BatchGetItem(token record, tenant item), "
+    ("scim-service-provider-config", "*"): (2, 0, 0, 0, "BatchGetItem(token record, tenant item), "
                                             "and its first use in a minute writes its last-use time (the "
                                             "next SCIM rows, within the minute, do not)"),
-    ("scim-resource-types", "*"): (2, 0, 0, 0, "token, BatchGetItem(token record, tenant item); a fixed "
+    ("scim-resource-types", "*"): (1, 0, 0, 0, "BatchGetItem(token record, tenant item); a fixed "
                                    "document"),
-    ("scim-resource-type", "*"): (2, 0, 0, 0, "token, BatchGetItem(token record, tenant item); a fixed "
+    ("scim-resource-type", "*"): (1, 0, 0, 0, "BatchGetItem(token record, tenant item); a fixed "
                                   "document"),
-    ("scim-schemas", "*"): (2, 0, 0, 0, "token, BatchGetItem(token record, tenant item); a fixed document"),
-    ("scim-schema", "*"): (2, 0, 0, 0, "token, BatchGetItem(token record, tenant item); a fixed document"),
-    ("scim-users-create", "*"): (4, 0, 0, 1, "token, BatchGetItem(tenant item, e-mail and external id "
+    ("scim-schemas", "*"): (1, 0, 0, 0, "BatchGetItem(token record, tenant item); a fixed document"),
+    ("scim-schema", "*"): (1, 0, 0, 0, "BatchGetItem(token record, tenant item); a fixed document"),
+    ("scim-users-create", "*"): (3, 0, 0, 1, "BatchGetItem(token record, tenant item, e-mail and external id "
                                  "guards), one transaction, the mail and its mail-log write"),
-    ("scim-users-list", "*"): (2, 0, 0, 0, "token, BatchGetItem(tenant item, userName guard): no match"),
-    ("scim-users-search", "*"): (3, 0, 0, 0, "token, BatchGetItem(tenant item, external id guard), the "
+    ("scim-users-list", "*"): (1, 0, 0, 0, "BatchGetItem(token record, tenant item, userName guard): no match"),
+    ("scim-users-search", "*"): (2, 0, 0, 0, "BatchGetItem(token record, tenant item, external id guard), the "
                                  "user found"),
-    ("scim-search", "*"): (3, 0, 0, 0, "token, BatchGetItem(tenant item, userName guard), the user found "
+    ("scim-search", "*"): (2, 0, 0, 0, "BatchGetItem(token record, tenant item, userName guard), the user found "
                            "(groups have no userName)"),
-    ("scim-users-get", "*"): (2, 0, 0, 0, "token, BatchGetItem(tenant item, user)"),
-    ("scim-users-replace", "*"): (3, 0, 0, 0, "token, BatchGetItem(tenant item, user), one transaction"),
-    ("scim-users-patch", "*"): (4, 0, 0, 0, "token, BatchGetItem(tenant item, user), one Query of the "
+    ("scim-users-get", "*"): (1, 0, 0, 0, "BatchGetItem(token record, tenant item, user)"),
+    ("scim-users-replace", "*"): (2, 0, 0, 0, "BatchGetItem(token record, tenant item, user), one transaction"),
+    ("scim-users-patch", "*"): (3, 0, 0, 0, "BatchGetItem(token record, tenant item, user), one Query of the "
                                 "user's sessions, one transaction that also deletes them"),
-    ("scim-users-delete", "*"): (4, 0, 0, 0, "token, BatchGetItem(tenant item, user), one Query of the "
+    ("scim-users-delete", "*"): (3, 0, 0, 0, "BatchGetItem(token record, tenant item, user), one Query of the "
                                  "user's tokens, one transaction that also deletes them"),
-    ("scim-groups-create", "*"): (3, 0, 0, 0, "token, BatchGetItem(tenant item, name guard, the member), "
+    ("scim-groups-create", "*"): (2, 0, 0, 0, "BatchGetItem(token record, tenant item, name guard, the member), "
                                   "one transaction"),
-    ("scim-groups-list", "*"): (3, 0, 0, 0, "token, tenant item, one Query of groups"),
-    ("scim-groups-search", "*"): (3, 0, 0, 0, "token, BatchGetItem(tenant item, name guard), the group "
+    ("scim-groups-list", "*"): (2, 0, 0, 0, "BatchGetItem(token record, tenant item), one Query of groups"),
+    ("scim-groups-search", "*"): (2, 0, 0, 0, "BatchGetItem(token record, tenant item, name guard), the group "
                                   "found (no members asked for)"),
-    ("scim-groups-get", "*"): (4, 0, 0, 0, "token, BatchGetItem(tenant item, group), one Query of members, "
+    ("scim-groups-get", "*"): (3, 0, 0, 0, "BatchGetItem(token record, tenant item, group), one Query of members, "
                                "one BatchGetItem of their profiles (display)"),
-    ("scim-groups-replace", "*"): (4, 0, 0, 0, "token, BatchGetItem(tenant item, group, new name's guard), "
+    ("scim-groups-replace", "*"): (3, 0, 0, 0, "BatchGetItem(token record, tenant item, group, new name's guard), "
                                    "one Query of members (to compare), one transaction"),
-    ("scim-groups-patch", "*"): (3, 0, 0, 0, "token, BatchGetItem(tenant item, group, membership, user), "
+    ("scim-groups-patch", "*"): (2, 0, 0, 0, "BatchGetItem(token record, tenant item, group, membership, user), "
                                  "one transaction"),
-    ("scim-groups-delete", "*"): (4, 0, 0, 0, "token, BatchGetItem(tenant item, group), one Query of "
+    ("scim-groups-delete", "*"): (3, 0, 0, 0, "BatchGetItem(token record, tenant item, group), one Query of "
                                   "members, one transaction"),
     ("uploads-create", "*"): (2, 0, 0, 0, "BatchGetItem(session, caller, tenant item), one transaction; "
                               "S3 0: presigning the PUT URL sends nothing"),
@@ -290,9 +297,12 @@ MINIMUM = {
                                "the user's tokens (a pending invitation)"),
     ("page-admin-user-role-post", "*"): (2, 0, 0, 0, "as users-role"),
     ("page-admin-user-org-admin-post", "*"): (2, 0, 0, 0, "as users-org-admin-grant"),
-    ("page-admin-user-status-post", "*"): (3, 0, 0, 0, "as users-disable"),
-    ("page-admin-user-credentials-post", "*"): (4, 0, 0, 1, "as users-credentials, and the invitation "
-                                                "mail with its mail-log write"),
+    ("page-admin-user-status-post", "*"): (4, 0, 0, 0, "as users-disable, and one transaction deleting the "
+                                           "sessions the Query found (this user has some)"),
+    ("page-admin-user-credentials-post", "*"): (4, 0, 0, 1, "a new invitation link: BatchGetItem(session, "
+                                                "caller, user, tenant item), one Query of the user's links, "
+                                                "one transaction (the new link, the earlier ones deleted), "
+                                                "the mail and its mail-log write"),
     ("page-admin-user-mfa-reset-post", "*"): (3, 0, 0, 0, "as users-mfa-reset"),
     ("page-admin-users-delete", "*"): (1, 0, 0, 0, "BatchGetItem(session, caller, the ids)"),
     ("page-admin-users-delete-post", "*"): (3, 0, 0, 0, "as users-bulk-delete of 1 id"),

@@ -233,6 +233,38 @@ async fn recovery_deletes(
         .collect())
 }
 
+/// One read of the user's token index for removing a factor: the deletes of its recovery codes, and the
+/// keys of its open login challenges.
+async fn factor_sweep(
+    svc: &Services,
+    scope: &Scope,
+    user: &UserId,
+) -> Result<(Vec<Write>, Vec<(String, String)>), AppError> {
+    let index = token::user_token_index(svc, scope, user).await?;
+    let codes = index
+        .iter()
+        .filter(|i| i.s(attr::KIND) == Some(RECOVERY))
+        .map(|i| Write::delete(Table::Data, scope.pk(), i.sk.clone()))
+        .collect();
+    Ok((codes, token::token_keys(user, index, &[CHALLENGE], None)))
+}
+
+/// The challenges' deletes that fit in `tx` beside `reserved` more writes, pushed into it; the others are
+/// answered, to delete right after the commit.
+fn push_challenges(
+    tx: &mut Tx,
+    scope: &Scope,
+    mut challenges: Vec<(String, String)>,
+    reserved: usize,
+) -> Vec<(String, String)> {
+    let room = crate::ports::store::MAX_TRANSACTION_ITEMS.saturating_sub(tx.len() + reserved) / 2;
+    let after = challenges.split_off(room.min(challenges.len()));
+    for w in token::token_deletes(scope, &challenges) {
+        tx.push(w);
+    }
+    after
+}
+
 /// The sort keys of the user's unused recovery codes.
 async fn recovery_keys(
     svc: &Services,
@@ -345,12 +377,14 @@ pub async fn remove(
         ));
     }
     let read_updated = item.n(attr::UPDATED).unwrap_or(0);
-    let codes = recovery_deletes(svc, &p.scope, &p.user.id).await?;
+    let (codes, challenges) = factor_sweep(svc, &p.scope, &p.user.id).await?;
     let log_key = svc.log_key(&p.scope.tenant).await?;
     let mut tx = Tx::new();
     for w in codes {
         tx.push(w);
     }
+    // Open login challenges go with the factor (one opened meanwhile finds no factor and is refused).
+    let challenges_left = push_challenges(&mut tx, &p.scope, challenges, 2);
     tx.guard(
         Write::Update {
             table: Table::Data,
@@ -381,8 +415,7 @@ pub async fn remove(
         now,
     ));
     tx.commit(svc.store.as_ref()).await?;
-    // A challenge left open finds no factor and is refused anyway; remove it too.
-    token::revoke_tokens(svc, &p.scope, &p.user.id, &[CHALLENGE], None).await?;
+    token::delete_tokens(svc, &p.scope, challenges_left).await?;
     Ok(())
 }
 
@@ -453,12 +486,14 @@ pub async fn reset(
         ));
     }
     let read_updated = item.n(attr::UPDATED).unwrap_or(0);
-    let codes = recovery_deletes(svc, scope, id).await?;
+    let (codes, challenges) = factor_sweep(svc, scope, id).await?;
     let log_key = svc.log_key(&scope.tenant).await?;
     let mut tx = Tx::new();
     for w in codes {
         tx.push(w);
     }
+    // Open login challenges go with the factor (one opened meanwhile finds no factor and is refused).
+    let challenges_left = push_challenges(&mut tx, scope, challenges, 2);
     // Over the version the target rule was checked against: an account promoted meanwhile is not reset.
     tx.guard(
         Write::Update {
@@ -490,8 +525,7 @@ pub async fn reset(
         now,
     ));
     tx.commit(svc.store.as_ref()).await?;
-    // A challenge opened before the reset finds no factor and is refused anyway; remove it too.
-    token::revoke_tokens(svc, scope, id, &[CHALLENGE], None).await?;
+    token::delete_tokens(svc, scope, challenges_left).await?;
     if let Some(to) = &user.email {
         let tenant = tenant::load(svc, &scope.tenant).await?;
         let m = mail::mfa_reset(to, &user.name, &tenant.name);

@@ -29,18 +29,6 @@ pub struct ScimGroup {
     pub external_id: Option<String>,
 }
 
-async fn external_id(
-    svc: &Services,
-    scope: &Scope,
-    id: &GroupId,
-) -> Result<Option<String>, AppError> {
-    Ok(svc
-        .store
-        .get(Table::Data, &scope.pk(), &layout::scim_group_sk(id))
-        .await?
-        .and_then(|i| i.s(attr::EXTERNAL_ID).map(str::to_owned)))
-}
-
 /// Stores (or, with `None`, removes) a group's externalId.
 async fn set_external_id(
     svc: &Services,
@@ -78,7 +66,7 @@ async fn member_list(
     let mut out = Vec::new();
     let mut req = PageRequest::first(1000);
     loop {
-        let page = membership::members(svc, scope, id, req.clone()).await?;
+        let page = membership::member_page(svc, scope, id, req.clone()).await?;
         out.extend(
             page.items
                 .iter()
@@ -97,13 +85,27 @@ pub async fn load(
     id: &GroupId,
     with_members: bool,
 ) -> Result<ScimGroup, AppError> {
-    let group = group::load(svc, scope, id).await?;
+    // The group and its externalId in one read.
+    let keys = [
+        (scope.pk(), layout::group_sk(id)),
+        (scope.pk(), layout::scim_group_sk(id)),
+    ];
+    let items = svc.store.batch_get(Table::Data, &keys).await?;
+    let group = group::view(
+        items
+            .iter()
+            .find(|i| i.sk == keys[0].1)
+            .ok_or(AppError::NotFound("group"))?,
+    );
+    let external_id = items
+        .iter()
+        .find(|i| i.sk == keys[1].1)
+        .and_then(|i| i.s(attr::EXTERNAL_ID).map(str::to_owned));
     let members = if with_members {
         Some(member_list(svc, scope, id).await?)
     } else {
         None
     };
-    let external_id = external_id(svc, scope, id).await?;
     Ok(ScimGroup {
         group,
         members,
@@ -294,18 +296,34 @@ pub async fn replace(
     external: Option<String>,
     now: OffsetDateTime,
 ) -> Result<ScimGroup, AppError> {
-    let members = dedup(members);
     check_external(external.as_deref())?;
     let old = load(svc, scope, id, true).await?;
+    replace_from(svc, scope, actor, old, name, members, external, now).await
+}
+
+/// [`replace`] of a group read already with its members (a PATCH applies its operations to what it read).
+#[allow(clippy::too_many_arguments)]
+pub async fn replace_from(
+    svc: &Services,
+    scope: &Scope,
+    actor: &Actor,
+    old: ScimGroup,
+    name: Name,
+    members: Vec<String>,
+    external: Option<String>,
+    now: OffsetDateTime,
+) -> Result<ScimGroup, AppError> {
+    let members = dedup(members);
+    check_external(external.as_deref())?;
+    let id = &old.group.id.clone();
+    let old_members = match &old.members {
+        Some(m) => m.clone(),
+        None => member_list(svc, scope, id).await?,
+    };
     if old.external_id != external {
         set_external_id(svc, scope, id, external.as_deref()).await?;
     }
-    let old_ids: HashSet<String> = old
-        .members
-        .iter()
-        .flatten()
-        .map(|(u, _)| u.clone())
-        .collect();
+    let old_ids: HashSet<String> = old_members.iter().map(|(u, _)| u.clone()).collect();
     let new_ids: HashSet<&String> = members.iter().collect();
     let add: Vec<String> = members
         .iter()

@@ -84,7 +84,7 @@ pub async fn create(
         ));
     }
     let id = new_id();
-    let (token, hash) = crypto::new_token();
+    let (token, hash) = new_scim_token(&scope.tenant, &id);
     let ts = now.unix_timestamp();
     let mut tx = Tx::new();
     tx.push(Write::put_new(
@@ -234,24 +234,55 @@ impl ScimCaller {
     }
 }
 
+/// A new SCIM token naming its tenant and its own id in clear before the secret,
+/// `<tenant id>.<token id>.<secret>` (as a session token names its tenant and user), so its check reads
+/// the token's item and the tenant item in ONE BatchGetItem; and the SHA-256 of the whole token, which
+/// the token's item keeps (a token whose ids are altered matches no item).
+fn new_scim_token(tenant: &TenantId, id: &str) -> (SecretString, String) {
+    use secrecy::ExposeSecret as _;
+    let (secret, _) = crypto::new_token();
+    let token = format!("{tenant}.{id}.{}", secret.expose_secret());
+    let hash = crypto::token_hash(&token);
+    (SecretString::from(token), hash)
+}
+
+/// The tenant and token id a SCIM token of the form of [`new_scim_token`] names (not yet verified: only the
+/// hash its item keeps vouches for them). `None` for a bare token (made before the ids were in it).
+fn ids_of_scim_token(token: &str) -> Option<(TenantId, String)> {
+    let mut parts = token.splitn(3, '.');
+    let (tenant, id, secret) = (parts.next()?, parts.next()?, parts.next()?);
+    (secret.len() >= 43 && !secret.contains('.') && crate::domain::ids::looks_like_id(id))
+        .then_some(())?;
+    Some((TenantId::parse(tenant)?, id.to_owned()))
+}
+
 /// Resolves a SCIM bearer token. Any failure is the same `Unauthenticated`: unknown, revoked, another kind
-/// of token, a tenant being purged or whose contract has ended.
+/// of token, a tenant being purged or whose contract has ended. A token naming its tenant and id costs one
+/// BatchGetItem (the token's item, whose hash must be the whole token's, and the tenant item); a bare one
+/// reads its global record first to learn them.
 pub async fn authenticate(
     svc: &Services,
     token: &str,
     now: OffsetDateTime,
 ) -> Result<ScimCaller, AppError> {
     let hash = crypto::token_hash(token);
-    let rec = svc
-        .store
-        .get(Table::Data, &layout::token_pk(&hash), layout::TOKEN_SK)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
-    if rec.s(attr::KIND) != Some(SCIM) {
-        return Err(AppError::Unauthenticated);
-    }
-    let tenant = TenantId::from_stored(rec.s(attr::TENANT).unwrap_or_default());
-    let token_id = rec.s(attr::TOKEN_ID).unwrap_or_default().to_owned();
+    let (tenant, token_id) = match ids_of_scim_token(token) {
+        Some(ids) => ids,
+        None => {
+            let rec = svc
+                .store
+                .get(Table::Data, &layout::token_pk(&hash), layout::TOKEN_SK)
+                .await?
+                .ok_or(AppError::Unauthenticated)?;
+            if rec.s(attr::KIND) != Some(SCIM) {
+                return Err(AppError::Unauthenticated);
+            }
+            (
+                TenantId::from_stored(rec.s(attr::TENANT).unwrap_or_default()),
+                rec.s(attr::TOKEN_ID).unwrap_or_default().to_owned(),
+            )
+        }
+    };
     let scope = match svc.scope(&tenant).await {
         Ok(s) => s,
         Err(AppError::NotFound(_)) => return Err(AppError::Unauthenticated),

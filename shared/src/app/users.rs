@@ -410,8 +410,12 @@ pub async fn set_disabled(
     Ok(new)
 }
 
-/// Deletes each id in turn, each one its own transaction as a single [`delete`]: the ids deleted, and the
-/// others with why (an id that cannot be one of ours is `NotFound`).
+/// Deletes many users: their items read in one BatchGetItem, each checked (oneself, the target rule), their
+/// tokens found (one Query each), then as few transactions as hold them (seat, org-admin, role and group
+/// counters summed over the users of a transaction, each user's audit entry beside its deletion). A
+/// transaction that fails (a user changed meanwhile, the last org admin among them) is done again one
+/// user at a time as a single [`delete`], so every id is judged on its own. Answers the ids deleted, and
+/// the others with why (an id that cannot be one of ours, or named again, is `NotFound`), in the order given.
 pub async fn delete_many(
     svc: &Services,
     scope: &Scope,
@@ -419,13 +423,76 @@ pub async fn delete_many(
     ids: Vec<String>,
     now: OffsetDateTime,
 ) -> (Vec<String>, Vec<(String, AppError)>) {
-    let (mut deleted, mut failed) = (vec![], vec![]);
-    for raw in ids {
-        let result = match UserId::parse(&raw) {
-            Some(id) => delete(svc, scope, by, &id, now).await,
-            None => Err(AppError::NotFound("user")),
+    let mut outcome: Vec<Option<Result<(), AppError>>> = ids.iter().map(|_| None).collect();
+    // The first mention of each id that can be deleted at all, by position.
+    let mut wanted: Vec<(usize, UserId)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (at, raw) in ids.iter().enumerate() {
+        let Some(id) = UserId::parse(raw) else {
+            outcome[at] = Some(Err(AppError::NotFound("user")));
+            continue;
         };
-        match result {
+        if !seen.insert(id.to_string()) {
+            // Deleted (or refused) at its first mention already.
+            outcome[at] = Some(Err(AppError::NotFound("user")));
+            continue;
+        }
+        if let Actor::User { id: me, .. } = &by.actor
+            && me == id.as_str()
+        {
+            outcome[at] = Some(Err(cannot_delete_self()));
+            continue;
+        }
+        wanted.push((at, id));
+    }
+    match leaving_users(svc, scope, by, &wanted).await {
+        Ok(found) => {
+            let mut chunk_users: Vec<(usize, Leaving)> = Vec::new();
+            let mut one_by_one: Vec<usize> = Vec::new();
+            let mut tokens_left = Vec::new();
+            for (at, r) in found {
+                match r {
+                    Ok(Some(l)) => chunk_users.push((at, l)),
+                    Ok(None) => one_by_one.push(at),
+                    Err(e) => outcome[at] = Some(Err(e)),
+                }
+            }
+            for chunk in pack(chunk_users) {
+                let (ats, users): (Vec<usize>, Vec<Leaving>) = chunk.into_iter().unzip();
+                match commit_deletions(svc, scope, &by.actor, &users, now).await {
+                    Ok(left) => {
+                        for at in ats {
+                            outcome[at] = Some(Ok(()));
+                        }
+                        tokens_left.extend(left);
+                    }
+                    // Each on its own, from a fresh read: which one failed, and why, is then its own answer.
+                    Err(_) => one_by_one.extend(ats),
+                }
+            }
+            // The profiles are gone, so these tokens no longer authenticate; now remove them too. The users
+            // are deleted whatever happens here: a token left behind is dead and expires by itself.
+            if let Err(e) = crate::app::records::token::delete_tokens(svc, scope, tokens_left).await
+            {
+                tracing::warn!(error = %e, "tokens of deleted users were left to expire");
+            }
+            one_by_one.sort_unstable();
+            for at in one_by_one {
+                if let Some(id) = UserId::parse(&ids[at]) {
+                    outcome[at] = Some(delete(svc, scope, by, &id, now).await);
+                }
+            }
+        }
+        Err(_) => {
+            // The batched read failed (the store unavailable): every id is tried on its own.
+            for (at, id) in &wanted {
+                outcome[*at] = Some(delete(svc, scope, by, id, now).await);
+            }
+        }
+    }
+    let (mut deleted, mut failed) = (vec![], vec![]);
+    for (raw, o) in ids.into_iter().zip(outcome) {
+        match o.unwrap_or(Err(AppError::NotFound("user"))) {
             Ok(()) => deleted.push(raw),
             Err(e) => failed.push((raw, e)),
         }
@@ -433,14 +500,331 @@ pub async fn delete_many(
     (deleted, failed)
 }
 
+/// A user's tokens by key: each token's global record (`TOKEN#<hash>`) and index item.
+type TokenKeys = Vec<(String, String)>;
+
+/// A user about to be deleted: the record as read (the deletion is conditioned on it), the group revision
+/// read with it, and its tokens (global record and index item).
+struct Leaving {
+    user: UserRecord,
+    groups_rev: i64,
+    tokens: TokenKeys,
+}
+
+/// The token kinds a deleted user loses: all of them.
+const DELETED_TOKEN_KINDS: &[&str] = &[
+    SESSION,
+    INVITATION,
+    RESET,
+    crate::app::records::factor::CHALLENGE,
+    crate::app::records::factor::RECOVERY,
+];
+
+fn cannot_delete_self() -> AppError {
+    AppError::conflict("cannot_delete_self", "you cannot delete your own account")
+}
+
+/// The users of `wanted` read in one BatchGetItem (per 100), each checked by the target rule (a role's
+/// grants read once however many users hold it), with their tokens (one Query each, run together).
+/// `Ok(None)` for a user to delete on its own (in more groups than one transaction holds).
+async fn leaving_users(
+    svc: &Services,
+    scope: &Scope,
+    by: &Authority,
+    wanted: &[(usize, UserId)],
+) -> Result<Vec<(usize, Result<Option<Leaving>, AppError>)>, AppError> {
+    let keys: Vec<(String, String)> = wanted
+        .iter()
+        .map(|(_, id)| (scope.pk(), layout::user_sk(id)))
+        .collect();
+    let mut items = std::collections::HashMap::new();
+    for chunk in keys.chunks(crate::ports::store::BATCH_GET_CHUNK) {
+        for item in svc.store.batch_get(Table::Data, chunk).await? {
+            items.insert(item.sk.clone(), item);
+        }
+    }
+    let mut allowed: std::collections::HashMap<(String, bool), bool> =
+        std::collections::HashMap::new();
+    let mut checked = Vec::new();
+    for (at, id) in wanted {
+        let Some(item) = items.get(&layout::user_sk(id)) else {
+            checked.push((*at, Err(AppError::NotFound("user"))));
+            continue;
+        };
+        let user = match UserRecord::from_item(scope, item) {
+            Ok(u) => u,
+            Err(e) => {
+                checked.push((*at, Err(e)));
+                continue;
+            }
+        };
+        let key = (user.role_id.clone(), user.org_admin);
+        let ok = match allowed.get(&key) {
+            Some(ok) => Ok(*ok),
+            None => match by.check_target(svc, scope, &user).await {
+                Ok(()) => Ok(true),
+                Err(AppError::TargetOutranksCaller) => Ok(false),
+                Err(e) => Err(e),
+            },
+        };
+        match ok {
+            Ok(ok) => {
+                allowed.insert(key, ok);
+                if !ok {
+                    checked.push((*at, Err(AppError::TargetOutranksCaller)));
+                } else if user.group_ids.len() > MAX_GROUPS_IN_DELETE {
+                    checked.push((*at, Ok(None)));
+                } else {
+                    let groups_rev = item.n(attr::GROUPS_REV).unwrap_or(0);
+                    checked.push((*at, Ok(Some((user, groups_rev)))));
+                }
+            }
+            Err(e) => checked.push((*at, Err(e))),
+        }
+    }
+    use futures_util::StreamExt;
+    let to_query: Vec<Option<UserId>> = checked
+        .iter()
+        .map(|(_, r)| match r {
+            Ok(Some((user, _))) => Some(user.id.clone()),
+            _ => None,
+        })
+        .collect();
+    // A few Queries at a time: up to a thousand ids may come in one request.
+    let tokens: Vec<Option<Result<TokenKeys, AppError>>> = futures_util::stream::iter(to_query)
+        .map(|id| async move {
+            let id = id?;
+            Some(
+                crate::app::records::token::user_token_index(svc, scope, &id)
+                    .await
+                    .map(|index| {
+                        crate::app::records::token::token_keys(
+                            &id,
+                            index,
+                            DELETED_TOKEN_KINDS,
+                            None,
+                        )
+                    }),
+            )
+        })
+        .buffered(8)
+        .collect()
+        .await;
+    Ok(checked
+        .into_iter()
+        .zip(tokens)
+        .map(|((at, r), tokens)| {
+            let r = match (r, tokens) {
+                (Ok(Some((user, groups_rev))), Some(Ok(tokens))) => Ok(Some(Leaving {
+                    user,
+                    groups_rev,
+                    tokens,
+                })),
+                (Ok(Some(_)), Some(Err(e))) => Err(e),
+                (Ok(_), _) => Ok(None),
+                (Err(e), _) => Err(e),
+            };
+            (at, r)
+        })
+        .collect())
+}
+
+/// The items of a user's own in its deleting transaction, tokens aside: profile, guards, subscriptions,
+/// SCIM attributes, audit entry, and per group the membership item.
+fn own_items(u: &Leaving) -> usize {
+    1 + usize::from(u.user.email_index.is_some())
+        + usize::from(u.user.login_index.is_some())
+        + crate::app::records::subscription::Kind::ALL.len()
+        + 2
+        + u.user.group_ids.len()
+}
+
+/// Users grouped into transactions of at most [`MAX_TRANSACTION_ITEMS`](crate::ports::store::MAX_TRANSACTION_ITEMS):
+/// each user's own items and tokens, and the counters of the transaction (tenant item, custom roles,
+/// groups) once each. A user whose tokens alone do not fit goes alone; its tokens left over are deleted
+/// right after its transaction.
+fn pack(users: Vec<(usize, Leaving)>) -> Vec<Vec<(usize, Leaving)>> {
+    use std::collections::HashSet;
+    let max = crate::ports::store::MAX_TRANSACTION_ITEMS;
+    let mut out: Vec<Vec<(usize, Leaving)>> = Vec::new();
+    let mut cur: Vec<(usize, Leaving)> = Vec::new();
+    let (mut used, mut shared) = (0, HashSet::<String>::new());
+    for (at, u) in users {
+        let mut adds: HashSet<String> = HashSet::new();
+        if u.user.status != Status::Disabled {
+            adds.insert(layout::META.to_owned());
+        }
+        if crate::domain::permissions::builtin(&u.user.role_id).is_none() {
+            adds.insert(format!("role {}", u.user.role_id));
+        }
+        for g in &u.user.group_ids {
+            adds.insert(format!("group {g}"));
+        }
+        let new_shared = adds.difference(&shared).count();
+        let cost = own_items(&u) + 2 * u.tokens.len() + new_shared;
+        if !cur.is_empty() && used + cost > max {
+            out.push(std::mem::take(&mut cur));
+            used = 0;
+            shared.clear();
+        }
+        used += own_items(&u) + 2 * u.tokens.len() + adds.difference(&shared).count();
+        shared.extend(adds);
+        cur.push((at, u));
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Deletes `users` in one transaction: their items, the tokens that fit beside them, and each counter once
+/// with their sum: the seats and org-admin places of those not disabled (never the last org admin), each
+/// custom role's holders, each live group's member count. Answers the tokens that did not fit, for the
+/// caller to delete right after.
+async fn commit_deletions(
+    svc: &Services,
+    scope: &Scope,
+    actor: &Actor,
+    users: &[Leaving],
+    now: OffsetDateTime,
+) -> Result<Vec<(String, String)>, AppError> {
+    use std::collections::BTreeMap;
+    let gids: Vec<crate::domain::ids::GroupId> = {
+        let mut all: Vec<&String> = users.iter().flat_map(|u| &u.user.group_ids).collect();
+        all.sort_unstable();
+        all.dedup();
+        all.into_iter()
+            .map(|g| crate::domain::ids::GroupId::from_stored(g.clone()))
+            .collect()
+    };
+    let live = crate::app::records::membership::live_groups(svc, scope, &gids).await?;
+    let log_key = svc.log_key(&scope.tenant).await?;
+    let mut tx = Tx::new();
+    let (mut seats, mut org_admins) = (0, 0);
+    let mut roles: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut groups: BTreeMap<String, i64> = BTreeMap::new();
+    for Leaving {
+        user, groups_rev, ..
+    } in users
+    {
+        let id = &user.id;
+        for g in &user.group_ids {
+            let gid = crate::domain::ids::GroupId::from_stored(g.clone());
+            tx.push(Write::delete(
+                Table::Data,
+                scope.pk(),
+                layout::member_sk(&gid, id),
+            ));
+            let sk = layout::group_sk(&gid);
+            if live.contains(&sk) {
+                *groups.entry(sk).or_default() += 1;
+            }
+        }
+        // Neither the profile nor the groups changed since the read (the revision only grows, so "not yet
+        // past the value read" is "unchanged", and also holds for a user who never had a membership).
+        tx.guard(
+            Write::Delete {
+                table: Table::Data,
+                pk: scope.pk(),
+                sk: layout::user_sk(id),
+                cond: Some(Cond::And(vec![
+                    Cond::Eq(attr::UPDATED, Value::N(user.updated)),
+                    Cond::Not(Box::new(Cond::Ge(attr::GROUPS_REV, groups_rev + 1))),
+                ])),
+            },
+            user_changed,
+        );
+        for sk in user
+            .email_index
+            .iter()
+            .map(|i| layout::email_guard_sk(i))
+            .chain(user.login_index.iter().map(|i| layout::login_guard_sk(i)))
+        {
+            tx.push(Write::delete(Table::Data, scope.pk(), sk));
+        }
+        for w in crate::app::records::subscription::unsubscribe_writes(scope, id) {
+            tx.push(w);
+        }
+        // The attributes SCIM keeps beside the profile (externalId, enterprise fields), if any.
+        tx.push(Write::delete(
+            Table::Data,
+            scope.pk(),
+            layout::scim_user_sk(id),
+        ));
+        // A disabled user holds no seat and is not counted among the org admins (see [`set_disabled`]).
+        if user.status != Status::Disabled {
+            seats += 1;
+            org_admins += i64::from(user.org_admin);
+        }
+        if crate::app::records::role::holder_change(scope, &user.role_id, -1).is_some() {
+            *roles.entry(user.role_id.as_str()).or_default() += 1;
+        }
+        tx.push(audit::entry(
+            &scope.tenant,
+            &log_key,
+            actor,
+            Entry {
+                action: "user.delete",
+                target_type: "user",
+                target_id: id.as_str(),
+            },
+            now,
+        ));
+    }
+    for (sk, n) in groups {
+        tx.push(Write::Update {
+            table: Table::Data,
+            pk: scope.pk(),
+            sk,
+            changes: vec![Change::Add(attr::MEMBER_COUNT, -n)],
+            cond: Some(Cond::Ge(attr::MEMBER_COUNT, n)),
+        });
+    }
+    if seats > 0 {
+        tx.guard(
+            crate::app::records::user::seats_release(scope, seats, org_admins),
+            move || {
+                if org_admins > 0 {
+                    AppError::conflict(
+                        "last_org_admin",
+                        "the last organisation admin of a tenant cannot be deleted",
+                    )
+                } else {
+                    user_changed()
+                }
+            },
+        );
+    }
+    for (role, n) in roles {
+        if let Some(h) = crate::app::records::role::holder_change(scope, role, -n) {
+            tx.push(h);
+        }
+    }
+    // The tokens: in the transaction as far as they fit, the rest right after it.
+    let mut after = Vec::new();
+    for u in users {
+        for t in &u.tokens {
+            if after.is_empty() && tx.len() + 2 <= crate::ports::store::MAX_TRANSACTION_ITEMS {
+                for w in crate::app::records::token::token_deletes(scope, std::slice::from_ref(t)) {
+                    tx.push(w);
+                }
+            } else {
+                after.push(t.clone());
+            }
+        }
+    }
+    tx.commit(svc.store.as_ref()).await?;
+    Ok(after)
+}
+
 /// How often a deletion reads the user again when a concurrent write to the user (a profile change, a
 /// membership added or removed) made its transaction fail, before it answers `conflict`.
 const DELETE_ATTEMPTS: usize = 5;
 
-/// Deletes a user at once and for good: profile, guards, seat and memberships in one transaction (so no
-/// half-deleted user is ever visible), then every token of the user. Not oneself; not the last org admin.
-/// A write racing the deletion makes it start over from a fresh read, so it never leaves a membership
-/// (or a count) of the deleted user behind.
+/// Deletes a user at once and for good: profile, guards, seat, memberships and tokens in one transaction
+/// (so no half-deleted user is ever visible; tokens beyond what one transaction holds right after). Not
+/// oneself; not the last org admin. A write racing the deletion makes it start over from a fresh read, so
+/// it never leaves a membership (or a count) of the deleted user behind.
 pub async fn delete(
     svc: &Services,
     scope: &Scope,
@@ -452,10 +836,7 @@ pub async fn delete(
     if let Actor::User { id: me, .. } = actor
         && me == id.as_str()
     {
-        return Err(AppError::conflict(
-            "cannot_delete_self",
-            "you cannot delete your own account",
-        ));
+        return Err(cannot_delete_self());
     }
     let mut attempt = 1;
     loop {
@@ -500,81 +881,22 @@ async fn delete_once(
         }
         return Box::pin(delete_once(svc, scope, by, id, now)).await;
     }
-    let mut tx = Tx::new();
-    for w in crate::app::records::membership::leave_all_writes(svc, scope, &user).await? {
-        tx.push(w);
-    }
-    // Neither the profile nor the groups changed since the read (the revision only grows, so "not yet
-    // past the value read" is "unchanged", and also holds for a user who never had a membership).
-    tx.guard(
-        Write::Delete {
-            table: Table::Data,
-            pk: scope.pk(),
-            sk: layout::user_sk(id),
-            cond: Some(Cond::And(vec![
-                Cond::Eq(attr::UPDATED, Value::N(user.updated)),
-                Cond::Not(Box::new(Cond::Ge(attr::GROUPS_REV, groups_rev + 1))),
-            ])),
-        },
-        user_changed,
-    );
-    for sk in user
-        .email_index
-        .iter()
-        .map(|i| layout::email_guard_sk(i))
-        .chain(user.login_index.iter().map(|i| layout::login_guard_sk(i)))
-    {
-        tx.push(Write::delete(Table::Data, scope.pk(), sk));
-    }
-    for w in crate::app::records::subscription::unsubscribe_writes(scope, id) {
-        tx.push(w);
-    }
-    // The attributes SCIM keeps beside the profile (externalId, enterprise fields), if any.
-    tx.push(Write::delete(
-        Table::Data,
-        scope.pk(),
-        layout::scim_user_sk(id),
-    ));
-    // A disabled user holds no seat and is not counted among the org admins (see [`set_disabled`]).
-    if user.status != Status::Disabled {
-        tx.guard(seat_write(scope, user.org_admin, -1), || {
-            AppError::conflict(
-                "last_org_admin",
-                "the last organisation admin of a tenant cannot be deleted",
-            )
-        });
-    }
-    if let Some(h) = crate::app::records::role::holder_change(scope, &user.role_id, -1) {
-        tx.push(h);
-    }
-    let log_key = svc.log_key(&scope.tenant).await?;
-    tx.push(audit::entry(
-        &scope.tenant,
-        &log_key,
-        actor,
-        Entry {
-            action: "user.delete",
-            target_type: "user",
-            target_id: id.as_str(),
-        },
-        now,
-    ));
-    tx.commit(svc.store.as_ref()).await?;
-    // The profile is gone, so the tokens no longer authenticate; now remove them too.
-    crate::app::records::token::revoke_tokens(
+    let index = crate::app::records::token::user_token_index(svc, scope, id).await?;
+    let tokens = crate::app::records::token::token_keys(id, index, DELETED_TOKEN_KINDS, None);
+    let left = commit_deletions(
         svc,
         scope,
-        id,
-        &[
-            crate::app::records::token::SESSION,
-            crate::app::records::token::INVITATION,
-            crate::app::records::token::RESET,
-            crate::app::records::factor::CHALLENGE,
-            crate::app::records::factor::RECOVERY,
-        ],
-        None,
+        actor,
+        &[Leaving {
+            user,
+            groups_rev,
+            tokens,
+        }],
+        now,
     )
     .await?;
+    // The profile is gone, so the tokens left no longer authenticate; now remove them too.
+    crate::app::records::token::delete_tokens(svc, scope, left).await?;
     Ok(())
 }
 
@@ -615,9 +937,20 @@ pub async fn reissue(
     match delivery {
         user::Delivery::InviteLink => {
             let email = user.email.clone().ok_or(AppError::DeliveryRequiresEmail)?;
-            revoke_tokens(svc, scope, user_id, &[INVITATION, RESET], None).await?;
+            // Earlier links stop working: deleted in the transaction that writes the new one (when they fit
+            // it; a user has a few at most), else before it.
+            let index = crate::app::records::token::user_token_index(svc, scope, user_id).await?;
+            let mut earlier =
+                crate::app::records::token::token_keys(user_id, index, &[INVITATION, RESET], None);
+            if 2 * earlier.len() + 4 > crate::ports::store::MAX_TRANSACTION_ITEMS {
+                crate::app::records::token::delete_tokens(svc, scope, std::mem::take(&mut earlier))
+                    .await?;
+            }
             let (token, hash) = crypto::new_token();
             let mut tx = Tx::new();
+            for w in crate::app::records::token::token_deletes(scope, &earlier) {
+                tx.push(w);
+            }
             tx.guard(
                 Write::Check {
                     table: Table::Data,

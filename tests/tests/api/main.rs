@@ -5,6 +5,7 @@
 mod api;
 mod authz;
 mod aws_faults;
+mod bulk_delete;
 mod contract_end;
 mod credentials;
 mod disabled;

@@ -52,6 +52,68 @@ both_backends!(
                 .await
                 .is_err()
         );
+        // The token names its tenant and its id before the secret (one read checks it); altering either,
+        // or the secret, matches nothing.
+        let parts: Vec<&str> = token.splitn(3, '.').collect();
+        assert_eq!(
+            (parts.len(), parts[0], parts[1]),
+            (3, t.id.as_str(), id.as_str()),
+            "{token}"
+        );
+        for forged in [
+            format!("{}.{}.{}", other.id, parts[1], parts[2]),
+            format!("{}.{}.{}", parts[0], "0".repeat(26), parts[2]),
+            format!("{}.{}.{}x", parts[0], parts[1], parts[2]),
+            parts[2].to_owned(),
+        ] {
+            assert!(
+                kanri::app::scim_tokens::authenticate(&app.svc, &forged, now)
+                    .await
+                    .is_err(),
+                "{forged}"
+            );
+        }
+        // A bare token of the form made before (its tenant learnt from its global record) still works.
+        {
+            use kanri::app::layout::{self, attr};
+            use kanri::ports::{Item, Table, Value, Write};
+            let bare = "b".repeat(43);
+            let hash = kanri::crypto::token_hash(&bare);
+            let bare_id = kanri::domain::ids::new_id();
+            app.svc
+                .store
+                .transact(vec![
+                    Write::put_new(
+                        Table::Data,
+                        Item::new(layout::token_pk(&hash), layout::TOKEN_SK)
+                            .with(attr::KIND, Value::S("scim".into()))
+                            .with(attr::TENANT, Value::S(t.id.clone()))
+                            .with(attr::TOKEN_ID, Value::S(bare_id.clone())),
+                    ),
+                    Write::put_new(
+                        Table::Data,
+                        Item::new(format!("T#{}", t.id), layout::scim_token_sk(&bare_id))
+                            .with(attr::NAME, Value::S("old".into()))
+                            .with(attr::HASH, Value::S(hash))
+                            .with(attr::CREATED, Value::N(1)),
+                    ),
+                ])
+                .await
+                .expect("the old form stored");
+            let old = kanri::app::scim_tokens::authenticate(&app.svc, &bare, now)
+                .await
+                .expect("a bare token authenticates");
+            assert_eq!(old.token_name, "old");
+            let gone = app
+                .delete(&format!("/v1/scim-tokens/{bare_id}"), &t.admin_token)
+                .await;
+            assert_eq!(gone.status, StatusCode::NO_CONTENT, "{gone:?}");
+            assert!(
+                kanri::app::scim_tokens::authenticate(&app.svc, &bare, now)
+                    .await
+                    .is_err()
+            );
+        }
         let used = app.get("/v1/scim-tokens", &t.admin_token).await;
         assert!(
             used.body["items"][0]["last_used_at"].is_string(),

@@ -277,14 +277,13 @@ pub(crate) fn unlink_many(
     w
 }
 
-/// The writes that take a user out of all its groups, for the transaction that deletes the user. Groups
-/// deleted meanwhile only lose the membership item (their counter is gone with them).
-pub async fn leave_all_writes(
+/// The sort keys (`GROUP#<id>`) of those of `gids` that still exist: one BatchGetItem per 100 groups, none
+/// for no group. A group deleted meanwhile has no counter left to change.
+pub async fn live_groups(
     svc: &Services,
     scope: &Scope,
-    user: &UserRecord,
-) -> Result<Vec<Write>, AppError> {
-    let gids: Vec<GroupId> = user.group_ids.iter().map(GroupId::from_stored).collect();
+    gids: &[GroupId],
+) -> Result<HashSet<String>, AppError> {
     let keys: Vec<(String, String)> = gids
         .iter()
         .map(|g| (scope.pk(), layout::group_sk(g)))
@@ -295,24 +294,7 @@ pub async fn leave_all_writes(
             live.insert(item.sk);
         }
     }
-    let mut w = Vec::new();
-    for g in &gids {
-        w.push(Write::delete(
-            Table::Data,
-            scope.pk(),
-            layout::member_sk(g, &user.id),
-        ));
-        if live.contains(&layout::group_sk(g)) {
-            w.push(Write::Update {
-                table: Table::Data,
-                pk: scope.pk(),
-                sk: layout::group_sk(g),
-                changes: vec![Change::Add(attr::MEMBER_COUNT, -1)],
-                cond: Some(Cond::Ge(attr::MEMBER_COUNT, 1)),
-            });
-        }
-    }
-    Ok(w)
+    Ok(live)
 }
 
 /// A page of a group's members (users), in user-id order.
@@ -323,8 +305,21 @@ pub async fn members(
     page: PageRequest,
 ) -> Result<Page<UserRecord>, AppError> {
     let prefix = layout::members_prefix(id);
-    let after = page.after_key(|k| layout::is_id_key(&prefix, k))?;
+    page.after_key(|k| layout::is_id_key(&prefix, k))?;
     crate::app::records::group::load(svc, scope, id).await?;
+    member_page(svc, scope, id, page).await
+}
+
+/// A page of the members of a group known to exist (read already by the caller): one Query of the
+/// memberships, one BatchGetItem of the users.
+pub async fn member_page(
+    svc: &Services,
+    scope: &Scope,
+    id: &GroupId,
+    page: PageRequest,
+) -> Result<Page<UserRecord>, AppError> {
+    let prefix = layout::members_prefix(id);
+    let after = page.after_key(|k| layout::is_id_key(&prefix, k))?;
     let page = svc
         .store
         .query(

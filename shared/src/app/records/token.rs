@@ -123,7 +123,39 @@ pub async fn user_token_index(
     Ok(out)
 }
 
-/// Revokes every token of a user (sessions, invitations, resets) except `keep`, in batches.
+/// The keys of a user's tokens of one of `kinds` among the items of its token index
+/// ([`user_token_index`]), but `keep`: each token's global record (`TOKEN#<hash>`) and its index item.
+pub fn token_keys(
+    user: &UserId,
+    index: Vec<Item>,
+    kinds: &[&str],
+    keep: Option<&str>,
+) -> Vec<(String, String)> {
+    let prefix = layout::user_tokens_prefix(user);
+    index
+        .into_iter()
+        .filter(|item| kinds.iter().any(|k| item.s(attr::KIND) == Some(k)))
+        .filter_map(|item| {
+            let hash = item.sk.strip_prefix(&prefix).unwrap_or_default();
+            (Some(hash) != keep).then(|| (layout::token_pk(hash), item.sk.clone()))
+        })
+        .collect()
+}
+
+/// The deletes of the tokens of [`token_keys`], to go into a transaction (two items each).
+pub fn token_deletes(scope: &Scope, keys: &[(String, String)]) -> Vec<Write> {
+    keys.iter()
+        .flat_map(|(pk, sk)| {
+            [
+                Write::delete(Table::Data, pk.clone(), layout::TOKEN_SK),
+                Write::delete(Table::Data, scope.pk(), sk.clone()),
+            ]
+        })
+        .collect()
+}
+
+/// Revokes every token of a user (sessions, invitations, resets) except `keep`: in one transaction when
+/// they fit one, else in batches.
 pub async fn revoke_tokens(
     svc: &Services,
     scope: &Scope,
@@ -131,17 +163,27 @@ pub async fn revoke_tokens(
     kinds: &[&str],
     keep: Option<&str>,
 ) -> Result<usize, AppError> {
-    let prefix = layout::user_tokens_prefix(user);
-    let writes: Vec<(String, String)> = user_token_index(svc, scope, user)
-        .await?
-        .into_iter()
-        .filter(|item| kinds.iter().any(|k| item.s(attr::KIND) == Some(k)))
-        .filter_map(|item| {
-            let hash = item.sk.strip_prefix(&prefix).unwrap_or_default();
-            (Some(hash) != keep).then(|| (layout::token_pk(hash), item.sk.clone()))
-        })
-        .collect();
+    let index = user_token_index(svc, scope, user).await?;
+    let writes = token_keys(user, index, kinds, keep);
+    delete_tokens(svc, scope, writes).await
+}
+
+/// Deletes the tokens of [`token_keys`]: in one transaction when they fit one (both items of a token go
+/// together), else the global records in batches first (once they are gone the tokens no longer work),
+/// then the index items.
+pub async fn delete_tokens(
+    svc: &Services,
+    scope: &Scope,
+    writes: Vec<(String, String)>,
+) -> Result<usize, AppError> {
     let n = writes.len();
+    if n == 0 {
+        return Ok(0);
+    }
+    if 2 * n <= crate::ports::store::MAX_TRANSACTION_ITEMS {
+        svc.store.transact(token_deletes(scope, &writes)).await?;
+        return Ok(n);
+    }
     // The global records first: once they are gone the tokens no longer work.
     let globals = writes
         .iter()

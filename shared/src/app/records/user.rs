@@ -498,6 +498,28 @@ pub(crate) fn seat_write(scope: &Scope, org_admin: bool, delta: i64) -> Write {
     }
 }
 
+/// The seats (and org-admin places) of `users` users leaving at once, `org_admins` of them org admins: one
+/// write of the tenant item, as [`seat_write`] of each would be (never below one org admin left).
+pub(crate) fn seats_release(scope: &Scope, users: i64, org_admins: i64) -> Write {
+    let mut changes = vec![Change::Add(attr::SEATS_USED, -users)];
+    let mut conds = vec![Cond::Ge(attr::SEATS_USED, users)];
+    if org_admins > 0 {
+        changes.push(Change::Add(attr::ORG_ADMINS, -org_admins));
+        conds.push(Cond::Ge(attr::ORG_ADMINS, org_admins + 1));
+    }
+    Write::Update {
+        table: Table::Data,
+        pk: scope.pk(),
+        sk: layout::META.into(),
+        changes,
+        cond: Some(if conds.len() == 1 {
+            conds.remove(0)
+        } else {
+            Cond::And(conds)
+        }),
+    }
+}
+
 /// 409 `user_disabled`: what a disabled account cannot be given (credentials, the org-admin flag).
 pub(crate) fn user_disabled() -> AppError {
     AppError::conflict(

@@ -329,12 +329,28 @@ pub async fn replace(
 ) -> Result<ScimUser, AppError> {
     d.extra.check()?;
     let old = load(svc, scope, id).await?;
+    replace_from(svc, scope, by, id, old, d, now).await
+}
+
+/// [`replace`] of a user read already (a PATCH applies its operations to what it read).
+pub async fn replace_from(
+    svc: &Services,
+    scope: &Scope,
+    by: &Authority,
+    id: &UserId,
+    old: ScimUser,
+    d: Desired,
+    now: OffsetDateTime,
+) -> Result<ScimUser, AppError> {
+    d.extra.check()?;
     let was_active = old.user.status != Status::Disabled;
     let mut status = old.user.status;
+    // The user as the last step left it (`None`: as stored, read again at the end).
+    let mut current = Some(old.user.clone());
     if d.active != was_active {
-        status = users::set_disabled(svc, scope, by, id, !d.active, now)
-            .await?
-            .status;
+        let u = users::set_disabled(svc, scope, by, id, !d.active, now).await?;
+        status = u.status;
+        current = Some(u);
     }
     let email = match (&d.email, &old.user.email) {
         (Some(e), Some(o)) if e.as_str() == o => Patch::Keep,
@@ -354,6 +370,7 @@ pub async fn replace(
     // mailed to a removed address stops working.
     if d.email.is_none() && status == Status::Invited && old.user.password_hash.is_none() {
         users::reissue(svc, scope, by, id, Delivery::Generated, now).await?;
+        current = None;
     }
     let renamed = d.name.as_str() != old.user.name;
     if renamed || !matches!(email, Patch::Keep) || !matches!(login_id, Patch::Keep) {
@@ -362,9 +379,10 @@ pub async fn replace(
             email,
             login_id,
         };
-        users::update(svc, scope, by, id, changes, now).await?;
+        current = Some(users::update(svc, scope, by, id, changes, now).await?);
     }
-    if d.extra != old.extra || !old.provisioned {
+    let extra_written = d.extra != old.extra || !old.provisioned;
+    if extra_written {
         let mut tx = crate::app::tx::Tx::new();
         tx.guard(
             Write::Check {
@@ -394,5 +412,14 @@ pub async fn replace(
         ));
         tx.commit(svc.store.as_ref()).await?;
     }
-    load(svc, scope, id).await
+    // What was written is known: the user is read again only after a re-issue (whose record no step
+    // answers).
+    match current {
+        Some(user) => Ok(ScimUser {
+            user,
+            extra: if extra_written { d.extra } else { old.extra },
+            provisioned: true,
+        }),
+        None => load(svc, scope, id).await,
+    }
 }

@@ -853,17 +853,17 @@ pub async fn users_delete_confirm(
     }
     let mut found = Vec::new();
     let mut shown = Vec::new();
+    // The users in one batched read, shown in the order asked.
+    let uids: Vec<UserId> = ids.iter().filter_map(|raw| UserId::parse(raw)).collect();
+    let users = match crate::app::records::membership::existing_users(&s.svc, &p.scope, &uids).await
+    {
+        Ok(users) => users,
+        Err(e) => return page.failure(e),
+    };
     for raw in ids {
-        let Some(uid) = UserId::parse(&raw) else {
-            continue;
-        };
-        match user::load(&s.svc, &p.scope, &uid).await {
-            Ok(u) => {
-                shown.push((u.name.clone(), contact(&u)));
-                found.push(raw);
-            }
-            Err(AppError::NotFound(_)) => {}
-            Err(e) => return page.failure(e),
+        if let Some(u) = users.get(&raw) {
+            shown.push((u.name.clone(), contact(u)));
+            found.push(raw);
         }
     }
     if found.is_empty() {
@@ -895,20 +895,21 @@ pub async fn users_delete(
     if ids.is_empty() || ids.len() > DELETE_LIMIT {
         return page.redirect("/admin/users");
     }
-    // Names for the report, read before they are gone.
-    let mut names = std::collections::HashMap::new();
-    for raw in &ids {
-        if let Some(uid) = UserId::parse(raw)
-            && let Ok(u) = user::load(&s.svc, &p.scope, &uid).await
-        {
-            names.insert(raw.clone(), u.name);
-        }
-    }
     let (deleted, failed) =
         users::delete_many(&s.svc, &p.scope, &p.authority(), ids, ktime::now()).await;
     if failed.is_empty() {
         return page.redirect(&format!("/admin/users?done=deleted&n={}", deleted.len()));
     }
+    // Names for the report: those not deleted are still there (one batched read; an id otherwise).
+    let not_deleted: Vec<UserId> = failed
+        .iter()
+        .filter_map(|(raw, _)| UserId::parse(raw))
+        .collect();
+    let names: std::collections::HashMap<String, String> =
+        crate::app::records::membership::existing_users(&s.svc, &p.scope, &not_deleted)
+            .await
+            .map(|users| users.into_iter().map(|(id, u)| (id, u.name)).collect())
+            .unwrap_or_default();
     let mut lines = vec![if page.en {
         format!(
             "Deleted {} user(s). {} could not be deleted:",

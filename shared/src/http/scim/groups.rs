@@ -283,7 +283,8 @@ pub async fn patch(
     let id = group_id(&id)?;
     let ops = patch::parse(&body)?;
     let b = base(&s);
-    let old = to_json(&b, &scim_groups::load(&s.svc, &c.scope, &id, true).await?);
+    let loaded = scim_groups::load(&s.svc, &c.scope, &id, true).await?;
+    let old = to_json(&b, &loaded);
     let mut v = old.clone();
     patch::apply(&mut v, &ops)?;
     for read_only in ["id", "meta"] {
@@ -295,11 +296,11 @@ pub async fn patch(
         }
     }
     let (name, members, external) = desired(&v)?;
-    let g = scim_groups::replace(
+    let g = scim_groups::replace_from(
         &s.svc,
         &c.scope,
         &c.actor(),
-        &id,
+        loaded,
         name,
         members,
         external,

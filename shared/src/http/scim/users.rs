@@ -504,7 +504,8 @@ pub async fn patch(
         }
     }
     let d = desired(&v)?;
-    let u = scim_users::replace(&s.svc, &c.scope, &c.authority(), &id, d, time::now()).await?;
+    let u = scim_users::replace_from(&s.svc, &c.scope, &c.authority(), &id, old, d, time::now())
+        .await?;
     Ok(scim_json(StatusCode::OK, &to_json(&b, &u)))
 }
 
