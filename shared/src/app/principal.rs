@@ -18,6 +18,7 @@ use crate::crypto;
 use crate::domain::ids::{TenantId, UserId};
 use crate::domain::permissions::Grants;
 use crate::domain::values::Login;
+use crate::ports::prefetch::Prefetched;
 use crate::ports::{Change, Cond, Item, Table, Value, Write};
 
 /// The caller of a tenant endpoint, established from the session alone.
@@ -70,13 +71,30 @@ pub async fn authenticate_from(
     source: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<Principal, AppError> {
+    authenticate_with(svc, token, source, now, &[])
+        .await
+        .map(|(p, _)| p)
+}
+
+/// [`authenticate_from`], reading with the session the items of the caller's tenant under the sort keys
+/// `also` (what the route will read by key: the user its path names…), in the same BatchGetItem. Once
+/// the session is checked, those items, the caller's user item and the tenant item are returned for the
+/// request to be served from (`ports::prefetch`); on any failure nothing read is handed out.
+pub async fn authenticate_with(
+    svc: &Services,
+    token: &str,
+    source: Option<&str>,
+    now: OffsetDateTime,
+    also: &[String],
+) -> Result<(Principal, Prefetched), AppError> {
     let hash = crypto::token_hash(token);
     let Some(SessionItems {
         rec,
         tenant,
         user_item,
         meta,
-    }) = session_items(svc, token, &hash, now).await?
+        prefetched,
+    }) = session_items(svc, token, &hash, now, also).await?
     else {
         return Err(AppError::Unauthenticated);
     };
@@ -133,14 +151,17 @@ pub async fn authenticate_from(
     let grants = crate::app::records::role::grants_of(svc, &scope, &user.role_id)
         .await?
         .unwrap_or_default();
-    Ok(Principal {
-        scope,
-        user,
-        grants,
-        session_hash: hash,
-        policy,
-        mfa_enrolment_required,
-    })
+    Ok((
+        Principal {
+            scope,
+            user,
+            grants,
+            session_hash: hash,
+            policy,
+            mfa_enrolment_required,
+        },
+        prefetched,
+    ))
 }
 
 /// A new session token, `<tenant id>.<user id>.<secret>`: the ids in clear let the session check read the
@@ -167,23 +188,26 @@ fn ids_of_session_token(token: &str) -> Option<(TenantId, UserId)> {
 }
 
 /// What the session check reads: the live session item, the tenant it belongs to, its user's item and the
-/// tenant item.
+/// tenant item; and for the request, those two items and the ones asked for besides (found or not).
 struct SessionItems {
     rec: Item,
     tenant: TenantId,
     user_item: Item,
     meta: Item,
+    prefetched: Prefetched,
 }
 
 /// The session of `token` (hash `hash`) with its user and tenant items, or `None` (a 401) when any of them
 /// is missing or the session is not live. A token naming its tenant and user takes ONE BatchGetItem, and
 /// its session item must name exactly that tenant and user; a bare token (sessions opened before the ids
-/// were in the token) reads its session item first to learn them, then the two others.
+/// were in the token) reads its session item first to learn them, then the two others. The items of the
+/// tenant's partition under the sort keys `also` come in the same BatchGetItem.
 async fn session_items(
     svc: &Services,
     token: &str,
     hash: &str,
     now: OffsetDateTime,
+    also: &[String],
 ) -> Result<Option<SessionItems>, AppError> {
     let live = |r: &Item| {
         r.s(attr::KIND) == Some(SESSION) && r.n(attr::EXPIRES).unwrap_or(0) > now.unix_timestamp()
@@ -203,7 +227,7 @@ async fn session_items(
     };
     let pk = layout::tenant_pk(&tenant);
     let user_key = (pk.clone(), layout::user_sk(&user_id));
-    let meta_key = (pk, layout::META.to_owned());
+    let meta_key = (pk.clone(), layout::META.to_owned());
     let token_key = (layout::token_pk(hash), layout::TOKEN_SK.to_owned());
     // The user and the tenant in the same read: a deleted user's sessions die with the profile (before
     // their token items are swept), and every session ends at the tenant's current contract end.
@@ -211,6 +235,15 @@ async fn session_items(
     if rec.is_none() {
         keys.push(token_key.clone());
     }
+    // Each key once (BatchGetItem refuses a key given twice): the path may name the caller.
+    let mut extra: Vec<(String, String)> = Vec::new();
+    for sk in also {
+        let key = (pk.clone(), sk.clone());
+        if !keys.contains(&key) && !extra.contains(&key) {
+            extra.push(key);
+        }
+    }
+    keys.extend(extra.iter().cloned());
     let mut items = svc.store.batch_get(Table::Data, &keys).await?;
     let mut take = |(pk, sk): &(String, String)| {
         let i = items.iter().position(|i| &i.pk == pk && &i.sk == sk)?;
@@ -232,11 +265,19 @@ async fn session_items(
             _ => return Ok(None),
         },
     };
+    let mut prefetched = Prefetched::default();
+    for key in extra {
+        let found = take(&key);
+        prefetched.insert(key.0, key.1, found);
+    }
+    prefetched.insert(user_key.0, user_key.1, Some(user_item.clone()));
+    prefetched.insert(meta_key.0, meta_key.1, Some(meta.clone()));
     Ok(Some(SessionItems {
         rec,
         tenant,
         user_item,
         meta,
+        prefetched,
     }))
 }
 

@@ -1,0 +1,93 @@
+//! What a session route will read by key, known from its path before the session is checked: read in the
+//! session check's BatchGetItem (`principal::authenticate_with`) and served to the handler from there
+//! (`ports::prefetch`).
+
+use crate::app::layout;
+use crate::domain::ids::{
+    GroupId, ImportId, PathParam, QuestionnaireId, RoleId, ScimTokenId, UploadId, UserId,
+};
+
+/// The sort keys, in the caller's tenant partition, of the items a route of path template `path` (as in
+/// the route table) reads by key, given its path parameters as the request has them: the item each
+/// `{id}` names, by the segment before it (`users/{id}`, `groups/{id}/members/{user_id}`…), and the
+/// tenant's SSO configuration on the routes that show or change it. An id the handler would refuse (a
+/// 404 without a read) names nothing here.
+pub fn sort_keys<'a>(
+    path: &str,
+    params: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Vec<String> {
+    let params: Vec<(&str, &str)> = params.into_iter().collect();
+    let value = |name: &str| params.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+    let mut out = Vec::new();
+    let mut before = "";
+    for segment in path.split('/') {
+        if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}'))
+            && let Some(v) = value(name)
+            && let Some(sk) = item_of(before, v)
+        {
+            out.push(sk);
+        }
+        before = segment;
+    }
+    if path == "/v1/tenant/sso" || path == "/admin/sso" || path.starts_with("/admin/sso/") {
+        out.push(layout::SSO_SK.to_owned());
+    }
+    out
+}
+
+/// The sort key of the item `id` names after the path segment `kind`.
+fn item_of(kind: &str, id: &str) -> Option<String> {
+    fn parse<T: PathParam>(id: &str) -> Option<T> {
+        T::from_path(id)
+    }
+    Some(match kind {
+        "users" | "members" => layout::user_sk(&parse::<UserId>(id)?),
+        "groups" => layout::group_sk(&parse::<GroupId>(id)?),
+        // A built-in role has no item.
+        "roles" => {
+            let role = parse::<RoleId>(id)?;
+            if role.builtin().is_some() {
+                return None;
+            }
+            layout::role_sk(role.as_str())
+        }
+        "uploads" => layout::upload_sk(parse::<UploadId>(id)?.as_str()),
+        "imports" => layout::import_sk(parse::<ImportId>(id)?.as_str()),
+        "questionnaires" => layout::questionnaire_sk(parse::<QuestionnaireId>(id)?.as_str()),
+        "scim-tokens" => layout::scim_token_sk(parse::<ScimTokenId>(id)?.as_str()),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "01m8ybex351a8vfgqew0qaj8yx";
+
+    #[test]
+    fn the_path_names_its_items_and_nothing_else() {
+        let uid = UserId::parse(ID).expect("an id");
+        let gid = GroupId::parse(ID).expect("an id");
+        assert_eq!(
+            sort_keys("/v1/users/{id}", [("id", ID)]),
+            vec![layout::user_sk(&uid)]
+        );
+        assert_eq!(
+            sort_keys(
+                "/v1/groups/{id}/members/{user_id}",
+                [("id", ID), ("user_id", ID)]
+            ),
+            vec![layout::group_sk(&gid), layout::user_sk(&uid)]
+        );
+        assert_eq!(
+            sort_keys("/admin/sso/delete", []),
+            vec![layout::SSO_SK.to_owned()]
+        );
+        // Not an id, a built-in role, another tenant's id in the operator's paths: nothing.
+        assert!(sort_keys("/v1/users/{id}", [("id", "../META")]).is_empty());
+        assert!(sort_keys("/v1/roles/{id}", [("id", "admin")]).is_empty());
+        assert!(sort_keys("/v1/ops/tenants/{id}", [("id", ID)]).is_empty());
+        assert!(sort_keys("/v1/users", []).is_empty());
+    }
+}
