@@ -71,13 +71,14 @@ pub async fn authenticate_from(
     source: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<Principal, AppError> {
-    authenticate_with(svc, token, source, now, &[])
+    authenticate_with(svc, token, source, now, &|_| Vec::new())
         .await
         .map(|(p, _)| p)
 }
 
 /// [`authenticate_from`], reading with the session the items of the caller's tenant under the sort keys
-/// `also` (what the route will read by key: the user its path names…), in the same BatchGetItem. Once
+/// `also` gives for the caller (what the route will read by key: the user its path names, the caller's
+/// subscriptions…), in the same BatchGetItem. Once
 /// the session is checked, those items, the caller's user item and the tenant item are returned for the
 /// request to be served from (`ports::prefetch`); on any failure nothing read is handed out.
 pub async fn authenticate_with(
@@ -85,7 +86,7 @@ pub async fn authenticate_with(
     token: &str,
     source: Option<&str>,
     now: OffsetDateTime,
-    also: &[String],
+    also: &AlsoRead<'_>,
 ) -> Result<(Principal, Prefetched), AppError> {
     let hash = crypto::token_hash(token);
     let Some(SessionItems {
@@ -187,6 +188,10 @@ fn ids_of_session_token(token: &str) -> Option<(TenantId, UserId)> {
     Some((TenantId::parse(tenant)?, UserId::parse(user)?))
 }
 
+/// The sort keys, in the caller's tenant partition, of what a request will read besides the session check,
+/// given the caller (known from the token, vouched for by the session item before anything read is used).
+pub type AlsoRead<'a> = dyn Fn(&UserId) -> Vec<String> + Sync + 'a;
+
 /// What the session check reads: the live session item, the tenant it belongs to, its user's item and the
 /// tenant item; and for the request, those two items and the ones asked for besides (found or not).
 struct SessionItems {
@@ -201,13 +206,13 @@ struct SessionItems {
 /// is missing or the session is not live. A token naming its tenant and user takes ONE BatchGetItem, and
 /// its session item must name exactly that tenant and user; a bare token (sessions opened before the ids
 /// were in the token) reads its session item first to learn them, then the two others. The items of the
-/// tenant's partition under the sort keys `also` come in the same BatchGetItem.
+/// tenant's partition under the sort keys `also` gives for the user come in the same BatchGetItem.
 async fn session_items(
     svc: &Services,
     token: &str,
     hash: &str,
     now: OffsetDateTime,
-    also: &[String],
+    also: &AlsoRead<'_>,
 ) -> Result<Option<SessionItems>, AppError> {
     let live = |r: &Item| {
         r.s(attr::KIND) == Some(SESSION) && r.n(attr::EXPIRES).unwrap_or(0) > now.unix_timestamp()
@@ -237,8 +242,8 @@ async fn session_items(
     }
     // Each key once (BatchGetItem refuses a key given twice): the path may name the caller.
     let mut extra: Vec<(String, String)> = Vec::new();
-    for sk in also {
-        let key = (pk.clone(), sk.clone());
+    for sk in also(&user_id) {
+        let key = (pk.clone(), sk);
         if !keys.contains(&key) && !extra.contains(&key) {
             extra.push(key);
         }

@@ -83,10 +83,11 @@ async fn authorize(
         return scim::authorize(&state, req, next).await;
     }
     let (mut parts, body) = req.into_parts();
-    let also = match axum::extract::RawPathParams::from_request_parts(&mut parts, &()).await {
-        Ok(params) => prefetch::sort_keys(path, params.iter()),
-        Err(_) => Vec::new(),
+    let reads = match axum::extract::RawPathParams::from_request_parts(&mut parts, &()).await {
+        Ok(params) => prefetch::Reads::of(path, params.iter(), parts.uri.query()),
+        Err(_) => prefetch::Reads::default(),
     };
+    let also = |caller: &crate::domain::ids::UserId| reads.sort_keys(caller);
     let mut req = Request::from_parts(parts, body);
     if page && access != Access::Public {
         return pages::authorize(&state, access, req, next, &also).await;
@@ -104,7 +105,7 @@ async fn check(
     access: Access,
     enrolment: bool,
     req: &mut Request,
-    also: &[String],
+    also: &principal::AlsoRead<'_>,
 ) -> Result<Prefetched, ApiError> {
     let (session, reads) = match access {
         Access::Public => return Ok(Prefetched::default()),

@@ -676,18 +676,18 @@ enum Signed {
 /// The signed-in principal of the session cookie, or a redirect to the login page (which also drops a dead
 /// cookie). A user who must change their password is sent to that page unless `self_service`.
 async fn signed_in(s: &AppState, page: &Page, self_service: bool) -> Result<Signed, AppError> {
-    signed_in_with(s, page, self_service, &[])
+    signed_in_with(s, page, self_service, &|_| Vec::new())
         .await
         .map(|(signed, _)| signed)
 }
 
-/// [`signed_in`], with the items of the tenant under the sort keys `also` read in the session check, and
+/// [`signed_in`], with the items of the tenant under the sort keys `also` gives read in the session check, and
 /// (when signed in) the reads the page is to be served from (`ports::prefetch`).
 async fn signed_in_with(
     s: &AppState,
     page: &Page,
     self_service: bool,
-    also: &[String],
+    also: &principal::AlsoRead<'_>,
 ) -> Result<(Signed, Prefetched), AppError> {
     let Some(token) = page.session_token() else {
         return Ok((Signed::Out(page.redirect("/login")), Prefetched::default()));
@@ -731,7 +731,7 @@ pub(crate) async fn authorize(
     access: Access,
     req: Request,
     next: Next,
-    also: &[String],
+    also: &principal::AlsoRead<'_>,
 ) -> Response {
     let (mut parts, body) = req.into_parts();
     let page = match Page::from_request_parts(&mut parts, state).await {

@@ -194,3 +194,47 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    a_delete_confirmation_reads_the_ids_of_its_query_in_the_callers_tenant,
+    |app: App| async move {
+        let t = app.onboard(5).await;
+        let other = app.onboard(5).await;
+        let r = app
+            .post(
+                "/v1/users",
+                Some(&t.admin_token),
+                json!({"name": "Prefetched Person", "login_id": "prefetch3", "delivery": "generated"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        let id = r_str(&r.body["user"]["id"]);
+        let browser = crate::pages::browser();
+        let confirm = |ids: Vec<String>| {
+            let browser = browser.clone();
+            let query: Vec<String> = ids.iter().map(|i| format!("id={i}")).collect();
+            let url = format!("{}/admin/users/delete?{}", app.base, query.join("&"));
+            let cookie = format!("kanri_session={}", t.admin_token);
+            async move {
+                let r = browser
+                    .get(url)
+                    .header("cookie", cookie)
+                    .send()
+                    .await
+                    .expect("page");
+                (r.status(), r.text().await.expect("body"))
+            }
+        };
+        let (status, page) = confirm(vec![id.clone(), other.admin_id.clone()]).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page.contains("Prefetched Person"), "{page}");
+        // Another tenant's admin is not among the users shown (not read in this tenant).
+        let (status, _) = confirm(vec![other.admin_id.clone()]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        // Deleted: the next confirmation finds nobody.
+        let del = app.delete(&format!("/v1/users/{id}"), &t.admin_token).await;
+        assert!(del.status.is_success(), "{del:?}");
+        let (status, _) = confirm(vec![id.clone()]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+);
