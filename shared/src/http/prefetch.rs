@@ -24,10 +24,10 @@ const QUERY_IDS: usize = 90;
 impl Reads {
     /// The reads of a route of path template `path` (as in the route table), given its path parameters and
     /// query string as the request has them: the item each `{id}` names, by the segment before it
-    /// (`users/{id}`, `groups/{id}/members/{user_id}`…); the tenant's SSO configuration on the routes that
-    /// show or change it; the users or groups a console's delete confirmation names (`?id=…`); the caller's
-    /// subscriptions where they are shown. An id the handler would refuse (a 404 without a read) names
-    /// nothing here.
+    /// (`users/{id}`; `groups/{id}/members/{user_id}`, the group and the membership…); the tenant's SSO
+    /// configuration on the routes that show or change it; the users or groups a console's delete
+    /// confirmation names (`?id=…`); the caller's subscriptions where they are shown. An id the handler
+    /// would refuse (a 404 without a read) names nothing here.
     pub fn of<'a>(
         path: &str,
         params: impl IntoIterator<Item = (&'a str, &'a str)>,
@@ -37,12 +37,20 @@ impl Reads {
         let value = |name: &str| params.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
         let mut sort_keys = Vec::new();
         let mut before = "";
+        let mut group = None;
         for segment in path.split('/') {
             if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}'))
                 && let Some(v) = value(name)
-                && let Some(sk) = item_of(before, v)
             {
-                sort_keys.push(sk);
+                // `groups/{id}/members/{user_id}` names the membership item.
+                let sk = match (before, &group) {
+                    ("members", Some(g)) => UserId::parse(v).map(|u| layout::member_sk(g, &u)),
+                    _ => item_of(before, v),
+                };
+                if before == "groups" {
+                    group = GroupId::parse(v);
+                }
+                sort_keys.extend(sk);
             }
             before = segment;
         }
@@ -87,7 +95,7 @@ fn item_of(kind: &str, id: &str) -> Option<String> {
         T::from_path(id)
     }
     Some(match kind {
-        "users" | "members" => layout::user_sk(&parse::<UserId>(id)?),
+        "users" => layout::user_sk(&parse::<UserId>(id)?),
         "groups" => layout::group_sk(&parse::<GroupId>(id)?),
         // A built-in role has no item.
         "roles" => {
@@ -131,7 +139,7 @@ mod tests {
                 "/v1/groups/{id}/members/{user_id}",
                 [("id", ID), ("user_id", ID)]
             ),
-            vec![layout::group_sk(&gid), layout::user_sk(&uid)]
+            vec![layout::group_sk(&gid), layout::member_sk(&gid, &uid)]
         );
         assert_eq!(
             sort_keys("/admin/sso/delete", []),
