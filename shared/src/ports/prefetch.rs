@@ -36,19 +36,6 @@ impl Prefetched {
     pub fn insert(&mut self, pk: String, sk: String, item: Option<Item>) {
         self.0.insert((pk, sk), item);
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether `pk`/`sk` is among the reads (not yet served).
-    pub fn holds(&self, pk: &str, sk: &str) -> bool {
-        self.0.contains_key(&(pk.to_owned(), sk.to_owned()))
-    }
 }
 
 tokio::task_local! {
