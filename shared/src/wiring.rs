@@ -128,7 +128,9 @@ fn wired(
 ) -> Wired {
     Wired {
         services: Services {
-            store,
+            // Every request's handler reads what its session check prefetched from the store before this
+            // one (`ports::prefetch`); outside a request it is the store itself.
+            store: Arc::new(crate::ports::prefetch::PrefetchingStore(store)),
             keys,
             mailer,
             backups,

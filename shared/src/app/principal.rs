@@ -18,6 +18,7 @@ use crate::crypto;
 use crate::domain::ids::{TenantId, UserId};
 use crate::domain::permissions::Grants;
 use crate::domain::values::Login;
+use crate::ports::prefetch::Prefetched;
 use crate::ports::{Change, Cond, Item, Table, Value, Write};
 
 /// The caller of a tenant endpoint, established from the session alone.
@@ -70,13 +71,31 @@ pub async fn authenticate_from(
     source: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<Principal, AppError> {
+    authenticate_with(svc, token, source, now, &|_| Vec::new())
+        .await
+        .map(|(p, _)| p)
+}
+
+/// [`authenticate_from`], reading with the session the items of the caller's tenant under the sort keys
+/// `also` gives for the caller (what the route will read by key: the user its path names, the caller's
+/// subscriptions…), in the same BatchGetItem. Once
+/// the session is checked, those items, the caller's user item and the tenant item are returned for the
+/// request to be served from (`ports::prefetch`); on any failure nothing read is handed out.
+pub async fn authenticate_with(
+    svc: &Services,
+    token: &str,
+    source: Option<&str>,
+    now: OffsetDateTime,
+    also: &AlsoRead<'_>,
+) -> Result<(Principal, Prefetched), AppError> {
     let hash = crypto::token_hash(token);
     let Some(SessionItems {
         rec,
         tenant,
         user_item,
         meta,
-    }) = session_items(svc, token, &hash, now).await?
+        prefetched,
+    }) = session_items(svc, token, &hash, now, also).await?
     else {
         return Err(AppError::Unauthenticated);
     };
@@ -133,14 +152,17 @@ pub async fn authenticate_from(
     let grants = crate::app::records::role::grants_of(svc, &scope, &user.role_id)
         .await?
         .unwrap_or_default();
-    Ok(Principal {
-        scope,
-        user,
-        grants,
-        session_hash: hash,
-        policy,
-        mfa_enrolment_required,
-    })
+    Ok((
+        Principal {
+            scope,
+            user,
+            grants,
+            session_hash: hash,
+            policy,
+            mfa_enrolment_required,
+        },
+        prefetched,
+    ))
 }
 
 /// A new session token, `<tenant id>.<user id>.<secret>`: the ids in clear let the session check read the
@@ -166,24 +188,31 @@ fn ids_of_session_token(token: &str) -> Option<(TenantId, UserId)> {
     Some((TenantId::parse(tenant)?, UserId::parse(user)?))
 }
 
+/// The sort keys, in the caller's tenant partition, of what a request will read besides the session check,
+/// given the caller (known from the token, vouched for by the session item before anything read is used).
+pub type AlsoRead<'a> = dyn Fn(&UserId) -> Vec<String> + Sync + 'a;
+
 /// What the session check reads: the live session item, the tenant it belongs to, its user's item and the
-/// tenant item.
+/// tenant item; and for the request, those two items and the ones asked for besides (found or not).
 struct SessionItems {
     rec: Item,
     tenant: TenantId,
     user_item: Item,
     meta: Item,
+    prefetched: Prefetched,
 }
 
 /// The session of `token` (hash `hash`) with its user and tenant items, or `None` (a 401) when any of them
 /// is missing or the session is not live. A token naming its tenant and user takes ONE BatchGetItem, and
 /// its session item must name exactly that tenant and user; a bare token (sessions opened before the ids
-/// were in the token) reads its session item first to learn them, then the two others.
+/// were in the token) reads its session item first to learn them, then the two others. The items of the
+/// tenant's partition under the sort keys `also` gives for the user come in the same BatchGetItem.
 async fn session_items(
     svc: &Services,
     token: &str,
     hash: &str,
     now: OffsetDateTime,
+    also: &AlsoRead<'_>,
 ) -> Result<Option<SessionItems>, AppError> {
     let live = |r: &Item| {
         r.s(attr::KIND) == Some(SESSION) && r.n(attr::EXPIRES).unwrap_or(0) > now.unix_timestamp()
@@ -203,7 +232,7 @@ async fn session_items(
     };
     let pk = layout::tenant_pk(&tenant);
     let user_key = (pk.clone(), layout::user_sk(&user_id));
-    let meta_key = (pk, layout::META.to_owned());
+    let meta_key = (pk.clone(), layout::META.to_owned());
     let token_key = (layout::token_pk(hash), layout::TOKEN_SK.to_owned());
     // The user and the tenant in the same read: a deleted user's sessions die with the profile (before
     // their token items are swept), and every session ends at the tenant's current contract end.
@@ -211,6 +240,15 @@ async fn session_items(
     if rec.is_none() {
         keys.push(token_key.clone());
     }
+    // Each key once (BatchGetItem refuses a key given twice): the path may name the caller.
+    let mut extra: Vec<(String, String)> = Vec::new();
+    for sk in also(&user_id) {
+        let key = (pk.clone(), sk);
+        if !keys.contains(&key) && !extra.contains(&key) {
+            extra.push(key);
+        }
+    }
+    keys.extend(extra.iter().cloned());
     let mut items = svc.store.batch_get(Table::Data, &keys).await?;
     let mut take = |(pk, sk): &(String, String)| {
         let i = items.iter().position(|i| &i.pk == pk && &i.sk == sk)?;
@@ -232,11 +270,19 @@ async fn session_items(
             _ => return Ok(None),
         },
     };
+    let mut prefetched = Prefetched::default();
+    for key in extra {
+        let found = take(&key);
+        prefetched.insert(key.0, key.1, found);
+    }
+    prefetched.insert(user_key.0, user_key.1, Some(user_item.clone()));
+    prefetched.insert(meta_key.0, meta_key.1, Some(meta.clone()));
     Ok(Some(SessionItems {
         rec,
         tenant,
         user_item,
         meta,
+        prefetched,
     }))
 }
 

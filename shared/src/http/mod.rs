@@ -10,13 +10,14 @@ pub mod local;
 pub mod openapi;
 pub mod pages;
 pub mod policy;
+pub mod prefetch;
 pub mod routes;
 pub mod scim;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -27,6 +28,7 @@ use crate::crypto::same_secret;
 use crate::domain::time;
 use crate::http::error::ApiError;
 use crate::http::routes::{Access, Route};
+use crate::ports::prefetch::Prefetched;
 
 /// How operator endpoints are authenticated.
 pub enum OperatorAuth {
@@ -64,20 +66,34 @@ fn bearer(req: &Request) -> Option<&str> {
 }
 
 /// The authorisation every route gets from its row of the table: authenticate, check the access rule,
-/// hand the principal to the handler.
+/// hand the principal to the handler, and run the handler with the items the session check read for it
+/// (`prefetch`: what the route's path names, the caller, the tenant item).
 async fn authorize(
-    State((state, access, page, enrolment)): State<(AppState, Access, bool, bool)>,
-    mut req: Request,
+    State((state, access, page, enrolment, path)): State<(
+        AppState,
+        Access,
+        bool,
+        bool,
+        &'static str,
+    )>,
+    req: Request,
     next: Next,
 ) -> Response {
-    if page && access != Access::Public {
-        return pages::authorize(&state, access, req, next).await;
-    }
     if access == Access::Scim {
         return scim::authorize(&state, req, next).await;
     }
-    match check(&state, access, enrolment, &mut req).await {
-        Ok(()) => next.run(req).await,
+    let (mut parts, body) = req.into_parts();
+    let reads = match axum::extract::RawPathParams::from_request_parts(&mut parts, &()).await {
+        Ok(params) => prefetch::Reads::of(path, params.iter(), parts.uri.query()),
+        Err(_) => prefetch::Reads::default(),
+    };
+    let also = |caller: &crate::domain::ids::UserId| reads.sort_keys(caller);
+    let mut req = Request::from_parts(parts, body);
+    if page && access != Access::Public {
+        return pages::authorize(&state, access, req, next, &also).await;
+    }
+    match check(&state, access, enrolment, &mut req, &also).await {
+        Ok(reads) => crate::ports::prefetch::within(reads, next.run(req)).await,
         Err(e) => e.into_response(),
     }
 }
@@ -89,15 +105,17 @@ async fn check(
     access: Access,
     enrolment: bool,
     req: &mut Request,
-) -> Result<(), ApiError> {
-    let session = match access {
-        Access::Public => return Ok(()),
-        Access::Operator if state.operator.allows(req) => return Ok(()),
+    also: &principal::AlsoRead<'_>,
+) -> Result<Prefetched, ApiError> {
+    let (session, reads) = match access {
+        Access::Public => return Ok(Prefetched::default()),
+        Access::Operator if state.operator.allows(req) => return Ok(Prefetched::default()),
         Access::Operator | Access::Scim => return Err(AppError::Unauthenticated.into()),
         Access::SelfService | Access::AnyUser | Access::Feature(..) | Access::OrgAdmin => {
             let token = bearer(req).ok_or(AppError::Unauthenticated)?;
             let source = policy::client_ip(req.headers(), req.extensions(), &state.svc.settings);
-            principal::authenticate_from(&state.svc, token, Some(&source), time::now()).await?
+            principal::authenticate_with(&state.svc, token, Some(&source), time::now(), also)
+                .await?
         }
     };
     if session.user.must_change_password && access != Access::SelfService {
@@ -110,7 +128,7 @@ async fn check(
         return Err(AppError::Forbidden("your role does not allow this".into()).into());
     }
     req.extensions_mut().insert(Arc::new(session));
-    Ok(())
+    Ok(reads)
 }
 
 /// What a request is given before it is answered 503 `unavailable`: in Lambda, the invocation's time left
@@ -146,6 +164,7 @@ pub fn router(state: AppState, routes: Vec<Route>) -> Router {
                 route.access,
                 route.is_page(),
                 policy::open_during_enrolment(route.id),
+                route.path,
             ),
             authorize,
         ));

@@ -39,6 +39,7 @@ use crate::domain::time as ktime;
 use crate::http::AppState;
 use crate::http::extract::{Caller, ClientIp};
 use crate::http::routes::Access;
+use crate::ports::prefetch::Prefetched;
 
 pub mod mfa;
 
@@ -675,29 +676,41 @@ enum Signed {
 /// The signed-in principal of the session cookie, or a redirect to the login page (which also drops a dead
 /// cookie). A user who must change their password is sent to that page unless `self_service`.
 async fn signed_in(s: &AppState, page: &Page, self_service: bool) -> Result<Signed, AppError> {
+    signed_in_with(s, page, self_service, &|_| Vec::new())
+        .await
+        .map(|(signed, _)| signed)
+}
+
+/// [`signed_in`], with the items of the tenant under the sort keys `also` gives read in the session check, and
+/// (when signed in) the reads the page is to be served from (`ports::prefetch`).
+async fn signed_in_with(
+    s: &AppState,
+    page: &Page,
+    self_service: bool,
+    also: &principal::AlsoRead<'_>,
+) -> Result<(Signed, Prefetched), AppError> {
     let Some(token) = page.session_token() else {
-        return Ok(Signed::Out(page.redirect("/login")));
+        return Ok((Signed::Out(page.redirect("/login")), Prefetched::default()));
     };
-    match principal::authenticate_from(&s.svc, token, Some(&page.ip), ktime::now()).await {
-        Ok(p) => {
+    let out = |r| Ok((Signed::Out(r), Prefetched::default()));
+    match principal::authenticate_with(&s.svc, token, Some(&page.ip), ktime::now(), also).await {
+        Ok((p, reads)) => {
             if p.user.must_change_password && !self_service {
-                return Ok(Signed::Out(page.redirect("/account/password")));
+                return out(page.redirect("/account/password"));
             }
             // A session limited to enrolling a second factor (the tenant's policy) goes there.
             if p.mfa_enrolment_required
                 && !crate::http::policy::page_open_during_enrolment(&page.path)
             {
-                return Ok(Signed::Out(
-                    page.redirect(crate::http::policy::ENROLMENT_PAGE),
-                ));
+                return out(page.redirect(crate::http::policy::ENROLMENT_PAGE));
             }
-            Ok(Signed::In(Box::new(p), session_csrf(token)))
+            Ok((Signed::In(Box::new(p), session_csrf(token)), reads))
         }
-        Err(AppError::IpNotAllowed) => Ok(Signed::Out(page.ip_refused())),
+        Err(AppError::IpNotAllowed) => out(page.ip_refused()),
         Err(AppError::Unauthenticated) => {
             let mut r = page.redirect("/login");
             page.clear_session(&mut r);
-            Ok(Signed::Out(r))
+            out(r)
         }
         Err(e) => Err(e),
     }
@@ -711,28 +724,30 @@ fn session_cookie(page: &Page, token: &SecretString, expires: OffsetDateTime) ->
 /// The access of a page's row of the route table, checked as the API checks it but with the session
 /// cookie instead of the bearer token: no session → the login page; a password still to change → that
 /// page; a role that does not allow the route → a 403 page. The principal goes to the handler as the
-/// API's does (`extract::Caller`).
+/// API's does (`extract::Caller`), and the page is served from the items the session check read for it
+/// (`also`, see `http::prefetch`).
 pub(crate) async fn authorize(
     state: &AppState,
     access: Access,
     req: Request,
     next: Next,
+    also: &principal::AlsoRead<'_>,
 ) -> Response {
     let (mut parts, body) = req.into_parts();
     let page = match Page::from_request_parts(&mut parts, state).await {
         Ok(p) => p,
         Err(never) => match never {},
     };
-    let p = match signed_in(state, &page, access == Access::SelfService).await {
-        Ok(Signed::In(p, _)) => p,
-        Ok(Signed::Out(r)) => return r.into_response(),
+    let (p, reads) = match signed_in_with(state, &page, access == Access::SelfService, also).await {
+        Ok((Signed::In(p, _), reads)) => (p, reads),
+        Ok((Signed::Out(r), _)) => return r.into_response(),
         Err(e) => return page.failure(e).into_response(),
     };
     if !access.allows(&p) {
         return page.forbidden().into_response();
     }
     parts.extensions.insert(std::sync::Arc::new(*p));
-    next.run(Request::from_parts(parts, body)).await
+    crate::ports::prefetch::within(reads, next.run(Request::from_parts(parts, body))).await
 }
 
 // ---- login --------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ pub mod backups;
 pub mod files;
 pub mod keys;
 pub mod mailer;
+pub mod prefetch;
 pub mod queue;
 pub mod store;
 pub mod web;

@@ -23,6 +23,7 @@ mod mfa_reset;
 mod notices;
 mod pages;
 mod paging;
+mod prefetch;
 mod races;
 mod retention;
 mod roles;
