@@ -388,10 +388,11 @@ impl<'t> Open<'t> {
             Table::Log => 1,
             Table::Keys => 2,
         }];
-        if slot.is_none() {
-            *slot = Some(self.txn.open_table(def(table)).map_err(err)?);
-        }
-        Ok(slot.as_mut().expect("the table was just opened"))
+        let t = match slot.take() {
+            Some(t) => t,
+            None => self.txn.open_table(def(table)).map_err(err)?,
+        };
+        Ok(slot.insert(t))
     }
 }
 
