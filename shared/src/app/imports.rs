@@ -473,7 +473,7 @@ impl RowProgress {
     }
 
     /// The progress update for rows `first..=last` (lines) of which `created` are new users. It moves
-    /// `updated_at` too: the import's heartbeat. Only a running import moves (a cancelled one stops).
+    /// `updated_at` too (the import's heartbeat), and resets the count of failed attempts. Only a running import moves (a cancelled one stops).
     pub fn write(&self, first: u64, last: u64, created: i64) -> Write {
         Write::Update {
             table: Table::Data,
@@ -487,6 +487,8 @@ impl RowProgress {
                     attr::UPDATED,
                     Value::N(crate::domain::time::now().unix_timestamp()),
                 ),
+                // Progress: the run is no failed attempt.
+                Change::Set(attr::ATTEMPTS, Value::N(0)),
             ],
             cond: Some(Cond::And(vec![
                 Cond::Lt(attr::DONE_LINE, first as i64),
@@ -518,8 +520,9 @@ impl RowProgress {
     }
 }
 
-/// Writes prepared rows in transactions of up to 100 items; a transaction that meets a concurrent change
-/// is redone row by row so each failure is named. Returns the rows created and the rows that failed.
+/// Writes prepared rows in transactions of up to 100 items, handed to the store together
+/// ([`crate::ports::ItemStore::transact_all`]); a transaction that meets a concurrent change is redone row
+/// by row so each failure is named. Returns the rows created and the rows that failed.
 pub async fn commit_user_rows<'a>(
     svc: &Services,
     scope: &Scope,
@@ -547,19 +550,34 @@ pub async fn commit_user_rows<'a>(
     // Every transaction holds the seat counter and the audit entry; a background import's also its
     // progress and its list of mails to send.
     let fixed = 2 + progress.map_or(0, |p| 1 + usize::from(p.invites.is_some()));
-    for chunk in pack(prepared, fixed) {
-        let rows = &prepared[chunk];
-        match write(rows).await {
-            Ok(()) => created.extend(rows.iter()),
-            Err(
-                e @ AppError::Conflict {
-                    code: PROGRESS_MOVED,
-                    ..
-                },
-            ) => return Err(e),
-            Err(_) if rows.len() > 1 => {
+    let packs = pack(prepared, fixed);
+    // All the transactions go to the store together (the embedded store commits them at once); at the
+    // first that fails, its rows are redone one by one so each failure is named, and the rest go on.
+    let mut at = 0;
+    while at < packs.len() {
+        let txs = packs[at..]
+            .iter()
+            .map(|r| write(&prepared[r.clone()]))
+            .collect();
+        let (done, error) = Tx::commit_all(txs, svc.store.as_ref()).await;
+        for r in &packs[at..at + done] {
+            created.extend(prepared[r.clone()].iter());
+        }
+        at += done;
+        let Some(error) = error else { break };
+        let rows = &prepared[packs[at].clone()];
+        at += 1;
+        match error {
+            e @ AppError::Conflict {
+                code: PROGRESS_MOVED,
+                ..
+            } => return Err(e),
+            _ if rows.len() > 1 => {
                 for row in rows {
-                    match write(std::slice::from_ref(row)).await {
+                    match write(std::slice::from_ref(row))
+                        .commit(svc.store.as_ref())
+                        .await
+                    {
                         Ok(()) => created.push(row),
                         Err(
                             e @ AppError::Conflict {
@@ -574,10 +592,10 @@ pub async fn commit_user_rows<'a>(
                     }
                 }
             }
-            Err(e @ (AppError::Conflict { .. } | AppError::Invalid { .. })) => {
+            e @ (AppError::Conflict { .. } | AppError::Invalid { .. }) => {
                 failed.push(fail(rows[0].line, e))
             }
-            Err(e) => return Err(e),
+            e => return Err(e),
         }
     }
     Ok((created, failed))
@@ -802,9 +820,10 @@ fn pack(rows: &[Prepared], fixed: usize) -> Vec<std::ops::Range<usize>> {
     out
 }
 
+/// The transaction that creates `rows` (for [`commit_user_rows`] to commit).
 // The progress write is what background imports add; bundling the arguments would only rename them.
 #[allow(clippy::too_many_arguments)]
-async fn write_rows(
+fn write_rows(
     svc: &Services,
     scope: &Scope,
     actor: &Actor,
@@ -813,7 +832,7 @@ async fn write_rows(
     seat_limit: i64,
     progress: Option<(Write, Option<Write>)>,
     now: OffsetDateTime,
-) -> Result<(), AppError> {
+) -> Tx {
     let k = rows.len() as i64;
     let mut tx = Tx::new();
     // First, so that when another run of the same import got here before (or the import was cancelled),
@@ -942,7 +961,7 @@ async fn write_rows(
             });
         }
     }
-    tx.commit(svc.store.as_ref()).await
+    tx
 }
 
 // ---- groups -----------------------------------------------------------------------------------------------

@@ -178,39 +178,39 @@ impl Services {
         messages: Vec<(Option<String>, Message)>,
         now: OffsetDateTime,
     ) -> Vec<bool> {
-        use futures_util::StreamExt;
         if messages.is_empty() {
             return vec![];
         }
-        let sent: Vec<(usize, String, Option<String>)> =
-            futures_util::stream::iter(messages.into_iter().enumerate())
-                .map(|(i, (key, m))| async move {
-                    let raw = render(&self.settings.mail_from, &m, now);
-                    let mail = OutgoingMail {
-                        to: m.to.clone(),
-                        raw,
-                    };
-                    let result = match &key {
-                        Some(k) => self.mailer.send_once(k, &mail).await,
-                        None => self.mailer.send(&mail).await,
-                    };
-                    let id = match result {
-                        Ok(id) => Some(id),
-                        Err(e) => {
-                            tracing::error!(error = %e, kind, "mail not sent");
-                            None
-                        }
-                    };
-                    (i, m.to, id)
-                })
-                .buffer_unordered(MAIL_CONCURRENCY)
-                .collect()
-                .await;
+        let mut to = Vec::with_capacity(messages.len());
+        let mails = messages
+            .into_iter()
+            .map(|(key, m)| {
+                let raw = render(&self.settings.mail_from, &m, now);
+                let mail = OutgoingMail {
+                    to: m.to.clone(),
+                    raw,
+                };
+                to.push(m.to);
+                (key, mail)
+            })
+            .collect();
+        let results = self.mailer.send_all(mails, MAIL_CONCURRENCY).await;
+        let sent: Vec<(String, Option<String>)> = to
+            .into_iter()
+            .zip(results)
+            .map(|(to, result)| match result {
+                Ok(id) => (to, Some(id)),
+                Err(e) => {
+                    tracing::error!(error = %e, kind, "mail not sent");
+                    (to, None)
+                }
+            })
+            .collect();
         match self.log_key(tenant).await {
             Ok(key) => {
                 let records = sent
                     .iter()
-                    .map(|(_, to, id)| {
+                    .map(|(to, id)| {
                         crate::ports::BatchWrite::Put(audit::mail_record(
                             tenant,
                             &key,
@@ -227,11 +227,7 @@ impl Services {
             }
             Err(e) => tracing::error!(error = %e, "mail log key unavailable"),
         }
-        let mut ok = vec![false; sent.len()];
-        for (i, _, id) in &sent {
-            ok[*i] = id.is_some();
-        }
-        ok
+        sent.iter().map(|(_, id)| id.is_some()).collect()
     }
 }
 

@@ -60,6 +60,32 @@ impl Tx {
             Err(e) => Err(e.into()),
         }
     }
+
+    /// Commits the transactions in order, as [`ItemStore::transact_all`] (the embedded store commits them
+    /// together), until one fails: answers how many were committed and, for the one that failed, its
+    /// error as [`Tx::commit`] gives it.
+    pub async fn commit_all(txs: Vec<Tx>, store: &dyn ItemStore) -> (usize, Option<AppError>) {
+        let (writes, mut on_fail): (Vec<_>, Vec<_>) =
+            txs.into_iter().map(|t| (t.writes, t.on_fail)).unzip();
+        match store.transact_all(writes).await {
+            (done, None) => (done, None),
+            (done, Some(StoreError::ConditionFailed { index })) => {
+                let err = on_fail
+                    .get_mut(done)
+                    .and_then(|f| f.get_mut(index))
+                    .and_then(Option::take);
+                let e = match err {
+                    Some(err) => err(),
+                    None => AppError::conflict(
+                        "conflict",
+                        "the item changed while this request ran; read it again and retry",
+                    ),
+                };
+                (done, Some(e))
+            }
+            (done, Some(e)) => (done, Some(e.into())),
+        }
+    }
 }
 
 /// Writes `items` in transactions of at most `per_tx` items, each built by `writes`. A transaction a condition

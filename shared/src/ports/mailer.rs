@@ -39,4 +39,26 @@ pub trait Mailer: Send + Sync {
         let _ = key;
         self.send(mail).await
     }
+
+    /// Sends many messages, each with [`Mailer::send_once`] when it has a key and [`Mailer::send`]
+    /// otherwise, `concurrency` at a time (this default); answers each one's result, in order. A mailer
+    /// that can do better with many at once (the local outbox: one hand-off and one claims write for
+    /// all) does, with the same promises per message.
+    async fn send_all(
+        &self,
+        mails: Vec<(Option<String>, OutgoingMail)>,
+        concurrency: usize,
+    ) -> Vec<Result<String, MailError>> {
+        use futures_util::StreamExt;
+        futures_util::stream::iter(mails)
+            .map(|(key, mail)| async move {
+                match &key {
+                    Some(k) => self.send_once(k, &mail).await,
+                    None => self.send(&mail).await,
+                }
+            })
+            .buffered(concurrency.max(1))
+            .collect()
+            .await
+    }
 }

@@ -311,6 +311,20 @@ pub trait ItemStore: Send + Sync {
     /// All writes or none; conditions are checked against the state before the transaction.
     /// At most [`MAX_TRANSACTION_ITEMS`], each item at most once.
     async fn transact(&self, writes: Vec<Write>) -> StoreResult<()>;
+    /// Several transactions, each as [`ItemStore::transact`], applied in order until one fails: answers how
+    /// many were committed and the error of the one that failed (the ones after it are not tried). Each
+    /// one's conditions see the writes of those before it. A store may commit them together (the
+    /// embedded one: one commit, one sync to disk, for all of them); whichever it does, a crash leaves a
+    /// prefix of them committed, never a later one without an earlier one.
+    async fn transact_all(&self, transactions: Vec<Vec<Write>>) -> (usize, Option<StoreError>) {
+        let n = transactions.len();
+        for (i, writes) in transactions.into_iter().enumerate() {
+            if let Err(e) = self.transact(writes).await {
+                return (i, Some(e));
+            }
+        }
+        (n, None)
+    }
     /// Unconditional puts and deletes on one table, any number; not atomic as a whole, but every write is
     /// applied (unprocessed ones are retried) or the call fails.
     async fn batch_write(&self, table: Table, writes: Vec<BatchWrite>) -> StoreResult<()>;

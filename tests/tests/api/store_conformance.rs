@@ -44,6 +44,7 @@ conformance!(
     batches_write_and_read_more_than_one_chunk,
     concurrent_conditional_writes_let_exactly_one_win,
     malformed_transactions_are_refused,
+    transactions_given_together_stop_at_the_first_that_fails,
 );
 
 fn pk() -> String {
@@ -378,4 +379,50 @@ async fn malformed_transactions_are_refused(s: Arc<dyn ItemStore>) {
             .items
             .is_empty()
     );
+}
+
+/// `transact_all`: the transactions in order, each seeing those before it, up to the first that fails
+/// (which writes nothing; those after it are not tried).
+async fn transactions_given_together_stop_at_the_first_that_fails(s: Arc<dyn ItemStore>) {
+    let pk = pk();
+    let new = |n: i64| {
+        Write::put_new(
+            Table::Data,
+            Item::new(&pk, format!("S{n}")).with("n", Value::N(n)),
+        )
+    };
+    let bump = || Write::Update {
+        table: Table::Data,
+        pk: pk.clone(),
+        sk: "C".into(),
+        changes: vec![Change::Add("n", 1)],
+        cond: Some(Cond::Not(Box::new(Cond::Ge("n", 2)))),
+    };
+    let (done, e) = s
+        .transact_all(vec![
+            vec![new(1), bump()],
+            vec![new(2), bump()],
+            vec![new(3), bump()],
+            vec![new(4)],
+        ])
+        .await;
+    assert_eq!(done, 2);
+    assert!(
+        matches!(e, Some(StoreError::ConditionFailed { index: 1 })),
+        "{e:?}"
+    );
+    for (n, there) in [(1, true), (2, true), (3, false), (4, false)] {
+        let got = s.get(Table::Data, &pk, &format!("S{n}")).await.unwrap();
+        assert_eq!(got.is_some(), there, "S{n}");
+    }
+    let c = s.get(Table::Data, &pk, "C").await.unwrap().unwrap();
+    assert_eq!(c.n("n"), Some(2));
+    let (done, e) = s
+        .transact_all(vec![vec![new(5)], vec![], vec![new(6)]])
+        .await;
+    assert_eq!(done, 1);
+    assert!(matches!(e, Some(StoreError::Invalid(_))), "{e:?}");
+    assert!(s.get(Table::Data, &pk, "S6").await.unwrap().is_none());
+    let (done, e) = s.transact_all(vec![vec![new(7)], vec![new(8)]]).await;
+    assert_eq!((done, e.is_none()), (2, true));
 }

@@ -40,6 +40,10 @@ fn io_err(what: String, e: std::io::Error) -> MailError {
 
 const CLAIMS_LOG: &str = "claims.log";
 
+/// Threads writing the mails of one [`Mailer::send_all`] at once: the cores (creating a file is mostly
+/// the kernel's work), but few, since writers into one directory queue on its lock.
+const MAX_WRITERS: usize = 4;
+
 fn is_digest(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -139,27 +143,54 @@ impl Outbox {
     /// before the mail is written, so a send that died between the two is finished by the next one, with
     /// the same id.
     fn claim(&self, key: &str) -> Result<(String, bool), MailError> {
-        let digest = crate::util::hex(&Sha256::digest(key.as_bytes()));
+        let mut claimed = self.claim_all(&[Some(key)])?;
+        Ok(claimed.remove(0))
+    }
+
+    /// [`Outbox::claim`] for many keys at once, with one write to the log for all the new ones; a mail
+    /// without a key gets a new id (and `true`). Keys claimed before, or twice among these, keep their id.
+    fn claim_all(&self, keys: &[Option<&str>]) -> Result<Vec<(String, bool)>, MailError> {
         let mut claims = self
             .claims
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(id) = claims.ids.get(&digest) {
-            return Ok((id.clone(), false));
+        let mut out = Vec::with_capacity(keys.len());
+        let mut lines = String::new();
+        let mut new = Vec::new();
+        for key in keys {
+            let Some(key) = key else {
+                out.push((crate::domain::ids::new_id(), true));
+                continue;
+            };
+            let digest = crate::util::hex(&Sha256::digest(key.as_bytes()));
+            if let Some(id) = claims.ids.get(&digest) {
+                out.push((id.clone(), false));
+                continue;
+            }
+            let id = crate::domain::ids::new_id();
+            lines.push_str(&digest);
+            lines.push(' ');
+            lines.push_str(&id);
+            lines.push('\n');
+            claims.ids.insert(digest.clone(), id.clone());
+            new.push(digest);
+            out.push((id, true));
         }
-        let id = crate::domain::ids::new_id();
-        // One write of a whole line (O_APPEND): a crash leaves at most a last line cut short.
-        claims
-            .log
-            .write_all(format!("{digest} {id}\n").as_bytes())
-            .map_err(|e| {
-                io_err(
-                    format!("writing {}", self.keys.join(CLAIMS_LOG).display()),
-                    e,
-                )
-            })?;
-        claims.ids.insert(digest, id.clone());
-        Ok((id, true))
+        if lines.is_empty() {
+            return Ok(out);
+        }
+        // One write of whole lines (O_APPEND): a crash leaves whole claims and at most a last line cut
+        // short (no claim: its mail is not written yet).
+        if let Err(e) = claims.log.write_all(lines.as_bytes()) {
+            for digest in new {
+                claims.ids.remove(&digest);
+            }
+            return Err(io_err(
+                format!("writing {}", self.keys.join(CLAIMS_LOG).display()),
+                e,
+            ));
+        }
+        Ok(out)
     }
 }
 
@@ -176,6 +207,75 @@ impl Mailer for Outbox {
         // A key claimed before: its mail is written unless it is there already.
         self.write(&id, mail, !fresh).await?;
         Ok(format!("local-{id}"))
+    }
+
+    /// Every key claimed with one write to the log, then the mails written, a run of them per core on a
+    /// blocking thread each (a background import mails a few hundred at a time: a hand-off per core
+    /// instead of one per mail, and few writers queueing on the outbox directory's lock). The promises of [`Mailer::send_once`] hold for each: a process
+    /// that dies half-way left its claims, and the next send of the same keys writes the mails missing.
+    async fn send_all(
+        &self,
+        mails: Vec<(Option<String>, OutgoingMail)>,
+        _concurrency: usize,
+    ) -> Vec<Result<String, MailError>> {
+        let keys: Vec<Option<&str>> = mails.iter().map(|(k, _)| k.as_deref()).collect();
+        let claimed = match self.claim_all(&keys) {
+            Ok(c) => c,
+            Err(e) => {
+                return mails
+                    .iter()
+                    .map(|_| {
+                        Err(MailError {
+                            message: e.message.clone(),
+                            source: None,
+                        })
+                    })
+                    .collect();
+            }
+        };
+        let n = mails.len();
+        // One writer per core, each with a run of the mails, in order (a key twice among them has one
+        // id: its second mail finds the first's file or writes the same file again).
+        let writers = std::thread::available_parallelism()
+            .map_or(1, |p| p.get())
+            .clamp(1, MAX_WRITERS);
+        let per = n.div_ceil(writers).max(1);
+        let mut runs = Vec::new();
+        let mut work = claimed.into_iter().zip(mails).peekable();
+        while work.peek().is_some() {
+            let run: Vec<_> = work.by_ref().take(per).collect();
+            let (dir, keys) = (self.dir.clone(), self.keys.clone());
+            runs.push(tokio::task::spawn_blocking(move || {
+                run.into_iter()
+                    .map(|((id, fresh), (_, mail))| {
+                        // A key claimed before: its mail is written unless it is there already.
+                        if !fresh && dir.join(format!("{id}.eml")).exists() {
+                            return Ok(format!("local-{id}"));
+                        }
+                        write_mail(&dir, &keys, &id, &mail.raw).map(|()| format!("local-{id}"))
+                    })
+                    .collect::<Vec<_>>()
+            }));
+        }
+        let written: Result<Vec<_>, _> = futures_util::future::join_all(runs)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map(|runs| runs.into_iter().flatten().collect());
+        match written {
+            Ok(results) => results,
+            Err(e) => {
+                let message = format!("outbox task: {e}");
+                (0..n)
+                    .map(|_| {
+                        Err(MailError {
+                            message: message.clone(),
+                            source: None,
+                        })
+                    })
+                    .collect()
+            }
+        }
     }
 }
 
@@ -235,6 +335,93 @@ mod tests {
         assert_ne!(x, first);
         assert_eq!(again.send_once("notice/N/X", &mail).await.unwrap(), x);
         assert_eq!(std::fs::read_dir(dir.join("outbox")).unwrap().count(), 5);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn files(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn mails_sent_together_are_each_written_once_even_when_the_process_dies_half_way() {
+        let dir =
+            std::env::temp_dir().join(format!("kanri-outbox-{}", crate::domain::ids::new_id()));
+        let outbox = Outbox::new(dir.join("outbox")).unwrap();
+        let mail = |to: &str| OutgoingMail {
+            to: to.into(),
+            raw: format!("To: {to}\r\n\r\nhello").into_bytes(),
+        };
+        let batch = |keys: &[Option<&str>]| -> Vec<(Option<String>, OutgoingMail)> {
+            keys.iter()
+                .enumerate()
+                .map(|(i, k)| (k.map(str::to_owned), mail(&format!("u{i}@example.jp"))))
+                .collect()
+        };
+        let keys = [
+            Some("invite/I/A"),
+            Some("invite/I/B"),
+            None,
+            Some("invite/I/C"),
+        ];
+        let first: Vec<String> = outbox
+            .send_all(batch(&keys), 8)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(files(&dir.join("outbox")).len(), 4);
+        // Sent again (a resumed task): the same ids, nothing written twice; a key twice in one batch is
+        // one mail.
+        let again: Vec<String> = outbox
+            .send_all(
+                batch(&[Some("invite/I/A"), Some("invite/I/B"), Some("invite/I/B")]),
+                8,
+            )
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            again,
+            [first[0].clone(), first[1].clone(), first[1].clone()]
+        );
+        assert_eq!(files(&dir.join("outbox")).len(), 4);
+        // The process died after the claims went to the log and before two of the mails were written:
+        // a restarted outbox writes those two, under the ids claimed, and nothing else.
+        for id in [&first[1], &first[3]] {
+            let id = id.trim_start_matches("local-");
+            std::fs::remove_file(dir.join("outbox").join(format!("{id}.eml"))).unwrap();
+        }
+        let before = files(&dir.join("outbox"));
+        assert_eq!(before.len(), 2);
+        drop(outbox);
+        let outbox = Outbox::new(dir.join("outbox")).unwrap();
+        let resumed: Vec<String> = outbox
+            .send_all(
+                batch(&[Some("invite/I/A"), Some("invite/I/B"), Some("invite/I/C")]),
+                8,
+            )
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            resumed,
+            [first[0].clone(), first[1].clone(), first[3].clone()]
+        );
+        let after = files(&dir.join("outbox"));
+        assert_eq!(after.len(), 4, "{after:?}");
+        for id in &first {
+            let id = id.trim_start_matches("local-");
+            assert!(after.contains(&format!("{id}.eml")), "{id} in {after:?}");
+        }
+        // No temporary file is left behind.
+        assert_eq!(files(&dir.join("outbox.keys")), [CLAIMS_LOG]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -366,6 +366,81 @@ impl EmbeddedStore {
 /// Entries per commit of a backup copy.
 const COPY_BATCH: usize = 5000;
 
+type RawTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
+
+/// The tables of a write transaction, each opened once however many writes go to it.
+struct Open<'t> {
+    txn: &'t redb::WriteTransaction,
+    tables: [Option<RawTable<'t>>; 3],
+}
+
+impl<'t> Open<'t> {
+    fn new(txn: &'t redb::WriteTransaction) -> Self {
+        Open {
+            txn,
+            tables: [None, None, None],
+        }
+    }
+
+    fn table(&mut self, table: Table) -> StoreResult<&mut RawTable<'t>> {
+        let slot = &mut self.tables[match table {
+            Table::Data => 0,
+            Table::Log => 1,
+            Table::Keys => 2,
+        }];
+        let t = match slot.take() {
+            Some(t) => t,
+            None => self.txn.open_table(def(table)).map_err(err)?,
+        };
+        Ok(slot.insert(t))
+    }
+}
+
+fn current(t: &RawTable<'_>, k: &[u8]) -> StoreResult<Option<Item>> {
+    match t.get(k).map_err(err)? {
+        Some(v) => Ok(Some(to_item(k, v.value())?)),
+        None => Ok(None),
+    }
+}
+
+/// One store transaction inside a redb write transaction: every condition is checked against the state
+/// before it (a failed one returns before anything is written), then every write is applied.
+fn apply(open: &mut Open<'_>, writes: Vec<Write>) -> StoreResult<()> {
+    for (index, w) in writes.iter().enumerate() {
+        if let Some(cond) = w.cond() {
+            let (table, pk, sk) = w.target();
+            let k = key(pk, sk);
+            let item = current(open.table(table)?, &k)?;
+            if !eval_cond(cond, item.as_ref()) {
+                return Err(StoreError::ConditionFailed { index });
+            }
+        }
+    }
+    for w in writes {
+        let (table, pk, sk) = w.target();
+        let k = key(pk, sk);
+        let t = open.table(table)?;
+        match w {
+            Write::Put { item, .. } => {
+                t.insert(k.as_slice(), codec::encode(&item.attrs).as_slice())
+                    .map_err(err)?;
+            }
+            Write::Delete { .. } => {
+                t.remove(k.as_slice()).map_err(err)?;
+            }
+            Write::Update {
+                pk, sk, changes, ..
+            } => {
+                let item = apply_changes(current(t, &k)?, &pk, &sk, &changes);
+                t.insert(k.as_slice(), codec::encode(&item.attrs).as_slice())
+                    .map_err(err)?;
+            }
+            Write::Check { .. } => {}
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl ItemStore for EmbeddedStore {
     async fn get(&self, table: Table, pk: &str, sk: &str) -> StoreResult<Option<Item>> {
@@ -467,53 +542,69 @@ impl ItemStore for EmbeddedStore {
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(err)?;
             {
-                // Check every condition against the state before the transaction, then apply.
-                for (index, w) in writes.iter().enumerate() {
-                    if let Some(cond) = w.cond() {
-                        let (table, pk, sk) = w.target();
-                        let t = txn.open_table(def(table)).map_err(err)?;
-                        let k = key(pk, sk);
-                        let current = match t.get(k.as_slice()).map_err(err)? {
-                            Some(v) => Some(to_item(&k, v.value())?),
-                            None => None,
-                        };
-                        if !eval_cond(cond, current.as_ref()) {
-                            return Err(StoreError::ConditionFailed { index });
-                        }
-                    }
-                }
-                for w in writes {
-                    let (table, pk, sk) = w.target();
-                    let k = key(pk, sk);
-                    let mut t = txn.open_table(def(table)).map_err(err)?;
-                    match w {
-                        Write::Put { item, .. } => {
-                            t.insert(k.as_slice(), codec::encode(&item.attrs).as_slice())
-                                .map_err(err)?;
-                        }
-                        Write::Delete { .. } => {
-                            t.remove(k.as_slice()).map_err(err)?;
-                        }
-                        Write::Update {
-                            pk, sk, changes, ..
-                        } => {
-                            let current = match t.get(k.as_slice()).map_err(err)? {
-                                Some(v) => Some(to_item(&k, v.value())?),
-                                None => None,
-                            };
-                            let item = apply_changes(current, &pk, &sk, &changes);
-                            t.insert(k.as_slice(), codec::encode(&item.attrs).as_slice())
-                                .map_err(err)?;
-                        }
-                        Write::Check { .. } => {}
-                    }
-                }
+                let mut open = Open::new(&txn);
+                apply(&mut open, writes)?;
             }
-            // Dropping an uncommitted transaction (the early returns above) aborts it: nothing is written.
+            // Dropping an uncommitted transaction (the early return above) aborts it: nothing is written.
             txn.commit().map_err(err)?;
             Ok(())
         })
         .await
+    }
+
+    /// All the transactions in one redb transaction, so one commit (one sync to disk) for all of them:
+    /// a background import commits a few hundred rows, in transactions of 24, at a time. A transaction
+    /// whose condition fails wrote nothing (conditions are checked before its writes), so those before
+    /// it are committed and it is reported; any other error aborts all of them (none committed).
+    async fn transact_all(&self, transactions: Vec<Vec<Write>>) -> (usize, Option<StoreError>) {
+        let n = transactions.len();
+        // The transactions that pass the structural checks, up to the first that does not.
+        let mut valid = Vec::with_capacity(n);
+        let mut refused = None;
+        for writes in transactions {
+            let checked = validate_transaction(&writes).and_then(|()| {
+                writes.iter().try_for_each(|w| {
+                    let (_, pk, sk) = w.target();
+                    check_key(pk, sk)
+                })
+            });
+            if let Err(e) = checked {
+                refused = Some(e);
+                break;
+            }
+            valid.push(writes);
+        }
+        if valid.is_empty() {
+            return (0, refused);
+        }
+        let result = self
+            .blocking(move |db| {
+                let txn = db.begin_write().map_err(err)?;
+                let mut done = 0;
+                let mut failed = None;
+                {
+                    let mut open = Open::new(&txn);
+                    for writes in valid {
+                        match apply(&mut open, writes) {
+                            Ok(()) => done += 1,
+                            Err(e @ StoreError::ConditionFailed { .. }) => {
+                                failed = Some(e);
+                                break;
+                            }
+                            // Perhaps half applied: the whole redb transaction is dropped (aborted).
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+                txn.commit().map_err(err)?;
+                Ok((done, failed))
+            })
+            .await;
+        match result {
+            Ok((done, None)) => (done, refused),
+            Ok((done, failed)) => (done, failed),
+            Err(e) => (0, Some(e)),
+        }
     }
 
     async fn batch_write(&self, table: Table, writes: Vec<BatchWrite>) -> StoreResult<()> {
@@ -647,6 +738,62 @@ mod tests {
             assert_eq!(got.and_then(|i| i.n("n")), Some(n));
         }
         assert!(store.get(Table::Data, "P", "S2").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn transactions_committed_together_stop_at_the_first_that_fails() {
+        let dir = std::env::temp_dir().join(format!("kanri-all-{}", crate::domain::ids::new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = EmbeddedStore::open(&dir.join("kanri.redb")).unwrap();
+        let new = |n: i64| {
+            Write::put_new(
+                Table::Data,
+                Item::new("P", format!("S{n}")).with("n", Value::N(n)),
+            )
+        };
+        let bump = |by: i64, below: i64| Write::Update {
+            table: Table::Data,
+            pk: "P".into(),
+            sk: "C".into(),
+            changes: vec![crate::ports::Change::Add("n", by)],
+            cond: Some(crate::ports::Cond::Not(Box::new(crate::ports::Cond::Ge(
+                "n", below,
+            )))),
+        };
+        // Each transaction's conditions see the ones before it: the third finds the counter at 2.
+        let (done, e) = store
+            .transact_all(vec![
+                vec![new(1), bump(1, 2)],
+                vec![new(2), bump(1, 2)],
+                vec![new(3), bump(1, 2)],
+                vec![new(4)],
+            ])
+            .await;
+        assert_eq!(done, 2);
+        assert!(
+            matches!(e, Some(StoreError::ConditionFailed { index: 1 })),
+            "{e:?}"
+        );
+        let got = |n: i64| {
+            let store = store.clone();
+            async move { store.get(Table::Data, "P", &format!("S{n}")).await.unwrap() }
+        };
+        assert!(got(1).await.is_some() && got(2).await.is_some());
+        // The one that failed wrote nothing, and the ones after it were not tried.
+        assert!(got(3).await.is_none() && got(4).await.is_none());
+        let c = store.get(Table::Data, "P", "C").await.unwrap().unwrap();
+        assert_eq!(c.n("n"), Some(2));
+        // A malformed transaction is refused as `transact` refuses it, after those before it.
+        let (done, e) = store
+            .transact_all(vec![vec![new(5)], vec![], vec![new(6)]])
+            .await;
+        assert_eq!(done, 1);
+        assert!(matches!(e, Some(StoreError::Invalid(_))), "{e:?}");
+        assert!(got(5).await.is_some() && got(6).await.is_none());
+        let (done, e) = store.transact_all(vec![vec![new(7)], vec![new(8)]]).await;
+        assert_eq!((done, e.is_none()), (2, true));
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

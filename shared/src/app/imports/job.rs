@@ -879,6 +879,7 @@ async fn run_users(
             // Invitation links only: `start` refuses generated passwords for background imports.
             imports::prepare_user_rows(svc, scope, by, chunk, Delivery::InviteLink, now).await?;
         record_failures(svc, scope, &r.id, failed).await?;
+        let mut last_created = None;
         let positions: Vec<(u64, usize)> = chunk
             .iter()
             .enumerate()
@@ -902,6 +903,9 @@ async fn run_users(
                 {
                     Ok((created, more)) => {
                         record_failures(svc, scope, &r.id, more).await?;
+                        if let Some(u) = created.last() {
+                            last_created = Some(u.line);
+                        }
                         created
                     }
                     Err(AppError::Conflict {
@@ -935,21 +939,24 @@ async fn run_users(
                 )
                 .await?;
         }
-        // The chunk's failed rows after its last created one: move the progress past them.
+        // The chunk's failed rows after its last created one: move the progress past them (unless the
+        // chunk's last row was created: its transaction moved the progress to the chunk's end already).
         let last = chunk[chunk.len() - 1].line;
-        set(
-            svc,
-            scope,
-            &r.id,
-            vec![
-                Change::Set(attr::DONE_LINE, Value::N(last as i64)),
-                Change::Set(attr::PROCESSED, Value::N(end as i64)),
-                Change::Set(attr::UPDATED, Value::N(now.unix_timestamp())),
-                Change::Set(attr::ATTEMPTS, Value::N(0)),
-            ],
-            Some(Cond::Lt(attr::DONE_LINE, last as i64)),
-        )
-        .await?;
+        if last_created != Some(last) {
+            set(
+                svc,
+                scope,
+                &r.id,
+                vec![
+                    Change::Set(attr::DONE_LINE, Value::N(last as i64)),
+                    Change::Set(attr::PROCESSED, Value::N(end as i64)),
+                    Change::Set(attr::UPDATED, Value::N(now.unix_timestamp())),
+                    Change::Set(attr::ATTEMPTS, Value::N(0)),
+                ],
+                Some(Cond::Lt(attr::DONE_LINE, last as i64)),
+            )
+            .await?;
+        }
         processed += chunk.len();
         at = end;
     }
