@@ -24,7 +24,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::ports::store::{BatchWrite, Item, ItemStore, Page, Query, StoreResult, Table, Write};
+use crate::ports::store::{
+    BatchWrite, Item, ItemStore, Page, Query, StoreError, StoreResult, Table, Write,
+};
 
 /// Items of the data table read for a request, by (partition key, sort key); `None` when the item was
 /// found absent.
@@ -110,6 +112,11 @@ impl ItemStore for PrefetchingStore {
         self.0.transact(writes).await
     }
 
+    async fn transact_all(&self, transactions: Vec<Vec<Write>>) -> (usize, Option<StoreError>) {
+        forget(transactions.iter().flatten().map(Write::target));
+        self.0.transact_all(transactions).await
+    }
+
     async fn batch_write(&self, table: Table, writes: Vec<BatchWrite>) -> StoreResult<()> {
         forget(writes.iter().map(|w| match w {
             BatchWrite::Put(item) => (table, item.pk.as_str(), item.sk.as_str()),
@@ -132,6 +139,7 @@ mod tests {
     struct Counted {
         items: Mutex<BTreeMap<(String, String), Item>>,
         reads: Mutex<usize>,
+        batches: Mutex<usize>,
     }
 
     #[async_trait]
@@ -174,6 +182,14 @@ mod tests {
                 }
             }
             Ok(())
+        }
+        async fn transact_all(&self, all: Vec<Vec<Write>>) -> (usize, Option<StoreError>) {
+            *self.batches.lock().unwrap() += 1;
+            let n = all.len();
+            for writes in all {
+                self.transact(writes).await.unwrap();
+            }
+            (n, None)
         }
         async fn batch_write(&self, _: Table, writes: Vec<BatchWrite>) -> StoreResult<()> {
             let mut items = self.items.lock().unwrap();
@@ -288,6 +304,28 @@ mod tests {
                 .unwrap();
             assert!(store.get(Table::Data, "T#1", "D").await.unwrap().is_none());
             assert_eq!(*real.reads.lock().unwrap(), 2);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn transactions_committed_together_reach_the_store_as_one_call_and_are_read_again() {
+        let real = Arc::new(Counted::default());
+        let store = PrefetchingStore(real.clone());
+        let mut reads = Prefetched::default();
+        reads.insert("T#1".into(), "A".into(), Some(item("A", "read a")));
+        within(reads, async {
+            let (done, err) = store
+                .transact_all(vec![
+                    vec![Write::put(Table::Data, item("A", "written a"))],
+                    vec![Write::put(Table::Data, item("E", "written e"))],
+                ])
+                .await;
+            assert_eq!((done, err.is_none()), (2, true));
+            // The store's own batching is kept (the embedded store commits them as one).
+            assert_eq!(*real.batches.lock().unwrap(), 1);
+            let a = store.get(Table::Data, "T#1", "A").await.unwrap().unwrap();
+            assert_eq!(a.s("name"), Some("written a"));
         })
         .await;
     }
