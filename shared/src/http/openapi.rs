@@ -474,13 +474,16 @@ pub fn document() -> Value {
             };
             op["requestBody"] = json!({"required": true, "content": {media: {"schema": {"$ref": format!("#/components/schemas/{req}")}}}});
         }
-        let ok = match r.doc.response {
+        let success = |response: Option<&str>| match response {
             Some(s) => {
                 json!({"description": "success", "content": {json_media: {"schema": {"$ref": format!("#/components/schemas/{s}")}}}})
             }
             None => json!({"description": "success, no content"}),
         };
-        op["responses"][r.doc.status.to_string()] = ok;
+        op["responses"][r.doc.status.to_string()] = success(r.doc.response);
+        if let Some((status, response)) = r.doc.also {
+            op["responses"][status.to_string()] = success(response);
+        }
         op["security"] = match r.access {
             Access::Public => json!([]),
             Access::Operator => json!([{"operator": []}]),

@@ -66,6 +66,9 @@ pub struct Doc {
     pub response: Option<&'static str>,
     /// Query parameters, by name (see `openapi::param`).
     pub query: &'static [&'static str],
+    /// A second success a route answers, with its body's schema (`None`: empty): e.g. re-issuing an
+    /// invitation (202 `{}`) besides a generated password (200).
+    pub also: Option<(u16, Option<&'static str>)>,
 }
 
 /// What the table says of a route besides its handler: what the OpenAPI document, the permission catalogue,
@@ -108,6 +111,7 @@ const fn doc(
         status,
         response,
         query: &[],
+        also: None,
     }
 }
 
@@ -157,6 +161,13 @@ impl Doc {
     /// The same documentation with the query parameters the route reads.
     const fn with_query(self, query: &'static [&'static str]) -> Doc {
         Doc { query, ..self }
+    }
+
+    const fn also(self, status: u16, response: Option<&'static str>) -> Doc {
+        Doc {
+            also: Some((status, response)),
+            ..self
+        }
     }
 }
 
@@ -288,7 +299,7 @@ routes! {
             doc("Change a user's name, e-mail or login id", Some("UserChanges"), 200, Some("User"))),
         users_credentials: ("users-credentials", POST "/v1/users/{id}/credentials", SETTINGS_EDIT, PathUser, users::credentials,
             doc("Re-issue an invitation link (202) or a generated password (200)",
-                Some("Credentials"), 200, Some("Reissued"))),
+                Some("Credentials"), 200, Some("Reissued")).also(202, Some("Empty"))),
         users_import: ("users-import", POST "/v1/users/import", SETTINGS_EDIT, NewUsers, users::import,
             doc("Register users from a CSV file (UTF-8 or Shift_JIS), up to 1 MiB; generated passwords for at most 30 rows",
                 Some("CsvFile"), 200, Some("UserImportReport")).with_query(&["delivery"])),
