@@ -70,6 +70,7 @@ both_backends!(
     reset_requests_cannot_flood_a_mailbox,
     |app: App| async move {
         let t = app.onboard(5).await;
+        away_from_a_window_end(3600).await;
         let ip = unique("203.0.113.");
         for _ in 0..5 {
             let r = app
@@ -170,6 +171,7 @@ both_backends!(
     repeated_login_failures_are_throttled_per_account_and_per_source,
     |app: App| async move {
         let t = app.onboard(5).await;
+        away_from_a_window_end(900).await;
         let login = |ip: String, password: &'static str, who: String| {
             let app = &app;
             let slug = t.slug.clone();
@@ -332,6 +334,21 @@ fn retry_after(r: &Resp) -> u64 {
         .unwrap_or(0)
 }
 
+/// Waits, when the clock is within a minute of the end of a fixed `window_secs` window of the throttle
+/// (`app::throttle`: 15-minute and hourly windows starting on the epoch's multiples), until the next one
+/// starts: a test that counts up to a limit and then expects a refusal would otherwise see the count start
+/// again half-way (it did, once, at 20:00:00 UTC).
+async fn away_from_a_window_end(window_secs: u64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_secs_f64();
+    let left = window_secs as f64 - now.rem_euclid(window_secs as f64);
+    if left < 60.0 {
+        tokio::time::sleep(std::time::Duration::from_secs_f64(left + 0.5)).await;
+    }
+}
+
 async fn login_from(app: &App, ip: &str, slug: &str, who: &str, password: &str) -> Resp {
     app.call_from(
         ip,
@@ -347,6 +364,7 @@ both_backends!(
     forty_parallel_wrong_passwords_run_at_most_ten_password_checks,
     |app: App| async move {
         let t = app.onboard(5).await;
+        away_from_a_window_end(900).await;
         let ip = unique("203.0.113.");
         let answers = futures::future::join_all(
             (0..40).map(|_| login_from(&app, &ip, &t.slug, &t.admin_email, "wrong guess")),
@@ -472,6 +490,7 @@ both_backends!(
     behind_a_trusted_proxy_the_right_most_forwarded_address_is_the_source,
     |app: App| async move {
         let t = app.onboard(5).await;
+        away_from_a_window_end(900).await;
         let real = unique("203.0.113.");
         // The client varies what it puts first; the proxy appends the address it saw.
         for i in 0..10 {
