@@ -353,6 +353,20 @@ def fill(path, ident=FAKE_ID):
     return path.replace("{id}", ident)
 
 
+# The 165 processes start at once, and their first answers can be slow (a cold page cache after a relink
+# of every binary). cargo lambda watch hands a function's answers to its waiting requests in order, so a
+# request given up by a client timeout would have its answer handed to the next request to that function:
+# wait, without counting it as a check, until the first function answers before any check is made.
+_ready_by = time.time() + 240
+while True:
+    try:
+        http("GET", f"{EMU}/lambda-url/health/v1/health", timeout=240)
+        break
+    except Exception:
+        if time.time() > _ready_by:
+            break
+        time.sleep(1)
+
 print("== public routes", flush=True)
 r = lam("health", "GET", "/v1/health")
 check("health GET /v1/health -> 200 {status: ok}",
