@@ -1559,7 +1559,7 @@ def reset_section(w, r):
       f"{r.get('same_class_halves_diff_ms', 0):.3f} ms apart, and before the change the two classes answered in "
       f"4.8–6.8 ms vs 2.7–3.6 ms (issue #14). The worker's half: the outbox holds "
       f"{r.get('known_reset_mails')} reset mail(s) to the known account (the worker mails at most 3 an hour per "
-      f"account; the newest link "
+      f"account; exactly one of the mailed links (each new one deletes the older ones) "
       f"{'set the password' if r.get('newest_link_sets_password') else 'did NOT set the password'}) and "
       f"{r.get('unknown_mails')} to the unknown address; answers other than 202: "
       f"{r.get('non_202') or 'none'}.")
